@@ -1,0 +1,50 @@
+/**
+ * Typed errors with a stable code. Callers branch on `code`, never on message text.
+ * Every error names the file (or nested source), the structure being read and the offset.
+ */
+export type ErrorCode =
+  | 'E_USAGE' // bad command line
+  | 'E_IO' // the operating system refused a read or open
+  | 'E_TRUNCATED' // a structure extends past the end of its source
+  | 'E_FORMAT' // a structure is malformed
+  | 'E_LIMIT' // a named cap was hit (depth, entries, decoded bytes, ...)
+  | 'E_LOOP' // a linked structure revisits itself (CE chain, FAT chain, directory extents)
+  | 'E_UNSUPPORTED'; // valid but not handled (e.g. unknown compressor)
+
+export interface ErrorPlace {
+  /** human name of the source: a file path, or a nested path such as `a.iso//efiboot.img` */
+  file?: string;
+  /** the structure being read, e.g. `primary volume descriptor`, `directory record` */
+  structure?: string;
+  /** byte offset within `file` */
+  offset?: number;
+}
+
+export class ReprodiffError extends Error {
+  override readonly name = 'ReprodiffError';
+  readonly code: ErrorCode;
+  readonly file: string | undefined;
+  readonly structure: string | undefined;
+  readonly offset: number | undefined;
+
+  constructor(code: ErrorCode, message: string, place: ErrorPlace = {}) {
+    super(message);
+    this.code = code;
+    this.file = place.file;
+    this.structure = place.structure;
+    this.offset = place.offset;
+  }
+
+  /** One line for a person: `file: structure at offset N: message`. */
+  describe(): string {
+    const where: string[] = [];
+    if (this.structure) where.push(this.structure);
+    if (this.offset !== undefined) where.push(`at offset ${this.offset} (0x${this.offset.toString(16)})`);
+    const prefix = this.file ? `${this.file}: ` : '';
+    return `${prefix}${where.length ? where.join(' ') + ': ' : ''}${this.message}`;
+  }
+}
+
+export function isReprodiffError(e: unknown): e is ReprodiffError {
+  return e instanceof ReprodiffError;
+}

@@ -1,0 +1,112 @@
+/** The one place that reads files: positional reads through a file descriptor, with a small block cache. */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { ReprodiffError } from '../errors.js';
+import type { Span } from '../model.js';
+import { checkRange, type ByteSource } from './source.js';
+
+const BLOCK = 64 * 1024;
+const CACHE_BLOCKS = 64; // 4 MiB per open file
+
+export class FileSource implements ByteSource {
+  readonly stream = undefined;
+  readonly size: number;
+  private fd: number;
+  private cache = new Map<number, Uint8Array>();
+
+  constructor(readonly path: string, readonly name: string = path) {
+    try {
+      this.fd = openSync(path, 'r');
+      const st = fstatSync(this.fd);
+      if (!st.isFile() && !st.isBlockDevice()) {
+        closeSync(this.fd);
+        throw new ReprodiffError('E_USAGE', 'not a regular file', { file: name });
+      }
+      this.size = st.size;
+    } catch (e) {
+      if (e instanceof ReprodiffError) throw e;
+      throw new ReprodiffError('E_IO', ioMessage(e), { file: name });
+    }
+  }
+
+  read(offset: number, length: number, structure?: string): Uint8Array {
+    checkRange(this, offset, length, structure);
+    if (length === 0) return new Uint8Array(0);
+    const firstBlock = Math.floor(offset / BLOCK);
+    const lastBlock = Math.floor((offset + length - 1) / BLOCK);
+    if (firstBlock === lastBlock) {
+      const blk = this.block(firstBlock, structure);
+      const start = offset - firstBlock * BLOCK;
+      return blk.subarray(start, start + length);
+    }
+    if (length > 4 * BLOCK) return this.readDirect(offset, length, structure);
+    const out = new Uint8Array(length);
+    let done = 0;
+    for (let b = firstBlock; b <= lastBlock; b++) {
+      const blk = this.block(b, structure);
+      const start = b === firstBlock ? offset - b * BLOCK : 0;
+      const n = Math.min(blk.length - start, length - done);
+      out.set(blk.subarray(start, start + n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  spans(offset: number, length: number): Span[] {
+    return [{ offset, length }];
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+      this.cache.clear();
+    }
+  }
+
+  private block(index: number, structure?: string): Uint8Array {
+    const hit = this.cache.get(index);
+    if (hit) {
+      this.cache.delete(index);
+      this.cache.set(index, hit);
+      return hit;
+    }
+    const start = index * BLOCK;
+    const data = this.readDirect(start, Math.min(BLOCK, this.size - start), structure);
+    this.cache.set(index, data);
+    if (this.cache.size > CACHE_BLOCKS) {
+      const oldest = this.cache.keys().next().value as number;
+      this.cache.delete(oldest);
+    }
+    return data;
+  }
+
+  private readDirect(offset: number, length: number, structure?: string): Uint8Array {
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      let n: number;
+      try {
+        n = readSync(this.fd, buf, done, length - done, offset + done);
+      } catch (e) {
+        throw new ReprodiffError('E_IO', ioMessage(e), { file: this.name, structure, offset: offset + done });
+      }
+      if (n === 0) {
+        throw new ReprodiffError('E_TRUNCATED', 'the file ended early (was it changed while being read?)', {
+          file: this.name,
+          structure,
+          offset: offset + done,
+        });
+      }
+      done += n;
+    }
+    return buf;
+  }
+}
+
+export function ioMessage(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err === 'object' && err.code === 'ENOENT') return 'no such file';
+  if (err && typeof err === 'object' && err.code === 'EACCES') return 'permission denied';
+  if (err && typeof err === 'object' && err.code === 'EISDIR') return 'is a directory';
+  return err && typeof err.message === 'string' ? err.message : String(e);
+}

@@ -1,0 +1,176 @@
+/**
+ * Random-access byte sources. Parsers read only through this interface, never through `fs`,
+ * so one parser runs on a file, on a slice of an image, on a list of extents or on a decoded stream.
+ *
+ * Reads are synchronous and positional: `read(offset, length)` returns exactly `length` bytes
+ * or throws E_TRUNCATED naming the source and the offset.
+ */
+import { ReprodiffError } from '../errors.js';
+import type { Span } from '../model.js';
+
+export interface ByteSource {
+  /** a human name for messages: a file path, or a nested path like `a.iso//efiboot.img` */
+  readonly name: string;
+  readonly size: number;
+  /** Reads exactly `length` bytes at `offset`. Throws E_TRUNCATED when the range is outside the source. */
+  read(offset: number, length: number, structure?: string): Uint8Array;
+  /**
+   * Where `length` bytes at `offset` of this source sit, as a span: in the outermost file when they
+   * are there contiguously, otherwise in the decoded stream that holds them. Multi-piece ranges of an
+   * extent source return several spans.
+   */
+  spans(offset: number, length: number): Span[];
+  /** The stream id that spans in this source fall back to (`undefined` for the outermost file). */
+  readonly stream: string | undefined;
+}
+
+export function checkRange(src: { name: string; size: number }, offset: number, length: number, structure?: string): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > src.size) {
+    throw new ReprodiffError(
+      'E_TRUNCATED',
+      `needs ${length} bytes but the source holds ${src.size} bytes`,
+      { file: src.name, structure: structure ?? 'read', offset },
+    );
+  }
+}
+
+/** A source over bytes held in memory. `stream` names a decoded stream; leave it undefined for an in-memory outer file. */
+export class BufferSource implements ByteSource {
+  readonly size: number;
+  constructor(
+    readonly name: string,
+    private readonly data: Uint8Array,
+    readonly stream: string | undefined = undefined,
+  ) {
+    this.size = data.length;
+  }
+  read(offset: number, length: number, structure?: string): Uint8Array {
+    checkRange(this, offset, length, structure);
+    return this.data.subarray(offset, offset + length);
+  }
+  spans(offset: number, length: number): Span[] {
+    return this.stream === undefined ? [{ offset, length }] : [{ stream: this.stream, offset, length }];
+  }
+}
+
+/** A window [base, base+size) of another source. Spans map through to the parent. */
+export class SliceSource implements ByteSource {
+  readonly stream: string | undefined;
+  constructor(
+    readonly name: string,
+    private readonly parent: ByteSource,
+    readonly base: number,
+    readonly size: number,
+  ) {
+    checkRange(parent, base, size, `slice ${name}`);
+    this.stream = parent.stream;
+  }
+  read(offset: number, length: number, structure?: string): Uint8Array {
+    checkRange(this, offset, length, structure);
+    return this.parent.read(this.base + offset, length, structure);
+  }
+  spans(offset: number, length: number): Span[] {
+    return this.parent.spans(this.base + offset, length);
+  }
+}
+
+export interface Extent {
+  /** offset in the parent source */
+  offset: number;
+  length: number;
+}
+
+/** The concatenation of extents of a parent (a fragmented file). Spans map to one span per touched extent. */
+export class ExtentSource implements ByteSource {
+  readonly size: number;
+  readonly stream: string | undefined;
+  private readonly starts: number[] = [];
+  constructor(
+    readonly name: string,
+    private readonly parent: ByteSource,
+    readonly extents: readonly Extent[],
+  ) {
+    let total = 0;
+    for (const e of extents) {
+      checkRange(parent, e.offset, e.length, `extent of ${name}`);
+      this.starts.push(total);
+      total += e.length;
+    }
+    this.size = total;
+    this.stream = parent.stream;
+  }
+  private locate(pos: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.starts[mid] as number) <= pos) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+  read(offset: number, length: number, structure?: string): Uint8Array {
+    checkRange(this, offset, length, structure);
+    if (length === 0) return new Uint8Array(0);
+    let i = this.locate(offset);
+    const first = this.extents[i] as Extent;
+    const inFirst = offset - (this.starts[i] as number);
+    if (inFirst + length <= first.length) return this.parent.read(first.offset + inFirst, length, structure);
+    const out = new Uint8Array(length);
+    let done = 0;
+    let within = inFirst;
+    while (done < length) {
+      const e = this.extents[i] as Extent;
+      const n = Math.min(e.length - within, length - done);
+      out.set(this.parent.read(e.offset + within, n, structure), done);
+      done += n;
+      within = 0;
+      i++;
+    }
+    return out;
+  }
+  spans(offset: number, length: number): Span[] {
+    checkRange(this, offset, length, 'span');
+    const out: Span[] = [];
+    if (length === 0) return out;
+    let i = this.locate(offset);
+    let within = offset - (this.starts[i] as number);
+    let left = length;
+    while (left > 0) {
+      const e = this.extents[i] as Extent;
+      const n = Math.min(e.length - within, left);
+      out.push(...this.parent.spans(e.offset + within, n));
+      left -= n;
+      within = 0;
+      i++;
+    }
+    return out;
+  }
+}
+
+/**
+ * A decoded (decompressed) stream. Its bytes live only in memory, so spans inside it name the stream;
+ * `origin` is the span of the encoded bytes in the parent, to which differences are rolled up.
+ */
+export class DecodedSource extends BufferSource {
+  constructor(
+    name: string,
+    data: Uint8Array,
+    stream: string,
+    readonly origin: Span[],
+  ) {
+    super(name, data, stream);
+  }
+}
+
+/** Reads a whole small source (bounded by the caller) into memory. */
+export function readAll(src: ByteSource, cap: number, structure?: string): Uint8Array {
+  if (src.size > cap) {
+    throw new ReprodiffError('E_LIMIT', `${src.size} bytes is over the limit of ${cap}`, {
+      file: src.name,
+      structure,
+      offset: 0,
+    });
+  }
+  return src.read(0, src.size, structure);
+}

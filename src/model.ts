@@ -1,0 +1,150 @@
+/**
+ * The one tree every format produces. A format opens a byte source into a Container: its own fields
+ * (volume descriptors, headers), its entries (files, members, partitions, sections) with their fields,
+ * and the regions it claims (metadata areas, padding). Every field records the spans where its bytes sit.
+ */
+import type { ByteSource, Extent } from './io/source.js';
+import type { Limits } from './limits.js';
+
+export const KINDS = [
+  'timestamp',
+  'random-id',
+  'ordering',
+  'inode',
+  'ownership',
+  'permissions',
+  'build-path',
+  'content',
+  'added',
+  'removed',
+  'size',
+  'layout',
+  'checksum',
+  'unknown',
+] as const;
+export type Kind = (typeof KINDS)[number];
+
+export type FormatName =
+  | 'iso9660'
+  | 'eltorito'
+  | 'mbr'
+  | 'gpt'
+  | 'apm'
+  | 'fat'
+  | 'squashfs'
+  | 'pe'
+  | 'uki'
+  | 'linux'
+  | 'cpio'
+  | 'gzip'
+  | 'xz'
+  | 'zstd'
+  | 'lz4'
+  | 'zip'
+  | 'tar'
+  | 'text'
+  | 'raw';
+
+/**
+ * Where bytes sit. Without `stream`: offset and length in the outermost input file.
+ * With `stream`: in the decoded stream of that id (a decompressed initrd, a squashfs block).
+ */
+export interface Span {
+  stream?: string;
+  offset: number;
+  length: number;
+}
+
+/** A decoded value. Times are ISO 8601 strings in UTC (`2026-11-22T06:45:17Z`, fractions when the format has them). */
+export type Value = string | number | boolean | null;
+
+export interface Field {
+  /** stable dotted name, e.g. `pvd.creation_date`, `dirent.recording_date`, `rr.tf.modify` */
+  name: string;
+  value: Value;
+  /** what a difference in this field is */
+  kind: Kind;
+  /** where its bytes are */
+  spans: Span[];
+  /** for checksums, digests and signatures: the bytes it is computed over. Such a field is derived from whatever differs there. */
+  covers?: Span[];
+  /** the value follows from placement, sizes or content elsewhere (an extent LBA, a size); the comparer finds its cause */
+  derived?: boolean;
+  /** how to make this field deterministic for the tool that produced the image */
+  hint?: string;
+}
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev' | 'fifo' | 'socket' | 'other';
+
+/** Convenience copies of common metadata, for listings. The authoritative values are in `fields`. */
+export interface EntryMeta {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  nlink?: number;
+  ino?: number;
+  mtime?: string;
+  atime?: string;
+  ctime?: string;
+  birthtime?: string;
+  /** symlink target */
+  target?: string;
+}
+
+export interface Entry {
+  /** rooted at `/`, unique within its container */
+  path: string;
+  type: EntryType;
+  /** content bytes */
+  size: number;
+  /** where the content sits in `contentSource ?? container.source`, in order */
+  extents: Extent[];
+  /** set when the content is not in the container's source */
+  contentSource?: ByteSource;
+  fields: Field[];
+  meta: EntryMeta;
+  /** position in the container's own order (directory order, archive member order, partition index) */
+  order: number;
+  /** content exists but cannot be read (e.g. unsupported compressor): why */
+  opaque?: string;
+}
+
+export interface Region {
+  name: string;
+  /** metadata: parsed structures; padding: must be zero or fill; unused: free space; system-area: reserved for boot code */
+  role: 'metadata' | 'padding' | 'unused' | 'system-area';
+  spans: Span[];
+}
+
+export interface Container {
+  format: FormatName;
+  source: ByteSource;
+  /** the producing tool when the image says (application id, OEM name), e.g. `xorriso 1.5.4` */
+  producer?: string;
+  fields: Field[];
+  entries: Entry[];
+  regions: Region[];
+  /** things the reader noticed and could not parse fully */
+  notes: string[];
+}
+
+export interface OpenContext {
+  limits: Limits;
+}
+
+export interface Format {
+  name: FormatName;
+  /**
+   * 0 when the source is not this format; otherwise a confidence (higher is surer). Reads only a few bytes.
+   * Exclusive formats own the whole source (FAT, squashfs, PE, archives, compressed streams); the others
+   * (iso9660, eltorito, mbr, gpt, apm) may share one source with each other, as a hybrid ISO does.
+   */
+  detect(src: ByteSource): number;
+  exclusive: boolean;
+  open(src: ByteSource, ctx: OpenContext): Container | Promise<Container>;
+}
+
+/** Builds a field from a structure view: `bytes.spans(off, len)` gives its spans. */
+export function field(name: string, value: Value, kind: Kind, spans: Span[], extra: Partial<Field> = {}): Field {
+  return { name, value, kind, spans, ...extra };
+}

@@ -1,0 +1,44 @@
+/** The JSON report contract, schemaVersion 1 (see schema/report.schema.json). */
+import type { FormatName, Kind, Value } from '../model.js';
+
+export interface ReportSpan {
+  side: 'a' | 'b';
+  /** absent: the outer input file; present: a decoded stream id */
+  stream?: string;
+  offset: number;
+  length: number;
+}
+
+export interface Finding {
+  /** `f1`, `f2`, ... in report order */
+  id: string;
+  /** entry path; `//` steps into a nested container */
+  path: string;
+  format: FormatName;
+  /** null when the entry's content differs */
+  field: string | null;
+  kind: Kind;
+  root: boolean;
+  /** ids of the findings a derived one follows from */
+  causedBy: string[];
+  a: Value;
+  b: Value;
+  spans: ReportSpan[];
+  hint?: string;
+  /** how sure the classification is, 0..1, when it comes from a heuristic */
+  confidence?: number;
+  /** extra human-readable detail: a text diff, a hex excerpt, a permutation summary */
+  detail?: string;
+}
+
+export interface Report {
+  schemaVersion: 1;
+  tool: { name: 'reprodiff'; version: string };
+  inputs: { path: string; size: number; sha256: string | null }[];
+  identical: boolean;
+  bytes: { differing: number; explained: number; unexplained: number };
+  causes: Partial<Record<Kind, { findings: number; bytes: number }>>;
+  findings: Finding[];
+  /** things the readers noticed: unsupported parts, limits hit */
+  notes: string[];
+}

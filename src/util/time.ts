@@ -1,0 +1,58 @@
+/** Decoders for the date formats found in images. All return ISO 8601 UTC strings, or null when unset or invalid. */
+
+function pad(n: number, w = 2): string {
+  return String(n).padStart(w, '0');
+}
+
+/** From a UTC epoch in milliseconds; `fraction` digits kept when the format carries them. */
+export function isoFromMs(ms: number, fractionDigits = 0): string | null {
+  if (!Number.isFinite(ms)) return null;
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return null;
+  const base = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  if (fractionDigits > 0) {
+    const frac = String(((ms % 1000) + 1000) % 1000).padStart(3, '0');
+    return `${base}.${frac.slice(0, fractionDigits).padEnd(fractionDigits, '0')}Z`;
+  }
+  return `${base}Z`;
+}
+
+/** Unix seconds (may be negative) to ISO. */
+export function isoFromUnix(seconds: number): string | null {
+  return isoFromMs(seconds * 1000);
+}
+
+/**
+ * ISO 9660 8.4.26.1 dec-datetime: 16 ASCII digits `YYYYMMDDHHMMSScc` and a signed offset from GMT in 15-minute units.
+ * All zeros (digits '0' and offset 0) means "not specified": null.
+ */
+export function isoDate17(b: Uint8Array): string | null {
+  const s = String.fromCharCode(...b.subarray(0, 16));
+  if (!/^\d{16}$/.test(s) || /^0{16}$/.test(s)) return null;
+  const y = +s.slice(0, 4), mo = +s.slice(4, 6), d = +s.slice(6, 8);
+  const h = +s.slice(8, 10), mi = +s.slice(10, 12), sec = +s.slice(12, 14), cs = +s.slice(14, 16);
+  const off = ((b[16] as number) << 24) >> 24;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return null;
+  const ms = Date.UTC(y, mo - 1, d, h, mi, sec, cs * 10) - off * 15 * 60 * 1000;
+  return isoFromMs(ms, 2);
+}
+
+/** ISO 9660 9.1.5 recording date: years since 1900, month, day, hour, minute, second, GMT offset in 15-minute units. */
+export function isoDate7(b: Uint8Array): string | null {
+  const [y, mo, d, h, mi, s] = [b[0], b[1], b[2], b[3], b[4], b[5]] as number[];
+  if (y === 0 && mo === 0 && d === 0 && h === 0 && mi === 0 && s === 0) return null;
+  const off = ((b[6] as number) << 24) >> 24;
+  if ((mo as number) < 1 || (mo as number) > 12 || (d as number) < 1 || (d as number) > 31) return null;
+  const ms = Date.UTC(1900 + (y as number), (mo as number) - 1, d as number, h as number, mi as number, s as number) - off * 15 * 60 * 1000;
+  return isoFromMs(ms);
+}
+
+/** FAT/DOS packed date and time (local time by convention; reported as if UTC). `tenths` is the 10 ms creation field. */
+export function dosDateTime(date: number, time: number, centiseconds = 0): string | null {
+  if (date === 0 && time === 0) return null;
+  const y = 1980 + (date >> 9), mo = (date >> 5) & 0xf, d = date & 0x1f;
+  const h = time >> 11, mi = (time >> 5) & 0x3f, s = (time & 0x1f) * 2;
+  if (mo < 1 || mo > 12 || d < 1) return null;
+  const ms = Date.UTC(y, mo - 1, d, h, mi, s) + centiseconds * 10;
+  return isoFromMs(ms, centiseconds ? 2 : 0);
+}
