@@ -1,0 +1,109 @@
+/**
+ * One 512-byte tar header block: POSIX ustar (IEEE 1003.1-1988 / 2001), the GNU variant ("ustar  \0")
+ * and the older v7 layout (no magic). Numbers are octal text, or GNU base-256 when the first byte has its
+ * high bit set.
+ */
+import type { Bytes } from '../../io/bytes.js';
+
+export const BLOCK = 512;
+
+// header layout: offset, length
+export const H = {
+  name: [0, 100], // 0 - name
+  mode: [100, 8], // 100 - mode
+  uid: [108, 8], // 108 - uid
+  gid: [116, 8], // 116 - gid
+  size: [124, 12], // 124 - size
+  mtime: [136, 12], // 136 - mtime
+  chksum: [148, 8], // 148 - chksum
+  typeflag: [156, 1], // 156 - typeflag
+  linkname: [157, 100], // 157 - linkname
+  magic: [257, 6], // 257 - magic ("ustar\0" POSIX, "ustar " GNU)
+  version: [263, 2], // 263 - version ("00" POSIX, " \0" GNU)
+  uname: [265, 32], // 265 - uname
+  gname: [297, 32], // 297 - gname
+  devmajor: [329, 8], // 329 - devmajor
+  devminor: [337, 8], // 337 - devminor
+  prefix: [345, 155], // 345 - prefix (ustar); GNU puts atime/ctime at 345/357 and a sparse map at 386
+  gnuAtime: [345, 12], // 345 - GNU atime
+  gnuCtime: [357, 12], // 357 - GNU ctime
+  gnuRealsize: [483, 12], // 483 - GNU sparse real size
+} as const satisfies Record<string, readonly [number, number]>;
+
+export type Dialect = 'ustar' | 'gnu' | 'v7';
+
+export function dialectOf(b: Bytes): Dialect {
+  const magic = b.ascii(257, 6, false);
+  if (magic === 'ustar\0') return 'ustar';
+  if (magic === 'ustar ' && b.u8(263) === 0x20 && b.u8(264) === 0) return 'gnu';
+  return 'v7';
+}
+
+/** Sum of the header bytes with the checksum field taken as eight spaces: unsigned and signed (old tars). */
+export function headerSums(block: Uint8Array): { unsigned: number; signed: number } {
+  let u = 0;
+  let s = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const c = i >= 148 && i < 156 ? 0x20 : (block[i] as number);
+    u += c;
+    s += (c << 24) >> 24;
+  }
+  return { unsigned: u, signed: s };
+}
+
+export function isZeroBlock(block: Uint8Array): boolean {
+  for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * A numeric field: octal digits with leading spaces/zeros, ended by NUL or space; or GNU base-256
+ * (first byte 0x80 positive, 0xff negative two's complement). Returns null when the field is empty,
+ * NaN when it is malformed or too large for a safe integer.
+ */
+export function parseNumber(b: Bytes, off: number, len: number): number | null {
+  const raw = b.bytes(off, len);
+  const first = raw[0] as number;
+  if (first === 0x80 || first === 0xff) {
+    let v = 0n;
+    for (let i = 1; i < len; i++) v = (v << 8n) | BigInt(raw[i] as number);
+    if (first === 0xff) v -= 1n << BigInt(8 * (len - 1));
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) return Number.NaN;
+    return Number(v);
+  }
+  let i = 0;
+  while (i < len && raw[i] === 0x20) i++;
+  let digits = '';
+  for (; i < len; i++) {
+    const c = raw[i] as number;
+    if (c === 0 || c === 0x20) break;
+    if (c < 0x30 || c > 0x37) return Number.NaN;
+    digits += String.fromCharCode(c);
+  }
+  for (; i < len; i++) {
+    const c = raw[i] as number;
+    if (c !== 0 && c !== 0x20) return Number.NaN;
+  }
+  if (digits === '') return null;
+  const v = parseInt(digits, 8);
+  return Number.isSafeInteger(v) ? v : Number.NaN;
+}
+
+/** A NUL-terminated text field (names are bytes; decoded as UTF-8, which GNU tar and pax writers use). */
+export function textField(b: Bytes, off: number, len: number): string {
+  const raw = b.bytes(off, len);
+  let end = raw.indexOf(0);
+  if (end < 0) end = len;
+  return b.utf8(off, end);
+}
+
+/** Confidence that `block` is a tar header: ustar/GNU magic with a good checksum, or a v7 header with a good checksum. */
+export function looksLikeHeader(block: Uint8Array, dialect: Dialect, checksum: number | null): number {
+  if (checksum === null || Number.isNaN(checksum)) return 0;
+  const sums = headerSums(block);
+  if (checksum !== sums.unsigned && checksum !== sums.signed) return 0;
+  if (dialect !== 'v7') return 90;
+  // v7: no magic, so ask for a plausible name and numeric fields too
+  if (block[0] === 0) return 0;
+  return 40;
+}

@@ -1,0 +1,381 @@
+/**
+ * tar archives: POSIX ustar, GNU (long names 'L'/'K', sparse 'S'), pax ('x' and 'g' extended headers) and v7.
+ * Compressed tarballs reach this reader already decoded (the compression layer is its own container).
+ */
+import { ReprodiffError } from '../../errors.js';
+import { Bytes } from '../../io/bytes.js';
+import type { ByteSource } from '../../io/source.js';
+import { checkCap, type Limits } from '../../limits.js';
+import type { Container, Entry, EntryType, Field, Format, Region } from '../../model.js';
+import { field } from '../../model.js';
+import { isoFromUnix } from '../../util/time.js';
+import { BLOCK, H, dialectOf, headerSums, isZeroBlock, looksLikeHeader, parseNumber, textField, type Dialect } from './header.js';
+import { PAX_NAME_HINT, TAR_MTIME_HINT, TAR_OWNER_HINT, isoFromPaxTime, paxFields, parsePax, type PaxRecord } from './pax.js';
+
+/** extended header data (pax records, GNU long names) held in memory at once */
+const MAX_EXT_DATA = 1024 * 1024;
+/** GNU sparse extension blocks after one header */
+const MAX_SPARSE_EXT = 4096;
+
+export const tarFormat: Format = {
+  name: 'tar',
+  exclusive: true,
+  detect(src: ByteSource): number {
+    if (src.size < BLOCK) return 0;
+    const b = Bytes.at(src, 0, BLOCK, 'tar header');
+    return looksLikeHeader(b.data, dialectOf(b), parseNumber(b, H.chksum[0], H.chksum[1]));
+  },
+  open(src: ByteSource, ctx): Container {
+    return new TarReader(src, ctx.limits).read();
+  },
+};
+
+interface Pending {
+  fields: Field[];
+  pax: Map<string, string>;
+  longName?: string;
+  longLink?: string;
+}
+
+const TYPE_NAMES: Record<string, EntryType> = {
+  '0': 'file',
+  '7': 'file',
+  '1': 'other',
+  '2': 'symlink',
+  '3': 'chardev',
+  '4': 'blockdev',
+  '5': 'dir',
+  '6': 'fifo',
+  S: 'file',
+};
+
+function padded(n: number): number {
+  return Math.ceil(n / BLOCK) * BLOCK;
+}
+
+/** `./a/b/` -> `/a/b`; the archive root (`./`, `.`) -> `/`. */
+export function normalizePath(p: string): string {
+  let s = p;
+  for (;;) {
+    const t = s.replace(/^\.\/+/, '').replace(/^\/+/, '');
+    if (t === s) break;
+    s = t;
+  }
+  s = s.replace(/\/+$/, '');
+  if (s === '.' || s === '') return '/';
+  return '/' + s;
+}
+
+class TarReader {
+  private readonly entries: Entry[] = [];
+  private readonly regions: Region[] = [];
+  private readonly notes: string[] = [];
+  private readonly fields: Field[] = [];
+  private readonly global = new Map<string, string>();
+  private readonly paths = new Map<string, number>();
+  private pending: Pending = { fields: [], pax: new Map() };
+  private dialects = new Set<string>();
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly limits: Limits,
+  ) {}
+
+  read(): Container {
+    const src = this.src;
+    let pos = 0;
+    let headers = 0;
+    let ended = false;
+    while (pos + BLOCK <= src.size) {
+      const b = Bytes.at(src, pos, BLOCK, 'tar header');
+      if (isZeroBlock(b.data)) {
+        this.end(pos);
+        ended = true;
+        break;
+      }
+      headers++;
+      checkCap(headers, this.limits.maxEntries, 'tar headers', src.name, pos);
+      pos = this.header(b, pos);
+    }
+    if (!ended) {
+      if (pos < src.size) {
+        this.notes.push(`${src.size - pos} bytes after the last member do not form a header block`);
+        this.regions.push({ name: 'tar trailing bytes', role: 'unused', spans: src.spans(pos, src.size - pos) });
+      } else {
+        this.notes.push('the archive has no end-of-archive marker (two zero blocks)');
+      }
+    }
+    if (this.pending.fields.length > 0) this.notes.push('an extended header at the end of the archive has no member after it');
+    const producer = this.dialects.has('gnu') ? 'GNU tar (gnu format)' : undefined;
+    return {
+      format: 'tar',
+      source: src,
+      ...(producer ? { producer } : {}),
+      fields: this.fields,
+      entries: this.entries,
+      regions: this.regions,
+      notes: this.notes,
+    };
+  }
+
+  /** Parses the header at `pos` and whatever data follows it; returns the offset of the next header. */
+  private header(b: Bytes, pos: number): number {
+    const src = this.src;
+    const dialect = dialectOf(b);
+    this.dialects.add(dialect);
+    const chk = parseNumber(b, H.chksum[0], H.chksum[1]);
+    const sums = headerSums(b.data);
+    if (chk === null || Number.isNaN(chk) || (chk !== sums.unsigned && chk !== sums.signed)) {
+      throw b.error(H.chksum[0], `header checksum ${chk === null ? '(empty)' : chk} does not match the computed ${sums.unsigned}`);
+    }
+    const tf = b.u8(H.typeflag[0]);
+    const type = tf === 0 ? '0' : String.fromCharCode(tf);
+    const headerSize = parseNumber(b, H.size[0], H.size[1]);
+    if (headerSize === null ? false : Number.isNaN(headerSize) || headerSize < 0) throw b.error(H.size[0], 'size field is malformed');
+    let size = headerSize ?? 0;
+    // types that carry no data in the archive even when size is set
+    if (type === '1' || type === '2' || type === '3' || type === '4' || type === '5' || type === '6') size = 0;
+    if (type !== 'x' && type !== 'g' && type !== 'L' && type !== 'K') {
+      const paxSize = this.pending.pax.get('size') ?? this.global.get('size');
+      if (paxSize !== undefined && /^\d+$/.test(paxSize)) size = Number(paxSize);
+    }
+    const dataStart = pos + BLOCK;
+    let extBlocks = 0;
+    if (type === 'S' && dialect === 'gnu') {
+      // 482 - isextended: more sparse descriptors follow in 512-byte blocks, each ending with its own flag at 504
+      let more = b.u8(482) !== 0;
+      while (more) {
+        checkCap(extBlocks + 1, MAX_SPARSE_EXT, 'GNU sparse extension blocks', src.name, pos);
+        const off = dataStart + extBlocks * BLOCK;
+        if (off + BLOCK > src.size) {
+          throw new ReprodiffError('E_TRUNCATED', 'GNU sparse extension block runs past the end of the archive', {
+            file: src.name,
+            structure: 'tar sparse header',
+            offset: off,
+          });
+        }
+        const e = Bytes.at(src, off, BLOCK, 'tar sparse header');
+        more = e.u8(504) !== 0;
+        extBlocks++;
+      }
+    }
+    const data = dataStart + extBlocks * BLOCK;
+    if (!Number.isSafeInteger(size) || data + size > src.size) {
+      throw new ReprodiffError('E_TRUNCATED', `member data of ${size} bytes runs past the end of the archive (${Math.max(0, src.size - data)} bytes left)`, {
+        file: src.name,
+        structure: 'tar header',
+        offset: pos + H.size[0],
+      });
+    }
+    const next = Math.min(data + padded(size), src.size);
+    this.regions.push({ name: 'tar header', role: 'metadata', spans: src.spans(pos, data - pos) });
+    if (next > data + size) this.regions.push({ name: 'tar member padding', role: 'padding', spans: src.spans(data + size, next - data - size) });
+    if (next < data + padded(size)) this.notes.push(`the last member's padding to 512 bytes is missing at offset ${next}`);
+
+    switch (type) {
+      case 'x':
+      case 'g': {
+        const d = this.extData(src, data, size, type === 'x' ? 'pax extended header' : 'pax global header');
+        const records = parsePax(d);
+        const prefix = type === 'x' ? 'tar.pax_header.' : 'tar.pax_global_header.';
+        const recPrefix = type === 'x' ? 'tar.pax.' : 'tar.pax_global.';
+        const fs = [...this.headerFields(b, prefix, dialect), ...paxFields(d, records, recPrefix)];
+        this.regions.push({ name: `${type === 'x' ? 'pax extended' : 'pax global'} header data`, role: 'metadata', spans: src.spans(data, size) });
+        if (type === 'x') {
+          this.pending.fields.push(...fs);
+          for (const r of records) this.applyPax(this.pending.pax, r);
+        } else {
+          this.fields.push(...fs);
+          for (const r of records) this.applyPax(this.global, r);
+        }
+        return next;
+      }
+      case 'L':
+      case 'K': {
+        const d = this.extData(src, data, size, type === 'L' ? 'GNU long name' : 'GNU long link name');
+        const text = textField(d, 0, size);
+        const prefix = type === 'L' ? 'tar.gnu_longname.' : 'tar.gnu_longlink.';
+        this.pending.fields.push(...this.headerFields(b, prefix, dialect));
+        this.pending.fields.push(field(type === 'L' ? 'tar.gnu.longname' : 'tar.gnu.longlink', text, 'content', src.spans(data, size)));
+        this.regions.push({ name: 'GNU long name data', role: 'metadata', spans: src.spans(data, size) });
+        if (type === 'L') this.pending.longName = text;
+        else this.pending.longLink = text;
+        return next;
+      }
+      case 'V': {
+        this.fields.push(...this.headerFields(b, 'tar.volume.', dialect));
+        this.notes.push(`GNU volume label "${textField(b, H.name[0], H.name[1])}"`);
+        if (size > 0) this.regions.push({ name: 'GNU volume label data', role: 'metadata', spans: src.spans(data, size) });
+        return next;
+      }
+      case 'M':
+      case 'N': {
+        this.notes.push(`GNU ${type === 'M' ? 'multi-volume continuation' : 'old long-name'} header at offset ${pos} is not interpreted`);
+        this.fields.push(...this.headerFields(b, `tar.gnu_${type}.`, dialect));
+        if (size > 0) this.regions.push({ name: `GNU ${type} header data`, role: 'metadata', spans: src.spans(data, size) });
+        return next;
+      }
+      default:
+        this.member(b, pos, type, dialect, data, size);
+        return next;
+    }
+  }
+
+  private extData(src: ByteSource, off: number, size: number, structure: string): Bytes {
+    checkCap(size, Math.min(MAX_EXT_DATA, this.limits.maxStructureBytes), `${structure} size`, src.name, off);
+    return Bytes.at(src, off, size, structure);
+  }
+
+  private applyPax(into: Map<string, string>, r: PaxRecord): void {
+    // an empty value deletes the keyword (POSIX), for global headers it restores the default
+    if (r.value === '') into.delete(r.key);
+    else into.set(r.key, r.value);
+  }
+
+  private member(b: Bytes, pos: number, type: string, dialect: Dialect, data: number, size: number): void {
+    const pending = this.pending;
+    this.pending = { fields: [], pax: new Map() };
+    const pax = (k: string): string | undefined => pending.pax.get(k) ?? this.global.get(k);
+
+    const name = textField(b, H.name[0], H.name[1]);
+    const prefix = dialect === 'ustar' ? textField(b, H.prefix[0], H.prefix[1]) : '';
+    let rawPath = pending.pax.get('path') ?? pending.longName ?? (prefix ? `${prefix}/${name}` : name);
+    let etype: EntryType = TYPE_NAMES[type] ?? 'other';
+    if ((type === '0' && rawPath.endsWith('/')) || type === '5') etype = 'dir';
+    if (TYPE_NAMES[type] === undefined) this.notes.push(`member "${rawPath}" has the unknown type flag "${type}"`);
+    let path = normalizePath(rawPath);
+    const seen = this.paths.get(path) ?? 0;
+    this.paths.set(path, seen + 1);
+    if (seen > 0) {
+      this.notes.push(`the path ${path} occurs ${seen + 1} times; later copies are listed as ${path}~N`);
+      path = `${path}~${seen + 1}`;
+    }
+    rawPath = path;
+
+    const fields = [...pending.fields, ...this.headerFields(b, 'tar.', dialect)];
+    const num = (k: readonly [number, number]): number | undefined => {
+      const v = parseNumber(b, k[0], k[1]);
+      return v === null || Number.isNaN(v) ? undefined : v;
+    };
+    const paxNum = (k: string): number | undefined => {
+      const v = pax(k);
+      return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+    };
+    const mode = num(H.mode);
+    const uid = paxNum('uid') ?? num(H.uid);
+    const gid = paxNum('gid') ?? num(H.gid);
+    const mtimeSecs = num(H.mtime);
+    const paxM = pax('mtime');
+    const mtime = (paxM !== undefined ? isoFromPaxTime(paxM) : null) ?? (mtimeSecs !== undefined ? isoFromUnix(mtimeSecs) : null);
+    const linkname = pending.pax.get('linkpath') ?? pending.longLink ?? textField(b, H.linkname[0], H.linkname[1]);
+
+    if (type === 'S') {
+      const real = num(H.gnuRealsize);
+      fields.push(field('tar.gnu.realsize', real ?? null, 'size', b.spans(H.gnuRealsize[0], H.gnuRealsize[1]), { derived: true }));
+      this.notes.push(`${path} is a GNU sparse member; its content is compared as stored (holes removed)`);
+    }
+    if (pax('GNU.sparse.major') !== undefined || pax('GNU.sparse.map') !== undefined || pax('GNU.sparse.size') !== undefined) {
+      this.notes.push(`${path} is a pax sparse member; its content is compared as stored (map and holes included)`);
+    }
+
+    const meta: Entry['meta'] = {};
+    if (mode !== undefined) meta.mode = mode;
+    if (uid !== undefined) meta.uid = uid;
+    if (gid !== undefined) meta.gid = gid;
+    if (mtime !== null) meta.mtime = mtime;
+    const at = pax('atime');
+    if (at !== undefined) meta.atime = isoFromPaxTime(at) ?? at;
+    const ct = pax('ctime');
+    if (ct !== undefined) meta.ctime = isoFromPaxTime(ct) ?? ct;
+    if ((etype === 'symlink' || type === '1') && linkname) meta.target = linkname;
+
+    const entry: Entry = {
+      path: rawPath,
+      type: etype,
+      size: etype === 'file' ? size : 0,
+      extents: etype === 'file' && size > 0 ? [{ offset: data, length: size }] : [],
+      fields,
+      meta,
+      order: this.entries.length,
+    };
+    checkCap(this.entries.length + 1, this.limits.maxEntries, 'tar members', this.src.name, pos);
+    this.entries.push(entry);
+  }
+
+  /** The fields of one header block, named `${prefix}<field>`. */
+  private headerFields(b: Bytes, prefix: string, dialect: Dialect): Field[] {
+    const out: Field[] = [];
+    const sp = (k: readonly [number, number]) => b.spans(k[0], k[1]);
+    const num = (k: readonly [number, number]): number | null => {
+      const v = parseNumber(b, k[0], k[1]);
+      return v !== null && Number.isNaN(v) ? null : v;
+    };
+    const nameText = textField(b, H.name[0], H.name[1]);
+    const pidName = /PaxHeaders\.\d+|GlobalHead\.\d+/.test(nameText);
+    out.push(field(`${prefix}name`, nameText, pidName ? 'random-id' : 'content', sp(H.name), pidName ? { hint: PAX_NAME_HINT } : {}));
+    out.push(field(`${prefix}mode`, num(H.mode), 'permissions', sp(H.mode)));
+    out.push(field(`${prefix}uid`, num(H.uid), 'ownership', sp(H.uid), { hint: TAR_OWNER_HINT }));
+    out.push(field(`${prefix}gid`, num(H.gid), 'ownership', sp(H.gid), { hint: TAR_OWNER_HINT }));
+    out.push(field(`${prefix}size`, num(H.size), 'size', sp(H.size), { derived: true }));
+    const m = num(H.mtime);
+    out.push(field(`${prefix}mtime`, m === null ? null : isoFromUnix(m), 'timestamp', sp(H.mtime), { hint: TAR_MTIME_HINT }));
+    out.push(
+      field(`${prefix}checksum`, num(H.chksum), 'checksum', sp(H.chksum), {
+        covers: [...b.spans(0, H.chksum[0]), ...b.spans(H.typeflag[0], BLOCK - H.typeflag[0])],
+      }),
+    );
+    const tf = b.u8(H.typeflag[0]);
+    out.push(field(`${prefix}typeflag`, tf === 0 ? '' : String.fromCharCode(tf), 'content', sp(H.typeflag)));
+    out.push(field(`${prefix}linkname`, textField(b, H.linkname[0], H.linkname[1]), 'content', sp(H.linkname)));
+    if (dialect === 'v7') return out;
+    out.push(field(`${prefix}magic`, b.ascii(H.magic[0], H.magic[1], false).replace(/\0/g, '\\0'), 'layout', sp(H.magic)));
+    out.push(field(`${prefix}version`, b.ascii(H.version[0], H.version[1], false).replace(/\0/g, '\\0'), 'layout', sp(H.version)));
+    out.push(field(`${prefix}uname`, textField(b, H.uname[0], H.uname[1]), 'ownership', sp(H.uname), { hint: TAR_OWNER_HINT }));
+    out.push(field(`${prefix}gname`, textField(b, H.gname[0], H.gname[1]), 'ownership', sp(H.gname), { hint: TAR_OWNER_HINT }));
+    out.push(field(`${prefix}devmajor`, num(H.devmajor), 'content', sp(H.devmajor)));
+    out.push(field(`${prefix}devminor`, num(H.devminor), 'content', sp(H.devminor)));
+    if (dialect === 'ustar') {
+      out.push(field(`${prefix}prefix`, textField(b, H.prefix[0], H.prefix[1]), 'content', sp(H.prefix)));
+    } else {
+      const a = num(H.gnuAtime);
+      const c = num(H.gnuCtime);
+      out.push(field(`${prefix}atime`, a ? isoFromUnix(a) : null, 'timestamp', sp(H.gnuAtime), { hint: 'GNU tar writes atime/ctime here only with --incremental or --atime-preserve; drop those options' }));
+      out.push(field(`${prefix}ctime`, c ? isoFromUnix(c) : null, 'timestamp', sp(H.gnuCtime), { hint: 'GNU tar writes atime/ctime here only with --incremental or --atime-preserve; drop those options' }));
+    }
+    return out;
+  }
+
+  /** From the first zero block: the end-of-archive marker, then record padding to the end of the source. */
+  private end(pos: number): void {
+    const src = this.src;
+    let p = pos;
+    let zeros = 0;
+    while (zeros < 2 && p + BLOCK <= src.size && isZeroBlock(src.read(p, BLOCK, 'end-of-archive'))) {
+      zeros++;
+      p += BLOCK;
+    }
+    this.regions.push({ name: 'tar end-of-archive', role: 'padding', spans: src.spans(pos, p - pos) });
+    if (zeros < 2) this.notes.push('the end-of-archive marker has only one zero block');
+    // record padding: zeros up to a multiple of the blocking factor (GNU tar: 10240 bytes)
+    const CHUNK = 64 * 1024;
+    let q = p;
+    let firstNonZero = -1;
+    while (q < src.size && firstNonZero < 0) {
+      const n = Math.min(CHUNK, src.size - q);
+      const chunk = src.read(q, n, 'record padding');
+      for (let i = 0; i < n; i++) {
+        if (chunk[i] !== 0) {
+          firstNonZero = q + i;
+          break;
+        }
+      }
+      q += n;
+    }
+    const padEnd = firstNonZero < 0 ? src.size : firstNonZero;
+    if (padEnd > p) this.regions.push({ name: 'tar record padding', role: 'padding', spans: src.spans(p, padEnd - p) });
+    if (firstNonZero >= 0) {
+      this.notes.push(`${src.size - firstNonZero} bytes after the end of the archive (from offset ${firstNonZero}) are not zero`);
+      this.regions.push({ name: 'tar trailing bytes', role: 'unused', spans: src.spans(firstNonZero, src.size - firstNonZero) });
+    }
+  }
+}
