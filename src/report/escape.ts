@@ -1,0 +1,131 @@
+/**
+ * Escaping for every output the reports write. Strings that come from images (paths, decoded values,
+ * details) are data: they must never become markup, terminal control sequences or broken XML.
+ */
+
+/** Replaces one control character by a visible escape: `\n`, `\t`, `\x1b`, `\u0085`. */
+function visibleControl(ch: string): string {
+  switch (ch) {
+    case '\n':
+      return '\\n';
+    case '\r':
+      return '\\r';
+    case '\t':
+      return '\\t';
+    default: {
+      const c = ch.codePointAt(0) ?? 0;
+      return c < 0x100 ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u${c.toString(16).padStart(4, '0')}`;
+    }
+  }
+}
+
+/** C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides that reorder text. */
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** The same, but keeping newline and tab (for multi-line blocks such as text diffs). */
+const CONTROL_KEEP_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** One-line text safe for a terminal: every control character (ESC, CR, newline, ...) made visible. */
+export function visible(s: string): string {
+  return s.replace(CONTROL_ALL, visibleControl);
+}
+
+/** Multi-line text safe for a terminal or a fenced block: newlines and tabs kept, other controls made visible. */
+export function visibleBlock(s: string): string {
+  return s.replace(CONTROL_KEEP_LINES, visibleControl);
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Text for HTML element content and quoted attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+/**
+ * Characters XML 1.0 does not allow at all (section 2.2 Char): C0 controls other than tab, newline and
+ * carriage return, U+FFFE, U+FFFF, and unpaired surrogates. They are replaced by a visible escape.
+ */
+const XML_INVALID = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Text for XML element content and quoted attribute values (XML 1.0). */
+export function escapeXml(s: string): string {
+  return s
+    .replace(XML_INVALID, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`)
+    .replace(/[&<>"']/g, (c) => (c === "'" ? '&apos;' : (HTML_ESCAPES[c] ?? c)))
+    .replace(/[\r\n\t]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Like escapeXml, but keeps newlines and tabs as they are (for element text such as a failure body). */
+export function escapeXmlText(s: string): string {
+  return s
+    .replace(XML_INVALID, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`)
+    .replace(/[&<>]/g, (c) => HTML_ESCAPES[c] ?? c)
+    .replace(/\r/g, '&#13;');
+}
+
+/**
+ * Markdown that can start anywhere inside a line: backslash escapes, code, emphasis, links and images,
+ * strikethrough, table pipes, GitHub math (`$`), email autolinks (`@`). Values never start a line in these
+ * reports, so line-start syntax (`#`, `-`, `1.`) cannot form and is left alone.
+ */
+const MD_PUNCT = /[\\`*_[\]!|~$@]/g;
+
+/**
+ * Text from an image as inline Markdown (also safe in a GFM table cell): renders literally on GitHub and
+ * GitLab. Control characters (newlines included) become visible escapes, so one value stays on one line.
+ * `&`, `<`, `>` and `"` become entities so no HTML can form and no entity is decoded; `:` before a word or
+ * `/` (URL autolinks, `:emoji:` codes) and the `.` of `www.` are escaped so nothing turns into a link.
+ */
+export function mdText(s: string): string {
+  return visible(s)
+    .replace(/[&<>"]/g, (c) => HTML_ESCAPES[c] ?? c)
+    .replace(MD_PUNCT, (c) => `\\${c}`)
+    .replace(/:(?=[\w/+\-])/g, '\\:')
+    .replace(/(?<=www)\./gi, '\\.');
+}
+
+/** Longest run of `ch` in `s`. */
+function longestRun(s: string, ch: string): number {
+  let best = 0;
+  let cur = 0;
+  for (const c of s) {
+    if (c === ch) {
+      cur++;
+      if (cur > best) best = cur;
+    } else cur = 0;
+  }
+  return best;
+}
+
+/**
+ * An inline code span holding `s` literally. Inside a GFM table a `|` would still end the cell, so it is
+ * written `\|` there (the table parser removes the backslash before the code span is read).
+ */
+export function mdCode(s: string, opts: { table?: boolean } = {}): string {
+  let body = visible(s);
+  if (body === '') return '` `';
+  if (opts.table) body = body.replace(/\|/g, '\\|');
+  const ticks = '`'.repeat(longestRun(body, '`') + 1);
+  const pad = /^[` ]|[` ]$/.test(body) && !/^ +$/.test(body) ? ' ' : '';
+  return `${ticks}${pad}${body}${pad}${ticks}`;
+}
+
+/** A backtick fence longer than any run of backticks in `text` (at least three), so the text cannot close it. */
+export function fenceFor(text: string): string {
+  return '`'.repeat(Math.max(3, longestRun(text, '`') + 1));
+}
+
+/** A fenced code block holding `text` literally. */
+export function mdFenced(text: string, info = ''): string {
+  const body = visibleBlock(text).replace(/\n+$/, '');
+  const fence = fenceFor(body);
+  return `${fence}${info}\n${body}\n${fence}`;
+}
+
+/**
+ * JSON for a `<script type="application/json">` element: `<`, `>` and `&` as unicode escapes so neither
+ * `</script>` nor `<!--` can end or change the element, and U+2028/U+2029 escaped for old parsers.
+ */
+export function jsonForScript(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

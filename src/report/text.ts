@@ -1,0 +1,231 @@
+/**
+ * The terminal report: a verdict line, root causes grouped by kind with their fix, where they are (path,
+ * field, a -> b), derived findings folded under their cause. ANSI colours only when asked. Every string
+ * from an image has its control characters made visible, so an image cannot drive the terminal.
+ */
+import type { Finding, Report } from './types.js';
+import { clip, digest, fieldText, isAccepted, kindCounts, num, plural, valueText, verdict, type Digest } from './common.js';
+import { visible } from './escape.js';
+
+export interface TextOptions {
+  color: boolean;
+  /** root findings listed before an "N more" line; default 30 */
+  maxFindings?: number;
+  /** clip lines to this many columns; default: no clipping */
+  width?: number;
+}
+
+const ANSI = {
+  reset: '\x1b[0m',
+  bold: '\x1b[1m',
+  dim: '\x1b[2m',
+  red: '\x1b[31m',
+  green: '\x1b[32m',
+  yellow: '\x1b[33m',
+  cyan: '\x1b[36m',
+} as const;
+type Style = keyof typeof ANSI;
+
+export const DEFAULT_TEXT_MAX_FINDINGS = 30;
+
+export function renderText(report: Report, opts: TextOptions): string {
+  const d = digest(report);
+  const paint = (s: string, ...styles: Style[]): string =>
+    opts.color && styles.length && s !== '' ? styles.map((st) => ANSI[st]).join('') + s + ANSI.reset : s;
+  const width = opts.width !== undefined && Number.isFinite(opts.width) && opts.width >= 20 ? Math.floor(opts.width) : Infinity;
+  /** clips plain text to what remains of the line after `indent` columns */
+  const fit = (s: string, indent: number): string => (width === Infinity ? s : clip(s, width - indent));
+  const max = opts.maxFindings !== undefined && opts.maxFindings >= 0 ? Math.floor(opts.maxFindings) : DEFAULT_TEXT_MAX_FINDINGS;
+
+  const out: string[] = [];
+  const v = verdict(report, d);
+  out.push(`reprodiff: ${paint(v, 'bold', report.identical ? 'green' : 'red')}`);
+  for (const [i, input] of report.inputs.entries()) {
+    const side = i === 0 ? 'a' : i === 1 ? 'b' : String(i + 1);
+    out.push(fit(`  ${side}: ${visible(input.path)} (${plural(input.size, 'byte')})`, 0));
+  }
+  if (report.identical) {
+    pushNotes(out, report, fit);
+    return out.join('\n') + '\n';
+  }
+
+  let shown = 0;
+  if (d.groups.length) {
+    out.push('', paint('Root causes', 'bold'));
+    const kindWidth = Math.max(...d.groups.map((g) => g.kind.length));
+    for (const g of d.groups) {
+      const head = `${g.kind.padEnd(kindWidth)}  ${plural(g.findings.length, 'finding')}, ${plural(g.bytes, 'byte')}`;
+      out.push(`  ${paint(fit(head, 2), 'bold', 'yellow')}`);
+      for (const h of g.hints) out.push(`    ${paint(fit(`fix: ${visible(h)}`, 4), 'green')}`);
+      for (const f of g.findings) {
+        if (shown >= max) break;
+        shown++;
+        pushFinding(out, f, d, paint, fit, width);
+      }
+    }
+  }
+  const hidden = d.roots.length - shown;
+  if (hidden > 0) {
+    out.push('', paint(`… ${plural(hidden, 'more root finding')} not shown (all are in the JSON report)`, 'bold'));
+  }
+  if (d.orphans.length) {
+    out.push('', `Derived findings without a recorded cause: ${num(d.orphans.length)} (${kindCounts(d.orphans)})`);
+  }
+  if (d.accepted.length) {
+    const derivedAccepted = d.derived.filter(isAccepted).length;
+    const extra = derivedAccepted ? `, ${plural(derivedAccepted, 'derived finding')}` : '';
+    out.push('', paint(`Accepted, not counted: ${plural(d.accepted.length, 'root cause')} (${kindCounts(d.accepted)})${extra}`, 'dim'));
+  }
+  pushNotes(out, report, fit);
+  return out.join('\n') + '\n';
+}
+
+function pushFinding(
+  out: string[],
+  f: Finding,
+  d: Digest,
+  paint: (s: string, ...st: Style[]) => string,
+  fit: (s: string, indent: number) => string,
+  room: number,
+): void {
+  const where = `${visible(f.path)}  ${f.format} ${visible(fieldText(f))}`;
+  out.push(`    ${paint(fit(where, 4), 'cyan')}`);
+  out.push(`      ${values(f, room - 6)}`);
+  const derived = d.derivedByCause.get(f.id);
+  if (derived?.length) out.push(`      ${paint(fit(`+ ${plural(derived.length, 'derived finding')}: ${kindCounts(derived)}`, 6), 'dim')}`);
+}
+
+/** `a → b`, each side clipped (the shorter one kept whole when it fits) when the line is wider than `room`. */
+function values(f: Finding, room: number): string {
+  const a = visible(valueText(f.a));
+  const b = visible(valueText(f.b));
+  const line = `${a} → ${b}`;
+  if (Array.from(line).length <= room) return line;
+  const space = Math.max(8, room - 3);
+  const la = Array.from(a).length;
+  const lb = Array.from(b).length;
+  let ha = Math.floor(space / 2);
+  let hb = space - ha;
+  if (la < ha) {
+    hb += ha - la;
+    ha = la;
+  } else if (lb < hb) {
+    ha += hb - lb;
+    hb = lb;
+  }
+  return `${clip(a, Math.max(4, ha))} → ${clip(b, Math.max(4, hb))}`;
+}
+
+function pushNotes(out: string[], report: Report, fit: (s: string, indent: number) => string): void {
+  if (!report.notes.length) return;
+  out.push('', 'Notes:');
+  const maxNotes = 20;
+  for (const n of report.notes.slice(0, maxNotes)) out.push(fit(`  - ${visible(n)}`, 0));
+  if (report.notes.length > maxNotes) out.push(`  … ${plural(report.notes.length - maxNotes, 'more note')}`);
+}
+
+/**
+ * Whether to colour output on `stream`. FORCE_COLOR (non-empty, not `0`/`false`) always colours and wins
+ * over NO_COLOR, as in Node itself; FORCE_COLOR=0 or `false` never colours; NO_COLOR (non-empty) never
+ * colours; otherwise only a TTY whose TERM is not `dumb`.
+ */
+export function colorWanted(stream: { isTTY?: boolean }, env: Record<string, string | undefined>): boolean {
+  const force = env['FORCE_COLOR'];
+  if (force !== undefined && force !== '') return force !== '0' && force.toLowerCase() !== 'false';
+  const no = env['NO_COLOR'];
+  if (no !== undefined && no !== '') return false;
+  if (stream.isTTY !== true) return false;
+  return env['TERM'] !== 'dumb';
+}
+
+export interface ProgressState {
+  bytesDone: number;
+  bytesTotal: number;
+  entriesDone: number;
+}
+
+export interface ProgressOptions {
+  quiet?: boolean;
+  /** milliseconds clock; default Date.now */
+  now?: () => number;
+  /** least time between two redraws, ms; default 100 */
+  intervalMs?: number;
+}
+
+/**
+ * A one-line progress display for stderr: bytes and entries done, rate, ETA. Does nothing unless the stream
+ * is a TTY and not quiet. Redraws with `\r` at most every `intervalMs`; `done()` clears the line.
+ */
+export class Progress {
+  readonly enabled: boolean;
+  private readonly stream: { isTTY?: boolean; columns?: number; write(s: string): unknown };
+  private readonly now: () => number;
+  private readonly interval: number;
+  private readonly start: number;
+  private lastDraw = -Infinity;
+  private lastLen = 0;
+
+  constructor(stream: { isTTY?: boolean; columns?: number; write(s: string): unknown }, opts: ProgressOptions = {}) {
+    this.stream = stream;
+    this.now = opts.now ?? Date.now;
+    this.interval = opts.intervalMs ?? 100;
+    this.enabled = stream.isTTY === true && !opts.quiet;
+    this.start = this.now();
+  }
+
+  update(state: ProgressState): void {
+    if (!this.enabled) return;
+    const t = this.now();
+    if (t - this.lastDraw < this.interval) return;
+    this.lastDraw = t;
+    this.draw(Progress.line(state, (t - this.start) / 1000));
+  }
+
+  /** Clears the progress line. */
+  done(): void {
+    if (!this.enabled || this.lastLen === 0) return;
+    this.stream.write('\r' + ' '.repeat(this.lastLen) + '\r');
+    this.lastLen = 0;
+  }
+
+  private draw(text: string): void {
+    const cols = this.stream.columns && this.stream.columns > 10 ? this.stream.columns - 1 : 79;
+    const line = clip(text, cols);
+    const len = Array.from(line).length;
+    const pad = this.lastLen > len ? ' '.repeat(this.lastLen - len) : '';
+    this.stream.write('\r' + line + pad);
+    this.lastLen = len;
+  }
+
+  /** The progress text for a state after `elapsedSeconds`. */
+  static line(state: ProgressState, elapsedSeconds: number): string {
+    const { bytesDone, bytesTotal, entriesDone } = state;
+    const pct = bytesTotal > 0 ? Math.min(100, Math.floor((bytesDone / bytesTotal) * 100)) : 0;
+    const rate = elapsedSeconds > 0 ? bytesDone / elapsedSeconds : 0;
+    let eta = '';
+    if (rate > 0 && bytesTotal > bytesDone) eta = `, ETA ${duration((bytesTotal - bytesDone) / rate)}`;
+    return `${pct}% ${humanBytes(bytesDone)} of ${humanBytes(bytesTotal)}, ${plural(entriesDone, 'entry', 'entries')}, ${humanBytes(rate)}/s${eta}`;
+  }
+}
+
+/** 1536 -> `1.5 KiB`. */
+export function humanBytes(n: number): string {
+  if (!Number.isFinite(n) || n < 1024) return `${Math.max(0, Math.round(Number.isFinite(n) ? n : 0))} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i] ?? 'PiB'}`;
+}
+
+/** 75 -> `1m15s`. */
+export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
