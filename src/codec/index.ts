@@ -1,16 +1,34 @@
 /**
  * Decompressors used by the compression-layer containers (gzip, xz, zstd, lz4) and by squashfs.
- * All are synchronous, take the whole compressed input, and refuse to produce more than `maxOutput` bytes.
+ * All are synchronous, take the whole compressed input, and refuse to produce more than `maxOutput` bytes
+ * (E_LIMIT); corrupt input is E_FORMAT, an unsupported feature E_UNSUPPORTED.
+ *
+ * - gzip, zlib, deflate: node:zlib
+ * - xz: the .xz container (all streams, LZMA2 with optional BCJ x86), checks verified
+ * - lzma: the LZMA-alone (.lzma) format, as squashfs lzma blocks use
+ * - zstd: one or more frames (skippable frames skipped), via fzstd
+ * - lz4: legacy (`lz4 -l`) or frame format when the input starts with their magic, otherwise one raw LZ4 block
+ *   (as squashfs stores them); lz4-block: always one raw block
  */
 import { gunzipSync, inflateSync, inflateRawSync } from 'node:zlib';
 import { ReprodiffError } from '../errors.js';
+import { parseLz4, decodeLz4Block, LZ4_FRAME_MAGIC, LZ4_LEGACY_MAGIC } from './lz4.js';
+import { codecError, decodeLzmaAlone, OutBuf } from './lzma.js';
+import { parseXz } from './xz.js';
+import { parseZstd } from './zstd.js';
 
-export type Codec = 'gzip' | 'zlib' | 'deflate' | 'xz' | 'lzma' | 'zstd' | 'lz4' | 'lzo';
+export type Codec = 'gzip' | 'zlib' | 'deflate' | 'xz' | 'lzma' | 'zstd' | 'lz4' | 'lz4-block' | 'lzo';
 
 export interface DecodeOptions {
   maxOutput: number;
   /** for messages */
   name?: string;
+}
+
+function lz4Magic(input: Uint8Array): boolean {
+  if (input.length < 4) return false;
+  const m = ((input[0] as number) | ((input[1] as number) << 8) | ((input[2] as number) << 16) | ((input[3] as number) << 24)) >>> 0;
+  return m === LZ4_LEGACY_MAGIC || m === LZ4_FRAME_MAGIC || (m & 0xfffffff0) === 0x184d2a50;
 }
 
 export function decompress(codec: Codec, input: Uint8Array, opts: DecodeOptions): Uint8Array {
@@ -23,6 +41,19 @@ export function decompress(codec: Codec, input: Uint8Array, opts: DecodeOptions)
         return inflateSync(input, { maxOutputLength: opts.maxOutput });
       case 'deflate':
         return inflateRawSync(input, { maxOutputLength: opts.maxOutput });
+      case 'xz':
+        return parseXz(input, opts.maxOutput).output;
+      case 'lzma':
+        return decodeLzmaAlone(input, opts.maxOutput);
+      case 'zstd':
+        return parseZstd(input, opts.maxOutput).output;
+      case 'lz4':
+      case 'lz4-block': {
+        if (codec === 'lz4' && lz4Magic(input)) return parseLz4(input, opts.maxOutput).output;
+        const out = new OutBuf(opts.maxOutput, Math.min(opts.maxOutput, input.length * 4));
+        decodeLz4Block(input, 0, input.length, out, opts.maxOutput, 0);
+        return out.result();
+      }
       default:
         throw new ReprodiffError('E_UNSUPPORTED', `no ${codec} decoder is available`, place);
     }
@@ -32,6 +63,9 @@ export function decompress(codec: Codec, input: Uint8Array, opts: DecodeOptions)
     if (err.code === 'ERR_BUFFER_TOO_LARGE') {
       throw new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${opts.maxOutput} bytes`, place);
     }
-    throw new ReprodiffError('E_FORMAT', `corrupt ${codec} data: ${err.message}`, place);
+    if (codec === 'gzip' || codec === 'zlib' || codec === 'deflate') {
+      throw new ReprodiffError('E_FORMAT', `corrupt ${codec} data: ${err.message}`, place);
+    }
+    throw codecError(e, opts.name, codec);
   }
 }

@@ -1,0 +1,435 @@
+/**
+ * LZMA and LZMA2 decoding (the xz and .lzma formats, squashfs xz/lzma blocks), written from the
+ * LZMA specification (lzma-specification.txt in the LZMA SDK) and the .xz file format specification.
+ * Synchronous; the output never grows past `maxOutput` (E_LIMIT), and every input read is bounded (E_FORMAT).
+ */
+import { ReprodiffError } from '../errors.js';
+
+export class CodecError extends Error {
+  constructor(
+    readonly code: 'E_FORMAT' | 'E_LIMIT' | 'E_UNSUPPORTED',
+    message: string,
+    /** position in the compressed input */
+    readonly at = 0,
+  ) {
+    super(message);
+  }
+}
+
+/** A growing output buffer that refuses to pass `cap` bytes. */
+export class OutBuf {
+  buf: Uint8Array;
+  pos = 0;
+  constructor(
+    readonly cap: number,
+    initial = 1 << 16,
+  ) {
+    this.buf = new Uint8Array(Math.max(16, Math.min(initial, cap)));
+  }
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    if (need > this.cap) throw new CodecError('E_LIMIT', `decoded data exceeds the limit of ${this.cap} bytes`);
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(Math.min(size, this.cap));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+  push(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+  result(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+const PROB_INIT = 1024;
+const LITERAL_BASE = 1846; // after all the other probability arrays
+// offsets into the probability array
+const IS_MATCH = 0; // 192
+const IS_REP = 192; // 12
+const IS_REP_G0 = 204;
+const IS_REP_G1 = 216;
+const IS_REP_G2 = 228;
+const IS_REP0_LONG = 240; // 192
+const POS_SLOT = 432; // 4 * 64
+const SPEC_POS = 688; // 114 (index 1-based below)
+const ALIGN = 802; // 16
+const LEN = 818; // 514
+const REP_LEN = 1332; // 514
+// within a length coder
+const LEN_CHOICE = 0;
+const LEN_CHOICE2 = 1;
+const LEN_LOW = 2; // 16 * 8
+const LEN_MID = 130; // 16 * 8
+const LEN_HIGH = 258; // 256
+
+/**
+ * One LZMA decoder state (probabilities, reps, dictionary position). The dictionary is the output buffer
+ * itself: distances are checked against the bytes written since the last dictionary reset.
+ */
+export class LzmaDecoder {
+  private probs = new Uint16Array(LITERAL_BASE + 0x300);
+  lc = 0;
+  lp = 0;
+  pb = 0;
+  private state = 0;
+  private rep0 = 0;
+  private rep1 = 0;
+  private rep2 = 0;
+  private rep3 = 0;
+  /** output position of the last dictionary reset */
+  dictStart = 0;
+  // range coder
+  private range = 0;
+  private code = 0;
+  private inp: Uint8Array = new Uint8Array(0);
+  private ip = 0;
+  private iend = 0;
+  /** a match that did not fit the current chunk: bytes still to copy */
+  private pendingLen = 0;
+
+  constructor(readonly out: OutBuf) {}
+
+  setProps(props: number): void {
+    if (props >= 9 * 5 * 5) throw new CodecError('E_FORMAT', `invalid LZMA properties byte ${props}`);
+    this.lc = props % 9;
+    const d = Math.floor(props / 9);
+    this.lp = d % 5;
+    this.pb = Math.floor(d / 5);
+    const need = LITERAL_BASE + (0x300 << (this.lc + this.lp));
+    if (this.probs.length !== need) this.probs = new Uint16Array(need);
+  }
+
+  resetState(): void {
+    this.probs.fill(PROB_INIT);
+    this.state = 0;
+    this.rep0 = this.rep1 = this.rep2 = this.rep3 = 0;
+    this.pendingLen = 0;
+  }
+
+  /** Starts the range decoder on `inp[start, end)`. */
+  initRange(inp: Uint8Array, start: number, end: number): void {
+    if (end - start < 5) throw new CodecError('E_FORMAT', 'LZMA data too short', start);
+    if (inp[start] !== 0) throw new CodecError('E_FORMAT', 'LZMA range coder does not start with 0', start);
+    this.inp = inp;
+    this.iend = end;
+    this.code = ((inp[start + 1] as number) * 0x1000000 + ((inp[start + 2] as number) << 16) + ((inp[start + 3] as number) << 8) + (inp[start + 4] as number));
+    this.range = 0xffffffff;
+    this.ip = start + 5;
+    if (this.code === this.range) throw new CodecError('E_FORMAT', 'LZMA range coder starts with an invalid code', start);
+  }
+
+  get inputPos(): number {
+    return this.ip;
+  }
+  /** True when the range coder finished cleanly (code 0), as LZMA2 chunks and end markers require. */
+  get rangeFinished(): boolean {
+    return this.code === 0;
+  }
+
+  private nextByte(): number {
+    if (this.ip >= this.iend) throw new CodecError('E_FORMAT', 'LZMA data ends early', this.ip);
+    return this.inp[this.ip++] as number;
+  }
+
+  private bit(i: number): number {
+    const p = this.probs[i] as number;
+    const bound = (this.range >>> 11) * p;
+    let b: number;
+    if (this.code < bound) {
+      this.range = bound;
+      this.probs[i] = p + ((2048 - p) >>> 5);
+      b = 0;
+    } else {
+      this.range -= bound;
+      this.code -= bound;
+      this.probs[i] = p - (p >>> 5);
+      b = 1;
+    }
+    if (this.range < 0x1000000) {
+      this.range = this.range * 256;
+      this.code = this.code * 256 + this.nextByte();
+    }
+    return b;
+  }
+
+  private bitTree(base: number, bits: number): number {
+    let m = 1;
+    for (let i = 0; i < bits; i++) m = (m << 1) | this.bit(base + m);
+    return m - (1 << bits);
+  }
+
+  private reverseTree(base: number, bits: number): number {
+    let m = 1;
+    let sym = 0;
+    for (let i = 0; i < bits; i++) {
+      const b = this.bit(base + m);
+      m = (m << 1) | b;
+      sym |= b << i;
+    }
+    return sym;
+  }
+
+  private direct(bits: number): number {
+    let res = 0;
+    for (let i = 0; i < bits; i++) {
+      this.range = this.range >>> 1;
+      let b = 0;
+      if (this.code >= this.range) {
+        this.code -= this.range;
+        b = 1;
+      }
+      res = res * 2 + b;
+      if (this.range < 0x1000000) {
+        this.range = this.range * 256;
+        this.code = this.code * 256 + this.nextByte();
+      }
+    }
+    return res;
+  }
+
+  private len(base: number, posState: number): number {
+    if (this.bit(base + LEN_CHOICE) === 0) return this.bitTree(base + LEN_LOW + posState * 8, 3);
+    if (this.bit(base + LEN_CHOICE2) === 0) return 8 + this.bitTree(base + LEN_MID + posState * 8, 3);
+    return 16 + this.bitTree(base + LEN_HIGH, 8);
+  }
+
+  private copyMatch(dist: number, len: number, limit: number): void {
+    const out = this.out;
+    const n = Math.min(len, limit - out.pos);
+    out.ensure(n);
+    const buf = out.buf;
+    let pos = out.pos;
+    let src = pos - dist - 1;
+    if (dist + 1 >= n) {
+      buf.copyWithin(pos, src, src + n);
+      pos += n;
+    } else {
+      for (let i = 0; i < n; i++) buf[pos++] = buf[src++] as number;
+    }
+    out.pos = pos;
+    this.pendingLen = len - n;
+  }
+
+  /**
+   * Decodes until the output reaches `limit` bytes, or an end marker when `allowEnd`.
+   * Returns true when it stopped at an end marker.
+   */
+  decode(limit: number, allowEnd: boolean): boolean {
+    const out = this.out;
+    if (this.pendingLen > 0) this.copyMatch(this.rep0, this.pendingLen, limit);
+    const pbMask = (1 << this.pb) - 1;
+    const lpMask = (1 << this.lp) - 1;
+    const lc = this.lc;
+    while (out.pos < limit) {
+      const pos = out.pos;
+      const posState = pos & pbMask;
+      const state = this.state;
+      if (this.bit(IS_MATCH + (state << 4) + posState) === 0) {
+        // literal
+        const prev = pos > this.dictStart ? (out.buf[pos - 1] as number) : 0;
+        const base = LITERAL_BASE + 0x300 * (((pos & lpMask) << lc) + (prev >>> (8 - lc)));
+        let sym = 1;
+        if (state >= 7) {
+          if (pos - this.dictStart <= this.rep0) throw new CodecError('E_FORMAT', 'LZMA match distance is before the start of the data', this.ip);
+          let matchByte = out.buf[pos - this.rep0 - 1] as number;
+          while (sym < 0x100) {
+            const matchBit = (matchByte >>> 7) & 1;
+            matchByte <<= 1;
+            const b = this.bit(base + 0x100 + (matchBit << 8) + sym);
+            sym = (sym << 1) | b;
+            if (matchBit !== b) break;
+          }
+        }
+        while (sym < 0x100) sym = (sym << 1) | this.bit(base + sym);
+        out.ensure(1);
+        out.buf[out.pos++] = sym & 0xff;
+        this.state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6;
+        continue;
+      }
+      let len: number;
+      if (this.bit(IS_REP + state) === 0) {
+        // simple match
+        this.rep3 = this.rep2;
+        this.rep2 = this.rep1;
+        this.rep1 = this.rep0;
+        len = this.len(LEN, posState);
+        this.state = state < 7 ? 7 : 10;
+        const lenState = len < 3 ? len : 3;
+        const slot = this.bitTree(POS_SLOT + lenState * 64, 6);
+        let dist: number;
+        if (slot < 4) dist = slot;
+        else {
+          const nd = (slot >>> 1) - 1;
+          dist = (2 | (slot & 1)) * 2 ** nd;
+          if (slot < 14) dist += this.reverseTree(SPEC_POS + dist - slot - 1, nd);
+          else dist += this.direct(nd - 4) * 16 + this.reverseTree(ALIGN - 1, 4);
+        }
+        if (dist === 0xffffffff) {
+          if (!allowEnd) throw new CodecError('E_FORMAT', 'unexpected LZMA end marker', this.ip);
+          return true;
+        }
+        this.rep0 = dist;
+      } else {
+        if (out.pos === this.dictStart) throw new CodecError('E_FORMAT', 'LZMA repeat match with empty dictionary', this.ip);
+        if (this.bit(IS_REP_G0 + state) === 0) {
+          if (this.bit(IS_REP0_LONG + (state << 4) + posState) === 0) {
+            // short rep: one byte at rep0
+            this.state = state < 7 ? 9 : 11;
+            if (pos - this.dictStart <= this.rep0) throw new CodecError('E_FORMAT', 'LZMA match distance is before the start of the data', this.ip);
+            out.ensure(1);
+            out.buf[out.pos] = out.buf[pos - this.rep0 - 1] as number;
+            out.pos++;
+            continue;
+          }
+        } else {
+          let dist: number;
+          if (this.bit(IS_REP_G1 + state) === 0) dist = this.rep1;
+          else {
+            if (this.bit(IS_REP_G2 + state) === 0) dist = this.rep2;
+            else {
+              dist = this.rep3;
+              this.rep3 = this.rep2;
+            }
+            this.rep2 = this.rep1;
+          }
+          this.rep1 = this.rep0;
+          this.rep0 = dist;
+        }
+        len = this.len(REP_LEN, posState);
+        this.state = state < 7 ? 8 : 11;
+      }
+      if (pos - this.dictStart <= this.rep0) throw new CodecError('E_FORMAT', 'LZMA match distance is before the start of the data', this.ip);
+      this.copyMatch(this.rep0, len + 2, limit);
+    }
+    return false;
+  }
+}
+
+/** The `.lzma` (LZMA-alone) format: props, dictionary size, 64-bit size (all ones: unknown, end marker). */
+export function decodeLzmaAlone(input: Uint8Array, maxOutput: number): Uint8Array {
+  if (input.length < 13) throw new CodecError('E_FORMAT', 'LZMA header is truncated');
+  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  const lo = view.getUint32(5, true);
+  const hi = view.getUint32(9, true);
+  const known = !(lo === 0xffffffff && hi === 0xffffffff);
+  const size = hi * 2 ** 32 + lo;
+  if (known && size > maxOutput) throw new CodecError('E_LIMIT', `LZMA header declares ${size} bytes, over the limit of ${maxOutput}`);
+  const out = new OutBuf(maxOutput, known ? size : 1 << 20);
+  const dec = new LzmaDecoder(out);
+  dec.setProps(input[0] as number);
+  dec.resetState();
+  dec.initRange(input, 13, input.length);
+  dec.decode(known ? size : maxOutput + 1, true);
+  return out.result();
+}
+
+/**
+ * Decodes one LZMA2 stream from `input[start, end)` into `out`. Returns the input position after its end byte.
+ */
+export function decodeLzma2(input: Uint8Array, start: number, end: number, out: OutBuf, dec = new LzmaDecoder(out)): number {
+  let p = start;
+  let needDictReset = true;
+  let needProps = true;
+  for (;;) {
+    if (p >= end) throw new CodecError('E_FORMAT', 'LZMA2 data ends without an end marker', p);
+    const control = input[p] as number;
+    if (control === 0) return p + 1;
+    if (control === 1 || control === 2) {
+      if (p + 3 > end) throw new CodecError('E_FORMAT', 'LZMA2 chunk header is truncated', p);
+      const size = (((input[p + 1] as number) << 8) | (input[p + 2] as number)) + 1;
+      if (control === 1) {
+        dec.dictStart = out.pos;
+        needDictReset = false;
+      } else if (needDictReset) throw new CodecError('E_FORMAT', 'LZMA2 stream does not start with a dictionary reset', p);
+      if (p + 3 + size > end) throw new CodecError('E_FORMAT', 'LZMA2 uncompressed chunk is truncated', p);
+      out.push(input.subarray(p + 3, p + 3 + size));
+      p += 3 + size;
+      continue;
+    }
+    if (control < 0x80) throw new CodecError('E_FORMAT', `invalid LZMA2 control byte ${control}`, p);
+    if (p + 5 > end) throw new CodecError('E_FORMAT', 'LZMA2 chunk header is truncated', p);
+    const unpacked = ((control & 0x1f) << 16) + (((input[p + 1] as number) << 8) | (input[p + 2] as number)) + 1;
+    const packed = (((input[p + 3] as number) << 8) | (input[p + 4] as number)) + 1;
+    const reset = (control >>> 5) & 3;
+    p += 5;
+    if (reset === 3) {
+      dec.dictStart = out.pos;
+      needDictReset = false;
+    } else if (needDictReset) throw new CodecError('E_FORMAT', 'LZMA2 stream does not start with a dictionary reset', p - 5);
+    if (reset >= 2) {
+      if (p >= end) throw new CodecError('E_FORMAT', 'LZMA2 properties byte is missing', p);
+      dec.setProps(input[p] as number);
+      if (dec.lc + dec.lp > 4) throw new CodecError('E_FORMAT', 'LZMA2 properties have lc + lp > 4', p);
+      p++;
+      needProps = false;
+    } else if (needProps) throw new CodecError('E_FORMAT', 'LZMA2 chunk before any properties', p - 5);
+    if (reset >= 1) dec.resetState();
+    if (p + packed > end) throw new CodecError('E_FORMAT', 'LZMA2 compressed chunk is truncated', p);
+    if (out.pos + unpacked > out.cap) throw new CodecError('E_LIMIT', `decoded data exceeds the limit of ${out.cap} bytes`, p);
+    dec.initRange(input, p, p + packed);
+    dec.decode(out.pos + unpacked, false);
+    if (dec.inputPos !== p + packed || !dec.rangeFinished) throw new CodecError('E_FORMAT', 'LZMA2 chunk does not end where its header says', p);
+    p += packed;
+  }
+}
+
+/** BCJ x86 branch converter, decoding direction, over `buf[start, end)` whose first byte sits at stream offset `startPos`. */
+export function bcjX86Decode(buf: Uint8Array, start: number, end: number, startPos: number): void {
+  const allowed = [true, true, true, false, true, false, false, false];
+  const bitNum = [0, 1, 2, 2, 3, 3, 3, 3];
+  const msb = (b: number): boolean => b === 0 || b === 0xff;
+  let prevPos = -1;
+  let prevMask = 0;
+  const size = end - start - 4;
+  for (let i = 0; i < size; i++) {
+    const at = start + i;
+    if (((buf[at] as number) & 0xfe) !== 0xe8) continue;
+    const gap = i - prevPos;
+    if (gap > 3) prevMask = 0;
+    else {
+      prevMask = (prevMask << (gap - 1)) & 7;
+      if (prevMask !== 0) {
+        const b = buf[at + 4 - (bitNum[prevMask] as number)] as number;
+        if (!allowed[prevMask] || msb(b)) {
+          prevPos = i;
+          prevMask = (prevMask << 1) | 1;
+          continue;
+        }
+      }
+    }
+    prevPos = i;
+    if (msb(buf[at + 4] as number)) {
+      let src = ((buf[at + 1] as number) | ((buf[at + 2] as number) << 8) | ((buf[at + 3] as number) << 16) | ((buf[at + 4] as number) << 24)) >>> 0;
+      let dest: number;
+      for (;;) {
+        dest = (src - (startPos + i + 5)) >>> 0;
+        if (prevMask === 0) break;
+        const j = (bitNum[prevMask] as number) * 8;
+        if (!msb((dest >>> (24 - j)) & 0xff)) break;
+        src = (dest ^ (2 ** (32 - j) - 1)) >>> 0;
+      }
+      dest &= 0x01ffffff;
+      if (dest & 0x01000000) dest = (dest | 0xfe000000) >>> 0;
+      buf[at + 1] = dest & 0xff;
+      buf[at + 2] = (dest >>> 8) & 0xff;
+      buf[at + 3] = (dest >>> 16) & 0xff;
+      buf[at + 4] = (dest >>> 24) & 0xff;
+      i += 4;
+    } else {
+      prevMask = (prevMask << 1) | 1;
+    }
+  }
+}
+
+export function codecError(e: unknown, name: string | undefined, codec: string, base = 0): ReprodiffError {
+  if (e instanceof ReprodiffError) return e;
+  if (e instanceof CodecError) return new ReprodiffError(e.code, e.message, { file: name, structure: `${codec} stream`, offset: base + e.at });
+  const err = e as Error;
+  return new ReprodiffError('E_FORMAT', `corrupt ${codec} data: ${err?.message ?? String(e)}`, { file: name, structure: `${codec} stream`, offset: base });
+}

@@ -1,0 +1,161 @@
+/**
+ * Zstandard frames (RFC 8878): the frame walk is ours (headers, block headers, checksums, skippable
+ * frames); block decoding is fzstd's (pure JS, synchronous), fed in chunks so the output can be capped.
+ */
+import { Decompress } from 'fzstd';
+import { CodecError, OutBuf } from './lzma.js';
+
+export const ZSTD_MAGIC = 0xfd2fb528;
+
+function u32le(b: Uint8Array, o: number): number {
+  return ((b[o] as number) | ((b[o + 1] as number) << 8) | ((b[o + 2] as number) << 16) | ((b[o + 3] as number) << 24)) >>> 0;
+}
+
+export interface ZstdFrame {
+  kind: 'frame' | 'skippable';
+  offset: number;
+  end: number;
+  /** skippable: the magic's low nibble */
+  skippableNibble?: number;
+  descriptor?: number;
+  headerSize?: number;
+  windowSize?: number | null;
+  dictionaryId?: number;
+  dictionaryIdOffset?: number;
+  dictionaryIdSize?: number;
+  contentSize?: number | null;
+  contentSizeOffset?: number;
+  contentSizeSize?: number;
+  checksumFlag?: boolean;
+  checksumOffset?: number | null;
+  blocks?: number;
+  outOffset?: number;
+  outSize?: number;
+}
+
+/** Walks the frame at `p` without decoding it. */
+export function walkZstdFrame(input: Uint8Array, p: number, maxBlocks: number): ZstdFrame {
+  if (p + 4 > input.length) throw new CodecError('E_FORMAT', 'zstd frame magic is truncated', p);
+  const magic = u32le(input, p);
+  if ((magic & 0xfffffff0) === 0x184d2a50) {
+    if (p + 8 > input.length) throw new CodecError('E_FORMAT', 'zstd skippable frame header is truncated', p);
+    const size = u32le(input, p + 4);
+    if (size > input.length - p - 8) throw new CodecError('E_FORMAT', `zstd skippable frame of ${size} bytes runs past the end`, p);
+    return { kind: 'skippable', offset: p, end: p + 8 + size, skippableNibble: magic & 0xf };
+  }
+  if (magic !== ZSTD_MAGIC) throw new CodecError('E_FORMAT', 'not a zstd frame', p);
+  if (p + 5 > input.length) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', p);
+  const fhd = input[p + 4] as number;
+  const fcsFlag = fhd >>> 6;
+  const single = (fhd & 0x20) !== 0;
+  if (fhd & 0x08) throw new CodecError('E_FORMAT', 'zstd frame header reserved bit is set', p + 4);
+  const checksumFlag = (fhd & 0x04) !== 0;
+  const didFlag = fhd & 3;
+  let q = p + 5;
+  let windowSize: number | null = null;
+  if (!single) {
+    if (q >= input.length) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', q);
+    const wd = input[q] as number;
+    const exp = wd >>> 3;
+    const base = 2 ** (10 + exp);
+    windowSize = base + (base / 8) * (wd & 7);
+    q++;
+  }
+  const didSize = [0, 1, 2, 4][didFlag] as number;
+  const dictionaryIdOffset = q;
+  if (q + didSize > input.length) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', q);
+  let dictionaryId = 0;
+  for (let i = 0; i < didSize; i++) dictionaryId += (input[q + i] as number) * 2 ** (8 * i);
+  q += didSize;
+  const fcsSize = fcsFlag === 0 ? (single ? 1 : 0) : ([0, 2, 4, 8][fcsFlag] as number);
+  const contentSizeOffset = q;
+  if (q + fcsSize > input.length) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', q);
+  let contentSize: number | null = null;
+  if (fcsSize > 0) {
+    contentSize = 0;
+    for (let i = 0; i < fcsSize; i++) contentSize += (input[q + i] as number) * 2 ** (8 * i);
+    if (fcsSize === 2) contentSize += 256;
+  }
+  q += fcsSize;
+  if (single) windowSize = contentSize;
+  const headerSize = q - p;
+  let blocks = 0;
+  for (;;) {
+    if (q + 3 > input.length) throw new CodecError('E_FORMAT', 'zstd block header is truncated', q);
+    const bh = (input[q] as number) | ((input[q + 1] as number) << 8) | ((input[q + 2] as number) << 16);
+    const last = bh & 1;
+    const type = (bh >>> 1) & 3;
+    const size = bh >>> 3;
+    if (type === 3) throw new CodecError('E_FORMAT', 'zstd block type 3 is reserved', q);
+    const csize = type === 1 ? 1 : size;
+    if (q + 3 + csize > input.length) throw new CodecError('E_FORMAT', `zstd block of ${csize} bytes runs past the end`, q);
+    q += 3 + csize;
+    if (++blocks > maxBlocks) throw new CodecError('E_LIMIT', `zstd frame has more than ${maxBlocks} blocks`, q);
+    if (last) break;
+  }
+  let checksumOffset: number | null = null;
+  if (checksumFlag) {
+    if (q + 4 > input.length) throw new CodecError('E_FORMAT', 'zstd content checksum is truncated', q);
+    checksumOffset = q;
+    q += 4;
+  }
+  return {
+    kind: 'frame',
+    offset: p,
+    end: q,
+    descriptor: fhd,
+    headerSize,
+    windowSize,
+    dictionaryId,
+    dictionaryIdOffset,
+    dictionaryIdSize: didSize,
+    contentSize,
+    contentSizeOffset,
+    contentSizeSize: fcsSize,
+    checksumFlag,
+    checksumOffset,
+    blocks,
+  };
+}
+
+const CHUNK = 1 << 20;
+
+/** Decodes one zstd frame `input[start, end)` into `out` (the cap stops it mid-frame). */
+export function decodeZstdFrame(input: Uint8Array, start: number, end: number, out: OutBuf): void {
+  const d = new Decompress((chunk: Uint8Array) => out.push(chunk));
+  for (let p = start; p < end; p += CHUNK) {
+    const stop = Math.min(end, p + CHUNK);
+    d.push(input.subarray(p, stop), stop === end);
+  }
+}
+
+/** Walks and decodes every frame; zero bytes after the last frame end the walk. */
+export function parseZstd(input: Uint8Array, maxOutput: number, decode = true): { frames: ZstdFrame[]; output: Uint8Array; end: number } {
+  const out = new OutBuf(maxOutput, 1 << 20);
+  const frames: ZstdFrame[] = [];
+  let p = 0;
+  const maxBlocks = Math.max(1024, Math.ceil(input.length / 3));
+  while (p + 4 <= input.length) {
+    if (frames.length > 0 && u32le(input, p) === 0) break;
+    const f = walkZstdFrame(input, p, maxBlocks);
+    if (f.kind === 'frame') {
+      f.outOffset = out.pos;
+      if (decode) {
+        try {
+          decodeZstdFrame(input, p, f.end, out);
+        } catch (e) {
+          if (e instanceof CodecError) throw e;
+          throw new CodecError('E_FORMAT', `corrupt zstd data: ${(e as Error).message}`, p);
+        }
+        if (f.contentSize !== null && f.contentSize !== undefined && f.contentSize !== out.pos - f.outOffset) {
+          throw new CodecError('E_FORMAT', 'zstd frame content size does not match the data', p);
+        }
+      }
+      f.outSize = out.pos - f.outOffset;
+    }
+    frames.push(f);
+    p = f.end;
+  }
+  if (frames.length === 0) throw new CodecError('E_FORMAT', 'not a zstd stream', 0);
+  return { frames, output: out.result(), end: p };
+}
