@@ -1,0 +1,242 @@
+/**
+ * Root versus derived, and byte accounting.
+ *
+ * - A checksum finding (a field with `covers`) follows from the findings whose bytes lie in what it covers.
+ * - A layout or size field follows from the ordering finding of its container, from the content change of
+ *   its own entry, or from size changes, additions and removals in the same container.
+ * - Every differing byte range of the two outer files is attributed to the spans of the findings; what no
+ *   finding claims becomes an `unknown` finding with its offsets, the region it lies in and a hex excerpt.
+ */
+import type { ByteSource } from '../io/source.js';
+import type { Container, Kind } from '../model.js';
+import { KINDS } from '../model.js';
+import type { Finding, Report, ReportSpan } from '../report/types.js';
+import type { CompareResult, RawFinding, Scope } from './compare.js';
+import { intersect, normalize, subtract, total, type Interval } from './intervals.js';
+
+const MAX_UNKNOWN_FINDINGS = 500;
+/** unexplained runs closer than this are reported as one finding (byte counts stay exact) */
+const UNKNOWN_GAP = 16;
+
+function outerIntervals(spans: ReportSpan[], side?: 'a' | 'b'): Interval[] {
+  const out: Interval[] = [];
+  for (const s of spans) if (s.stream === undefined && (side === undefined || s.side === side)) out.push([s.offset, s.offset + s.length]);
+  return out;
+}
+
+function spansTouch(x: ReportSpan[], y: ReportSpan[]): boolean {
+  for (const a of x) {
+    for (const b of y) {
+      if (a.side !== b.side || a.stream !== b.stream) continue;
+      if (a.offset < b.offset + b.length && b.offset < a.offset + a.length) return true;
+    }
+  }
+  return false;
+}
+
+/** Finds causes for derived findings; a derived finding with no cause found becomes a root. */
+function linkCauses(all: RawFinding[], scopes: Scope[]): void {
+  void scopes;
+  for (const f of all) {
+    if (f.root) continue;
+    if (f.causes.length) continue;
+    if (f.covers) {
+      const covered = f.covers;
+      f.causes = all.filter((g) => g !== f && g.kind !== 'checksum' && spansTouch(g.spans, covered));
+      if (!f.causes.length) {
+        // checksums over checksums (a GPT header CRC covers the entries CRC)
+        f.causes = all.filter((g) => g !== f && spansTouch(g.spans, covered));
+      }
+    } else if (f.derivedField) {
+      const scope = f.scope;
+      const own = scope.findings.filter((g) => g !== f && g.entry !== undefined && g.entry === f.entry && g.field === null);
+      if (f.kind === 'size' && own.length) f.causes = own;
+      else if (f.entry !== undefined && scope.moved.has(f.entry) && scope.ordering) f.causes = [scope.ordering];
+      else {
+        const shifters = scope.findings.filter((g) => g !== f && g.root && (g.kind === 'added' || g.kind === 'removed' || g.kind === 'ordering' || (g.field === null && g.kind === 'content' && g.a !== g.b && /bytes$/.test(String(g.a)))));
+        if (shifters.length) f.causes = shifters.slice(0, 8);
+        else if (scope.ordering) f.causes = [scope.ordering];
+        else if (own.length) f.causes = own;
+      }
+    }
+    if (!f.causes.length) f.root = true;
+  }
+  // causes point at roots where possible (a chain CRC -> CRC -> GUID resolves to the GUID)
+  for (const f of all) {
+    if (f.root) continue;
+    const roots = new Set<RawFinding>();
+    const stack = [...f.causes];
+    const seen = new Set<RawFinding>();
+    while (stack.length) {
+      const g = stack.pop()!;
+      if (seen.has(g)) continue;
+      seen.add(g);
+      if (g.root) roots.add(g);
+      else stack.push(...g.causes);
+    }
+    if (roots.size) f.causes = [...roots];
+  }
+}
+
+function regionAt(views: Container[], offset: number): string | undefined {
+  for (const v of views) {
+    for (const r of v.regions) {
+      for (const s of r.spans) {
+        if (s.stream === undefined && offset >= s.offset && offset < s.offset + s.length) return `${v.format} ${r.name}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+function excerpt(src: ByteSource, offset: number, length: number): string {
+  const n = Math.max(0, Math.min(32, length, src.size - offset));
+  if (n <= 0) return '(beyond the end)';
+  return Buffer.from(src.read(offset, n, 'excerpt')).toString('hex').replace(/(..)(?!$)/g, '$1 ') + (length > n ? ' …' : '');
+}
+
+const KIND_RANK = new Map<string, number>(KINDS.map((k, i) => [k, i]));
+
+export function buildReport(
+  res: CompareResult,
+  inputs: { path: string; size: number; sha256: string | null }[],
+  version: string,
+): Report {
+  const all = [...res.findings];
+  linkCauses(all, res.scopes);
+
+  // byte accounting over the outer files
+  const diff = normalize(res.diff.map(([s, e]) => [s, e] as Interval));
+  const claimed: Interval[] = [];
+  for (const f of all) claimed.push(...outerIntervals(f.spans));
+  const explainedIv = intersect(diff, normalize(claimed));
+  const unexplainedIv = subtract(diff, normalize(claimed));
+  const capped = res.capped;
+  let unexplainedBytes = total(unexplainedIv);
+  let differing = res.differing;
+  let explained = Math.max(0, differing - unexplainedBytes);
+  if (!capped) {
+    differing = total(diff);
+    explained = total(explainedIv);
+    unexplainedBytes = total(unexplainedIv);
+  }
+
+  // unexplained runs -> unknown findings (grouped by proximity; never dropped)
+  const groups: Interval[][] = [];
+  for (const iv of unexplainedIv) {
+    const g = groups[groups.length - 1];
+    const last = g?.[g.length - 1];
+    if (g && last && iv[0] - last[1] <= UNKNOWN_GAP && groups.length) g.push(iv);
+    else groups.push([iv]);
+  }
+  const emit = groups.slice(0, MAX_UNKNOWN_FINDINGS);
+  const rest = groups.slice(MAX_UNKNOWN_FINDINGS);
+  const scope: Scope = { path: '/', format: 'raw', findings: [], moved: new Set() };
+  for (const g of emit) {
+    const start = g[0]![0];
+    const end = g[g.length - 1]![1];
+    const bytes = total(g);
+    const region = regionAt(res.viewsA, start) ?? regionAt(res.viewsB, start);
+    const spans: ReportSpan[] = [];
+    for (const [s, e] of g) {
+      if (s < res.sizeA) spans.push({ side: 'a', offset: s, length: Math.min(e, res.sizeA) - s });
+      if (s < res.sizeB) spans.push({ side: 'b', offset: s, length: Math.min(e, res.sizeB) - s });
+    }
+    all.push({
+      path: '/',
+      format: 'raw',
+      field: null,
+      kind: 'unknown',
+      root: true,
+      causes: [],
+      a: excerpt(res.sourceA, start, end - start),
+      b: excerpt(res.sourceB, start, end - start),
+      spans,
+      scope,
+      detail: `${bytes} differing byte${bytes === 1 ? '' : 's'} at offset ${start} (0x${start.toString(16)})${g.length > 1 ? ` in ${g.length} runs up to offset ${end}` : ''}${region ? `, inside ${region}` : ', in no parsed structure'}`,
+      hint: 'no parser claims these bytes: compare the two images around this offset (e.g. `cmp -l`) and report the structure',
+    });
+  }
+  if (rest.length) {
+    const flat = rest.flat();
+    const bytes = total(flat);
+    all.push({
+      path: '/',
+      format: 'raw',
+      field: null,
+      kind: 'unknown',
+      root: true,
+      causes: [],
+      a: null,
+      b: null,
+      spans: flat.flatMap(([s, e]) => [
+        { side: 'a' as const, offset: s, length: e - s },
+        { side: 'b' as const, offset: s, length: e - s },
+      ]),
+      scope,
+      detail: `${bytes} more differing bytes in ${flat.length} runs that no parser claims (the first ${MAX_UNKNOWN_FINDINGS} groups are listed separately)`,
+    });
+  }
+
+  // deterministic order: roots first by kind, then path, field; derived after
+  all.sort((x, y) => {
+    if (x.root !== y.root) return x.root ? -1 : 1;
+    const k = (KIND_RANK.get(x.kind) ?? 99) - (KIND_RANK.get(y.kind) ?? 99);
+    if (k) return k;
+    if (x.path !== y.path) return x.path < y.path ? -1 : 1;
+    const fx = x.field ?? '';
+    const fy = y.field ?? '';
+    if (fx !== fy) return fx < fy ? -1 : 1;
+    if (x.format !== y.format) return x.format < y.format ? -1 : 1;
+    return (x.spans[0]?.offset ?? 0) - (y.spans[0]?.offset ?? 0);
+  });
+  const ids = new Map<RawFinding, string>();
+  all.forEach((f, i) => ids.set(f, `f${i + 1}`));
+
+  // bytes per root cause: differing bytes inside its own spans and those of the findings derived from it
+  const causes: Partial<Record<Kind, { findings: number; bytes: number }>> = {};
+  const derivedOf = new Map<RawFinding, RawFinding[]>();
+  for (const f of all) if (!f.root) for (const c of f.causes) (derivedOf.get(c) ?? derivedOf.set(c, []).get(c)!).push(f);
+  for (const f of all) {
+    if (!f.root) continue;
+    const ivs: Interval[] = [...outerIntervals(f.spans)];
+    for (const d of derivedOf.get(f) ?? []) ivs.push(...outerIntervals(d.spans));
+    const bytes = total(intersect(diff, normalize(ivs)));
+    const c = (causes[f.kind] ??= { findings: 0, bytes: 0 });
+    c.findings++;
+    c.bytes += bytes;
+  }
+
+  const findings: Finding[] = all.map((f) => {
+    const out: Finding = {
+      id: ids.get(f)!,
+      path: f.path,
+      format: f.format as Finding['format'],
+      field: f.field,
+      kind: f.kind,
+      root: f.root,
+      causedBy: f.root ? [] : f.causes.map((c) => ids.get(c)!).filter(Boolean).sort((p, q) => +p.slice(1) - +q.slice(1)),
+      a: f.a,
+      b: f.b,
+      spans: [...f.spans].sort((p, q) => (p.side < q.side ? -1 : p.side > q.side ? 1 : (p.stream ?? '') < (q.stream ?? '') ? -1 : (p.stream ?? '') > (q.stream ?? '') ? 1 : p.offset - q.offset)),
+    };
+    if (f.hint) out.hint = f.hint;
+    if (f.confidence !== undefined) out.confidence = f.confidence;
+    if (f.detail) out.detail = f.detail;
+    return out;
+  });
+
+  const notes = [...new Set(res.notes)].sort();
+  if (capped) notes.push('more differing ranges than could be listed: later ranges were merged, so explained/unexplained counts are approximate');
+
+  return {
+    schemaVersion: 1,
+    tool: { name: 'reprodiff', version },
+    inputs,
+    identical: differing === 0 && res.sizeA === res.sizeB,
+    bytes: { differing, explained, unexplained: unexplainedBytes },
+    causes: Object.fromEntries(Object.entries(causes).sort(([a], [b]) => (KIND_RANK.get(a) ?? 0) - (KIND_RANK.get(b) ?? 0))),
+    findings,
+    notes,
+  };
+}

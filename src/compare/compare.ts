@@ -1,0 +1,539 @@
+/**
+ * Compare two inputs: one lockstep pass over both files finds the differing byte ranges (in the pool) while
+ * the main thread parses both; entries are paired by path; fields are compared by value and, where values
+ * agree but bytes differ, by bytes; contents are compared without hashing when they sit at the same offsets
+ * and no differing range touches them, otherwise by hash in the pool; differing contents are opened as
+ * nested containers and compared in turn. Findings are then classified root or derived and every differing
+ * byte is attributed (see account.ts).
+ */
+import { createHash } from 'node:crypto';
+import { FileSource } from '../io/file.js';
+import { DecodedSource, type ByteSource, type Extent } from '../io/source.js';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
+import type { Container, Entry, Field, Kind, OpenContext, Span, Value } from '../model.js';
+import type { ReportSpan } from '../report/types.js';
+import { entrySource, openViews } from '../walk/open.js';
+import { overlaps, type Interval } from './intervals.js';
+import { diffFiles, WorkerPool } from './pool.js';
+
+/** Formats that only wrap one stream: their `/content` entry adds no path segment. */
+const TRANSPARENT = new Set(['gzip', 'xz', 'zstd', 'lz4']);
+
+export interface CompareOptions {
+  jobs?: number;
+  limits?: Limits;
+  /** also compute SHA-256 of both whole inputs for the report */
+  sha256?: boolean;
+  /** called as work progresses */
+  onProgress?: (p: { entries: number }) => void;
+}
+
+/** A finding before ids are assigned. */
+export interface RawFinding {
+  path: string;
+  format: string;
+  field: string | null;
+  kind: Kind;
+  root: boolean;
+  causes: RawFinding[];
+  a: Value;
+  b: Value;
+  spans: ReportSpan[];
+  hint?: string;
+  detail?: string;
+  confidence?: number;
+  /** checksum fields: the spans they are computed over, per side */
+  covers?: ReportSpan[];
+  /** layout/size fields whose cause the comparer looks for */
+  derivedField?: boolean;
+  /** the container this finding belongs to (for cause lookup) */
+  scope: Scope;
+  /** the entry path within its container, when the finding is about an entry */
+  entry?: string;
+}
+
+/** One pair of compared containers. */
+export interface Scope {
+  path: string;
+  format: string;
+  findings: RawFinding[];
+  ordering?: RawFinding;
+  /** entries whose content moved, by entry path */
+  moved: Set<string>;
+}
+
+export interface CompareResult {
+  sizeA: number;
+  sizeB: number;
+  diff: Interval[];
+  differing: number;
+  capped: boolean;
+  findings: RawFinding[];
+  scopes: Scope[];
+  notes: string[];
+  sourceA: ByteSource;
+  sourceB: ByteSource;
+  viewsA: Container[];
+  viewsB: Container[];
+}
+
+function reportSpans(side: 'a' | 'b', spans: Span[]): ReportSpan[] {
+  return spans.map((s) => (s.stream === undefined ? { side, offset: s.offset, length: s.length } : { side, stream: s.stream, offset: s.offset, length: s.length }));
+}
+
+function extentSpans(side: 'a' | 'b', src: ByteSource, extents: Extent[]): ReportSpan[] {
+  const out: ReportSpan[] = [];
+  for (const e of extents) out.push(...reportSpans(side, src.spans(e.offset, e.length)));
+  return out;
+}
+
+function sameSpans(a: Span[], b: Span[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.offset !== y.offset || x.length !== y.length || x.stream !== y.stream) return false;
+  }
+  return true;
+}
+
+function readSpans(src: ByteSource, spans: Span[], root: ByteSource): Uint8Array | undefined {
+  // only outer-file spans can be read back from the root source
+  let n = 0;
+  for (const s of spans) {
+    if (s.stream !== undefined) return undefined;
+    n += s.length;
+  }
+  if (n > 1 << 20) return undefined;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const s of spans) {
+    out.set(root.read(s.offset, s.length, 'field'), at);
+    at += s.length;
+  }
+  void src;
+  return out;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function hexShort(b: Uint8Array): string {
+  const h = Buffer.from(b.subarray(0, 32)).toString('hex');
+  return b.length > 32 ? `${h}…` : h;
+}
+
+export class Comparer {
+  readonly findings: RawFinding[] = [];
+  readonly scopes: Scope[] = [];
+  readonly notes: string[] = [];
+  private diff: Interval[] = [];
+  private entriesDone = 0;
+
+  constructor(
+    private readonly rootA: FileSource,
+    private readonly rootB: FileSource,
+    private readonly pool: WorkerPool,
+    private readonly ctx: OpenContext,
+    private readonly onProgress?: (p: { entries: number }) => void,
+  ) {}
+
+  setDiff(diff: Interval[]): void {
+    this.diff = diff;
+  }
+
+  /** True when no differing byte touches these outer spans (which must be the same on both sides). */
+  private untouched(spans: Span[]): boolean {
+    for (const s of spans) {
+      if (s.stream !== undefined) return false;
+      if (overlaps(this.diff, s.offset, s.offset + s.length)) return false;
+    }
+    return true;
+  }
+
+  private add(f: Omit<RawFinding, 'causes'> & { causes?: RawFinding[] }): RawFinding {
+    const full: RawFinding = { causes: [], ...f };
+    this.findings.push(full);
+    f.scope.findings.push(full);
+    return full;
+  }
+
+  /** Compares the views of one source pair; `prefix` is '' for the inputs, `<entry path>/` for nested ones. */
+  async compareViews(viewsA: Container[], viewsB: Container[], prefix: string, depth: number): Promise<void> {
+    const containerPath = prefix === '' ? '/' : prefix.slice(0, -1);
+    const byFormatB = new Map(viewsB.map((v) => [v.format, v]));
+    const seen = new Set<string>();
+    for (const va of viewsA) {
+      seen.add(va.format);
+      const vb = byFormatB.get(va.format);
+      const scope: Scope = { path: containerPath, format: va.format, findings: [], moved: new Set() };
+      this.scopes.push(scope);
+      if (!vb) {
+        this.add({ path: containerPath, format: va.format, field: null, kind: 'removed', root: true, a: va.format, b: null, spans: [], scope, detail: `only the first input holds a ${va.format} structure here` });
+        continue;
+      }
+      await this.compareContainer(va, vb, prefix, depth, scope);
+    }
+    for (const vb of viewsB) {
+      if (seen.has(vb.format)) continue;
+      const scope: Scope = { path: containerPath, format: vb.format, findings: [], moved: new Set() };
+      this.scopes.push(scope);
+      this.add({ path: containerPath, format: vb.format, field: null, kind: 'added', root: true, a: null, b: vb.format, spans: [], scope, detail: `only the second input holds a ${vb.format} structure here` });
+    }
+  }
+
+  private compareFields(fa: Field[], fb: Field[], path: string, format: string, scope: Scope, entry?: string): void {
+    const key = (list: Field[]): Map<string, Field> => {
+      const m = new Map<string, Field>();
+      const count = new Map<string, number>();
+      for (const f of list) {
+        const n = count.get(f.name) ?? 0;
+        count.set(f.name, n + 1);
+        m.set(n === 0 ? f.name : `${f.name}#${n}`, f);
+      }
+      return m;
+    };
+    const ma = key(fa);
+    const mb = key(fb);
+    for (const [k, a] of ma) {
+      const b = mb.get(k);
+      if (!b) {
+        this.add({ path, format, field: a.name, kind: a.kind === 'checksum' || a.derived ? a.kind : 'removed', root: !(a.covers || a.derived), a: a.value, b: null, spans: reportSpans('a', a.spans), scope, entry, hint: a.hint, derivedField: a.derived, covers: a.covers && reportSpans('a', a.covers) });
+        continue;
+      }
+      let va: Value = a.value;
+      let vb: Value = b.value;
+      let differs = va !== vb;
+      if (!differs && !(sameSpans(a.spans, b.spans) && this.untouched(a.spans))) {
+        // same decoded value: compare the bytes themselves (a value may not show every bit)
+        const ra = readSpans(this.rootA, a.spans, this.rootA);
+        const rb = readSpans(this.rootB, b.spans, this.rootB);
+        if (ra && rb && !bytesEqual(ra, rb)) {
+          differs = true;
+          va = `${String(a.value)} (bytes ${hexShort(ra)})`;
+          vb = `${String(b.value)} (bytes ${hexShort(rb)})`;
+        }
+      }
+      if (!differs) continue;
+      const covers = a.covers || b.covers ? [...reportSpans('a', a.covers ?? []), ...reportSpans('b', b.covers ?? [])] : undefined;
+      this.add({
+        path,
+        format,
+        field: a.name,
+        kind: a.kind,
+        root: !(a.covers || a.derived || b.covers || b.derived),
+        a: va,
+        b: vb,
+        spans: [...reportSpans('a', a.spans), ...reportSpans('b', b.spans)],
+        hint: a.hint ?? b.hint,
+        covers,
+        derivedField: a.derived || b.derived,
+        scope,
+        entry,
+      });
+    }
+    for (const [k, b] of mb) {
+      if (ma.has(k)) continue;
+      this.add({ path, format, field: b.name, kind: b.kind === 'checksum' || b.derived ? b.kind : 'added', root: !(b.covers || b.derived), a: null, b: b.value, spans: reportSpans('b', b.spans), scope, entry, hint: b.hint, derivedField: b.derived, covers: b.covers && reportSpans('b', b.covers) });
+    }
+  }
+
+  private async compareContainer(ca: Container, cb: Container, prefix: string, depth: number, scope: Scope): Promise<void> {
+    const format = ca.format;
+    this.compareFields(ca.fields, cb.fields, scope.path, format, scope);
+    for (const n of ca.notes) this.notes.push(`${this.rootA.name}: ${scope.path} (${format}): ${n}`);
+    for (const n of cb.notes) this.notes.push(`${this.rootB.name}: ${scope.path} (${format}): ${n}`);
+
+    const mapB = new Map(cb.entries.map((e) => [e.path, e]));
+    const mapA = new Map(ca.entries.map((e) => [e.path, e]));
+    const pathOf = (e: Entry): string => (TRANSPARENT.has(format) && e.path === '/content' ? scope.path : prefix + e.path);
+    const placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[] = [];
+    const nested: Promise<void>[] = [];
+
+    for (const ea of ca.entries) {
+      const eb = mapB.get(ea.path);
+      const path = pathOf(ea);
+      if (!eb) {
+        this.add({ path, format, field: null, kind: 'removed', root: true, a: describeEntry(ea), b: null, spans: extentSpans('a', ea.contentSource ?? ca.source, ea.extents), scope, entry: ea.path });
+        continue;
+      }
+      this.compareFields(ea.fields, eb.fields, path, format, scope, ea.path);
+      if (ea.type !== eb.type) {
+        this.add({ path, format, field: 'type', kind: 'content', root: true, a: ea.type, b: eb.type, spans: [], scope, entry: ea.path });
+        continue;
+      }
+      if ((ea.meta.target ?? null) !== (eb.meta.target ?? null)) {
+        this.add({ path, format, field: 'target', kind: 'content', root: true, a: ea.meta.target ?? null, b: eb.meta.target ?? null, spans: [], scope, entry: ea.path });
+      }
+      if (ea.type === 'file' || ea.extents.length || eb.extents.length) {
+        nested.push(this.compareContent(ca, cb, ea, eb, path, prefix, depth, scope, placed));
+      }
+      this.entriesDone++;
+      if (this.onProgress && this.entriesDone % 1024 === 0) this.onProgress({ entries: this.entriesDone });
+    }
+    for (const eb of cb.entries) {
+      if (mapA.has(eb.path)) continue;
+      this.add({ path: pathOf(eb), format, field: null, kind: 'added', root: true, a: null, b: describeEntry(eb), spans: extentSpans('b', eb.contentSource ?? cb.source, eb.extents), scope, entry: eb.path });
+    }
+    await Promise.all(nested);
+    this.findOrdering(ca, cb, scope, placed);
+  }
+
+  private async contentHash(container: Container, entry: Entry, side: 'a' | 'b'): Promise<string> {
+    const src = entry.contentSource ?? container.source;
+    const spans: Span[] = [];
+    for (const e of entry.extents) spans.push(...src.spans(e.offset, e.length));
+    if (spans.every((s) => s.stream === undefined)) {
+      const root = side === 'a' ? this.rootA : this.rootB;
+      return this.pool.hash({ file: root.path, extents: spans.map((s) => ({ offset: s.offset, length: s.length })) });
+    }
+    const h = createHash('sha256');
+    for (const e of entry.extents) {
+      for (let at = 0; at < e.length; at += 4 << 20) {
+        h.update(src.read(e.offset + at, Math.min(4 << 20, e.length - at), 'content'));
+      }
+    }
+    return h.digest('hex');
+  }
+
+  private async compareContent(
+    ca: Container,
+    cb: Container,
+    ea: Entry,
+    eb: Entry,
+    path: string,
+    prefix: string,
+    depth: number,
+    scope: Scope,
+    placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[],
+  ): Promise<void> {
+    const srcA = ea.contentSource ?? ca.source;
+    const srcB = eb.contentSource ?? cb.source;
+    const spansA: Span[] = [];
+    const spansB: Span[] = [];
+    for (const e of ea.extents) spansA.push(...srcA.spans(e.offset, e.length));
+    for (const e of eb.extents) spansB.push(...srcB.spans(e.offset, e.length));
+    let equal = false;
+    let hashA: string | undefined;
+    let hashB: string | undefined;
+    if (ea.size === eb.size) {
+      if (sameSpans(spansA, spansB) && this.untouched(spansA)) equal = true;
+      else {
+        [hashA, hashB] = await Promise.all([this.contentHash(ca, ea, 'a'), this.contentHash(cb, eb, 'b')]);
+        equal = hashA === hashB;
+      }
+    }
+    const firstA = spansA[0];
+    const firstB = spansB[0];
+    if (equal) {
+      if (firstA && firstB && (firstA.offset !== firstB.offset || firstA.stream !== firstB.stream)) {
+        placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
+      } else if (firstA && firstB) {
+        placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
+      }
+      return;
+    }
+    if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
+
+    // contents differ: open both as nested containers where a format recognises them
+    const nestedFound = await this.compareNested(ca, cb, ea, eb, path, depth, scope);
+    if (nestedFound) return;
+    this.add({
+      path,
+      format: ca.format,
+      field: null,
+      kind: 'content',
+      root: true,
+      a: ea.size === eb.size ? `sha256:${(hashA ?? '').slice(0, 16)}` : `${ea.size} bytes`,
+      b: ea.size === eb.size ? `sha256:${(hashB ?? '').slice(0, 16)}` : `${eb.size} bytes`,
+      spans: [...reportSpans('a', spansA), ...reportSpans('b', spansB)],
+      scope,
+      entry: ea.path,
+    });
+    void prefix;
+  }
+
+  /** Opens both contents as containers; compares them when both open as the same formats. True when it did. */
+  private async compareNested(ca: Container, cb: Container, ea: Entry, eb: Entry, path: string, depth: number, scope: Scope): Promise<boolean> {
+    if (depth + 1 > this.ctx.limits.maxDepth) {
+      this.notes.push(`${path}: nesting deeper than ${this.ctx.limits.maxDepth} levels is not opened (limit maxDepth)`);
+      return false;
+    }
+    const sa = entrySource(ca, ea);
+    const sb = entrySource(cb, eb);
+    if (!sa || !sb) return false;
+    const [oa, ob] = [await openViews(sa, this.ctx), await openViews(sb, this.ctx)];
+    for (const f of oa.failures) this.notes.push(`${sa.name}: not opened as ${f.format}: ${f.error.describe()}`);
+    for (const f of ob.failures) this.notes.push(`${sb.name}: not opened as ${f.format}: ${f.error.describe()}`);
+    if (!oa.views.length || !ob.views.length) return false;
+    const formatsA = oa.views.map((v) => v.format).join(',');
+    const formatsB = ob.views.map((v) => v.format).join(',');
+    if (formatsA !== formatsB) return false;
+    const before = this.findings.length;
+    const transparent = TRANSPARENT.has(ca.format) && ea.path === '/content';
+    await this.compareViews(oa.views, ob.views, transparent ? `${scope.path}/` : `${path}/`, depth + 1);
+    const inner = this.findings.slice(before);
+    if (inner.length === 0) {
+      // formats saw no difference; the bytes still differ somewhere: let the caller report content
+      return false;
+    }
+    // differences inside a decoded stream: the encoded bytes differ because of them
+    if (sa instanceof DecodedSource || sb instanceof DecodedSource) {
+      const originA = sa instanceof DecodedSource ? sa.origin : [];
+      const originB = sb instanceof DecodedSource ? sb.origin : [];
+      this.add({
+        path,
+        format: ca.format,
+        field: null,
+        kind: 'content',
+        root: false,
+        causes: inner.filter((f) => f.root),
+        a: `${ea.size} bytes decoded`,
+        b: `${eb.size} bytes decoded`,
+        spans: [...reportSpans('a', originA), ...reportSpans('b', originB)],
+        scope,
+        entry: ea.path,
+        detail: 'the encoded (compressed) bytes differ because the decoded data differs',
+      });
+    }
+    return true;
+  }
+
+  /**
+   * Entries placed in another relative order: one ordering root finding per container, the moved entries
+   * (outside the longest run kept in order) named in its detail, their bytes explained by it.
+   */
+  private findOrdering(ca: Container, cb: Container, scope: Scope, placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[]): void {
+    if (placed.length < 2) return;
+    const byA = [...placed].sort((x, y) => x.a - y.a);
+    const seq = byA.map((p) => p.b);
+    const keep = longestIncreasing(seq);
+    if (keep.size === byA.length) {
+      // also compare the container's own order (directory or member order)
+      const orderA = [...placed].sort((x, y) => x.ea.order - y.ea.order).map((p) => p.path);
+      const orderB = [...placed].sort((x, y) => x.eb.order - y.eb.order).map((p) => p.path);
+      if (orderA.join('\0') === orderB.join('\0')) return;
+    }
+    const moved = byA.filter((_, i) => !keep.has(i));
+    for (const m of moved) scope.moved.add(m.path);
+    const list = moved.slice(0, 10).map((m) => m.path);
+    const spans: ReportSpan[] = [];
+    for (const m of moved) {
+      spans.push(...extentSpans('a', m.ea.contentSource ?? ca.source, m.ea.extents));
+      spans.push(...extentSpans('b', m.eb.contentSource ?? cb.source, m.eb.extents));
+    }
+    const f = this.add({
+      path: scope.path,
+      format: ca.format,
+      field: 'order',
+      kind: 'ordering',
+      root: true,
+      a: byA.map((p) => p.path).slice(0, 5).join(', ') + (byA.length > 5 ? ', …' : ''),
+      b: [...placed].sort((x, y) => x.b - y.b).map((p) => p.path).slice(0, 5).join(', ') + (placed.length > 5 ? ', …' : ''),
+      spans,
+      scope,
+      detail: `${moved.length || 'all'} of ${placed.length} entries are placed in another order${list.length ? `: ${list.join(', ')}${moved.length > list.length ? `, and ${moved.length - list.length} more` : ''}` : ''}`,
+      hint: orderingHint(ca),
+    });
+    scope.ordering = f;
+  }
+}
+
+function orderingHint(c: Container): string {
+  switch (c.format) {
+    case 'iso9660':
+      return 'file placement follows the order files are added: give xorriso a fixed order (`-sort_weight`, or mkisofs `-sort FILE`) and build from a tree walked in sorted order';
+    case 'cpio':
+      return 'sort the member list: `find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --reproducible`';
+    case 'tar':
+      return 'use `tar --sort=name`';
+    case 'zip':
+      return 'add files in sorted order (`find . | LC_ALL=C sort | zip -X -@ out.zip`)';
+    default:
+      return 'make the producing tool add members in a sorted, fixed order';
+  }
+}
+
+function describeEntry(e: Entry): string {
+  return e.type === 'file' ? `file, ${e.size} bytes` : e.type;
+}
+
+/** Indices of one longest strictly increasing subsequence (O(n log n)). */
+export function longestIncreasing(seq: number[]): Set<number> {
+  const tails: number[] = [];
+  const tailIdx: number[] = [];
+  const prev = new Array<number>(seq.length).fill(-1);
+  for (let i = 0; i < seq.length; i++) {
+    const v = seq[i]!;
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (tails[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    tails[lo] = v;
+    tailIdx[lo] = i;
+    prev[i] = lo > 0 ? tailIdx[lo - 1]! : -1;
+  }
+  const out = new Set<number>();
+  let k = tailIdx[tails.length - 1] ?? -1;
+  while (k >= 0) {
+    out.add(k);
+    k = prev[k]!;
+  }
+  return out;
+}
+
+/** Runs the whole comparison of two files. */
+export async function compareFiles(pathA: string, pathB: string, opts: CompareOptions = {}): Promise<CompareResult> {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const ctx: OpenContext = { limits };
+  const rootA = new FileSource(pathA);
+  const rootB = new FileSource(pathB);
+  const pool = new WorkerPool(opts.jobs);
+  try {
+    const common = Math.min(rootA.size, rootB.size);
+    const diffPromise = diffFiles(pool, rootA.path, rootB.path, common);
+    const [oa, ob] = [await openViews(rootA, ctx), await openViews(rootB, ctx)];
+    for (const [o, src] of [
+      [oa, rootA],
+      [ob, rootB],
+    ] as const) {
+      if (!o.views.length) {
+        if (o.failures.length) throw o.failures[0]!.error;
+      }
+      void src;
+    }
+    const diffResult = await diffPromise;
+    const diff: Interval[] = [];
+    for (let i = 0; i < diffResult.ranges.length; i += 2) diff.push([diffResult.ranges[i]!, diffResult.ranges[i + 1]!]);
+    if (rootA.size !== rootB.size) diff.push([common, Math.max(rootA.size, rootB.size)]);
+    const differing = diffResult.differing + Math.abs(rootA.size - rootB.size);
+
+    const cmp = new Comparer(rootA, rootB, pool, ctx, opts.onProgress);
+    cmp.setDiff(diff);
+    for (const f of oa.failures) cmp.notes.push(`${rootA.name}: not opened as ${f.format}: ${f.error.describe()}`);
+    for (const f of ob.failures) cmp.notes.push(`${rootB.name}: not opened as ${f.format}: ${f.error.describe()}`);
+    if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
+    return {
+      sizeA: rootA.size,
+      sizeB: rootB.size,
+      diff,
+      differing,
+      capped: diffResult.capped,
+      findings: cmp.findings,
+      scopes: cmp.scopes,
+      notes: cmp.notes,
+      sourceA: rootA,
+      sourceB: rootB,
+      viewsA: oa.views,
+      viewsB: ob.views,
+    };
+  } finally {
+    await pool.close();
+  }
+}

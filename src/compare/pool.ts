@@ -1,0 +1,60 @@
+/** The worker pool: hashing extents and comparing byte ranges in parallel, reading the files by offset. */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { DiffResult, DiffTask, HashTask } from '../../workers/tasks.js';
+
+function workerFile(): string {
+  const here = import.meta.url;
+  // compiled: dist/src/compare/pool.js -> dist/workers/tasks.js; from sources (tests): use the compiled worker
+  const rel = here.endsWith('.ts') ? '../../dist/workers/tasks.js' : '../../workers/tasks.js';
+  return fileURLToPath(new URL(rel, here));
+}
+
+export class WorkerPool {
+  private readonly pool: Piscina;
+  constructor(jobs = availableParallelism()) {
+    const n = Math.max(1, Math.min(jobs, 64));
+    this.pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: n, idleTimeout: 1000 });
+  }
+  get threads(): number {
+    return this.pool.options.maxThreads;
+  }
+  hash(task: Omit<HashTask, 'op'>): Promise<string> {
+    return this.pool.run({ op: 'hash', ...task }) as Promise<string>;
+  }
+  diff(task: Omit<DiffTask, 'op'>): Promise<DiffResult> {
+    return this.pool.run({ op: 'diff', ...task }) as Promise<DiffResult>;
+  }
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+/**
+ * Exact differing ranges of two files over their common length, split across the pool.
+ * Returns flat [start, end) pairs in order, plus the exact count of differing bytes.
+ */
+export async function diffFiles(pool: WorkerPool, a: string, b: string, common: number, maxRanges = 1_000_000): Promise<DiffResult> {
+  const parts = Math.max(1, Math.min(pool.threads * 4, Math.ceil(common / (64 * 1024 * 1024))));
+  const step = Math.ceil(common / parts / 4096) * 4096 || common;
+  const tasks: Promise<DiffResult>[] = [];
+  for (let s = 0; s < common; s += step) {
+    tasks.push(pool.diff({ a, b, start: s, end: Math.min(common, s + step), maxRanges: Math.ceil(maxRanges / parts) }));
+  }
+  const results = await Promise.all(tasks);
+  const ranges: number[] = [];
+  let differing = 0;
+  let capped = false;
+  for (const r of results) {
+    differing += r.differing;
+    capped ||= r.capped;
+    for (let i = 0; i < r.ranges.length; i += 2) {
+      const s = r.ranges[i] as number;
+      const e = r.ranges[i + 1] as number;
+      if (ranges.length && ranges[ranges.length - 1] === s) ranges[ranges.length - 1] = e;
+      else ranges.push(s, e);
+    }
+  }
+  return { ranges, capped, differing };
+}

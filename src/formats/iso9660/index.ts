@@ -1,0 +1,567 @@
+/**
+ * ISO 9660 (ECMA-119) reader with Rock Ridge and Joliet.
+ *
+ * Structure: system area (sectors 0-15), volume descriptors from sector 16 to the terminator, path tables,
+ * directory extents holding directory records, each with a System Use area (SUSP / Rock Ridge).
+ * Entries are named by Rock Ridge names when present, otherwise by the ISO 9660 identifiers
+ * (version `;1` and a trailing dot removed). Joliet records are attached to the entry of the same path.
+ */
+import { Bytes } from '../../io/bytes.js';
+import type { ByteSource, Extent } from '../../io/source.js';
+import { checkCap } from '../../limits.js';
+import {
+  field,
+  type Container,
+  type Entry,
+  type EntryType,
+  type Field,
+  type Format,
+  type OpenContext,
+  type Region,
+  type Span,
+} from '../../model.js';
+import { isoDate17, isoDate7 } from '../../util/time.js';
+import { detectProducer, fileDateHint, inodeHint, volumeDateHint, type IsoProducer } from './hints.js';
+import { parseSystemUse, type RockRidge } from './susp.js';
+
+const SECTOR = 2048;
+const VD_START = 16;
+const MAX_DESCRIPTORS = 256;
+
+function isVolumeDescriptor(src: ByteSource, sector: number): boolean {
+  if (src.size < (sector + 1) * SECTOR) return false;
+  const b = src.read(sector * SECTOR + 1, 5);
+  return b[0] === 0x43 && b[1] === 0x44 && b[2] === 0x30 && b[3] === 0x30 && b[4] === 0x31; // CD001
+}
+
+export const iso9660Format: Format = {
+  name: 'iso9660',
+  exclusive: false,
+  detect(src) {
+    return isVolumeDescriptor(src, VD_START) ? 100 : 0;
+  },
+  open(src, ctx) {
+    return new IsoReader(src, ctx).read();
+  },
+};
+
+interface VolumeInfo {
+  kind: 'primary' | 'joliet';
+  prefix: string;
+  sector: number;
+  blockSize: number;
+  volumeBlocks: number;
+  root: Bytes;
+  pathTable: { size: number; l: number; lOpt: number; m: number; mOpt: number };
+}
+
+interface DirRecord {
+  /** offset of the record in the source */
+  at: number;
+  rec: Bytes;
+  name: string;
+  isoName: string;
+  flags: number;
+  lba: number;
+  size: number;
+  unitSize: number;
+  gap: number;
+  rr: RockRidge | undefined;
+}
+
+class IsoReader {
+  private readonly fields: Field[] = [];
+  private readonly entries: Entry[] = [];
+  private readonly regions: Region[] = [];
+  private readonly notes: string[] = [];
+  private readonly byPath = new Map<string, Entry>();
+  /** primary-tree files by extent offset, to attach Joliet records whose names differ */
+  private readonly byExtent = new Map<number, Entry>();
+  private readonly visitedDirs = new Set<number>();
+  private producer: { tool: IsoProducer; label: string | undefined } = { tool: 'unknown', label: undefined };
+  private suspSkip: number | undefined;
+  private order = 0;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly ctx: OpenContext,
+  ) {}
+
+  read(): Container {
+    const { src } = this;
+    if (!isVolumeDescriptor(src, VD_START)) {
+      throw Bytes.at(src, 0, 0, 'volume descriptor').error(VD_START * SECTOR, 'no ISO 9660 volume descriptor (CD001) at sector 16');
+    }
+    this.regions.push({ name: 'system area', role: 'system-area', spans: src.spans(0, Math.min(src.size, VD_START * SECTOR)) });
+
+    const volumes: VolumeInfo[] = [];
+    let terminated = false;
+    for (let i = 0; i < MAX_DESCRIPTORS; i++) {
+      const sector = VD_START + i;
+      if (!isVolumeDescriptor(src, sector)) {
+        this.notes.push(`volume descriptor set ends without a terminator at sector ${sector}`);
+        break;
+      }
+      const vd = Bytes.at(src, sector * SECTOR, SECTOR, 'volume descriptor');
+      this.regions.push({ name: `volume descriptor ${sector}`, role: 'metadata', spans: vd.spans(0, SECTOR) });
+      const type = vd.u8(0);
+      if (type === 255) {
+        terminated = true;
+        break;
+      }
+      if (type === 1 && !volumes.some((v) => v.kind === 'primary')) {
+        volumes.push(this.readVolume(vd, sector, 'primary', 'pvd'));
+      } else if (type === 2) {
+        const esc = vd.bytes(88, 32);
+        const joliet = esc[0] === 0x25 && esc[1] === 0x2f && (esc[2] === 0x40 || esc[2] === 0x43 || esc[2] === 0x45);
+        if (joliet && !volumes.some((v) => v.kind === 'joliet')) volumes.push(this.readVolume(vd, sector, 'joliet', 'joliet'));
+        else this.notes.push(`supplementary volume descriptor at sector ${sector} is not Joliet; its tree is not listed`);
+      } else if (type === 0) {
+        const sys = vd.ascii(7, 32);
+        this.fields.push(field(`boot_record.${sector}.system_id`, sys, 'content', vd.spans(7, 32)));
+      }
+    }
+    if (!terminated && volumes.length === 0) throw Bytes.at(src, VD_START * SECTOR, SECTOR, 'volume descriptor').error(0, 'no primary volume descriptor');
+    const primary = volumes.find((v) => v.kind === 'primary');
+    if (!primary) throw Bytes.at(src, VD_START * SECTOR, SECTOR, 'volume descriptor').error(0, 'no primary volume descriptor');
+
+    this.readTree(primary);
+    const joliet = volumes.find((v) => v.kind === 'joliet');
+    if (joliet) this.readTree(joliet);
+
+    for (const v of volumes) this.readPathTables(v);
+
+    const imageBytes = primary.volumeBlocks * SECTOR;
+    if (imageBytes < src.size) {
+      this.notes.push(`${src.size - imageBytes} bytes follow the ISO 9660 volume (appended partitions or padding)`);
+    } else if (imageBytes > src.size) {
+      this.notes.push(`the volume claims ${imageBytes} bytes but the image holds ${src.size}: it is truncated`);
+    }
+
+    return {
+      format: 'iso9660',
+      source: src,
+      producer: this.producer.label,
+      fields: this.fields,
+      entries: this.entries,
+      regions: this.regions,
+      notes: this.notes,
+    };
+  }
+
+  private readVolume(vd: Bytes, sector: number, kind: 'primary' | 'joliet', prefix: string): VolumeInfo {
+    const text = (off: number, len: number): string => (kind === 'joliet' ? vd.utf16be(off, len).replace(/[ \0]+$/, '') : vd.ascii(off, len));
+    // 8 - system identifier ... 574 - application identifier (ECMA-119 8.4)
+    const system = text(8, 32);
+    const volume = text(40, 32);
+    const preparer = text(446, 128);
+    const application = text(574, 128);
+    if (kind === 'primary') this.producer = detectProducer(preparer, application, system);
+    const dateHint = volumeDateHint(this.producer.tool);
+    const ids: [string, number, number][] = [
+      ['system_id', 8, 32],
+      ['volume_id', 40, 32],
+      ['volume_set_id', 190, 128],
+      ['publisher_id', 318, 128],
+      ['preparer_id', 446, 128],
+      ['application_id', 574, 128],
+      ['copyright_file_id', 702, 37],
+      ['abstract_file_id', 739, 37],
+      ['bibliographic_file_id', 776, 37],
+    ];
+    for (const [name, off, len] of ids) {
+      const value = text(off, len);
+      const kindOf = name === 'preparer_id' || name === 'application_id' ? 'build-path' : 'content';
+      this.fields.push(field(`${prefix}.${name}`, value, kindOf, vd.spans(off, len)));
+    }
+    const volumeBlocks = vd.u32le(80);
+    const blockSize = vd.u16le(128);
+    if (blockSize !== SECTOR) throw vd.error(128, `logical block size ${blockSize} is not supported (only 2048)`, 'E_UNSUPPORTED');
+    this.fields.push(
+      field(`${prefix}.volume_space_size`, volumeBlocks, 'size', vd.spans(80, 8), { derived: true }),
+      field(`${prefix}.volume_set_size`, vd.u16le(120), 'content', vd.spans(120, 4)),
+      field(`${prefix}.volume_sequence_number`, vd.u16le(124), 'content', vd.spans(124, 4)),
+      field(`${prefix}.logical_block_size`, blockSize, 'content', vd.spans(128, 4)),
+      field(`${prefix}.path_table_size`, vd.u32le(132), 'size', vd.spans(132, 8), { derived: true }),
+      field(`${prefix}.path_table_l`, vd.u32le(140), 'layout', vd.spans(140, 4), { derived: true }),
+      field(`${prefix}.path_table_l_optional`, vd.u32le(144), 'layout', vd.spans(144, 4), { derived: true }),
+      field(`${prefix}.path_table_m`, vd.u32be(148), 'layout', vd.spans(148, 4), { derived: true }),
+      field(`${prefix}.path_table_m_optional`, vd.u32be(152), 'layout', vd.spans(152, 4), { derived: true }),
+    );
+    const dates: [string, number][] = [
+      ['creation_date', 813],
+      ['modification_date', 830],
+      ['expiration_date', 847],
+      ['effective_date', 864],
+    ];
+    for (const [name, off] of dates) {
+      this.fields.push(field(`${prefix}.${name}`, isoDate17(vd.bytes(off, 17)), 'timestamp', vd.spans(off, 17), { hint: dateHint }));
+    }
+    this.fields.push(
+      field(`${prefix}.file_structure_version`, vd.u8(881), 'content', vd.spans(881, 1)),
+      field(`${prefix}.application_use`, vd.hex(883, 512).replace(/^(.{64}).*$/, '$1…'), 'content', vd.spans(883, 512)),
+    );
+    const root = vd.sub(156, 34, 'root directory record');
+    return {
+      kind,
+      prefix,
+      sector,
+      blockSize,
+      volumeBlocks,
+      root,
+      pathTable: { size: vd.u32le(132), l: vd.u32le(140), lOpt: vd.u32le(144), m: vd.u32be(148), mOpt: vd.u32be(152) },
+    };
+  }
+
+  /** Parses the directory record at the start of `b`. */
+  private parseRecord(b: Bytes, volume: VolumeInfo, prefix: string): DirRecord {
+    const len = b.u8(0);
+    if (len < 34) throw b.error(0, `directory record length ${len} is below the minimum of 34`);
+    const lenFi = b.u8(32);
+    if (33 + lenFi > len) throw b.error(32, `file identifier of ${lenFi} bytes overruns the ${len}-byte record`);
+    const fi = b.bytes(33, lenFi);
+    let isoName: string;
+    if (lenFi === 1 && fi[0] === 0) isoName = '.';
+    else if (lenFi === 1 && fi[0] === 1) isoName = '..';
+    else if (volume.kind === 'joliet') isoName = b.utf16be(33, lenFi);
+    else isoName = b.ascii(33, lenFi, false);
+    let rr: RockRidge | undefined;
+    if (volume.kind === 'primary') {
+      const suStart = 33 + lenFi + (lenFi % 2 === 0 ? 1 : 0);
+      const skip = this.suspSkip ?? 0;
+      if (suStart + skip + 4 <= len) {
+        rr = parseSystemUse(b.sub(suStart + skip, len - suStart - skip, 'system use area'), {
+          src: this.src,
+          maxChain: this.ctx.limits.maxChain,
+          hints: { time: fileDateHint(this.producer.tool), inode: inodeHint(this.producer.tool) },
+        }, prefix === 'dirent' ? 'rr' : `rr.${prefix}`);
+        if (rr.ceSpans.length) {
+          for (const ce of rr.ceSpans) this.regions.push({ name: 'SUSP continuation area', role: 'metadata', spans: this.src.spans(ce.offset, ce.length) });
+        }
+      }
+    }
+    let name = isoName;
+    if (rr?.name !== undefined && isoName !== '.' && isoName !== '..') name = rr.name;
+    else if (volume.kind === 'primary' && isoName !== '.' && isoName !== '..') name = isoName.replace(/;\d+$/, '').replace(/\.$/, '');
+    else if (volume.kind === 'joliet') name = isoName.replace(/;\d+$/, '');
+    return {
+      at: b.base,
+      rec: b,
+      name,
+      isoName,
+      flags: b.u8(25),
+      lba: b.u32le(2),
+      size: b.u32le(10),
+      unitSize: b.u8(26),
+      gap: b.u8(27),
+      rr,
+    };
+  }
+
+  /** The fields of one directory record (not its Rock Ridge ones). */
+  private recordFields(r: DirRecord, prefix: string): Field[] {
+    const b = r.rec;
+    const hint = fileDateHint(this.producer.tool);
+    return [
+      field(`${prefix}.extent`, r.lba, 'layout', b.spans(2, 8), { derived: true }),
+      field(`${prefix}.data_length`, r.size, 'size', b.spans(10, 8), { derived: true }),
+      field(`${prefix}.recording_date`, isoDate7(b.bytes(18, 7)), 'timestamp', b.spans(18, 7), { hint }),
+      field(`${prefix}.flags`, r.flags, 'content', b.spans(25, 1)),
+      field(`${prefix}.ext_attr_length`, b.u8(1), 'content', b.spans(1, 1)),
+    ];
+  }
+
+  private readTree(volume: VolumeInfo): void {
+    const rootRec = this.parseRecordNoSusp(volume);
+    const tag = volume.kind === 'joliet' ? 'joliet' : 'dirent';
+    this.fields.push(
+      field(`${volume.prefix}.root.extent`, rootRec.lba, 'layout', rootRec.rec.spans(2, 8), { derived: true }),
+      field(`${volume.prefix}.root.data_length`, rootRec.size, 'size', rootRec.rec.spans(10, 8), { derived: true }),
+      field(`${volume.prefix}.root.recording_date`, isoDate7(rootRec.rec.bytes(18, 7)), 'timestamp', rootRec.rec.spans(18, 7), {
+        hint: volumeDateHint(this.producer.tool),
+      }),
+    );
+    if (volume.kind === 'primary') {
+      // SUSP: the SP entry lives in the root directory's '.' record.
+      const first = this.readExtentBytes(rootRec.lba, Math.min(rootRec.size, SECTOR), 'root directory');
+      const len = first.u8(0);
+      if (len >= 34 && len <= first.length) {
+        const lenFi = first.u8(32);
+        const suStart = 33 + lenFi + (lenFi % 2 === 0 ? 1 : 0);
+        if (suStart + 7 <= len && first.ascii(suStart, 2, false) === 'SP' && first.u8(suStart + 4) === 0xbe && first.u8(suStart + 5) === 0xef) {
+          this.suspSkip = first.u8(suStart + 6);
+        }
+      }
+    }
+    let root = this.byPath.get('/');
+    if (!root) {
+      root = this.addEntry('/', 'dir', 0, []);
+    }
+    this.walkDir(volume, rootRec.lba, rootRec.size, '/', tag, 0, new Set());
+  }
+
+  private parseRecordNoSusp(volume: VolumeInfo): DirRecord {
+    const b = volume.root;
+    return { at: b.base, rec: b, name: '/', isoName: '.', flags: b.u8(25), lba: b.u32le(2), size: b.u32le(10), unitSize: 0, gap: 0, rr: undefined };
+  }
+
+  private readExtentBytes(lba: number, size: number, structure: string): Bytes {
+    checkCap(size, this.ctx.limits.maxStructureBytes, `${structure} size`, this.src.name, lba * SECTOR);
+    return Bytes.at(this.src, lba * SECTOR, size, structure);
+  }
+
+  private walkDir(volume: VolumeInfo, lba: number, size: number, dirPath: string, tag: string, depth: number, ancestors: Set<number>): void {
+    checkCap(depth, this.ctx.limits.maxDirDepth, 'directory depth', this.src.name, lba * SECTOR);
+    const key = lba * 2 + (volume.kind === 'joliet' ? 1 : 0);
+    if (ancestors.has(lba)) {
+      throw this.readExtentBytes(lba, 0, 'directory').error(0, `directory ${dirPath} contains itself (extent ${lba} is its own ancestor)`, 'E_LOOP');
+    }
+    if (this.visitedDirs.has(key)) {
+      this.notes.push(`directory extent ${lba} is reached twice (at ${dirPath}); listed once`);
+      return;
+    }
+    this.visitedDirs.add(key);
+    const dir = this.readExtentBytes(lba, size, `directory ${dirPath}`);
+    this.regions.push({ name: `directory ${dirPath}${volume.kind === 'joliet' ? ' (Joliet)' : ''}`, role: 'metadata', spans: dir.spans(0, size) });
+
+    // Multi-extent files: consecutive records with the same name, all but the last flagged bit 7.
+    let pending: { rec: DirRecord; extents: Extent[]; size: number; fields: Field[] } | undefined;
+    let p = 0;
+    let recordIndex = 0;
+    while (p < size) {
+      const len = dir.u8(p);
+      if (len === 0) {
+        // records never cross a sector boundary: skip to the next sector
+        p = (Math.floor(p / SECTOR) + 1) * SECTOR;
+        continue;
+      }
+      if (p + len > size) throw dir.error(p, `directory record of ${len} bytes overruns the directory (${size} bytes)`);
+      const rec = this.parseRecord(dir.sub(p, len, `directory record in ${dirPath}`), volume, recordIndex === 0 ? 'self' : recordIndex === 1 ? 'parent' : 'dirent');
+      p += len;
+      recordIndex++;
+      if (rec.isoName === '.') {
+        // the directory's own record: its dates and Rock Ridge fields belong to the directory entry
+        const self = this.byPath.get(dirPath);
+        if (self) {
+          const pfx = tag === 'joliet' ? 'joliet.self' : 'dirent.self';
+          self.fields.push(...this.recordFields(rec, pfx));
+          if (rec.rr) {
+            self.fields.push(...rec.rr.fields);
+            this.applyRockRidge(self, rec.rr);
+          }
+        }
+        continue;
+      }
+      if (rec.isoName === '..') {
+        // the parent's record inside this directory: its own copy of the parent's date and Rock Ridge fields
+        const self = this.byPath.get(dirPath);
+        if (self) {
+          self.fields.push(...this.recordFields(rec, tag === 'joliet' ? 'joliet.parent' : 'dirent.parent'));
+          if (rec.rr) self.fields.push(...rec.rr.fields);
+        }
+        continue;
+      }
+      if (rec.rr?.relocated) continue; // listed where its CL record points
+
+      const fields = this.recordFields(rec, tag);
+      if (rec.rr) fields.push(...rec.rr.fields);
+      const extents = this.fileExtents(rec);
+      if (pending && pending.rec.name === rec.name) {
+        pending.extents.push(...extents);
+        pending.size += rec.size;
+        pending.fields.push(...fields.map((f) => ({ ...f, name: f.name.replace(tag, `${tag}.part${pending!.extents.length - 1}`) })));
+      } else {
+        if (pending) this.finishFile(volume, dirPath, pending, tag);
+        pending = { rec, extents, size: rec.size, fields };
+      }
+      if (!(rec.flags & 0x80)) {
+        const done = pending;
+        pending = undefined;
+        const isDir = (done.rec.flags & 0x02) !== 0 || done.rec.rr?.childLink !== undefined;
+        if (isDir) {
+          const childPath = joinPath(dirPath, done.rec.name);
+          this.finishDir(volume, childPath, done.rec, done.fields, tag);
+          let childLba = done.rec.lba;
+          let childSize = done.rec.size;
+          if (done.rec.rr?.childLink !== undefined) {
+            // CL: the directory's real records are at the link target; its '.' record holds the size
+            childLba = done.rec.rr.childLink;
+            const first = this.readExtentBytes(childLba, Math.min(SECTOR, Math.max(0, this.src.size - childLba * SECTOR)), 'relocated directory');
+            if (first.length < 34) throw first.error(0, 'relocated directory extent is outside the image');
+            childSize = first.u32le(10);
+          }
+          const next = new Set(ancestors);
+          next.add(lba);
+          this.walkDir(volume, childLba, childSize, childPath, tag, depth + 1, next);
+        } else {
+          this.finishFile(volume, dirPath, done, tag);
+        }
+      }
+    }
+    if (pending) this.finishFile(volume, dirPath, pending, tag);
+  }
+
+  private fileExtents(rec: DirRecord): Extent[] {
+    if (rec.size === 0) return [];
+    const start = rec.lba * SECTOR;
+    if (rec.unitSize === 0 || rec.gap === 0) return [{ offset: start, length: rec.size }];
+    // interleaved: runs of unitSize blocks separated by gap blocks (ECMA-119 6.4.3)
+    const out: Extent[] = [];
+    let left = rec.size;
+    let at = start;
+    while (left > 0) {
+      const n = Math.min(left, rec.unitSize * SECTOR);
+      out.push({ offset: at, length: n });
+      left -= n;
+      at += (rec.unitSize + rec.gap) * SECTOR;
+      checkCap(out.length, this.ctx.limits.maxEntries, 'interleaved file units', this.src.name, rec.at);
+    }
+    return out;
+  }
+
+  private finishDir(volume: VolumeInfo, path: string, rec: DirRecord, fields: Field[], tag: string): void {
+    const existing = this.byPath.get(path);
+    if (existing) {
+      existing.fields.push(...fields);
+      return;
+    }
+    if (volume.kind === 'joliet') {
+      // a directory only Joliet shows: list it under its own root so nothing is hidden
+      const e = this.addEntry(`/.joliet${path}`, 'dir', 0, fields);
+      e.meta.mtime = isoDate7(rec.rec.bytes(18, 7)) ?? undefined;
+      this.byPath.set(path, e);
+      return;
+    }
+    const e = this.addEntry(path, 'dir', 0, fields);
+    e.meta.mtime = isoDate7(rec.rec.bytes(18, 7)) ?? undefined;
+    if (rec.rr) this.applyRockRidge(e, rec.rr);
+    void tag;
+  }
+
+  private finishFile(volume: VolumeInfo, dirPath: string, file: { rec: DirRecord; extents: Extent[]; size: number; fields: Field[] }, tag: string): void {
+    const path = joinPath(dirPath, file.rec.name);
+    const existing = this.byPath.get(path);
+    if (volume.kind === 'joliet') {
+      if (existing && existing.type !== 'dir') {
+        existing.fields.push(...file.fields);
+        return;
+      }
+      // match by extent (Joliet names may be truncated)
+      const first = file.extents[0];
+      const byExtent = first ? this.byExtent.get(first.offset) : undefined;
+      if (byExtent && byExtent.size === file.size) {
+        byExtent.fields.push(...file.fields);
+        return;
+      }
+      const e = this.addEntry(`/.joliet${path}`, 'file', file.size, file.fields);
+      e.extents = file.extents;
+      return;
+    }
+    let type: EntryType = 'file';
+    const mode = file.rec.rr?.mode;
+    if (mode !== undefined) type = typeFromMode(mode);
+    let unique = path;
+    for (let n = 2; this.byPath.has(unique); n++) unique = `${path}~${n}`;
+    if (unique !== path) this.notes.push(`${path} appears more than once in its directory; later copies are named ${path}~N`);
+    const e = this.addEntry(unique, type, type === 'file' ? file.size : 0, file.fields);
+    e.extents = type === 'file' ? file.extents : [];
+    const first = e.extents[0];
+    if (first && !this.byExtent.has(first.offset)) this.byExtent.set(first.offset, e);
+    e.meta.mtime = isoDate7(file.rec.rec.bytes(18, 7)) ?? undefined;
+    if (file.rec.rr) this.applyRockRidge(e, file.rec.rr);
+    if (file.rec.rr?.zisofs) {
+      e.opaque = `zisofs-compressed (${file.rec.rr.zisofs.algorithm}); content compared as stored`;
+    }
+    void tag;
+  }
+
+  private applyRockRidge(e: Entry, rr: RockRidge): void {
+    if (rr.mode !== undefined) e.meta.mode = rr.mode;
+    if (rr.uid !== undefined) e.meta.uid = rr.uid;
+    if (rr.gid !== undefined) e.meta.gid = rr.gid;
+    if (rr.nlink !== undefined) e.meta.nlink = rr.nlink;
+    if (rr.ino !== undefined) e.meta.ino = rr.ino;
+    if (rr.times.modify) e.meta.mtime = rr.times.modify;
+    if (rr.times.access) e.meta.atime = rr.times.access;
+    if (rr.times.attributes) e.meta.ctime = rr.times.attributes;
+    if (rr.times.creation) e.meta.birthtime = rr.times.creation;
+    if (rr.target !== undefined) e.meta.target = rr.target;
+  }
+
+  private addEntry(path: string, type: EntryType, size: number, fields: Field[]): Entry {
+    checkCap(this.entries.length + 1, this.ctx.limits.maxEntries, 'ISO 9660 entries', this.src.name);
+    const e: Entry = { path, type, size, extents: [], fields, meta: {}, order: this.order++ };
+    this.entries.push(e);
+    this.byPath.set(path, e);
+    return e;
+  }
+
+  /** Path tables: records of (extent, parent number, name) for every directory, in L (LE) and M (BE) order. */
+  private readPathTables(v: VolumeInfo): void {
+    const { size } = v.pathTable;
+    if (size === 0) return;
+    checkCap(size, this.ctx.limits.maxStructureBytes, 'path table size', this.src.name, v.sector * SECTOR + 132);
+    const tables: [string, number, boolean][] = [
+      ['l', v.pathTable.l, true],
+      ['l_optional', v.pathTable.lOpt, true],
+      ['m', v.pathTable.m, false],
+      ['m_optional', v.pathTable.mOpt, false],
+    ];
+    for (const [name, lba, le] of tables) {
+      if (lba === 0) continue;
+      if ((lba * SECTOR + size) > this.src.size) {
+        this.notes.push(`${v.prefix} path table ${name} at block ${lba} lies outside the image`);
+        continue;
+      }
+      const t = this.readExtentBytes(lba, size, `${v.prefix} path table ${name}`);
+      this.regions.push({ name: `${v.prefix} path table ${name}`, role: 'metadata', spans: t.spans(0, size) });
+      const paths: string[] = [];
+      let p = 0;
+      let n = 0;
+      while (p + 8 <= size) {
+        const lenDi = t.u8(p);
+        if (lenDi === 0) break;
+        if (p + 8 + lenDi > size) throw t.error(p, `path table record overruns the table`);
+        const extent = le ? t.u32le(p + 2) : t.u32be(p + 2);
+        const parent = le ? t.u16le(p + 6) : t.u16be(p + 6);
+        const raw = t.bytes(p + 8, lenDi);
+        let ident = v.kind === 'joliet' ? t.utf16be(p + 8, lenDi) : t.ascii(p + 8, lenDi, false);
+        if (lenDi === 1 && raw[0] === 0) ident = '';
+        const parentPath = n === 0 ? '' : (paths[parent - 1] ?? `?${parent}`);
+        const isoPath = n === 0 ? '/' : joinPath(parentPath || '/', ident);
+        paths.push(isoPath);
+        this.fields.push(field(`${v.prefix}.path_table_${name}[${isoPath}].extent`, extent, 'layout', t.spans(p + 2, 4), { derived: true }));
+        p += 8 + lenDi + (lenDi % 2);
+        n++;
+        checkCap(n, this.ctx.limits.maxEntries, 'path table records', this.src.name, lba * SECTOR);
+      }
+    }
+  }
+}
+
+function joinPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+export function typeFromMode(mode: number): EntryType {
+  switch (mode & 0o170000) {
+    case 0o040000:
+      return 'dir';
+    case 0o120000:
+      return 'symlink';
+    case 0o020000:
+      return 'chardev';
+    case 0o060000:
+      return 'blockdev';
+    case 0o010000:
+      return 'fifo';
+    case 0o140000:
+      return 'socket';
+    case 0o100000:
+      return 'file';
+    default:
+      return 'other';
+  }
+}
+
+export type { Span };

@@ -1,0 +1,151 @@
+/**
+ * `reprodiff inspect IMAGE`: every container and entry of one image, nested containers included,
+ * with types, sizes, modes, times, extents in the outer file and content hashes.
+ */
+import { FileSource } from './io/file.js';
+import type { Span } from './model.js';
+import { type Container, type Entry, type Field, type OpenContext } from './model.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { entrySource, openViews } from './walk/open.js';
+import { WorkerPool } from './compare/pool.js';
+import { createHash } from 'node:crypto';
+
+export interface InspectEntry {
+  path: string;
+  format: string;
+  type: string;
+  size: number;
+  mode?: string;
+  uid?: number;
+  gid?: number;
+  nlink?: number;
+  ino?: number;
+  mtime?: string;
+  atime?: string;
+  ctime?: string;
+  birthtime?: string;
+  target?: string;
+  /** where the content sits: outer-file offsets, or decoded-stream offsets with `stream` */
+  extents: Span[];
+  sha256?: string;
+  opaque?: string;
+}
+
+export interface InspectContainer {
+  path: string;
+  format: string;
+  producer?: string;
+  fields: { name: string; value: Field['value']; kind: Field['kind']; spans: Span[] }[];
+  notes: string[];
+}
+
+export interface InspectResult {
+  schemaVersion: 1;
+  input: { path: string; size: number };
+  containers: InspectContainer[];
+  entries: InspectEntry[];
+  notes: string[];
+}
+
+const TRANSPARENT = new Set(['gzip', 'xz', 'zstd', 'lz4']);
+
+export async function inspectImage(path: string, opts: { jobs?: number; limits?: Limits; hash?: boolean } = {}): Promise<InspectResult> {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const ctx: OpenContext = { limits };
+  const root = new FileSource(path);
+  const pool = new WorkerPool(opts.jobs);
+  const result: InspectResult = { schemaVersion: 1, input: { path, size: root.size }, containers: [], entries: [], notes: [] };
+  const hashes: Promise<void>[] = [];
+  try {
+    const top = await openViews(root, ctx);
+    if (!top.views.length) {
+      if (top.failures.length) throw top.failures[0]!.error;
+      result.notes.push('no known format recognises this file');
+    }
+    for (const f of top.failures) result.notes.push(`not opened as ${f.format}: ${f.error.describe()}`);
+
+    const visit = async (views: Container[], prefix: string, depth: number): Promise<void> => {
+      for (const c of views) {
+        const cpath = prefix === '' ? '/' : prefix.slice(0, -1);
+        result.containers.push({
+          path: cpath,
+          format: c.format,
+          ...(c.producer ? { producer: c.producer } : {}),
+          fields: c.fields.map((f) => ({ name: f.name, value: f.value, kind: f.kind, spans: f.spans })),
+          notes: c.notes,
+        });
+        for (const e of c.entries) {
+          const epath = TRANSPARENT.has(c.format) && e.path === '/content' ? cpath : prefix + e.path;
+          const item = describe(c, e, epath);
+          result.entries.push(item);
+          if (opts.hash !== false && e.type === 'file' && !e.opaque) hashes.push(hashEntry(c, e, root, pool).then((h) => void (item.sha256 = h)));
+          if (e.type === 'file' && e.size > 0 && depth + 1 <= limits.maxDepth) {
+            const src = entrySource(c, e);
+            if (!src) continue;
+            const nested = await openViews(src, ctx);
+            for (const f of nested.failures) result.notes.push(`${epath}: not opened as ${f.format}: ${f.error.describe()}`);
+            const nextPrefix = TRANSPARENT.has(c.format) && e.path === '/content' ? prefix : `${epath}/`;
+            if (nested.views.length) await visit(nested.views, nextPrefix, depth + 1);
+          }
+        }
+      }
+    };
+    await visit(top.views, '', 0);
+    await Promise.all(hashes);
+    return result;
+  } finally {
+    await pool.close();
+    root.close();
+  }
+}
+
+function describe(c: Container, e: Entry, path: string): InspectEntry {
+  const src = e.contentSource ?? c.source;
+  const extents: Span[] = [];
+  for (const x of e.extents) extents.push(...src.spans(x.offset, x.length));
+  const m = e.meta;
+  const out: InspectEntry = { path, format: c.format, type: e.type, size: e.size, extents };
+  if (m.mode !== undefined) out.mode = m.mode.toString(8).padStart(6, '0');
+  if (m.uid !== undefined) out.uid = m.uid;
+  if (m.gid !== undefined) out.gid = m.gid;
+  if (m.nlink !== undefined) out.nlink = m.nlink;
+  if (m.ino !== undefined) out.ino = m.ino;
+  if (m.mtime !== undefined) out.mtime = m.mtime;
+  if (m.atime !== undefined) out.atime = m.atime;
+  if (m.ctime !== undefined) out.ctime = m.ctime;
+  if (m.birthtime !== undefined) out.birthtime = m.birthtime;
+  if (m.target !== undefined) out.target = m.target;
+  if (e.opaque !== undefined) out.opaque = e.opaque;
+  return out;
+}
+
+async function hashEntry(c: Container, e: Entry, root: FileSource, pool: WorkerPool): Promise<string> {
+  const src = e.contentSource ?? c.source;
+  const spans: Span[] = [];
+  for (const x of e.extents) spans.push(...src.spans(x.offset, x.length));
+  if (spans.every((s) => s.stream === undefined)) {
+    return pool.hash({ file: root.path, extents: spans.map((s) => ({ offset: s.offset, length: s.length })) });
+  }
+  const h = createHash('sha256');
+  for (const x of e.extents) {
+    for (let at = 0; at < x.length; at += 4 << 20) h.update(src.read(x.offset + at, Math.min(4 << 20, x.length - at), 'content'));
+  }
+  return h.digest('hex');
+}
+
+/** One line per entry, like `ls -l`: mode, uid/gid, size, mtime, path (-> target). */
+export function renderInspectText(r: InspectResult): string {
+  const lines: string[] = [];
+  for (const c of r.containers) {
+    lines.push(`# ${c.path} ${c.format}${c.producer ? ` (${c.producer})` : ''}`);
+    for (const n of c.notes) lines.push(`#   note: ${n}`);
+  }
+  for (const e of r.entries) {
+    const mode = e.mode ?? '-';
+    const owner = e.uid !== undefined ? `${e.uid}/${e.gid ?? '-'}` : '-';
+    const name = JSON.stringify(e.path).slice(1, -1);
+    lines.push(`${e.type.padEnd(8)} ${mode.padStart(6)} ${owner.padStart(9)} ${String(e.size).padStart(12)} ${e.mtime ?? '-'.padEnd(20)} ${name}${e.target !== undefined ? ` -> ${JSON.stringify(e.target).slice(1, -1)}` : ''}`);
+  }
+  for (const n of r.notes) lines.push(`note: ${n}`);
+  return lines.join('\n') + '\n';
+}

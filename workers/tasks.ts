@@ -1,0 +1,122 @@
+/**
+ * Worker-pool tasks. Workers open the input files themselves and read by offset, so only small
+ * descriptions (paths, extents) and small results (digests, range lists) cross threads.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+
+const CHUNK = 4 * 1024 * 1024;
+
+export interface HashTask {
+  op: 'hash';
+  file: string;
+  /** extents in the file, hashed in order as one stream */
+  extents: { offset: number; length: number }[];
+}
+
+export interface DiffTask {
+  op: 'diff';
+  a: string;
+  b: string;
+  /** byte range of both files to compare, [start, end) within the shorter file */
+  start: number;
+  end: number;
+  /** past this many ranges, new ones merge into the last */
+  maxRanges: number;
+}
+
+export interface DiffResult {
+  /** flat [start0, end0, start1, end1, ...] of differing byte ranges */
+  ranges: number[];
+  /** true when maxRanges was hit: later ranges were merged, so ranges over-cover */
+  capped: boolean;
+  /** exact count of differing bytes */
+  differing: number;
+}
+
+function readFull(fd: number, buf: Uint8Array, length: number, position: number, file: string): void {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buf, done, length - done, position + done);
+    if (n === 0) throw new Error(`${file}: ended early at offset ${position + done}`);
+    done += n;
+  }
+}
+
+export function hash(task: HashTask): string {
+  const fd = openSync(task.file, 'r');
+  try {
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (const e of task.extents) {
+      let at = e.offset;
+      let left = e.length;
+      while (left > 0) {
+        const n = Math.min(left, CHUNK);
+        readFull(fd, buf, n, at, task.file);
+        h.update(buf.subarray(0, n));
+        at += n;
+        left -= n;
+      }
+    }
+    return h.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Compares two files in lockstep over [start, end) and returns the exact differing byte ranges.
+ * Past `maxRanges`, new ranges are merged into the last one (the list stays bounded) while
+ * `differing` still counts every differing byte exactly.
+ */
+export function diff(task: DiffTask): DiffResult {
+  const fa = openSync(task.a, 'r');
+  const fb = openSync(task.b, 'r');
+  const ranges: number[] = [];
+  let differing = 0;
+  let capped = false;
+  const close = (s: number, e: number): void => {
+    differing += e - s;
+    if (ranges.length / 2 >= task.maxRanges) {
+      capped = true;
+      ranges[ranges.length - 1] = e;
+    } else if (ranges.length && ranges[ranges.length - 1] === s) {
+      ranges[ranges.length - 1] = e;
+    } else {
+      ranges.push(s, e);
+    }
+  };
+  try {
+    const ba = Buffer.allocUnsafe(CHUNK);
+    const bb = Buffer.allocUnsafe(CHUNK);
+    let openStart = -1;
+    for (let pos = task.start; pos < task.end; pos += CHUNK) {
+      const n = Math.min(CHUNK, task.end - pos);
+      readFull(fa, ba, n, pos, task.a);
+      readFull(fb, bb, n, pos, task.b);
+      if (openStart < 0 && ba.compare(bb, 0, n, 0, n) === 0) continue;
+      for (let s = 0; s < n; s += 4096) {
+        const m = Math.min(4096, n - s);
+        if (openStart < 0 && ba.compare(bb, s, s + m, s, s + m) === 0) continue;
+        for (let i = s; i < s + m; i++) {
+          const differs = ba[i] !== bb[i];
+          if (differs && openStart < 0) openStart = pos + i;
+          else if (!differs && openStart >= 0) {
+            close(openStart, pos + i);
+            openStart = -1;
+          }
+        }
+      }
+    }
+    if (openStart >= 0) close(openStart, task.end);
+    return { ranges, capped, differing };
+  } finally {
+    closeSync(fa);
+    closeSync(fb);
+  }
+}
+
+export default function run(task: HashTask | DiffTask): string | DiffResult {
+  return task.op === 'hash' ? hash(task) : diff(task);
+}
