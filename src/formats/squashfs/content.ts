@@ -1,0 +1,160 @@
+/**
+ * The decoded content of one squashfs regular file: its data blocks (compressed, stored or sparse) and the
+ * tail kept in a fragment block, decoded on demand with a small cache shared by the files of one image.
+ */
+import { ReprodiffError } from '../../errors.js';
+import type { Codec } from '../../codec/index.js';
+import { decompress } from '../../codec/index.js';
+import { checkRange, type ByteSource } from '../../io/source.js';
+import type { Span } from '../../model.js';
+
+export interface DataBlock {
+  /** absolute offset in the image (meaningless for a sparse block) */
+  disk: number;
+  /** bytes on disk; 0 for a sparse (all-zero) block */
+  stored: number;
+  compressed: boolean;
+}
+
+export interface Fragment {
+  disk: number;
+  stored: number;
+  compressed: boolean;
+  /** where the file's tail starts in the decoded fragment block */
+  offset: number;
+}
+
+/** Decoded blocks shared by every file of one image (fragment blocks are shared between files). */
+export class BlockCache {
+  private readonly map = new Map<number, Uint8Array>();
+  constructor(
+    private readonly src: ByteSource,
+    readonly codec: Codec | undefined,
+    readonly blockSize: number,
+    private readonly capacity = 8,
+  ) {}
+
+  get(disk: number, stored: number, compressed: boolean, structure: string): Uint8Array {
+    const hit = this.map.get(disk);
+    if (hit) {
+      this.map.delete(disk);
+      this.map.set(disk, hit);
+      return hit;
+    }
+    const raw = this.src.read(disk, stored, structure);
+    let data = raw;
+    if (compressed) {
+      if (this.codec === undefined) {
+        throw new ReprodiffError('E_UNSUPPORTED', 'no decoder for this compressor', { file: this.src.name, structure, offset: disk });
+      }
+      data = decompress(this.codec, raw, { maxOutput: this.blockSize, name: `${this.src.name}@${disk}` });
+    }
+    this.map.set(disk, data);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as number);
+    return data;
+  }
+}
+
+export class SquashfsFileSource implements ByteSource {
+  readonly stream: string;
+
+  constructor(
+    readonly name: string,
+    private readonly outer: ByteSource,
+    readonly size: number,
+    private readonly blocks: readonly DataBlock[],
+    private readonly fragment: Fragment | undefined,
+    private readonly cache: BlockCache,
+    inode: number,
+  ) {
+    this.stream = `${outer.name}#squashfs:${inode}`;
+  }
+
+  private get blockSize(): number {
+    return this.cache.blockSize;
+  }
+
+  /** The decoded bytes of piece `i` (a data block, or the fragment tail when `i` is past the blocks). */
+  private piece(i: number): Uint8Array {
+    const start = i * this.blockSize;
+    const want = Math.min(this.blockSize, this.size - start);
+    const b = this.blocks[i];
+    let data: Uint8Array;
+    if (b) {
+      if (b.stored === 0) return new Uint8Array(want);
+      data = this.cache.get(b.disk, b.stored, b.compressed, 'squashfs data block');
+      if (data.length !== want) {
+        throw new ReprodiffError('E_FORMAT', `data block ${i} decodes to ${data.length} bytes, ${want} expected`, {
+          file: this.outer.name,
+          structure: 'squashfs data block',
+          offset: b.disk,
+        });
+      }
+      return data;
+    }
+    const f = this.fragment;
+    if (!f) throw new ReprodiffError('E_FORMAT', `no block holds offset ${start}`, { file: this.name, structure: 'squashfs file', offset: start });
+    data = this.cache.get(f.disk, f.stored, f.compressed, 'squashfs fragment block');
+    if (f.offset + want > data.length) {
+      throw new ReprodiffError('E_FORMAT', `file tail of ${want} bytes at ${f.offset} is outside its ${data.length}-byte fragment`, {
+        file: this.outer.name,
+        structure: 'squashfs fragment block',
+        offset: f.disk,
+      });
+    }
+    return data.subarray(f.offset, f.offset + want);
+  }
+
+  read(offset: number, length: number, structure?: string): Uint8Array {
+    checkRange(this, offset, length, structure);
+    if (length === 0) return new Uint8Array(0);
+    const first = Math.floor(offset / this.blockSize);
+    const w0 = offset - first * this.blockSize;
+    const p = this.piece(first);
+    if (w0 + length <= p.length) return p.subarray(w0, w0 + length);
+    const out = new Uint8Array(length);
+    let done = 0;
+    let i = first;
+    let w = w0;
+    while (done < length) {
+      const d = this.piece(i);
+      const n = Math.min(d.length - w, length - done);
+      out.set(d.subarray(w, w + n), done);
+      done += n;
+      w = 0;
+      i++;
+    }
+    return out;
+  }
+
+  /** Bytes of stored (uncompressed) blocks map to the image; decoded bytes name this file's stream. */
+  spans(offset: number, length: number): Span[] {
+    checkRange(this, offset, length, 'span');
+    const out: Span[] = [];
+    let pos = offset;
+    let left = length;
+    while (left > 0) {
+      const i = Math.floor(pos / this.blockSize);
+      const w = pos - i * this.blockSize;
+      const n = Math.min(this.blockSize - w, left);
+      const b = this.blocks[i];
+      const f = this.fragment;
+      if (b && b.stored > 0 && !b.compressed) out.push(...this.outer.spans(b.disk + w, n));
+      else if (!b && f && !f.compressed) out.push(...this.outer.spans(f.disk + f.offset + w, n));
+      else out.push({ stream: this.stream, offset: pos, length: n });
+      pos += n;
+      left -= n;
+    }
+    return out;
+  }
+
+  /** The encoded bytes in the image that hold decoded offset `offset` (a data block or the fragment block); [] for a hole. */
+  origin(offset: number): Span[] {
+    checkRange(this, offset, 1, 'origin');
+    const i = Math.floor(offset / this.blockSize);
+    const b = this.blocks[i];
+    if (b) return b.stored === 0 ? [] : this.outer.spans(b.disk, b.stored);
+    const f = this.fragment;
+    return f ? this.outer.spans(f.disk, f.stored) : [];
+  }
+}

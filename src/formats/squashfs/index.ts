@@ -1,0 +1,442 @@
+/**
+ * squashfs 4.0 (little-endian, as mksquashfs 4.x writes it): superblock, id / fragment / export / xattr
+ * tables, the inode and directory tables, and each regular file's content as a lazily decoded source.
+ */
+import type { Codec } from '../../codec/index.js';
+import { decompress } from '../../codec/index.js';
+import { ReprodiffError, isReprodiffError } from '../../errors.js';
+import { Bytes } from '../../io/bytes.js';
+import type { ByteSource } from '../../io/source.js';
+import { checkCap, type Limits } from '../../limits.js';
+import type { Container, Entry, Field, Format, Region } from '../../model.js';
+import { field } from '../../model.js';
+import { isoFromUnix } from '../../util/time.js';
+import { BlockCache, SquashfsFileSource, type DataBlock, type Fragment } from './content.js';
+import { NO_FRAGMENT, readInode, type InodeInfo } from './inode.js';
+import { MetaTable, readIndexedTable } from './meta.js';
+
+export { SquashfsFileSource } from './content.js';
+
+const MAGIC = 0x73717368; // "hsqs"
+const SUPER_SIZE = 96;
+const ABSENT = Number.MAX_SAFE_INTEGER; // 0xffffffffffffffff read as "no table"
+
+export const MKFS_TIME_HINT =
+  'mksquashfs: export SOURCE_DATE_EPOCH (squashfs-tools 4.5.1 takes it as the creation time) or pass -mkfs-time $SOURCE_DATE_EPOCH';
+
+const COMPRESSORS: Record<number, { name: string; codec: Codec }> = {
+  1: { name: 'gzip', codec: 'zlib' },
+  2: { name: 'lzma', codec: 'lzma' },
+  3: { name: 'lzo', codec: 'lzo' },
+  4: { name: 'xz', codec: 'xz' },
+  5: { name: 'lz4', codec: 'lz4-block' },
+  6: { name: 'zstd', codec: 'zstd' },
+};
+
+export const squashfsFormat: Format = {
+  name: 'squashfs',
+  exclusive: true,
+  detect(src: ByteSource): number {
+    if (src.size < SUPER_SIZE) return 0;
+    const b = Bytes.at(src, 0, 32, 'squashfs superblock');
+    if (b.u32le(0) !== MAGIC) return 0;
+    return b.u16le(28) === 4 ? 100 : 60;
+  },
+  open(src: ByteSource, ctx): Container {
+    return new SquashfsReader(src, ctx.limits).read();
+  },
+};
+
+/** Reads a u64 that may be the all-ones "absent" marker. */
+function u64OrAbsent(b: Bytes, off: number): number {
+  const v = b.u64leBig(off);
+  if (v === 0xffffffffffffffffn) return ABSENT;
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw b.error(off, `table offset ${v} is too large`);
+  return Number(v);
+}
+
+interface Super {
+  inodeCount: number;
+  mkfsTime: number;
+  blockSize: number;
+  fragCount: number;
+  compression: number;
+  flags: number;
+  idCount: number;
+  rootRef: bigint;
+  bytesUsed: number;
+  idStart: number;
+  xattrStart: number;
+  inodeStart: number;
+  dirStart: number;
+  fragStart: number;
+  exportStart: number;
+}
+
+class SquashfsReader {
+  private readonly fields: Field[] = [];
+  private readonly regions: Region[] = [];
+  private readonly notes: string[] = [];
+  private readonly entries: Entry[] = [];
+  private sb!: Super;
+  private codec: Codec | undefined;
+  private compressorName = '';
+  private inodes!: MetaTable;
+  private dirs!: MetaTable;
+  private ids: number[] = [];
+  private frags: Bytes | undefined;
+  private cache!: BlockCache;
+  private dataOpaque: string | undefined;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly limits: Limits,
+  ) {}
+
+  read(): Container {
+    this.superblock();
+    const container = (): Container => ({
+      format: 'squashfs',
+      source: this.src,
+      producer: `mksquashfs (${this.compressorName})`,
+      fields: this.fields,
+      entries: this.entries,
+      regions: this.regions,
+      notes: this.notes,
+    });
+    try {
+      this.tables();
+    } catch (e) {
+      if (isReprodiffError(e) && e.code === 'E_UNSUPPORTED') {
+        this.notes.push(`the metadata cannot be decoded (${e.message}); the image is compared as opaque bytes`);
+        this.regions.push({ name: 'squashfs image (no decoder)', role: 'metadata', spans: this.src.spans(0, this.sb.bytesUsed) });
+        return container();
+      }
+      throw e;
+    }
+    this.walk();
+    return container();
+  }
+
+  private superblock(): void {
+    const src = this.src;
+    const b = Bytes.at(src, 0, SUPER_SIZE, 'squashfs superblock');
+    if (b.u32le(0) !== MAGIC) throw b.error(0, 'not a squashfs superblock (magic hsqs)');
+    const major = b.u16le(28);
+    const minor = b.u16le(30);
+    if (major !== 4 || minor !== 0) throw b.error(28, `squashfs version ${major}.${minor} is not supported (only 4.0)`, 'E_UNSUPPORTED');
+    const sb: Super = {
+      inodeCount: b.u32le(4), // 4 - inode_count
+      mkfsTime: b.u32le(8), // 8 - modification_time
+      blockSize: b.u32le(12), // 12 - block_size
+      fragCount: b.u32le(16), // 16 - fragment_entry_count
+      compression: b.u16le(20), // 20 - compression_id
+      flags: b.u16le(24), // 24 - flags
+      idCount: b.u16le(26), // 26 - id_count
+      rootRef: b.u64leBig(32), // 32 - root_inode_ref
+      bytesUsed: b.u64le(40), // 40 - bytes_used
+      idStart: u64OrAbsent(b, 48), // 48 - id_table_start
+      xattrStart: u64OrAbsent(b, 56), // 56 - xattr_id_table_start
+      inodeStart: u64OrAbsent(b, 64), // 64 - inode_table_start
+      dirStart: u64OrAbsent(b, 72), // 72 - directory_table_start
+      fragStart: u64OrAbsent(b, 80), // 80 - fragment_table_start
+      exportStart: u64OrAbsent(b, 88), // 88 - export_table_start
+    };
+    this.sb = sb;
+    const blockLog = b.u16le(22); // 22 - block_log
+    const f = this.fields;
+    const derivedLayout = { derived: true } as const;
+    f.push(field('squashfs.super.magic', 'hsqs', 'layout', b.spans(0, 4)));
+    f.push(field('squashfs.super.inode_count', sb.inodeCount, 'size', b.spans(4, 4), { derived: true }));
+    f.push(field('squashfs.super.mkfs_time', isoFromUnix(sb.mkfsTime), 'timestamp', b.spans(8, 4), { hint: MKFS_TIME_HINT }));
+    f.push(field('squashfs.super.block_size', sb.blockSize, 'layout', b.spans(12, 4)));
+    f.push(field('squashfs.super.fragment_count', sb.fragCount, 'size', b.spans(16, 4), { derived: true }));
+    const comp = COMPRESSORS[sb.compression];
+    this.compressorName = comp?.name ?? `compressor ${sb.compression}`;
+    f.push(field('squashfs.super.compression', comp?.name ?? sb.compression, 'layout', b.spans(20, 2)));
+    f.push(field('squashfs.super.block_log', blockLog, 'layout', b.spans(22, 2)));
+    f.push(field('squashfs.super.flags', `0x${sb.flags.toString(16).padStart(4, '0')}`, 'layout', b.spans(24, 2)));
+    f.push(field('squashfs.super.id_count', sb.idCount, 'size', b.spans(26, 2), { derived: true }));
+    f.push(field('squashfs.super.version', `${major}.${minor}`, 'layout', b.spans(28, 4)));
+    f.push(field('squashfs.super.root_inode', `0x${sb.rootRef.toString(16)}`, 'layout', b.spans(32, 8), derivedLayout));
+    f.push(field('squashfs.super.bytes_used', sb.bytesUsed, 'size', b.spans(40, 8), { derived: true }));
+    const tables: [string, number, number][] = [
+      ['id_table_start', sb.idStart, 48],
+      ['xattr_id_table_start', sb.xattrStart, 56],
+      ['inode_table_start', sb.inodeStart, 64],
+      ['directory_table_start', sb.dirStart, 72],
+      ['fragment_table_start', sb.fragStart, 80],
+      ['export_table_start', sb.exportStart, 88],
+    ];
+    for (const [name, v, off] of tables) f.push(field(`squashfs.super.${name}`, v === ABSENT ? null : v, 'layout', b.spans(off, 8), derivedLayout));
+    this.regions.push({ name: 'squashfs superblock', role: 'metadata', spans: b.spans(0, SUPER_SIZE) });
+
+    if (sb.bytesUsed > src.size || sb.bytesUsed < SUPER_SIZE) throw b.error(40, `bytes_used ${sb.bytesUsed} does not fit the ${src.size}-byte image`);
+    if (sb.blockSize < 4096 || sb.blockSize > 1024 * 1024 || (sb.blockSize & (sb.blockSize - 1)) !== 0 || 1 << blockLog !== sb.blockSize) {
+      throw b.error(12, `block size ${sb.blockSize} (log ${blockLog}) is not a power of two between 4 KiB and 1 MiB`);
+    }
+    for (const [name, v, off] of tables) {
+      if (v !== ABSENT && (v < SUPER_SIZE || v > sb.bytesUsed)) throw b.error(off, `${name} ${v} is outside the ${sb.bytesUsed} bytes used`);
+    }
+    if (sb.inodeStart === ABSENT || sb.dirStart === ABSENT || sb.idStart === ABSENT) throw b.error(48, 'a required table is marked absent');
+    if (sb.dirStart < sb.inodeStart) throw b.error(72, 'the directory table starts before the inode table');
+    if (src.size > sb.bytesUsed) this.regions.push({ name: 'squashfs padding', role: 'padding', spans: src.spans(sb.bytesUsed, src.size - sb.bytesUsed) });
+
+    this.codec = comp?.codec;
+    if (this.codec !== undefined) {
+      // an empty input tells "no decoder here" (E_UNSUPPORTED) from "corrupt data" without touching the image
+      try {
+        decompress(this.codec, new Uint8Array(0), { maxOutput: 1 });
+      } catch (e) {
+        if (isReprodiffError(e) && e.code === 'E_UNSUPPORTED') this.codec = undefined;
+      }
+    }
+    if (this.codec === undefined) {
+      this.dataOpaque = `no ${this.compressorName} decoder is available`;
+      this.notes.push(`squashfs compressed with ${this.compressorName}: ${this.dataOpaque}; file contents are opaque`);
+    }
+    this.cache = new BlockCache(src, this.codec, sb.blockSize);
+    if (sb.flags & 0x400) {
+      // compressor options: one metadata block right after the superblock
+      const h = Bytes.at(src, SUPER_SIZE, 2, 'squashfs compressor options');
+      const len = h.u16le(0) & 0x7fff;
+      if (SUPER_SIZE + 2 + len > sb.bytesUsed) throw h.error(0, `compressor options of ${len} bytes run past the image`);
+      this.regions.push({ name: 'squashfs compressor options', role: 'metadata', spans: src.spans(SUPER_SIZE, 2 + len) });
+      f.push(field('squashfs.super.compressor_options', Bytes.at(src, SUPER_SIZE + 2, len, 'compressor options').hex(0, len), 'layout', src.spans(SUPER_SIZE + 2, len)));
+    }
+  }
+
+  /** The end of a table that starts at `start`: the nearest other structure after it. */
+  private endOf(start: number, candidates: number[]): number {
+    let end = this.sb.bytesUsed;
+    for (const c of candidates) if (c > start && c < end) end = c;
+    return end;
+  }
+
+  private firstPointer(lookup: number, count: number): number {
+    if (lookup === ABSENT || count === 0 || lookup + 8 > this.sb.bytesUsed) return ABSENT;
+    return Bytes.at(this.src, lookup, 8, 'squashfs lookup table').u64le(0);
+  }
+
+  private tables(): void {
+    const { src, sb, limits } = this;
+    const codec = this.codec;
+    const xattrTable = sb.xattrStart !== ABSENT && sb.xattrStart + 8 <= sb.bytesUsed ? Bytes.at(src, sb.xattrStart, 8, 'squashfs xattr id table').u64le(0) : ABSENT;
+    const starts = [
+      sb.inodeStart,
+      sb.dirStart,
+      sb.fragStart,
+      sb.exportStart,
+      sb.idStart,
+      sb.xattrStart,
+      xattrTable,
+      this.firstPointer(sb.fragStart, sb.fragCount),
+      this.firstPointer(sb.exportStart, sb.inodeCount),
+      this.firstPointer(sb.idStart, sb.idCount),
+    ].filter((v) => v !== ABSENT);
+    this.inodes = new MetaTable(src, sb.inodeStart, sb.dirStart, codec, limits, 'inode table');
+    this.dirs = new MetaTable(src, sb.dirStart, this.endOf(sb.dirStart, starts), codec, limits, 'directory table');
+    this.regions.push({ name: 'squashfs inode table', role: 'metadata', spans: this.inodes.diskSpans() });
+    this.regions.push({ name: 'squashfs directory table', role: 'metadata', spans: this.dirs.diskSpans() });
+
+    const ids = readIndexedTable(src, sb.idStart, sb.idCount, 4, codec, limits, 'id table');
+    this.regions.push({ name: 'squashfs id table', role: 'metadata', spans: [...ids.table.diskSpans(), ...ids.lookup.spans(0, ids.lookup.length)] });
+    if (sb.idCount > 0) {
+      const t = Bytes.at(ids.table, 0, sb.idCount * 4, 'squashfs id table');
+      for (let i = 0; i < sb.idCount; i++) {
+        const id = t.u32le(i * 4);
+        this.ids.push(id);
+        this.fields.push(field(`squashfs.id.${i}`, id, 'ownership', t.spans(i * 4, 4)));
+      }
+    }
+
+    if (sb.fragCount > 0) {
+      if (sb.fragStart === ABSENT) throw new ReprodiffError('E_FORMAT', `${sb.fragCount} fragments but no fragment table`, { file: src.name, structure: 'squashfs superblock', offset: 80 });
+      checkCap(sb.fragCount, limits.maxEntries, 'squashfs fragments', src.name, sb.fragStart);
+      const fr = readIndexedTable(src, sb.fragStart, sb.fragCount, 16, codec, limits, 'fragment table');
+      this.regions.push({ name: 'squashfs fragment table', role: 'metadata', spans: [...fr.table.diskSpans(), ...fr.lookup.spans(0, fr.lookup.length)] });
+      this.frags = Bytes.at(fr.table, 0, sb.fragCount * 16, 'squashfs fragment table');
+    } else if (sb.fragStart !== ABSENT && sb.fragStart < sb.bytesUsed) {
+      this.regions.push({ name: 'squashfs fragment table', role: 'metadata', spans: [] });
+    }
+
+    if (sb.exportStart !== ABSENT) {
+      const ex = readIndexedTable(src, sb.exportStart, sb.inodeCount, 8, codec, limits, 'export table');
+      this.regions.push({ name: 'squashfs export table', role: 'metadata', spans: [...ex.table.diskSpans(), ...ex.lookup.spans(0, ex.lookup.length)] });
+    }
+
+    if (sb.xattrStart !== ABSENT) {
+      const h = Bytes.at(src, sb.xattrStart, 16, 'squashfs xattr id table');
+      const count = h.u32le(8); // 8 - xattr_ids
+      const lookupLen = Math.ceil((count * 16) / 8192) * 8;
+      if (sb.xattrStart + 16 + lookupLen > sb.bytesUsed || xattrTable > sb.xattrStart) throw h.error(8, `xattr id table of ${count} entries does not fit`);
+      this.fields.push(field('squashfs.xattr.table_start', xattrTable, 'layout', h.spans(0, 8), { derived: true }));
+      this.fields.push(field('squashfs.xattr.count', count, 'size', h.spans(8, 4), { derived: true }));
+      this.regions.push({ name: 'squashfs xattr tables', role: 'metadata', spans: src.spans(xattrTable, sb.xattrStart + 16 + lookupLen - xattrTable) });
+      this.notes.push(`${count} extended attribute sets are present; their keys and values are not decoded`);
+    }
+  }
+
+  private id(idx: number, what: string): number {
+    const v = this.ids[idx];
+    if (v === undefined) throw new ReprodiffError('E_FORMAT', `${what} index ${idx} is past the ${this.ids.length}-entry id table`, { file: this.src.name, structure: 'squashfs inode' });
+    return v;
+  }
+
+  private refPos(t: MetaTable, ref: bigint | number, structure: string): number {
+    const r = BigInt(ref);
+    return t.position(Number(r >> 16n), Number(r & 0xffffn), structure);
+  }
+
+  private walk(): void {
+    const rootPos = this.refPos(this.inodes, this.sb.rootRef, 'squashfs root inode reference');
+    const root = readInode(this.inodes, rootPos, this.sb.blockSize);
+    if (root.type !== 'dir') throw new ReprodiffError('E_FORMAT', 'the root inode is not a directory', { file: this.src.name, structure: 'squashfs root inode' });
+    this.add('/', root, []);
+    // iterative depth-first walk; a directory inode seen twice means a loop
+    const seen = new Set<number>([rootPos]);
+    const stack: { path: string; inode: InodeInfo; depth: number }[] = [{ path: '', inode: root, depth: 0 }];
+    while (stack.length > 0) {
+      const d = stack.pop() as { path: string; inode: InodeInfo; depth: number };
+      checkCap(d.depth + 1, this.limits.maxDirDepth, 'squashfs directory depth', this.src.name);
+      const children = this.listing(d.inode);
+      const subdirs: { path: string; inode: InodeInfo; depth: number }[] = [];
+      for (const c of children) {
+        const path = `${d.path}/${c.name}`;
+        const inode = readInode(this.inodes, c.pos, this.sb.blockSize);
+        if (inode.number !== c.number) this.notes.push(`${path}: directory entry says inode ${c.number}, the inode says ${inode.number}`);
+        this.add(path, inode, c.fields);
+        if (inode.type === 'dir') {
+          if (seen.has(c.pos)) {
+            throw new ReprodiffError('E_LOOP', `directory ${path} is already in the tree (a directory loop)`, { file: this.src.name, structure: 'squashfs directory entry' });
+          }
+          seen.add(c.pos);
+          subdirs.push({ path, inode, depth: d.depth + 1 });
+        }
+      }
+      for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i] as { path: string; inode: InodeInfo; depth: number });
+    }
+  }
+
+  /** One directory's entries, in stored order, with the positions of their inodes. */
+  private listing(dir: InodeInfo): { name: string; pos: number; number: number; fields: Field[] }[] {
+    const out: { name: string; pos: number; number: number; fields: Field[] }[] = [];
+    const size = dir.dirSize ?? 0;
+    if (size === 0) return out;
+    const start = this.dirs.position(dir.dirBlock ?? 0, dir.dirOffset ?? 0, 'squashfs directory inode');
+    if (start + size > this.dirs.size) throw new ReprodiffError('E_FORMAT', `directory listing of ${size} bytes runs past the directory table`, { file: this.src.name, structure: 'squashfs directory inode' });
+    let p = start;
+    const end = start + size;
+    while (p < end) {
+      const h = Bytes.at(this.dirs, p, 12, 'squashfs directory header');
+      const count = h.u32le(0) + 1; // 0 - count (stored minus one)
+      const block = h.u32le(4); // 4 - start (inode block)
+      const base = h.u32le(8); // 8 - inode_number
+      if (count > 256) throw h.error(0, `directory header announces ${count} entries (at most 256)`);
+      const hdrFields = [
+        field('squashfs.dirhdr.count', count, 'size', h.spans(0, 4), { derived: true }),
+        field('squashfs.dirhdr.start', block, 'layout', h.spans(4, 4), { derived: true }),
+        field('squashfs.dirhdr.inode_number', base, 'inode', h.spans(8, 4), { derived: true }),
+      ];
+      p += 12;
+      for (let i = 0; i < count; i++) {
+        if (p + 8 > end) throw h.error(p - h.base, 'directory entry runs past the listing');
+        const e = Bytes.at(this.dirs, p, 8, 'squashfs directory entry');
+        const offset = e.u16le(0); // 0 - offset (in the inode block)
+        const delta = (e.u16le(2) << 16) >> 16; // 2 - inode_offset (signed)
+        const type = e.u16le(4); // 4 - type
+        const nameSize = e.u16le(6) + 1; // 6 - name_size (minus one)
+        if (nameSize > 256 || p + 8 + nameSize > end) throw e.error(6, `name of ${nameSize} bytes runs past the listing`);
+        const nb = Bytes.at(this.dirs, p + 8, nameSize, 'squashfs directory entry name');
+        const name = nb.utf8(0, nameSize);
+        if (name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw nb.error(0, `invalid name "${name}"`);
+        const fields = [
+          ...(i === 0 ? hdrFields : []),
+          field('squashfs.dirent.offset', offset, 'layout', e.spans(0, 2), { derived: true }),
+          field('squashfs.dirent.inode_offset', delta, 'inode', e.spans(2, 2), { derived: true }),
+          field('squashfs.dirent.type', type, 'content', e.spans(4, 2)),
+          field('squashfs.dirent.name_size', nameSize, 'size', e.spans(6, 2), { derived: true }),
+          field('squashfs.dirent.name', name, 'content', nb.spans(0, nameSize)),
+        ];
+        const pos = this.inodes.position(block, offset, 'squashfs directory entry');
+        out.push({ name, pos, number: base + delta, fields });
+        p += 8 + nameSize;
+      }
+      checkCap(out.length, this.limits.maxEntries, 'squashfs directory entries', this.src.name);
+    }
+    return out;
+  }
+
+  private add(path: string, inode: InodeInfo, dirFields: Field[]): void {
+    checkCap(this.entries.length + 1, this.limits.maxEntries, 'squashfs entries', this.src.name);
+    const uid = this.id(inode.uidIdx, 'uid');
+    const gid = this.id(inode.gidIdx, 'gid');
+    const fields: Field[] = [...dirFields, ...inode.fields];
+    // uid/gid: the inode holds indexes into the id table; record the resolved ids on the index bytes
+    fields.push(field('squashfs.inode.uid', uid, 'ownership', inode.uidSpans, { hint: 'mksquashfs: -all-root (or -force-uid 0 -force-gid 0)' }));
+    fields.push(field('squashfs.inode.gid', gid, 'ownership', inode.gidSpans, { hint: 'mksquashfs: -all-root (or -force-uid 0 -force-gid 0)' }));
+    const entry: Entry = {
+      path,
+      type: inode.type,
+      size: 0,
+      extents: [],
+      fields,
+      meta: {
+        mode: inode.perms & 0o7777,
+        uid,
+        gid,
+        nlink: inode.nlink,
+        ino: inode.number,
+        mtime: isoFromUnix(inode.mtime) ?? undefined,
+      },
+      order: this.entries.length,
+    };
+    if (entry.meta.mtime === undefined) delete entry.meta.mtime;
+    if (inode.target !== undefined) entry.meta.target = inode.target;
+    if (inode.type === 'file') this.content(entry, inode);
+    this.entries.push(entry);
+  }
+
+  private content(entry: Entry, inode: InodeInfo): void {
+    const sb = this.sb;
+    const size = inode.fileSize ?? 0;
+    entry.size = size;
+    const count = inode.blockCount ?? 0;
+    const list = Bytes.at(this.inodes, inode.blockListPos ?? 0, count * 4, 'squashfs block list');
+    const blocks: DataBlock[] = [];
+    let disk = inode.blocksStart ?? 0;
+    let anyCompressed = false;
+    for (let i = 0; i < count; i++) {
+      const v = list.u32le(i * 4);
+      const stored = v & 0xffffff;
+      const compressed = (v & 0x1000000) === 0 && stored > 0;
+      if (stored > sb.blockSize) throw list.error(i * 4, `data block of ${stored} bytes is larger than the block size`);
+      if (stored > 0 && disk + stored > sb.bytesUsed) throw list.error(i * 4, `data block at ${disk} runs past the image`);
+      blocks.push({ disk, stored, compressed });
+      anyCompressed ||= compressed;
+      disk += stored;
+    }
+    let fragment: Fragment | undefined;
+    const fi = inode.fragIndex ?? NO_FRAGMENT;
+    if (fi !== NO_FRAGMENT && size % sb.blockSize !== 0) {
+      if (!this.frags || fi >= sb.fragCount) throw new ReprodiffError('E_FORMAT', `${entry.path}: fragment ${fi} is past the ${sb.fragCount}-entry fragment table`, { file: this.src.name, structure: 'squashfs file inode' });
+      const f = this.frags;
+      const start = f.u64le(fi * 16); // 0 - start
+      const v = f.u32le(fi * 16 + 8); // 8 - size (bit 24: stored uncompressed)
+      const stored = v & 0xffffff;
+      const compressed = (v & 0x1000000) === 0;
+      if (stored === 0 || stored > sb.blockSize || start + stored > sb.bytesUsed) throw f.error(fi * 16, `fragment ${fi} at ${start} (${stored} bytes) does not fit the image`);
+      fragment = { disk: start, stored, compressed, offset: inode.fragOffset ?? 0 };
+      anyCompressed ||= compressed;
+      entry.fields.push(field('squashfs.fragment.start', start, 'layout', f.spans(fi * 16, 8), { derived: true }));
+      entry.fields.push(field('squashfs.fragment.size', stored, 'size', f.spans(fi * 16 + 8, 4), { derived: true }));
+    }
+    if (size === 0) return;
+    if (this.dataOpaque && anyCompressed) {
+      entry.opaque = this.dataOpaque;
+      return;
+    }
+    entry.contentSource = new SquashfsFileSource(`${this.src.name}//${entry.path.slice(1)}`, this.src, size, blocks, fragment, this.cache, inode.number);
+    entry.extents = [{ offset: 0, length: size }];
+  }
+}

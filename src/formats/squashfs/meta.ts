@@ -1,0 +1,205 @@
+/**
+ * squashfs metadata: 8 KiB blocks, each behind a 2-byte header (bit 15 set: stored uncompressed; low 15 bits:
+ * size on disk). The inode and directory tables are runs of such blocks; an inode reference names a block by
+ * its disk offset from the table start and a byte offset in its decoded form.
+ *
+ * `MetaTable` presents one run as a ByteSource over the concatenated decoded blocks (block i at i * 8192), so
+ * structures that straddle blocks read as one, and spans map back: to the outer source for stored blocks, to
+ * the block's decoded stream (`<name>#squashfs-meta:<disk offset>`) for compressed ones.
+ */
+import { ReprodiffError } from '../../errors.js';
+import type { Codec } from '../../codec/index.js';
+import { decompress } from '../../codec/index.js';
+import { Bytes } from '../../io/bytes.js';
+import { checkRange, type ByteSource } from '../../io/source.js';
+import { checkCap, type Limits } from '../../limits.js';
+import type { Span } from '../../model.js';
+
+export const META_SIZE = 8192;
+const CACHE = 16;
+
+interface MetaBlock {
+  /** absolute offset of the 2-byte header in the image */
+  disk: number;
+  /** bytes on disk after the header */
+  stored: number;
+  compressed: boolean;
+}
+
+export class MetaTable implements ByteSource {
+  readonly name: string;
+  readonly stream: string;
+  readonly size: number;
+  private readonly blocks: MetaBlock[] = [];
+  private readonly index = new Map<number, number>();
+  private readonly cache = new Map<number, Uint8Array>();
+  private lastSize = META_SIZE;
+
+  /** Walks the block headers from `start` up to `end` (exclusive; the next structure), without decoding. */
+  constructor(
+    private readonly src: ByteSource,
+    readonly start: number,
+    end: number,
+    private readonly codec: Codec | undefined,
+    limits: Limits,
+    readonly what: string,
+  ) {
+    this.name = `${src.name} (${what})`;
+    this.stream = `${src.name}#squashfs-meta`;
+    let p = start;
+    while (p < end) {
+      checkCap(this.blocks.length + 1, limits.maxChain, `${what} metadata blocks`, src.name, p);
+      const h = Bytes.at(src, p, 2, `${what} metadata block header`);
+      const v = h.u16le(0);
+      const stored = v & 0x7fff;
+      const compressed = (v & 0x8000) === 0;
+      if (stored === 0 || (!compressed && stored > META_SIZE) || p + 2 + stored > end) {
+        throw h.error(0, `metadata block of ${stored} bytes does not fit before offset ${end}`);
+      }
+      this.index.set(p - start, this.blocks.length);
+      this.blocks.push({ disk: p, stored, compressed });
+      p += 2 + stored;
+    }
+    checkCap(this.blocks.length * META_SIZE, limits.maxStructureBytes, `${what} decoded size`, src.name, start);
+    // the decoded size of the last block is known only once decoded
+    if (this.blocks.length > 0) this.lastSize = this.block(this.blocks.length - 1).length;
+    this.size = this.blocks.length === 0 ? 0 : (this.blocks.length - 1) * META_SIZE + this.lastSize;
+  }
+
+  get blockCount(): number {
+    return this.blocks.length;
+  }
+
+  /** Decoded position of an inode/directory reference (block disk offset from the table start, offset in it). */
+  position(blockOffset: number, offset: number, structure: string): number {
+    const i = this.index.get(blockOffset);
+    if (i === undefined) {
+      throw new ReprodiffError('E_FORMAT', `reference to ${this.what} block at +${blockOffset}, which is not a block start`, {
+        file: this.src.name,
+        structure,
+        offset: this.start + blockOffset,
+      });
+    }
+    const pos = i * META_SIZE + offset;
+    if (offset >= META_SIZE || pos >= this.size) {
+      throw new ReprodiffError('E_FORMAT', `reference offset ${offset} is outside its ${this.what} block`, {
+        file: this.src.name,
+        structure,
+        offset: this.start + blockOffset,
+      });
+    }
+    return pos;
+  }
+
+  /** The disk span (header and stored bytes) of every block, for regions. */
+  diskSpans(): Span[] {
+    if (this.blocks.length === 0) return [];
+    const last = this.blocks[this.blocks.length - 1] as MetaBlock;
+    return this.src.spans(this.start, last.disk + 2 + last.stored - this.start);
+  }
+
+  private block(i: number): Uint8Array {
+    const hit = this.cache.get(i);
+    if (hit) return hit;
+    const b = this.blocks[i] as MetaBlock;
+    const raw = this.src.read(b.disk + 2, b.stored, `${this.what} metadata block`);
+    let data: Uint8Array;
+    if (!b.compressed) data = raw;
+    else {
+      if (this.codec === undefined) {
+        throw new ReprodiffError('E_UNSUPPORTED', `no decoder for the ${this.what} metadata`, {
+          file: this.src.name,
+          structure: `${this.what} metadata block`,
+          offset: b.disk,
+        });
+      }
+      data = decompress(this.codec, raw, { maxOutput: META_SIZE, name: `${this.src.name}@${b.disk}` });
+    }
+    if (i < this.blocks.length - 1 && data.length !== META_SIZE) {
+      throw new ReprodiffError('E_FORMAT', `metadata block decodes to ${data.length} bytes, not ${META_SIZE}`, {
+        file: this.src.name,
+        structure: `${this.what} metadata block`,
+        offset: b.disk,
+      });
+    }
+    if (data.length === 0) {
+      throw new ReprodiffError('E_FORMAT', 'metadata block decodes to nothing', {
+        file: this.src.name,
+        structure: `${this.what} metadata block`,
+        offset: b.disk,
+      });
+    }
+    this.cache.set(i, data);
+    if (this.cache.size > CACHE) this.cache.delete(this.cache.keys().next().value as number);
+    return data;
+  }
+
+  read(offset: number, length: number, structure?: string): Uint8Array {
+    checkRange(this, offset, length, structure);
+    const first = Math.floor(offset / META_SIZE);
+    const within = offset - first * META_SIZE;
+    const blk = this.block(first);
+    if (within + length <= blk.length) return blk.subarray(within, within + length);
+    const out = new Uint8Array(length);
+    let done = 0;
+    let i = first;
+    let w = within;
+    while (done < length) {
+      const d = this.block(i);
+      const n = Math.min(d.length - w, length - done);
+      out.set(d.subarray(w, w + n), done);
+      done += n;
+      w = 0;
+      i++;
+    }
+    return out;
+  }
+
+  spans(offset: number, length: number): Span[] {
+    checkRange(this, offset, length, 'span');
+    const out: Span[] = [];
+    let pos = offset;
+    let left = length;
+    while (left > 0) {
+      const i = Math.floor(pos / META_SIZE);
+      const w = pos - i * META_SIZE;
+      const n = Math.min(META_SIZE - w, left);
+      const b = this.blocks[i] as MetaBlock;
+      if (b.compressed) out.push({ stream: `${this.src.name}#squashfs-meta:${b.disk}`, offset: w, length: n });
+      else out.push(...this.src.spans(b.disk + 2 + w, n));
+      pos += n;
+      left -= n;
+    }
+    return out;
+  }
+}
+
+/**
+ * A table reached through a lookup table of u64 pointers to metadata blocks (ids, fragments, export):
+ * `count` entries of `entrySize` bytes. Returns the decoded table and the disk spans of its lookup table.
+ */
+export function readIndexedTable(
+  src: ByteSource,
+  lookupStart: number,
+  count: number,
+  entrySize: number,
+  codec: Codec | undefined,
+  limits: Limits,
+  what: string,
+): { table: MetaTable; lookup: Bytes } {
+  const bytes = count * entrySize;
+  checkCap(bytes, limits.maxStructureBytes, `${what} size`, src.name, lookupStart);
+  const nblocks = Math.ceil(bytes / META_SIZE);
+  const lookup = Bytes.at(src, lookupStart, nblocks * 8, `${what} lookup table`);
+  if (nblocks === 0) return { table: new MetaTable(src, lookupStart, lookupStart, codec, limits, what), lookup };
+  // the blocks sit one after another, the first where the first pointer says, the last just before the lookup table
+  const first = lookup.u64le(0);
+  for (let i = 0; i < nblocks; i++) {
+    const p = lookup.u64le(i * 8);
+    if (p < first || p >= lookupStart) throw lookup.error(i * 8, `${what} block pointer ${p} is outside [${first}, ${lookupStart})`);
+  }
+  const table = new MetaTable(src, first, lookupStart, codec, limits, what);
+  for (let i = 0; i < nblocks; i++) table.position(lookup.u64le(i * 8) - first, 0, `${what} lookup table`);
+  if (table.size < bytes) throw lookup.error(0, `${what} holds ${table.size} bytes, ${bytes} expected`);
+  return { table, lookup };
+}
