@@ -280,5 +280,6 @@ export function parseXz(input: Uint8Array, maxOutput: number, decode = true): Xz
     p = stream.end;
     if (padLen % 4 !== 0 && pad >= input.length) throw new CodecError('E_FORMAT', 'xz stream padding is not a multiple of 4', q);
   }
+  if (streams.length === 0) throw new CodecError('E_FORMAT', 'no xz stream', 0);
   return { streams, output: out.result() };
 }
