@@ -94,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('Explain why two builds of an OS image (ISO 9660, UKI, disk image, archive) are not byte-identical.')
     .version(toolVersion())
     .exitOverride()
+    .enablePositionalOptions()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .argument('<a>', 'first build')
     .argument('<b>', 'second build')

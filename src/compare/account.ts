@@ -34,6 +34,46 @@ function spansTouch(x: ReportSpan[], y: ReportSpan[]): boolean {
   return false;
 }
 
+const GROUPABLE = new Set<Kind>(['timestamp', 'random-id', 'inode', 'ownership', 'permissions']);
+
+function normalValue(v: unknown): string {
+  return typeof v === 'string' ? v.replace(/\.0+Z$/, 'Z') : JSON.stringify(v);
+}
+
+function fieldPriority(name: string): number {
+  // an entry's own record before the copies in '.' and '..' records; modification times first
+  const copy = /\.(self|parent)\./.test(name) ? 10 : 0;
+  if (/modif|mtime/.test(name)) return copy;
+  if (/creation|ctime/.test(name)) return copy + 1;
+  return copy + 2;
+}
+
+/**
+ * Fields of one entry (or container) that changed the same way are one cause: the same file time stored in the
+ * primary record, the Joliet record and three Rock Ridge TF slots. The most telling field stays root; the
+ * others become derived from it (kept, with their own spans).
+ */
+function groupSameChange(all: RawFinding[]): void {
+  const groups = new Map<string, RawFinding[]>();
+  for (const f of all) {
+    if (!f.root || f.field === null || !GROUPABLE.has(f.kind) || f.a === null || f.b === null) continue;
+    const key = [f.scope.path, f.path, f.format, f.kind, normalValue(f.a), normalValue(f.b)].join('\u0000');
+    (groups.get(key) ?? groups.set(key, []).get(key)!).push(f);
+  }
+  for (const list of groups.values()) {
+    if (list.length < 2) continue;
+    list.sort((x, y) => fieldPriority(x.field!) - fieldPriority(y.field!) || (x.field! < y.field! ? -1 : 1));
+    const primary = list[0]!;
+    const others = list.slice(1);
+    primary.detail = `${primary.detail ? `${primary.detail}; ` : ''}the same change is stored again in ${others.map((o) => o.field).join(', ')}`;
+    for (const o of others) {
+      o.root = false;
+      o.causes = [primary];
+      o.detail = `a copy of ${primary.field}`;
+    }
+  }
+}
+
 /** Finds causes for derived findings; a derived finding with no cause found becomes a root. */
 function linkCauses(all: RawFinding[], scopes: Scope[]): void {
   void scopes;
@@ -103,6 +143,7 @@ export function buildReport(
   version: string,
 ): Report {
   const all = [...res.findings];
+  groupSameChange(all);
   linkCauses(all, res.scopes);
 
   // byte accounting over the outer files

@@ -418,10 +418,12 @@ export class Comparer {
       if (orderA.join('\0') === orderB.join('\0')) return;
     }
     const moved = byA.filter((_, i) => !keep.has(i));
-    for (const m of moved) scope.moved.add(m.path);
+    // every entry whose placement changed is displaced by the new order, not only those outside the kept run
+    const displaced = placed.filter((p) => p.a !== p.b);
+    for (const m of displaced) scope.moved.add(m.path);
     const list = moved.slice(0, 10).map((m) => m.path);
     const spans: ReportSpan[] = [];
-    for (const m of moved) {
+    for (const m of displaced) {
       spans.push(...extentSpans('a', m.ea.contentSource ?? ca.source, m.ea.extents));
       spans.push(...extentSpans('b', m.eb.contentSource ?? cb.source, m.eb.extents));
     }

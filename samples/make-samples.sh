@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Rebuilds the committed sample pairs with the real tools (Debian: xorriso, uuid-runtime not needed).
+#   basic-a.iso / basic-b.iso   : the same tree, copied afresh and built twice a few seconds apart
+#                                 (volume dates and file times differ)
+#   order-a.iso / order-b.iso   : pinned volume dates; in B one file was touched, one file holds a fresh
+#                                 random UUID, and the files are placed in another order
+# Usage: samples/make-samples.sh [OUTDIR]   (default: the folder of this script)
+set -euo pipefail
+out="$(cd "${1:-$(dirname "$0")}" && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+command -v xorriso >/dev/null || { echo "xorriso is needed (apt-get install xorriso)" >&2; exit 2; }
+
+# a small tree that looks like a boot medium
+make_tree() {
+  local t="$1"
+  mkdir -p "$t/boot/grub" "$t/EFI/BOOT" "$t/live" "$t/docs"
+  printf 'set timeout=5\nmenuentry "Live" { linux /live/vmlinuz boot=live; initrd /live/initrd.img }\n' > "$t/boot/grub/grub.cfg"
+  # deterministic pseudo-random payloads (not /dev/urandom, so both builds carry the same content)
+  for i in 1 2 3 4 5 6; do
+    python3 -c "import random,sys; r=random.Random($i); sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(3000*$i)))" > "$t/live/part$i.bin"
+  done
+  printf 'NAME="Sample OS"\nVERSION_ID=1.0\n' > "$t/docs/os-release"
+  printf 'build-id: 0\n' > "$t/docs/build-info.txt"
+  ln -s ../docs/os-release "$t/boot/os-release"
+}
+
+# --- basic: two builds seconds apart, tree copied afresh each time (fresh mtimes) -------------------
+make_tree "$work/src"
+build_basic() {
+  rm -rf "$work/tree"
+  cp -r "$work/src" "$work/tree"          # cp without -p: every file gets the current time
+  xorriso -as mkisofs -R -J -V SAMPLE_OS -o "$1" "$work/tree" 2>/dev/null
+}
+build_basic "$out/basic-a.iso"
+sleep 2
+build_basic "$out/basic-b.iso"
+
+# --- order: pinned dates; one file touched, one fresh UUID, another placement order -----------------
+pin=1700000000
+build_order() {
+  local iso="$1" uuid="$2" touched="$3"
+  shift 3
+  rm -rf "$work/tree" "$iso"
+  cp -r "$work/src" "$work/tree"
+  printf 'build-id: %s\n' "$uuid" > "$work/tree/docs/build-info.txt"
+  find "$work/tree" -exec touch -h -d "@$pin" {} +
+  touch -d "@$touched" "$work/tree/docs/os-release"
+  # native xorriso commands: `-find PATH -exec sort_weight N --` places heavier files first (-as mkisofs ignores -sort)
+  xorriso -outdev "$iso" -rockridge on -joliet on -volid SAMPLE_OS -map "$work/tree" / "$@" -commit 2>/dev/null
+}
+weights() { local w=6; for f in "$@"; do printf -- '-find /live/%s -exec sort_weight %s -- ' "$f" "$w"; w=$((w - 1)); done; }
+export SOURCE_DATE_EPOCH=$pin
+# shellcheck disable=SC2046
+build_order "$out/order-a.iso" "4b1d3f0e-9a0c-4c7e-8d51-2f6a7b9c0d12" "$pin" $(weights part1.bin part2.bin part3.bin part4.bin part5.bin part6.bin)
+# shellcheck disable=SC2046
+build_order "$out/order-b.iso" "$(python3 -c 'import uuid; print(uuid.uuid4())')" "$((pin + 3600))" $(weights part6.bin part1.bin part2.bin part3.bin part4.bin part5.bin)
+unset SOURCE_DATE_EPOCH
+
+ls -l "$out"/*.iso
