@@ -1,0 +1,296 @@
+/**
+ * cpio archives as initramfs uses them: newc (070701), crc (070702) and odc (070707), several archives
+ * concatenated (an uncompressed early-microcode archive, then the main one), each ended by TRAILER!!! and
+ * zero padding. A compressed stream after an archive is exposed as `/archive-N` for the walker to open.
+ */
+import { ReprodiffError } from '../../errors.js';
+import { Bytes } from '../../io/bytes.js';
+import type { ByteSource } from '../../io/source.js';
+import { checkCap } from '../../limits.js';
+import type { Container, Entry, EntryType, Field, Format, OpenContext, Region } from '../../model.js';
+import { field } from '../../model.js';
+import { isoFromUnix } from '../../util/time.js';
+
+export const CPIO_HINTS = {
+  ino: 'cpio records the build tree\'s inode numbers: use `cpio --reproducible` (GNU cpio 2.13+) or a packer that renumbers (dracut, mkinitramfs with SOURCE_DATE_EPOCH, `bsdcpio` via sorted lists)',
+  mtime: 'member mtimes come from the build tree: touch every file to SOURCE_DATE_EPOCH before packing (`find . -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`), or use a packer that clamps them',
+  owner: 'owners come from the build user: pack with `cpio -R 0:0` (or build under fakeroot)',
+  order: 'member order follows readdir: feed cpio a sorted list (`find . | LC_ALL=C sort | cpio -o -H newc --reproducible`)',
+  dev: 'device numbers of the build filesystem are recorded: use `cpio --reproducible`, which zeroes them',
+};
+
+const TRAILER = 'TRAILER!!!';
+const MAX_NAME = 64 * 1024;
+
+type Dialect = 'newc' | 'crc' | 'odc';
+
+interface Header {
+  dialect: Dialect;
+  headerSize: number;
+  ino: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  mtime: number;
+  filesize: number;
+  devmajor: number;
+  devminor: number;
+  rdevmajor: number;
+  rdevminor: number;
+  namesize: number;
+  check: number;
+  /** [offset, length] of each field inside the header */
+  at: Record<string, [number, number]>;
+}
+
+const MAGICS: Record<string, Dialect> = { '070701': 'newc', '070702': 'crc', '070707': 'odc' };
+const COMPRESSED: [number[], string][] = [
+  [[0x1f, 0x8b], 'gzip'],
+  [[0x1f, 0x9e], 'gzip'],
+  [[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], 'xz'],
+  [[0x28, 0xb5, 0x2f, 0xfd], 'zstd'],
+  [[0x02, 0x21, 0x4c, 0x18], 'lz4'],
+  [[0x04, 0x22, 0x4d, 0x18], 'lz4'],
+  [[0x42, 0x5a, 0x68], 'bzip2'],
+  [[0x5d, 0x00, 0x00], 'lzma'],
+  [[0x89, 0x4c, 0x5a, 0x4f], 'lzo'],
+];
+
+function magicAt(src: ByteSource, off: number): Dialect | null {
+  if (off + 6 > src.size) return null;
+  const m = String.fromCharCode(...src.read(off, 6, 'cpio magic'));
+  return MAGICS[m] ?? null;
+}
+
+function compressedAt(src: ByteSource, off: number): string | null {
+  const n = Math.min(6, src.size - off);
+  if (n < 2) return null;
+  const b = src.read(off, n, 'compressed stream magic');
+  for (const [m, name] of COMPRESSED) if (m.length <= n && m.every((v, i) => b[i] === v)) return name;
+  return null;
+}
+
+export const cpioFormat: Format = {
+  name: 'cpio',
+  exclusive: true,
+  detect(src: ByteSource): number {
+    return src.size >= 76 && magicAt(src, 0) ? 90 : 0;
+  },
+  open(src: ByteSource, ctx: OpenContext): Container {
+    return openCpio(src, ctx);
+  },
+};
+
+function readHeader(b: Bytes, dialect: Dialect): Header {
+  const num = (off: number, len: number, radix: 8 | 16, name: string): number => {
+    const s = b.ascii(off, len, false);
+    const ok = radix === 16 ? /^[0-9a-fA-F]+$/.test(s) : /^[0-7]+$/.test(s);
+    if (!ok) throw b.error(off, `cpio ${name} field is not a ${radix === 16 ? 'hex' : 'octal'} number: ${JSON.stringify(s)}`);
+    return parseInt(s, radix);
+  };
+  const at: Record<string, [number, number]> = {};
+  const h = { dialect } as Header;
+  if (dialect === 'odc') {
+    // 0 magic(6) dev(6) ino(6) mode(6) uid(6) gid(6) nlink(6) rdev(6) mtime(11) namesize(6) filesize(11)
+    const layout: [string, number, number][] = [
+      ['dev', 6, 6], ['ino', 12, 6], ['mode', 18, 6], ['uid', 24, 6], ['gid', 30, 6], ['nlink', 36, 6],
+      ['rdev', 42, 6], ['mtime', 48, 11], ['namesize', 59, 6], ['filesize', 65, 11],
+    ];
+    const v: Record<string, number> = {};
+    for (const [name, off, len] of layout) {
+      v[name] = num(off, len, 8, name);
+      at[name] = [off, len];
+    }
+    h.headerSize = 76;
+    h.ino = v.ino as number;
+    h.mode = v.mode as number;
+    h.uid = v.uid as number;
+    h.gid = v.gid as number;
+    h.nlink = v.nlink as number;
+    h.mtime = v.mtime as number;
+    h.namesize = v.namesize as number;
+    h.filesize = v.filesize as number;
+    // odc keeps 18-bit dev/rdev as one number; split the usual 8:8 way
+    h.devmajor = Math.floor((v.dev as number) / 256);
+    h.devminor = (v.dev as number) % 256;
+    h.rdevmajor = Math.floor((v.rdev as number) / 256);
+    h.rdevminor = (v.rdev as number) % 256;
+    h.check = 0;
+    at.devmajor = at.dev as [number, number];
+    at.rdevmajor = at.rdev as [number, number];
+  } else {
+    const names = ['ino', 'mode', 'uid', 'gid', 'nlink', 'mtime', 'filesize', 'devmajor', 'devminor', 'rdevmajor', 'rdevminor', 'namesize', 'check'];
+    names.forEach((name, i) => {
+      const off = 6 + i * 8;
+      (h as unknown as Record<string, number>)[name] = num(off, 8, 16, name);
+      at[name] = [off, 8];
+    });
+    h.headerSize = 110;
+  }
+  h.at = at;
+  return h;
+}
+
+function typeOf(mode: number): EntryType {
+  switch (mode & 0o170000) {
+    case 0o100000:
+      return 'file';
+    case 0o040000:
+      return 'dir';
+    case 0o120000:
+      return 'symlink';
+    case 0o020000:
+      return 'chardev';
+    case 0o060000:
+      return 'blockdev';
+    case 0o010000:
+      return 'fifo';
+    case 0o140000:
+      return 'socket';
+    default:
+      return 'other';
+  }
+}
+
+function normalize(name: string): string {
+  let s = name;
+  while (s.startsWith('./')) s = s.slice(2);
+  s = s.replace(/^\/+/, '').replace(/\/+$/, '');
+  if (s === '.' || s === '') return '/';
+  return '/' + s;
+}
+
+const pad4 = (n: number): number => (4 - (n % 4)) % 4;
+
+export function openCpio(src: ByteSource, ctx: OpenContext): Container {
+  const entries: Entry[] = [];
+  const regions: Region[] = [];
+  const notes: string[] = [];
+  const fields: Field[] = [];
+  const seen = new Map<string, number>();
+  let off = 0;
+  let archive = 1;
+  let inArchive = false;
+  while (off < src.size) {
+    const dialect = magicAt(src, off);
+    if (!dialect) {
+      if (inArchive) throw new ReprodiffError('E_FORMAT', 'no cpio header where one is expected', { file: src.name, structure: 'cpio header', offset: off });
+      // between archives: zero padding, then another archive or a compressed stream
+      let z = off;
+      const chunk = 4096;
+      while (z < src.size) {
+        const n = Math.min(chunk, src.size - z);
+        const buf = src.read(z, n, 'cpio padding');
+        let i = 0;
+        while (i < n && buf[i] === 0) i++;
+        z += i;
+        if (i < n) break;
+      }
+      if (z > off) regions.push({ name: `cpio padding after archive ${archive - 1}`, role: 'padding', spans: src.spans(off, z - off) });
+      off = z;
+      if (off >= src.size) break;
+      if (magicAt(src, off)) continue;
+      const comp = compressedAt(src, off);
+      const path = `/archive-${archive}`;
+      entries.push({
+        path,
+        type: 'file',
+        size: src.size - off,
+        extents: [{ offset: off, length: src.size - off }],
+        fields: [field('cpio.archive.compression', comp ?? 'unknown', 'content', src.spans(off, Math.min(6, src.size - off)))],
+        meta: {},
+        order: entries.length,
+      });
+      notes.push(`archive ${archive} at offset ${off} is ${comp ? `${comp}-compressed` : 'not a cpio archive'}: exposed as ${path}`);
+      off = src.size;
+      break;
+    }
+    inArchive = true;
+    const headerLen = dialect === 'odc' ? 76 : 110;
+    const hb = Bytes.at(src, off, headerLen, 'cpio header');
+    const h = readHeader(hb, dialect);
+    checkCap(h.namesize, MAX_NAME, 'cpio name size', src.name, off);
+    if (h.namesize < 1) throw hb.error(0, 'cpio name size is 0');
+    const nameOff = off + headerLen;
+    const nb = Bytes.at(src, nameOff, h.namesize, 'cpio member name');
+    const rawName = nb.utf8(0, h.namesize - 1);
+    if (nb.u8(h.namesize - 1) !== 0) notes.push(`cpio member at ${off}: name is not NUL-terminated`);
+    const namePad = dialect === 'odc' ? 0 : pad4(headerLen + h.namesize);
+    const dataOff = nameOff + h.namesize + namePad;
+    if (h.filesize > src.size - Math.min(dataOff, src.size)) {
+      throw new ReprodiffError('E_TRUNCATED', `cpio member ${JSON.stringify(rawName)} claims ${h.filesize} bytes but only ${Math.max(0, src.size - dataOff)} remain`, {
+        file: src.name,
+        structure: 'cpio member',
+        offset: off,
+      });
+    }
+    const dataPad = dialect === 'odc' ? 0 : pad4(h.filesize);
+    if (dataOff + h.filesize + dataPad > src.size) throw hb.error(0, 'cpio member padding runs past the end', 'E_FORMAT');
+    regions.push({ name: `cpio header ${rawName}`, role: 'metadata', spans: src.spans(off, headerLen + h.namesize) });
+    if (namePad) regions.push({ name: 'cpio name padding', role: 'padding', spans: src.spans(nameOff + h.namesize, namePad) });
+    if (dataPad) regions.push({ name: 'cpio data padding', role: 'padding', spans: src.spans(dataOff + h.filesize, dataPad) });
+    const next = dataOff + h.filesize + dataPad;
+    if (rawName === TRAILER) {
+      fields.push(field(archive === 1 ? 'cpio.trailer' : `cpio.archive[${archive}].trailer`, dialect, 'layout', src.spans(off, next - off)));
+      if (h.filesize) regions.push({ name: 'cpio trailer data', role: 'metadata', spans: src.spans(dataOff, h.filesize) });
+      inArchive = false;
+      archive++;
+      off = next;
+      continue;
+    }
+    checkCap(entries.length + 1, ctx.limits.maxEntries, 'cpio members', src.name, off);
+    const f: Field[] = [];
+    const sp = (name: string): ReturnType<Bytes['spans']> => {
+      const a = h.at[name] as [number, number];
+      return hb.spans(a[0], a[1]);
+    };
+    f.push(field('cpio.ino', h.ino, 'inode', sp('ino'), { hint: CPIO_HINTS.ino }));
+    f.push(field('cpio.mode', '0' + h.mode.toString(8), 'permissions', sp('mode')));
+    f.push(field('cpio.uid', h.uid, 'ownership', sp('uid'), { hint: CPIO_HINTS.owner }));
+    f.push(field('cpio.gid', h.gid, 'ownership', sp('gid'), { hint: CPIO_HINTS.owner }));
+    f.push(field('cpio.nlink', h.nlink, 'inode', sp('nlink'), { hint: CPIO_HINTS.ino }));
+    f.push(field('cpio.mtime', isoFromUnix(h.mtime), 'timestamp', sp('mtime'), { hint: CPIO_HINTS.mtime }));
+    f.push(field('cpio.filesize', h.filesize, 'size', sp('filesize'), { derived: true }));
+    if (dialect === 'odc') {
+      f.push(field('cpio.dev', `${h.devmajor}:${h.devminor}`, 'inode', sp('dev'), { hint: CPIO_HINTS.dev }));
+      f.push(field('cpio.rdev', `${h.rdevmajor}:${h.rdevminor}`, 'content', sp('rdev')));
+    } else {
+      f.push(field('cpio.devmajor', h.devmajor, 'inode', sp('devmajor'), { hint: CPIO_HINTS.dev }));
+      f.push(field('cpio.devminor', h.devminor, 'inode', sp('devminor'), { hint: CPIO_HINTS.dev }));
+      f.push(field('cpio.rdevmajor', h.rdevmajor, 'content', sp('rdevmajor')));
+      f.push(field('cpio.rdevminor', h.rdevminor, 'content', sp('rdevminor')));
+    }
+    f.push(field('cpio.namesize', h.namesize, 'size', sp('namesize'), { derived: true }));
+    if (dialect === 'crc') {
+      f.push(field('cpio.check', h.check, 'checksum', sp('check'), { covers: src.spans(dataOff, h.filesize), derived: true }));
+    }
+    const type = typeOf(h.mode);
+    let path = normalize(rawName);
+    const dup = seen.get(path);
+    if (dup !== undefined) {
+      seen.set(path, dup + 1);
+      notes.push(`cpio member ${path} appears again at offset ${off} (a later copy replaces the earlier one when unpacked)`);
+      path = `${path}#${dup + 1}`;
+    } else seen.set(path, 1);
+    const entry: Entry = {
+      path,
+      type,
+      size: h.filesize,
+      extents: h.filesize ? [{ offset: dataOff, length: h.filesize }] : [],
+      fields: f,
+      meta: { mode: h.mode, uid: h.uid, gid: h.gid, nlink: h.nlink, ino: h.ino, mtime: isoFromUnix(h.mtime) ?? undefined },
+      order: entries.length,
+    };
+    if (type === 'symlink') {
+      checkCap(h.filesize, MAX_NAME, 'cpio symlink target size', src.name, dataOff);
+      entry.meta.target = new TextDecoder().decode(src.read(dataOff, h.filesize, 'cpio symlink target'));
+    }
+    entries.push(entry);
+    off = next;
+  }
+  if (inArchive) notes.push('the last cpio archive has no TRAILER!!!');
+  return { format: 'cpio', source: src, fields, entries, regions, notes };
+}
+
+export { CPIO_HINTS as cpioHints };
