@@ -39,7 +39,7 @@ code,.mono,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
 #tree ul{list-style:none;margin:0;padding-left:1rem}#tree>ul{padding-left:0}
 #tree button{background:none;border:0;padding:0;color:inherit;font:inherit;cursor:pointer;text-align:left}
 #tree button:hover{text-decoration:underline}.count{color:var(--mute);font-size:.85em}
-.container>summary>button::after{content:" \\29C9";color:var(--mute)}
+.container>summary>button::after{content:" //";color:var(--mute)}
 main{flex:1;min-width:0}
 #filters fieldset{display:inline-block;border:1px solid var(--line);margin:0 .5rem .5rem 0}
 #filters label{margin-right:.6rem;white-space:nowrap}

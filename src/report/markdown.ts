@@ -26,10 +26,11 @@ export const GITHUB_ISSUE_LIMIT = 65_536;
 /** Room kept for the closing line that counts what was left out. */
 const TAIL_RESERVE = 400;
 
+/** A collapsible block: a table of findings (one row each) and, after it, the details of those rows. */
 interface Section {
   open: string;
   close: string;
-  items: { text: string; roots: number; derived: number }[];
+  items: { row: string; tail?: string; roots: number; derived: number }[];
 }
 
 export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): string {
@@ -48,25 +49,28 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   let leftDerived = 0;
   let full = false;
   for (const s of sections) {
-    const fixed = measure(s.open) + measure(s.close) + 2;
-    let sectionParts: string[] | null = null;
+    // open, rows, tails and close are joined by newlines, and sections by a blank line
+    const fixed = measure(s.open) + measure(s.close) + 6;
+    let rows: string[] | null = null;
+    const tails: string[] = [];
     for (const item of s.items) {
-      const cost = measure(item.text) + 1;
-      const need = used + cost + (sectionParts ? 0 : fixed) + TAIL_RESERVE;
+      const cost = measure(item.row) + 1 + (item.tail === undefined ? 0 : measure(item.tail) + 2);
+      const need = used + cost + (rows ? 0 : fixed) + TAIL_RESERVE;
       if (full || need > limit) {
         full = true;
         leftRoots += item.roots;
         leftDerived += item.derived;
         continue;
       }
-      if (!sectionParts) {
-        sectionParts = [];
+      if (!rows) {
+        rows = [];
         used += fixed;
       }
-      sectionParts.push(item.text);
+      rows.push(item.row);
+      if (item.tail !== undefined) tails.push(item.tail);
       used += cost;
     }
-    if (sectionParts) parts.push(s.open + '\n' + sectionParts.join('\n') + '\n' + s.close);
+    if (rows) parts.push(s.open + '\n' + rows.join('\n') + (tails.length ? '\n\n' + tails.join('\n\n') : '') + '\n' + s.close);
   }
   if (leftRoots || leftDerived) {
     const what = [leftRoots ? plural(leftRoots, 'root finding') : '', leftDerived ? plural(leftDerived, 'derived finding') : '']
@@ -131,17 +135,17 @@ function renderHead(report: Report, d: Digest, title: string, maxValue: number):
 function renderSections(report: Report, d: Digest, maxValue: number, maxDetail: number): Section[] {
   const sections: Section[] = [];
   const close = '\n</details>';
+  const rule = '|---|---|---|---|---|---|---|';
   for (const g of d.groups) {
     const derivedCount = g.findings.reduce((n, f) => n + (d.derivedByCause.get(f.id)?.length ?? 0), 0);
     const extra = derivedCount ? `, ${plural(derivedCount, 'derived finding')}` : '';
     sections.push({
-      open: `<details><summary><b>${g.kind}</b>: ${plural(g.findings.length, 'root finding')}${extra}</summary>\n`,
+      open: `<details><summary><b>${g.kind}</b>: ${plural(g.findings.length, 'root finding')}${extra}</summary>\n\n| id | path | format | field | a | b | followed by |\n${rule}`,
       close,
       items: g.findings.map((f) => {
         const derived = d.derivedByCause.get(f.id) ?? [];
-        let text = item(f, maxValue, maxDetail);
-        if (derived.length) text += `\n  - followed by ${plural(derived.length, 'derived finding')}: ${kindCounts(derived)}`;
-        return { text, roots: 1, derived: 0 };
+        const follow = derived.length ? `${num(derived.length)}: ${kindCounts(derived)}` : '—';
+        return { row: row(f, maxValue, follow), tail: detailBlock(f, maxValue, maxDetail), roots: 1, derived: 0 };
       }),
     });
   }
@@ -155,58 +159,46 @@ function renderSections(report: Report, d: Digest, maxValue: number, maxDetail: 
   }
   for (const [kind, list] of [...derivedByKind.entries()].sort((x, y) => y[1].length - x[1].length || (x[0] < y[0] ? -1 : 1))) {
     sections.push({
-      open: `<details><summary>Derived: <b>${kind}</b> (${num(list.length)})</summary>\n`,
+      open: `<details><summary>Derived: <b>${kind}</b> (${num(list.length)})</summary>\n\n| id | path | format | field | a | b | caused by |\n${rule}`,
       close,
       items: list.map((f) => {
         const causes = f.causedBy.filter((id) => d.byId.has(id));
-        const cause = causes.length
-          ? `\n  - caused by ${causes
-              .slice(0, 5)
-              .map((id) => {
-                const c = d.byId.get(id);
-                return c ? `${mdCode(c.id)} (${c.kind} at ${mdCode(clipMiddle(c.path, 120))})` : mdCode(id);
-              })
-              .join(', ')}${causes.length > 5 ? ` and ${num(causes.length - 5)} more` : ''}`
-          : '\n  - cause not recorded';
-        return { text: item(f, maxValue, maxDetail) + cause, roots: 0, derived: 1 };
+        const shown = causes.slice(0, 5).map((id) => {
+          const c = d.byId.get(id);
+          return c ? `${mdCode(c.id, { table: true })} ${c.kind}` : mdCode(id, { table: true });
+        });
+        if (causes.length > 5) shown.push(`and ${num(causes.length - 5)} more`);
+        return { row: row(f, maxValue, shown.join(', ') || 'not recorded'), tail: detailBlock(f, maxValue, maxDetail), roots: 0, derived: 1 };
       }),
     });
   }
   const accepted = report.findings.filter(isAccepted);
   if (accepted.length) {
     sections.push({
-      open: `<details><summary>Accepted (${num(accepted.length)}, not counted)</summary>\n`,
+      open: `<details><summary>Accepted (${num(accepted.length)}, not counted)</summary>\n\n| id | path | format | field | a | b | kind |\n${rule}`,
       close,
-      items: accepted.map((f) => ({ text: item(f, maxValue, 0), roots: f.root ? 1 : 0, derived: f.root ? 0 : 1 })),
+      items: accepted.map((f) => ({ row: row(f, maxValue, `${f.kind}${f.root ? '' : ' (derived)'}`), roots: f.root ? 1 : 0, derived: f.root ? 0 : 1 })),
     });
   }
   return sections;
 }
 
-/** One finding as a list item: where, a -> b, then its detail in a fenced block indented into the item. */
-function item(f: Finding, maxValue: number, maxDetail: number): string {
-  const where = `${mdCode(clipMiddle(f.path, maxValue))} · ${f.format} · ${mdCode(fieldText(f))}`;
-  const vals = `${mdCode(clip(valueText(f.a), maxValue))} → ${mdCode(clip(valueText(f.b), maxValue))}`;
-  let text = `- ${where}: ${vals}`;
-  if (f.confidence !== undefined) text += ` (confidence ${Math.round(f.confidence * 100)}%)`;
-  if (f.detail && maxDetail > 0) {
-    const cps = Array.from(f.detail);
-    const shown = cps.length > maxDetail ? cps.slice(0, maxDetail).join('') : f.detail;
-    const block = mdFenced(shown, 'text');
-    text += '\n\n' + indent(block, '  ');
-    if (cps.length > maxDetail) text += `\n\n  (${plural(cps.length - maxDetail, 'more character')} of detail in the JSON report)`;
-    text += '\n';
-  }
+/** One finding as a table row; `last` is the last cell, already Markdown. */
+function row(f: Finding, maxValue: number, last: string): string {
+  const cell = (s: string): string => mdCode(s, { table: true });
+  const conf = f.confidence !== undefined ? ` (confidence ${Math.round(f.confidence * 100)}%)` : '';
+  return `| ${cell(f.id)} | ${cell(clipMiddle(f.path, maxValue))} | ${f.format} | ${cell(fieldText(f))} | ${cell(clip(valueText(f.a), maxValue))} | ${cell(clip(valueText(f.b), maxValue))} | ${last}${conf} |`;
+}
+
+/** A finding's detail (text diff, hex excerpt) in a fenced block, under a line naming the finding. */
+function detailBlock(f: Finding, maxValue: number, maxDetail: number): string | undefined {
+  if (!f.detail || maxDetail <= 0) return undefined;
+  const cps = Array.from(f.detail);
+  const shown = cps.length > maxDetail ? cps.slice(0, maxDetail).join('') : f.detail;
+  let text = `${mdCode(f.id)} ${mdCode(clipMiddle(f.path, maxValue))} ${mdCode(fieldText(f))}:\n\n${mdFenced(shown, 'text')}`;
+  if (cps.length > maxDetail) text += `\n\n(${plural(cps.length - maxDetail, 'more character')} of detail in the JSON report)`;
   return text;
 }
-
-function indent(block: string, by: string): string {
-  return block
-    .split('\n')
-    .map((l) => (l === '' ? l : by + l))
-    .join('\n');
-}
-
 /** Keeps the start and the end of a long string (paths are told apart by both). */
 function clipMiddle(s: string, max: number): string {
   const cps = Array.from(s);
