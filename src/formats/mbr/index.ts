@@ -139,7 +139,7 @@ function open(src: ByteSource, ctx: OpenContext): Container {
   }
   const sig = b.u32le(440);
   fields.push(
-    field('mbr.disk_signature', b.hex(440, 4), 'random-id', b.spans(440, 4), sig === 0 ? {} : { hint: isohybrid || grub ? XORRISO_HINT : GENERIC_HINT }),
+    field('mbr.disk_signature', sig.toString(16).padStart(8, '0'), 'random-id', b.spans(440, 4), sig === 0 ? {} : { hint: isohybrid || grub ? XORRISO_HINT : GENERIC_HINT }),
   );
   fields.push(field('mbr.copy_protect', b.hex(444, 2), 'content', b.spans(444, 2)));
   fields.push(field('mbr.signature', b.hex(510, 2), 'content', b.spans(510, 2)));
