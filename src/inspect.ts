@@ -2,6 +2,8 @@
  * `reprodiff inspect IMAGE`: every container and entry of one image, nested containers included,
  * with types, sizes, modes, times, extents in the outer file and content hashes.
  */
+import { ReprodiffError } from './errors.js';
+import { FORMATS } from './formats/index.js';
 import { FileSource } from './io/file.js';
 import type { Span } from './model.js';
 import { type Container, type Entry, type Field, type OpenContext } from './model.js';
@@ -60,7 +62,7 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
     const top = await openViews(root, ctx);
     if (!top.views.length) {
       if (top.failures.length) throw top.failures[0]!.error;
-      result.notes.push('no known format recognises this file');
+      throw new ReprodiffError('E_FORMAT', `no known format recognises this file (${FORMATS.map((f) => f.name).join(', ')})`, { file: path, offset: 0 });
     }
     for (const f of top.failures) result.notes.push(`not opened as ${f.format}: ${f.error.describe()}`);
 

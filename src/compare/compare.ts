@@ -7,6 +7,8 @@
  * byte is attributed (see account.ts).
  */
 import { createHash } from 'node:crypto';
+import { ReprodiffError } from '../errors.js';
+import { FORMATS } from '../formats/index.js';
 import { FileSource } from '../io/file.js';
 import { DecodedSource, type ByteSource, type Extent } from '../io/source.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
@@ -500,6 +502,8 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
   try {
     const common = Math.min(rootA.size, rootB.size);
     const diffPromise = diffFiles(pool, rootA.path, rootB.path, common);
+    // if parsing fails first, the pool is torn down under the running diff: that rejection is expected
+    diffPromise.catch(() => undefined);
     const [oa, ob] = [await openViews(rootA, ctx), await openViews(rootB, ctx)];
     for (const [o, src] of [
       [oa, rootA],
@@ -507,8 +511,11 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     ] as const) {
       if (!o.views.length) {
         if (o.failures.length) throw o.failures[0]!.error;
+        throw new ReprodiffError('E_FORMAT', `no known format recognises this file (${FORMATS.map((f) => f.name).join(', ')})`, {
+          file: src.name,
+          offset: 0,
+        });
       }
-      void src;
     }
     const diffResult = await diffPromise;
     const diff: Interval[] = [];
@@ -537,5 +544,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     };
   } finally {
     await pool.close();
+    rootA.close();
+    rootB.close();
   }
 }

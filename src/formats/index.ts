@@ -1,5 +1,31 @@
-/** The ordered registry of formats. Detectors run in order; exclusive formats own a whole source. */
+/**
+ * The ordered registry of formats. Every detector runs; the most confident wins when it is exclusive,
+ * otherwise all co-resident formats that match are opened side by side (a hybrid ISO is iso9660, mbr,
+ * gpt and eltorito at once).
+ */
 import type { Format } from '../model.js';
+import { eltoritoFormat } from './eltorito/index.js';
+import { fatFormat } from './fat/index.js';
+import { gptFormat } from './gpt/index.js';
+import { gzipFormat } from './gzip/index.js';
 import { iso9660Format } from './iso9660/index.js';
+import { lz4Format } from './lz4/index.js';
+import { mbrFormat } from './mbr/index.js';
+import { squashfsFormat } from './squashfs/index.js';
+import { tarFormat } from './tar/index.js';
+import { xzFormat } from './xz/index.js';
+import { zstdFormat } from './zstd/index.js';
 
-export const FORMATS: readonly Format[] = [iso9660Format];
+export const FORMATS: readonly Format[] = [
+  iso9660Format,
+  eltoritoFormat,
+  mbrFormat,
+  gptFormat,
+  fatFormat,
+  squashfsFormat,
+  gzipFormat,
+  xzFormat,
+  zstdFormat,
+  lz4Format,
+  tarFormat,
+];

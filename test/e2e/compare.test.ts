@@ -1,0 +1,194 @@
+/** End to end: the built CLI on the committed sample pairs, as a user runs it. */
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Report } from '../../src/report/types.js';
+import { cli, ROOT, SAMPLES } from '../helpers/cli.js';
+import { scratch } from '../helpers/tools.js';
+
+const schema = JSON.parse(readFileSync(join(ROOT, 'schema/report.schema.json'), 'utf8')) as object;
+const validate = new Ajv({ allErrors: true }).compile(schema);
+
+function compare(a: string, b: string, extra: string[] = []): { status: number | null; report: Report; stdout: string; stderr: string } {
+  const r = cli([a, b, '--json', '-', ...extra]);
+  let report: Report;
+  try {
+    report = JSON.parse(r.stdout) as Report;
+  } catch {
+    throw new Error(`no JSON on stdout (exit ${r.status}): ${r.stderr}`);
+  }
+  return { status: r.status, report, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('two builds of the same tree made seconds apart (basic)', () => {
+  const { status, report } = compare(`${SAMPLES}basic-a.iso`, `${SAMPLES}basic-b.iso`);
+
+  it('exits 1 and the report follows the schema', () => {
+    expect(status).toBe(1);
+    expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
+    expect(report.identical).toBe(false);
+  });
+
+  it('names the volume descriptor dates as timestamps with both decoded values', () => {
+    for (const name of ['pvd.creation_date', 'pvd.modification_date']) {
+      const f = report.findings.find((x) => x.field === name);
+      expect(f, name).toBeDefined();
+      expect(f!.kind).toBe('timestamp');
+      expect(f!.format).toBe('iso9660');
+      expect(String(f!.a)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/);
+      expect(String(f!.b)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/);
+      expect(f!.a).not.toBe(f!.b);
+      expect(f!.spans.some((s) => s.side === 'a') && f!.spans.some((s) => s.side === 'b')).toBe(true);
+    }
+  });
+
+  it('names directory-record and Rock Ridge times of the files as timestamps', () => {
+    const grub = report.findings.filter((f) => f.path === '/boot/grub/grub.cfg');
+    const fields = grub.map((f) => f.field);
+    expect(fields).toContain('dirent.recording_date');
+    expect(fields).toContain('rr.tf.modify');
+    expect(grub.every((f) => f.kind === 'timestamp')).toBe(true);
+    // one root per change; the copies of the same time are derived from it
+    expect(grub.filter((f) => f.root)).toHaveLength(1);
+  });
+
+  it('reports nothing about contents that are the same, and explains every differing byte', () => {
+    expect(report.findings.filter((f) => f.field === null && f.kind !== 'unknown')).toEqual([]);
+    expect(report.bytes.differing).toBeGreaterThan(0);
+    expect(report.bytes.unexplained).toBe(0);
+    expect(report.bytes.explained).toBe(report.bytes.differing);
+    expect(Object.keys(report.causes)).toEqual(['timestamp']);
+  });
+
+  it('writes byte-identical reports for the same inputs', () => {
+    const again = cli([`${SAMPLES}basic-a.iso`, `${SAMPLES}basic-b.iso`, '--json', '-']);
+    expect(again.stdout).toBe(JSON.stringify(report, null, 2) + '\n');
+  });
+});
+
+describe('pinned dates, one file touched, one fresh UUID, another placement order (order)', () => {
+  const { status, report } = compare(`${SAMPLES}order-a.iso`, `${SAMPLES}order-b.iso`);
+
+  it('finds exactly three root causes and leaves no byte unexplained', () => {
+    expect(status).toBe(1);
+    expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
+    const roots = report.findings.filter((f) => f.root);
+    expect(roots.map((f) => f.path).sort()).toEqual(['/', '/docs/build-info.txt', '/docs/os-release']);
+    expect(roots.find((f) => f.path === '/')!.kind).toBe('ordering');
+    expect(roots.find((f) => f.path === '/docs/os-release')!.kind).toBe('timestamp');
+    expect(report.bytes.unexplained).toBe(0);
+  });
+
+  it('derives the moved extents from the ordering', () => {
+    const ordering = report.findings.find((f) => f.kind === 'ordering')!;
+    const layout = report.findings.filter((f) => f.kind === 'layout');
+    expect(layout.length).toBeGreaterThan(0);
+    for (const f of layout) {
+      expect(f.root).toBe(false);
+      expect(f.causedBy).toEqual([ordering.id]);
+    }
+    expect(ordering.detail).toMatch(/part6\.bin/);
+  });
+});
+
+describe('identical inputs', () => {
+  it('an image compared with itself exits 0', () => {
+    const { status, report } = compare(`${SAMPLES}basic-a.iso`, `${SAMPLES}basic-a.iso`);
+    expect(status).toBe(0);
+    expect(report.identical).toBe(true);
+    expect(report.findings).toEqual([]);
+  });
+
+  it('an image compared with a copy of itself exits 0', () => {
+    const w = scratch();
+    try {
+      copyFileSync(`${SAMPLES}order-a.iso`, join(w.dir, 'copy.iso'));
+      const r = cli([`${SAMPLES}order-a.iso`, join(w.dir, 'copy.iso')]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/identical/);
+    } finally {
+      w.cleanup();
+    }
+  });
+});
+
+describe('bad input exits 2 naming the file, the structure and the offset', () => {
+  const w = scratch();
+  afterAll(w.cleanup);
+  const good = `${SAMPLES}basic-a.iso`;
+
+  function mutate(name: string, fn: (b: Buffer) => Buffer): string {
+    const p = join(w.dir, name);
+    writeFileSync(p, fn(readFileSync(good)));
+    return p;
+  }
+
+  it('a missing file', () => {
+    const r = cli([good, join(w.dir, 'nope.iso')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/nope\.iso: no such file/);
+  });
+
+  it('a file that no format recognises', () => {
+    const p = join(w.dir, 'text.iso');
+    writeFileSync(p, 'just some text\n'.repeat(100));
+    const r = cli([good, p]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('text.iso');
+    expect(r.stderr).toMatch(/no known format/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('a truncated image', () => {
+    const p = mutate('truncated.iso', (b) => b.subarray(0, 40_000));
+    const r = cli([good, p]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('truncated.iso');
+    expect(r.stderr).toMatch(/at offset \d+/);
+  });
+
+  it('a directory record pointing past the end', () => {
+    const p = mutate('pastend.iso', (b) => {
+      const c = Buffer.from(b);
+      // root directory record in the PVD: extent LBA at 16*2048 + 156 + 2 (both-endian)
+      c.writeUInt32LE(0x00ffffff, 16 * 2048 + 156 + 2);
+      c.writeUInt32BE(0x00ffffff, 16 * 2048 + 156 + 6);
+      return c;
+    });
+    const r = cli([good, p]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/pastend\.iso: .*root directory.* at offset \d+/);
+  });
+
+  it('a Rock Ridge continuation (CE) loop', () => {
+    const p = mutate('celoop.iso', (b) => {
+      const c = Buffer.from(b);
+      const rootLba = c.readUInt32LE(16 * 2048 + 156 + 2);
+      // the first PX entry after the root directory becomes a CE pointing at itself
+      const at = c.indexOf(Buffer.from([0x50, 0x58]), rootLba * 2048 + 34);
+      expect(at).toBeGreaterThan(0);
+      const ce = Buffer.alloc(28);
+      ce.write('CE', 0, 'latin1');
+      ce[2] = 28;
+      ce[3] = 1;
+      const both = (v: number, o: number): void => {
+        ce.writeUInt32LE(v, o);
+        ce.writeUInt32BE(v, o + 4);
+      };
+      both(Math.floor(at / 2048), 4);
+      both(at % 2048, 12);
+      both(28, 20);
+      ce.copy(c, at);
+      return c;
+    });
+    const r = cli([good, p]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/celoop\.iso: .*at offset \d+.*CE loop/);
+  });
+
+  it('bad usage', () => {
+    const r = cli([good]);
+    expect(r.status).toBe(2);
+  });
+});
