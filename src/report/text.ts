@@ -194,7 +194,7 @@ export class Progress {
     const len = Array.from(line).length;
     const pad = this.lastLen > len ? ' '.repeat(this.lastLen - len) : '';
     this.stream.write('\r' + line + pad);
-    this.lastLen = len;
+    this.lastLen = len + pad.length;
   }
 
   /** The progress text for a state after `elapsedSeconds`. */

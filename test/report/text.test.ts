@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { makeReport, realisticReport, SOURCE_DATE_HINT } from '../fixtures/report/sample.js';
+import { colorWanted, humanBytes, Progress, renderText } from '../../src/report/text.js';
+
+const ESC = '\x1b';
+
+describe('renderText', () => {
+  const r = realisticReport();
+
+  it('leads with the verdict, then root causes by kind with counts, bytes and the fix', () => {
+    const t = renderText(r, { color: false });
+    const lines = t.split('\n');
+    expect(lines[0]).toBe('reprodiff: differs: 9 root causes, 2,671 of 2,675 differing bytes explained (4 unexplained)');
+    expect(t).toMatch(/^ {2}timestamp +4 findings, 42 bytes$/m);
+    expect(t).toMatch(/^ {2}random-id +3 findings, 53 bytes$/m);
+    expect(t).toContain(`    fix: ${SOURCE_DATE_HINT}`);
+    // hints are listed once per kind, not once per finding
+    expect(t.split(SOURCE_DATE_HINT).length - 1).toBe(1);
+    // where, with both decoded values
+    expect(t).toContain('    /efiboot.img//EFI/BOOT/BOOTX64.EFI  fat fat.dirent.mtime\n      2026-11-22T06:44:58Z → 2026-11-22T06:45:02Z');
+    // derived findings folded under their cause with a count, not listed as roots
+    expect(t).toContain('    /  gpt gpt.header.disk_guid\n      5b7f6f3c-2a1e-4d55-9c0e-8f1a2b3c4d5e → c1d2e3f4-a5b6-47c8-99d0-e1f2a3b4c5d6\n      + 2 derived findings: checksum 2');
+    expect(t).not.toContain('gpt.header.crc32');
+    // the biggest cause first
+    expect(t.indexOf('  ordering')).toBeLessThan(t.indexOf('  random-id'));
+    expect(t.indexOf('  random-id')).toBeLessThan(t.indexOf('  timestamp'));
+  });
+
+  it('has no ANSI codes unless asked, and colours when asked', () => {
+    expect(renderText(r, { color: false })).not.toContain(ESC);
+    const c = renderText(r, { color: true });
+    expect(c).toContain(`${ESC}[1m${ESC}[31mdiffers:`);
+    expect(c.replace(/\x1b\[[0-9;]*m/g, '')).toBe(renderText(r, { color: false }));
+  });
+
+  it('cuts at maxFindings with a clear "N more" line', () => {
+    const t = renderText(r, { color: false, maxFindings: 3 });
+    expect(t).toContain('… 6 more root findings not shown (all are in the JSON report)');
+    expect(t.match(/ → /g)?.length).toBe(3);
+    expect(renderText(r, { color: false, maxFindings: 100 })).not.toContain('more root finding');
+  });
+
+  it('clips lines to the width', () => {
+    const wide = makeReport([
+      { path: '/' + 'deep/'.repeat(60) + 'file', format: 'tar', field: 'tar.header.mtime', kind: 'timestamp', root: true, a: 'x'.repeat(300), b: 'y'.repeat(10), spans: [] },
+    ]);
+    const t = renderText(wide, { color: false, width: 80 });
+    for (const line of t.split('\n')) expect(Array.from(line).length).toBeLessThanOrEqual(80);
+    expect(t).toMatch(/x+… → y{10}$/m);
+  });
+
+  it('makes control characters from images visible so they cannot drive the terminal', () => {
+    const evil = makeReport([
+      { path: `/a${ESC}]0;owned${'\x07'}\r\n${ESC}[2J.txt`, format: 'cpio', field: null, kind: 'content', root: true, a: `${ESC}[31mred`, b: '\u202eevil', spans: [], hint: `fix${ESC}[8m` },
+    ]);
+    for (const color of [false, true]) {
+      const t = renderText(evil, { color });
+      const stripped = t.replace(/\x1b\[(?:[0-9;]*)m/g, ''); // our own SGR colours only
+      expect(stripped).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f\u202e]/);
+      expect(t).toContain('/a\\x1b]0;owned\\x07\\r\\n\\x1b[2J.txt');
+      expect(t).toContain('\\x1b[31mred → \\u202eevil');
+    }
+  });
+
+  it('says identical in one line and is deterministic', () => {
+    const same = makeReport([]);
+    expect(renderText(same, { color: false }).split('\n')[0]).toBe('reprodiff: identical');
+    expect(renderText(r, { color: true, width: 100 })).toBe(renderText(realisticReport(), { color: true, width: 100 }));
+  });
+
+  it('shows accepted findings apart, not as root causes', () => {
+    const acc = realisticReport();
+    for (const f of acc.findings) if (f.kind === 'timestamp') Object.assign(f, { accepted: true });
+    const t = renderText(acc, { color: false });
+    expect(t.split('\n')[0]).toContain('differs: 5 root causes (+4 accepted)');
+    expect(t).toContain('Accepted, not counted: 4 root causes (timestamp 4)');
+    expect(t).not.toMatch(/^ {2}timestamp/m);
+  });
+});
+
+describe('colorWanted', () => {
+  const tty = { isTTY: true };
+  const pipe = { isTTY: false };
+  it.each([
+    ['a TTY', tty, {}, true],
+    ['a pipe', pipe, {}, false],
+    ['a stream without isTTY', {}, {}, false],
+    ['NO_COLOR on a TTY', tty, { NO_COLOR: '1' }, false],
+    ['empty NO_COLOR on a TTY', tty, { NO_COLOR: '' }, true],
+    ['FORCE_COLOR on a pipe', pipe, { FORCE_COLOR: '1' }, true],
+    ['FORCE_COLOR=true on a pipe', pipe, { FORCE_COLOR: 'true' }, true],
+    ['FORCE_COLOR with NO_COLOR', pipe, { FORCE_COLOR: '2', NO_COLOR: '1' }, true],
+    ['FORCE_COLOR=0 on a TTY', tty, { FORCE_COLOR: '0' }, false],
+    ['empty FORCE_COLOR on a pipe', pipe, { FORCE_COLOR: '' }, false],
+    ['TERM=dumb on a TTY', tty, { TERM: 'dumb' }, false],
+  ] as const)('%s', (_, stream, env, want) => {
+    expect(colorWanted(stream, env)).toBe(want);
+  });
+});
+
+describe('Progress', () => {
+  function fakeStream(isTTY: boolean) {
+    const writes: string[] = [];
+    return { isTTY, columns: 100, writes, write: (s: string) => writes.push(s) };
+  }
+
+  it('draws bytes, entries, rate and ETA with \\r, throttled, and clears at the end', () => {
+    let now = 0;
+    const s = fakeStream(true);
+    const p = new Progress(s, { now: () => now });
+    now = 2_000;
+    p.update({ bytesDone: 50 * 1024 * 1024, bytesTotal: 200 * 1024 * 1024, entriesDone: 1234 });
+    expect(s.writes).toEqual(['\r25% 50.0 MiB of 200.0 MiB, 1,234 entries, 25.0 MiB/s, ETA 6s']);
+    now = 2_050; // within the interval: no redraw
+    p.update({ bytesDone: 60 * 1024 * 1024, bytesTotal: 200 * 1024 * 1024, entriesDone: 1300 });
+    expect(s.writes.length).toBe(1);
+    now = 4_000;
+    p.update({ bytesDone: 200 * 1024 * 1024, bytesTotal: 200 * 1024 * 1024, entriesDone: 5 });
+    const last = s.writes[1] ?? '';
+    expect(last.startsWith('\r100% 200.0 MiB of 200.0 MiB, 5 entries, 50.0 MiB/s')).toBe(true);
+    // a shorter line pads over the longer one before it
+    expect(Array.from(last).length).toBeGreaterThanOrEqual(Array.from(s.writes[0] ?? '').length);
+    p.done();
+    const clear = s.writes[2] ?? '';
+    expect(clear).toMatch(/^\r +\r$/);
+    expect(clear.length - 2).toBe(Array.from(last).length - 1); // the whole drawn width, padding included
+  });
+
+  it('writes nothing when stderr is not a TTY or when quiet', () => {
+    for (const [tty, quiet] of [[false, false], [true, true]] as const) {
+      const s = fakeStream(tty);
+      const p = new Progress(s, { quiet, now: () => 1_000 });
+      p.update({ bytesDone: 1, bytesTotal: 2, entriesDone: 1 });
+      p.done();
+      expect(s.writes).toEqual([]);
+      expect(p.enabled).toBe(false);
+    }
+  });
+
+  it('formats sizes', () => {
+    expect(humanBytes(0)).toBe('0 B');
+    expect(humanBytes(1536)).toBe('1.5 KiB');
+    expect(humanBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
+  });
+});
