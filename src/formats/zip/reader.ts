@@ -1,0 +1,89 @@
+/** yauzl over a ByteSource, and the lazily inflated content of a deflated member. */
+import { Readable } from 'node:stream';
+import yauzl from 'yauzl';
+import { decompress } from '../../codec/index.js';
+import { ReprodiffError } from '../../errors.js';
+import { checkRange, type ByteSource } from '../../io/source.js';
+import type { Span } from '../../model.js';
+
+/** Serves yauzl's positional reads from a ByteSource (no file descriptor, no whole-file buffer). */
+export class SourceReader extends yauzl.RandomAccessReader {
+  constructor(private readonly src: ByteSource) {
+    super();
+  }
+  override _readStreamForRange(start: number, end: number): Readable {
+    try {
+      return Readable.from([Buffer.from(this.src.read(start, end - start, 'zip'))]);
+    } catch (e) {
+      const r = new Readable({ read() {} });
+      process.nextTick(() => r.destroy(e as Error));
+      return r;
+    }
+  }
+  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
+    try {
+      buffer.set(this.src.read(position, length, 'zip'), offset);
+    } catch (e) {
+      callback(e as Error);
+      return;
+    }
+    callback(null);
+  }
+}
+
+/** The inflated bytes of one deflated member, decoded on first read and checked against the declared size. */
+export class InflateSource implements ByteSource {
+  readonly stream: string;
+  /** the compressed bytes in the parent, to which differences roll up */
+  readonly origin: Span[];
+  private data: Uint8Array | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly parent: ByteSource,
+    private readonly offset: number,
+    private readonly compressedSize: number,
+    readonly size: number,
+    private readonly maxOutput: number,
+    streamId: string,
+  ) {
+    this.stream = streamId;
+    this.origin = parent.spans(offset, compressedSize);
+  }
+
+  private decoded(): Uint8Array {
+    if (this.data) return this.data;
+    if (this.size > this.maxOutput) {
+      throw new ReprodiffError('E_LIMIT', `member declares ${this.size} bytes, over the limit of ${this.maxOutput}`, {
+        file: this.parent.name,
+        structure: 'zip member data',
+        offset: this.offset,
+      });
+    }
+    const raw = this.parent.read(this.offset, this.compressedSize, 'zip member data');
+    const out = decompress('deflate', raw, { maxOutput: Math.max(this.size, 1), name: this.name });
+    if (out.length !== this.size) {
+      throw new ReprodiffError('E_FORMAT', `member inflates to ${out.length} bytes, ${this.size} declared`, {
+        file: this.parent.name,
+        structure: 'zip member data',
+        offset: this.offset,
+      });
+    }
+    this.data = out;
+    return out;
+  }
+
+  read(offset: number, length: number, structure?: string): Uint8Array {
+    checkRange(this, offset, length, structure);
+    return this.decoded().subarray(offset, offset + length);
+  }
+
+  spans(offset: number, length: number): Span[] {
+    return [{ stream: this.stream, offset, length }];
+  }
+
+  /** Drops the decoded bytes (they are decoded again on the next read). */
+  release(): void {
+    this.data = undefined;
+  }
+}
