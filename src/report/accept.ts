@@ -94,12 +94,21 @@ function tokens(line: string, where: string): [string, string][] {
   return out;
 }
 
+/** Many wildcards make matching slow on long paths (backtracking); no sensible pattern needs more. */
+const MAX_WILDCARDS = 32;
+function checkWildcards(glob: string): void {
+  const n = glob.match(/\*+|\?/g)?.length ?? 0;
+  if (n > MAX_WILDCARDS) throw new ReprodiffError('E_LIMIT', `pattern '${glob.slice(0, 80)}' has ${n} wildcards, over the limit of ${MAX_WILDCARDS}`);
+}
+
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 /** A path glob as an anchored regular expression (see the module comment for the syntax). */
 export function pathGlob(glob: string): RegExp {
+  checkWildcards(glob);
+  glob = glob.replace(/\*{3,}/g, '**');
   let re = '';
   let i = 0;
   if (glob.startsWith('**/')) {
@@ -127,9 +136,19 @@ export function pathGlob(glob: string): RegExp {
 
 /** A field or format glob: `*` any characters, `?` one. */
 export function nameGlob(glob: string): RegExp {
+  checkWildcards(glob);
   let re = '';
-  for (const c of glob) re += c === '*' ? '.*' : c === '?' ? '.' : escapeRe(c);
+  for (const c of glob.replace(/\*+/g, '*')) re += c === '*' ? '.*' : c === '?' ? '.' : escapeRe(c);
   return new RegExp(`^${re}$`, 's');
+}
+
+function atLine<T>(where: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof ReprodiffError) throw new ReprodiffError(e.code, `${where}: ${e.message}`);
+    throw e;
+  }
 }
 
 /**
@@ -154,13 +173,13 @@ export function parseAccept(kindsCsv?: string, fileText?: string, fileName = 'ac
             rule.kinds = parseKinds(value, where);
             break;
           case 'format':
-            rule.format = nameGlob(value);
+            rule.format = atLine(where, () => nameGlob(value));
             break;
           case 'path':
-            rule.path = pathGlob(value);
+            rule.path = atLine(where, () => pathGlob(value));
             break;
           case 'field':
-            rule.field = nameGlob(value);
+            rule.field = atLine(where, () => nameGlob(value));
             break;
           default:
             throw new ReprodiffError('E_USAGE', `${where}: unknown key '${key}' (keys: ${KEYS.join(', ')})`);
