@@ -10,7 +10,7 @@ import type { Container, Entry, EntryType, Field, Format, Region } from '../../m
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
 import { BLOCK, H, dialectOf, headerSums, isZeroBlock, looksLikeHeader, parseNumber, textField, type Dialect } from './header.js';
-import { PAX_NAME_HINT, TAR_MTIME_HINT, TAR_OWNER_HINT, isoFromPaxTime, paxFields, parsePax, type PaxRecord } from './pax.js';
+import { PAX_NAME_HINT, SPARSE_NAME_HINT, TAR_MTIME_HINT, TAR_OWNER_HINT, isoFromPaxTime, paxFields, parsePax, type PaxRecord } from './pax.js';
 
 /** extended header data (pax records, GNU long names) held in memory at once */
 const MAX_EXT_DATA = 1024 * 1024;
@@ -239,7 +239,7 @@ class TarReader {
 
     const name = textField(b, H.name[0], H.name[1]);
     const prefix = dialect === 'ustar' ? textField(b, H.prefix[0], H.prefix[1]) : '';
-    let rawPath = pending.pax.get('path') ?? pending.longName ?? (prefix ? `${prefix}/${name}` : name);
+    let rawPath = pending.pax.get('GNU.sparse.name') ?? pending.pax.get('path') ?? pending.longName ?? (prefix ? `${prefix}/${name}` : name);
     let etype: EntryType = TYPE_NAMES[type] ?? 'other';
     if ((type === '0' && rawPath.endsWith('/')) || type === '5') etype = 'dir';
     if (TYPE_NAMES[type] === undefined) this.notes.push(`member "${rawPath}" has the unknown type flag "${type}"`);
@@ -312,7 +312,9 @@ class TarReader {
     };
     const nameText = textField(b, H.name[0], H.name[1]);
     const pidName = /PaxHeaders\.\d+|GlobalHead\.\d+/.test(nameText);
-    out.push(field(`${prefix}name`, nameText, pidName ? 'random-id' : 'content', sp(H.name), pidName ? { hint: PAX_NAME_HINT } : {}));
+    const sparseName = /GNUSparseFile\.\d+/.test(nameText);
+    const nameExtra = pidName ? { hint: PAX_NAME_HINT } : sparseName ? { hint: SPARSE_NAME_HINT } : {};
+    out.push(field(`${prefix}name`, nameText, pidName || sparseName ? 'random-id' : 'content', sp(H.name), nameExtra));
     out.push(field(`${prefix}mode`, num(H.mode), 'permissions', sp(H.mode)));
     out.push(field(`${prefix}uid`, num(H.uid), 'ownership', sp(H.uid), { hint: TAR_OWNER_HINT }));
     out.push(field(`${prefix}gid`, num(H.gid), 'ownership', sp(H.gid), { hint: TAR_OWNER_HINT }));

@@ -12,6 +12,9 @@ export const PAX_TIME_HINT =
 export const PAX_NAME_HINT =
   'the extended header name carries the process id: GNU tar --pax-option=exthdr.name=%d/PaxHeaders/%f,globexthdr.name=/tmp/GlobalHead.%n';
 
+export const SPARSE_NAME_HINT =
+  'GNU tar names pax sparse members GNUSparseFile.<pid>/<name>: archive without --sparse (-S) for reproducible output';
+
 export interface PaxRecord {
   key: string;
   value: string;
