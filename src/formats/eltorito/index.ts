@@ -126,12 +126,12 @@ function open(src: ByteSource, ctx: OpenContext): Container {
   const catEnd = Math.min(cat.length, Math.ceil(pos / SECTOR) * SECTOR);
   if (catEnd > pos) regions.push({ name: 'boot catalog padding', role: 'padding', spans: cat.spans(pos, catEnd - pos) });
 
-  const entries: Entry[] = images.map((img, i) => readImage(src, cat, img, i + 1, notes));
+  const entries: Entry[] = images.map((img, i) => readImage(src, cat, img, i + 1, notes, ctx.limits.maxStructureBytes));
   const producer = cat.ascii(4, 24) || undefined;
   return { format: 'eltorito', source: src, producer, fields, entries, regions, notes };
 }
 
-function readImage(src: ByteSource, cat: Bytes, img: ImageEntry, n: number, notes: string[]): Entry {
+function readImage(src: ByteSource, cat: Bytes, img: ImageEntry, n: number, notes: string[], maxBytes: number): Entry {
   const o = img.off;
   const p = `eltorito.entry.${n}`;
   const media = cat.u8(o + 1) & 0x0f;
@@ -174,7 +174,7 @@ function readImage(src: ByteSource, cat: Bytes, img: ImageEntry, n: number, note
       }
     }
     if (media === 0 && img.platform === 0) {
-      const bi = bootInfoTable(src, start, rba, p, notes);
+      const bi = bootInfoTable(src, start, rba, p, notes, maxBytes);
       if (bi) {
         fields.push(...bi.fields);
         size = bi.length;
@@ -228,6 +228,7 @@ function bootInfoTable(
   rba: number,
   p: string,
   notes: string[],
+  maxBytes: number,
 ): { fields: Field[]; length: number } | null {
   if (start + 64 > src.size) return null;
   const b = Bytes.at(src, start, 64, 'boot info table');
@@ -236,16 +237,23 @@ function bootInfoTable(
   const length = b.u32le(16); // 16 - bi_length
   const csum = b.u32le(20); // 20 - bi_csum
   if (pvd !== FIRST_VD || file !== rba || length < 64 || start + length > src.size) return null;
-  // the sum runs over 32-bit little-endian words from byte 64 to the end of the file
-  const data = src.read(start + 64, length - 64, 'boot file');
+  if (length > maxBytes) {
+    notes.push(`${p}: boot info table claims a ${length}-byte file, over the limit of ${maxBytes}; not checked`);
+    return null;
+  }
+  // the sum runs over 32-bit little-endian words from byte 64 to the end of the file, read in bounded pieces
   let sum = 0;
-  const whole = data.length & ~3;
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  for (let i = 0; i < whole; i += 4) sum = (sum + view.getUint32(i, true)) >>> 0;
-  if (whole < data.length) {
-    let last = 0;
-    for (let i = whole; i < data.length; i++) last |= (data[i] as number) << (8 * (i - whole));
-    sum = (sum + (last >>> 0)) >>> 0;
+  const piece = 1 << 20;
+  for (let pos = 64; pos < length; pos += piece) {
+    const data = src.read(start + pos, Math.min(piece, length - pos), 'boot file');
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const whole = data.length & ~3;
+    for (let i = 0; i < whole; i += 4) sum = (sum + view.getUint32(i, true)) >>> 0;
+    if (whole < data.length) {
+      let last = 0;
+      for (let i = whole; i < data.length; i++) last |= (data[i] as number) << (8 * (i - whole));
+      sum = (sum + (last >>> 0)) >>> 0;
+    }
   }
   if (sum !== csum) notes.push(`${p}: boot info table checksum ${csum.toString(16)} does not match the file (${sum.toString(16)})`);
   const fileSpans = src.spans(start + 64, length - 64);

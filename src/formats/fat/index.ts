@@ -15,8 +15,6 @@ export { readBpb, type Bpb, type FatType } from './bpb.js';
 
 const DIRENT = 32;
 const ATTR_READ_ONLY = 0x01;
-const ATTR_HIDDEN = 0x02;
-const ATTR_SYSTEM = 0x04;
 const ATTR_VOLUME_ID = 0x08;
 const ATTR_DIRECTORY = 0x10;
 const ATTR_LFN = 0x0f;
@@ -552,5 +550,3 @@ function open(src: ByteSource, ctx: OpenContext): Container {
 }
 
 export const fatFormat: Format = { name: 'fat', detect, exclusive: true, open };
-
-export const FAT_ATTRS = { ATTR_READ_ONLY, ATTR_HIDDEN, ATTR_SYSTEM, ATTR_VOLUME_ID, ATTR_DIRECTORY } as const;

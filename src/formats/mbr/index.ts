@@ -101,7 +101,7 @@ function entryFields(b: Bytes, off: number, prefix: string): Field[] {
   ];
 }
 
-function makeEntry(src: ByteSource, n: number, fields: Field[], extents: Extent[]): Entry {
+function makeEntry(n: number, fields: Field[], extents: Extent[]): Entry {
   return {
     path: `/partition-${n}`,
     type: 'file',
@@ -155,7 +155,7 @@ function open(src: ByteSource, ctx: OpenContext): Container {
       extended = { lba: e.lbaStart, sectors: e.sectors };
     }
     const ext = EXTENDED_TYPES.has(e.type) ? [] : partitionExtent(src, `partition ${n}`, e.lbaStart, e.sectors, notes);
-    entries.push(makeEntry(src, n, entryFields(b, off, `mbr.part.${n}`), ext));
+    entries.push(makeEntry(n, entryFields(b, off, `mbr.part.${n}`), ext));
   }
   if (extended) readLogical(src, ctx, extended, entries, regions, notes);
   return { format: 'mbr', source: src, producer, fields, entries, regions, notes };
@@ -198,7 +198,7 @@ function readLogical(
     const e = readEntry(b, 446);
     if (!isEmpty(e)) {
       const fields = entryFields(b, 446, `mbr.part.${n}`);
-      entries.push(makeEntry(src, n, fields, partitionExtent(src, `partition ${n}`, lba + e.lbaStart, e.sectors, notes)));
+      entries.push(makeEntry(n, fields, partitionExtent(src, `partition ${n}`, lba + e.lbaStart, e.sectors, notes)));
       n++;
     }
     const link = readEntry(b, 462);
