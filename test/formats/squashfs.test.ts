@@ -69,6 +69,13 @@ describe('squashfs written by mksquashfs', () => {
     // over 256 entries: several directory headers, and a listing large enough for an indexed directory
     for (let i = 0; i < 700; i++) writeFileSync(join(tree, 'many', `file-with-a-longish-name-${String(i).padStart(4, '0')}`), `${i}\n`);
     run('chmod', ['4755', join(tree, 'text.txt')]);
+    // other owners (a second and third id table entry) and a device, when we may make them
+    try {
+      run('chown', ['1000:2000', join(tree, 'etc', 'hostname')]);
+      run('mknod', [join(tree, 'null'), 'c', '1', '3']);
+    } catch {
+      // unprivileged: those cases are skipped
+    }
     utimesSync(join(tree, 'etc', 'hostname'), 1_600_000_000, 1_600_000_000);
   });
   afterAll(() => cleanup());
@@ -115,6 +122,13 @@ describe('squashfs written by mksquashfs', () => {
       expect(mt?.value).toBe('2020-09-13T12:26:40Z');
       expect(mt?.kind).toBe('timestamp');
       expect(mt?.hint).toContain('SOURCE_DATE_EPOCH');
+      // basic and extended inodes: the 700-entry directory is indexed (ldir), hard-linked files are lreg
+      const types = new Set(c.entries.map((e) => value(e, 'squashfs.inode.type')));
+      expect(types).toContain(8);
+      expect(types).toContain(9);
+      expect(types).toContain(1);
+      expect(types).toContain(2);
+      expect(types).toContain(3);
       const many = c.entries.filter((e) => e.path.startsWith('/many/'));
       expect(many).toHaveLength(700);
       expect(many.filter((e) => e.fields.some((f) => f.name === 'squashfs.dirhdr.count')).length).toBeGreaterThan(2);
@@ -241,6 +255,27 @@ describe('crafted squashfs input', () => {
     const e = await failure(d);
     expect(e.code).toBe('E_FORMAT');
     expect(e.offset).toBe(inodeStart);
+  });
+
+  it.skipIf(!canMksquashfs)('refuses absurd counts', async () => {
+    const base = imageBytes(dir);
+    const frag = base.slice();
+    new DataView(frag.buffer).setUint32(16, 0x7fffffff, true); // fragment_entry_count
+    expect((await failure(frag)).code).toBe('E_LIMIT');
+    const inodes = base.slice();
+    new DataView(inodes.buffer).setUint32(4, 0xffffffff, true); // inode_count, sizing the export table
+    expect((await failure(inodes)).code).toBe('E_LIMIT');
+  });
+
+  it.skipIf(!canMksquashfs)('refuses a file size whose block list cannot fit in the inode table', async () => {
+    const d = imageBytes(dir, ['-noI', '-noD', '-noF', '-noId']).slice();
+    const c = await squashfsFormat.open(new BufferSource('ok.sqfs', d), ctx);
+    const f = c.entries.find((e) => e.path === '/a/f') as Entry;
+    const span = f.fields.find((x) => x.name === 'squashfs.inode.size')?.spans[0];
+    expect(span?.stream).toBeUndefined();
+    new DataView(d.buffer).setUint32(span?.offset ?? 0, 0x7fffffff, true);
+    const e = await failure(d);
+    expect(e.code).toBe('E_FORMAT');
   });
 
   it('rejects random bytes and an unknown version', async () => {
