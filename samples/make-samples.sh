@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Rebuilds the committed sample pairs with the real tools (Debian: xorriso, uuid-runtime not needed).
+# Rebuilds the committed sample pairs with the real tools (Debian: xorriso; for the hybrid pair also dosfstools, mtools, isolinux).
 #   basic-a.iso / basic-b.iso   : the same tree, copied afresh and built twice a few seconds apart
 #                                 (volume dates and file times differ)
 #   order-a.iso / order-b.iso   : pinned volume dates; in B one file was touched, one file holds a fresh
 #                                 random UUID, and the files are placed in another order
+#   hybrid-a.iso / hybrid-b.iso : isohybrid MBR + GPT, El Torito BIOS + EFI with a FAT efiboot.img, built twice
 # Usage: samples/make-samples.sh [OUTDIR]   (default: the folder of this script)
 set -euo pipefail
 out="$(cd "${1:-$(dirname "$0")}" && pwd)"
@@ -56,5 +57,33 @@ build_order "$out/order-a.iso" "4b1d3f0e-9a0c-4c7e-8d51-2f6a7b9c0d12" "$pin" $(w
 # shellcheck disable=SC2046
 build_order "$out/order-b.iso" "$(python3 -c 'import uuid; print(uuid.uuid4())')" "$((pin + 3600))" $(weights part6.bin part1.bin part2.bin part3.bin part4.bin part5.bin)
 unset SOURCE_DATE_EPOCH
+
+# --- hybrid: isohybrid MBR + GPT, El Torito BIOS (isolinux) and EFI (a FAT image made by mkfs.fat + mtools) --
+# built twice seconds apart with nothing pinned: volume dates, file times, GPT GUIDs, the MBR signature,
+# the FAT serial and FAT entry times all differ
+build_hybrid() {
+  local iso="$1" t="$work/hyb"
+  rm -rf "$t" && mkdir -p "$t/isolinux" "$t/EFI/BOOT"
+  cp /usr/lib/ISOLINUX/isolinux.bin "$t/isolinux/"
+  printf 'default linux\n' > "$t/isolinux/isolinux.cfg"
+  python3 -c "import random,sys; r=random.Random(7); sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(20000)))" > "$t/EFI/BOOT/BOOTX64.EFI"
+  rm -f "$work/efiboot.img"
+  mkfs.fat -C "$work/efiboot.img" 400 >/dev/null
+  mmd -i "$work/efiboot.img" ::/EFI ::/EFI/BOOT
+  mcopy -i "$work/efiboot.img" "$t/EFI/BOOT/BOOTX64.EFI" ::/EFI/BOOT/
+  cp "$work/efiboot.img" "$t/efiboot.img"
+  xorriso -as mkisofs -R -J -V HYBRID -no-pad \
+    -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin -c isolinux/boot.cat -b isolinux/isolinux.bin \
+    -no-emul-boot -boot-load-size 4 -boot-info-table \
+    -eltorito-alt-boot -e efiboot.img -no-emul-boot -isohybrid-gpt-basdat \
+    -o "$iso" "$t" 2>/dev/null
+}
+if command -v mkfs.fat >/dev/null && command -v mmd >/dev/null && [ -f /usr/lib/ISOLINUX/isohdpfx.bin ]; then
+  build_hybrid "$out/hybrid-a.iso"
+  sleep 2
+  build_hybrid "$out/hybrid-b.iso"
+else
+  echo "skipping the hybrid pair: needs dosfstools, mtools and isolinux" >&2
+fi
 
 ls -l "$out"/*.iso

@@ -42,7 +42,7 @@ function normalValue(v: unknown): string {
 
 function fieldPriority(name: string): number {
   // an entry's own record before the copies in '.' and '..' records; modification times first
-  const copy = /\.(self|parent)\./.test(name) ? 10 : 0;
+  const copy = /\.(self|parent)\./.test(name) || /(^|\.)(backup|joliet)\./.test(name) ? 10 : 0;
   if (/modif|mtime/.test(name)) return copy;
   if (/creation|ctime/.test(name)) return copy + 1;
   return copy + 2;
@@ -57,7 +57,10 @@ function groupSameChange(all: RawFinding[]): void {
   const groups = new Map<string, RawFinding[]>();
   for (const f of all) {
     if (!f.root || f.field === null || !GROUPABLE.has(f.kind) || f.a === null || f.b === null) continue;
-    const key = [f.scope.path, f.path, f.format, f.kind, normalValue(f.a), normalValue(f.b)].join('\u0000');
+    // a random id is the same cause wherever its value recurs in one container (a GPT partition GUID and
+    // its backup copy); other kinds group within one entry
+    const where = f.kind === 'random-id' ? '' : f.path;
+    const key = [f.scope.path, where, f.format, f.kind, normalValue(f.a), normalValue(f.b)].join('\u0000');
     (groups.get(key) ?? groups.set(key, []).get(key)!).push(f);
   }
   for (const list of groups.values()) {

@@ -14,9 +14,15 @@ import { DecodedSource, type ByteSource, type Extent } from '../io/source.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import type { Container, Entry, Field, Kind, OpenContext, Span, Value } from '../model.js';
 import type { ReportSpan } from '../report/types.js';
+import { explainContent } from '../classify/content.js';
 import { entrySource, openViews } from '../walk/open.js';
 import { overlaps, type Interval } from './intervals.js';
 import { diffFiles, WorkerPool } from './pool.js';
+
+/** contents up to this size are decoded for embedded values when they differ */
+const EXPLAIN_MAX = 16 * 1024 * 1024;
+/** findings per entry from content heuristics; the rest are summarised in one */
+const MAX_EVIDENCE = 50;
 
 /** Formats that only wrap one stream: their `/content` entry adds no path segment. */
 const TRANSPARENT = new Set(['gzip', 'xz', 'zstd', 'lz4']);
@@ -117,6 +123,10 @@ function readSpans(src: ByteSource, spans: Span[], root: ByteSource): Uint8Array
   return out;
 }
 
+function spanKey(spans: Span[]): string {
+  return spans.map((s) => `${s.stream ?? ''}@${s.offset}+${s.length}`).join(',');
+}
+
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -133,6 +143,7 @@ export class Comparer {
   readonly scopes: Scope[] = [];
   readonly notes: string[] = [];
   private diff: Interval[] = [];
+  private readonly nestedSeen = new Map<string, string>();
   private entriesDone = 0;
 
   constructor(
@@ -343,6 +354,7 @@ export class Comparer {
     // contents differ: open both as nested containers where a format recognises them
     const nestedFound = await this.compareNested(ca, cb, ea, eb, path, depth, scope);
     if (nestedFound) return;
+    if (this.explainDiffering(ca, cb, ea, eb, path, scope)) return;
     this.add({
       path,
       format: ca.format,
@@ -358,6 +370,47 @@ export class Comparer {
     void prefix;
   }
 
+  /**
+   * Names what differs inside two contents that no format opens: embedded times, UUIDs, tokens, build paths,
+   * with a text diff for text. One finding per recognised value. False when the contents are too large.
+   */
+  private explainDiffering(ca: Container, cb: Container, ea: Entry, eb: Entry, path: string, scope: Scope): boolean {
+    if (ea.size > EXPLAIN_MAX || eb.size > EXPLAIN_MAX) {
+      this.notes.push(`${path}: contents over ${EXPLAIN_MAX} bytes are compared by hash only; the values inside are not decoded`);
+      return false;
+    }
+    const sa = entrySource(ca, ea);
+    const sb = entrySource(cb, eb);
+    if (!sa || !sb) return false;
+    const da = sa.read(0, sa.size, 'content');
+    const db = sb.read(0, sb.size, 'content');
+    const ex = explainContent(da, db, { labels: [`a${path}`, `b${path}`] });
+    if (!ex.evidence.length) return false;
+    const shown = ex.evidence.slice(0, MAX_EVIDENCE);
+    const rest = ex.evidence.slice(MAX_EVIDENCE);
+    shown.forEach((ev, i) => {
+      const spans: ReportSpan[] = [];
+      for (const r of ev.ranges) {
+        if (r.aLength) spans.push(...reportSpans('a', sa.spans(r.aOffset, r.aLength)));
+        if (r.bLength) spans.push(...reportSpans('b', sb.spans(r.bOffset, r.bLength)));
+      }
+      const detail = i === 0 && ex.diff ? `${ev.description}\n${ex.diff}` : ev.description;
+      this.add({ path, format: ca.format, field: null, kind: ev.kind, root: true, a: ev.a, b: ev.b, spans, scope, entry: ea.path, detail, confidence: ev.confidence, hint: ev.hint });
+    });
+    if (rest.length) {
+      const spans: ReportSpan[] = [];
+      for (const ev of rest) {
+        for (const r of ev.ranges) {
+          if (r.aLength) spans.push(...reportSpans('a', sa.spans(r.aOffset, r.aLength)));
+          if (r.bLength) spans.push(...reportSpans('b', sb.spans(r.bOffset, r.bLength)));
+        }
+      }
+      const kinds = [...new Set(rest.map((e) => e.kind))].join(', ');
+      this.add({ path, format: ca.format, field: null, kind: 'content', root: true, a: null, b: null, spans, scope, entry: ea.path, confidence: 0.3, detail: `${rest.length} more differing regions (${kinds}) beyond the first ${MAX_EVIDENCE}` });
+    }
+    return true;
+  }
+
   /** Opens both contents as containers; compares them when both open as the same formats. True when it did. */
   private async compareNested(ca: Container, cb: Container, ea: Entry, eb: Entry, path: string, depth: number, scope: Scope): Promise<boolean> {
     if (depth + 1 > this.ctx.limits.maxDepth) {
@@ -367,6 +420,14 @@ export class Comparer {
     const sa = entrySource(ca, ea);
     const sb = entrySource(cb, eb);
     if (!sa || !sb) return false;
+    // the same bytes reached by two paths (an El Torito boot image that is also an ISO file) are compared once
+    const key = `${spanKey(sa.spans(0, sa.size))}|${spanKey(sb.spans(0, sb.size))}`;
+    const already = this.nestedSeen.get(key);
+    if (already !== undefined) {
+      this.notes.push(`${path} holds the same bytes as ${already}; its contents are compared there`);
+      return true;
+    }
+    this.nestedSeen.set(key, path);
     const [oa, ob] = [await openViews(sa, this.ctx), await openViews(sb, this.ctx)];
     for (const f of oa.failures) this.notes.push(`${sa.name}: not opened as ${f.format}: ${f.error.describe()}`);
     for (const f of ob.failures) this.notes.push(`${sb.name}: not opened as ${f.format}: ${f.error.describe()}`);

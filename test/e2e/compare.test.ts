@@ -77,6 +77,10 @@ describe('pinned dates, one file touched, one fresh UUID, another placement orde
     expect(roots.map((f) => f.path).sort()).toEqual(['/', '/docs/build-info.txt', '/docs/os-release']);
     expect(roots.find((f) => f.path === '/')!.kind).toBe('ordering');
     expect(roots.find((f) => f.path === '/docs/os-release')!.kind).toBe('timestamp');
+    const uuid = roots.find((f) => f.path === '/docs/build-info.txt')!;
+    expect(uuid.kind).toBe('random-id');
+    expect(uuid.a).toBe('4b1d3f0e-9a0c-4c7e-8d51-2f6a7b9c0d12');
+    expect(String(uuid.b)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(report.bytes.unexplained).toBe(0);
   });
 
@@ -190,5 +194,49 @@ describe('bad input exits 2 naming the file, the structure and the offset', () =
   it('bad usage', () => {
     const r = cli([good]);
     expect(r.status).toBe(2);
+  });
+});
+
+describe('two hybrid builds (isohybrid MBR + GPT, El Torito, efiboot.img by mkfs.fat + mtools) seconds apart', () => {
+  const { status, report } = compare(`${SAMPLES}hybrid-a.iso`, `${SAMPLES}hybrid-b.iso`);
+  const byField = (name: string) => report.findings.filter((f) => f.field === name);
+
+  it('names the MBR signature, the GPT GUIDs and the FAT serial as random ids with decoded values', () => {
+    expect(status).toBe(1);
+    expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
+    for (const name of ['mbr.disk_signature', 'gpt.header.disk_guid', 'fat.volume_serial']) {
+      const [f] = byField(name);
+      expect(f, name).toBeDefined();
+      expect(f!.kind).toBe('random-id');
+      expect(f!.root).toBe(true);
+      expect(f!.a).not.toBe(f!.b);
+    }
+    expect(byField('fat.volume_serial')[0]!.path).toBe('/efiboot.img');
+    // the backup header repeats the disk GUID: a copy, derived from the primary
+    const backup = byField('gpt.backup.header.disk_guid')[0]!;
+    expect(backup.root).toBe(false);
+    expect(backup.causedBy).toEqual([byField('gpt.header.disk_guid')[0]!.id]);
+  });
+
+  it('names the FAT entry times inside efiboot.img', () => {
+    const fat = report.findings.filter((f) => f.format === 'fat' && f.kind === 'timestamp');
+    expect(fat.length).toBeGreaterThan(0);
+    expect(fat.some((f) => f.path.startsWith('/efiboot.img//EFI'))).toBe(true);
+  });
+
+  it('marks the GPT CRCs as derived from the GUIDs they cover', () => {
+    const crcs = report.findings.filter((f) => f.format === 'gpt' && f.kind === 'checksum');
+    expect(crcs.length).toBeGreaterThanOrEqual(2);
+    const roots = new Set(report.findings.filter((f) => f.root).map((f) => f.id));
+    for (const f of crcs) {
+      expect(f.root, f.field ?? '').toBe(false);
+      expect(f.causedBy.length).toBeGreaterThan(0);
+      for (const c of f.causedBy) expect(roots.has(c)).toBe(true);
+    }
+  });
+
+  it('leaves no differing byte of the system area, the GPT or the FAT image unexplained', () => {
+    expect(report.bytes.unexplained).toBe(0);
+    expect(report.findings.filter((f) => f.kind === 'unknown')).toEqual([]);
   });
 });
