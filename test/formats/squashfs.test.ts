@@ -132,7 +132,20 @@ describe('squashfs written by mksquashfs', () => {
       const many = c.entries.filter((e) => e.path.startsWith('/many/'));
       expect(many).toHaveLength(700);
       expect(many.filter((e) => e.fields.some((f) => f.name === 'squashfs.dirhdr.count')).length).toBeGreaterThan(2);
-      for (const r of c.regions) for (const s of r.spans) expect(s.offset + s.length).toBeLessThanOrEqual(src.size);
+      // every byte of the image is a region or an encoded data/fragment block of some file, each claimed once
+      const claimed = new Map<number, number>();
+      for (const r of c.regions) for (const s of r.spans) claimed.set(s.offset, s.length);
+      for (const e of c.entries) {
+        if (!(e.contentSource instanceof SquashfsFileSource)) continue;
+        for (let off = 0; off < e.size; off += 131072) for (const s of e.contentSource.origin(off)) claimed.set(s.offset, s.length);
+      }
+      const sorted = [...claimed].sort((x, y) => x[0] - y[0]);
+      let pos = 0;
+      for (const [off, len] of sorted) {
+        expect(off).toBe(pos);
+        pos = off + len;
+      }
+      expect(pos).toBe(src.size);
     });
   }
 
@@ -161,6 +174,31 @@ describe('squashfs written by mksquashfs', () => {
     const cs = await squashfsFormat.open(new FileSource(a), ctx);
     expect(t(cs)).toBe('2017-07-14T02:40:00Z');
     expect(cs.entries.map((e) => e.meta.mtime)).toEqual(['2017-07-14T02:40:00Z', '2017-07-14T02:40:00Z']);
+  });
+
+  it.skipIf(!canMksquashfs || !hasTool('python3'))('claims the xattr tables and records the xattr index of an inode', async () => {
+    const t = join(dir, 'xattr-tree');
+    mkdirSync(t);
+    writeFileSync(join(t, 'f'), 'x');
+    try {
+      run('python3', ['-c', `import os; os.setxattr(${JSON.stringify(join(t, 'f'))}, 'user.note', b'value')`]);
+    } catch {
+      return; // the scratch filesystem has no user xattrs
+    }
+    const img = join(dir, 'xattr.sqfs');
+    run('mksquashfs', [t, img, '-noappend', '-quiet'], { env: utc });
+    const src = new FileSource(img);
+    const c = await squashfsFormat.open(src, ctx);
+    const f = c.entries.find((e) => e.path === '/f') as Entry;
+    expect(value(f, 'squashfs.inode.type')).toBe(9);
+    expect(value(f, 'squashfs.inode.xattr')).toBe(0);
+    expect(c.fields.find((x) => x.name === 'squashfs.xattr.count')?.value).toBe(1);
+    const r = c.regions.find((x) => x.name === 'squashfs xattr tables');
+    const xattrStart = Number(c.fields.find((x) => x.name === 'squashfs.super.xattr_id_table_start')?.value);
+    expect(r?.spans[0]?.offset).toBe(c.fields.find((x) => x.name === 'squashfs.xattr.table_start')?.value);
+    expect((r?.spans[0]?.offset ?? 0) + (r?.spans[0]?.length ?? 0)).toBe(xattrStart + 16 + 8);
+    expect(c.notes.join(' ')).toMatch(/extended attribute/);
+    expect(ourListing(c).sort()).toEqual(toolListing(img).sort());
   });
 
   it.skipIf(!canMksquashfs)('lists a lzo image and marks its contents opaque when there is no lzo decoder', async () => {
