@@ -132,6 +132,8 @@ export function parseXz(input: Uint8Array, maxOutput: number, decode = true): Xz
   const streams: XzStream[] = [];
   let p = 0;
   while (p < input.length) {
+    // after a stream, anything that is not another stream ends the walk (the kernel appends the size)
+    if (streams.length > 0 && (input.length - p < 12 || !XZ_MAGIC.every((v, i) => input[p + i] === v))) break;
     if (input.length - p < 12) throw new CodecError('E_FORMAT', 'xz stream header is truncated', p);
     for (let i = 0; i < 6; i++) if (input[p + i] !== XZ_MAGIC[i]) throw new CodecError('E_FORMAT', 'not an xz stream header', p);
     const flags = input.subarray(p + 6, p + 8);
@@ -278,7 +280,6 @@ export function parseXz(input: Uint8Array, maxOutput: number, decode = true): Xz
     stream.end = q + stream.paddingSize;
     streams.push(stream);
     p = stream.end;
-    if (padLen % 4 !== 0 && pad >= input.length) throw new CodecError('E_FORMAT', 'xz stream padding is not a multiple of 4', q);
   }
   if (streams.length === 0) throw new CodecError('E_FORMAT', 'no xz stream', 0);
   return { streams, output: out.result() };
