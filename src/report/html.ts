@@ -31,7 +31,7 @@ h1{font-size:1.5rem;margin:1rem 0 .25rem}h2{font-size:1.15rem;margin:1.25rem 0 .
 table{border-collapse:collapse}th,td{border:1px solid var(--line);padding:.2rem .45rem;text-align:left;vertical-align:top}
 th{background:var(--head)}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code,.mono,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
-.val{font-family:ui-monospace,monospace;font-size:12.5px;word-break:break-all;max-width:28rem}
+.val{font-family:ui-monospace,monospace;font-size:12.5px;overflow-wrap:anywhere;min-width:12rem;max-width:28rem}
 .val.a{background:var(--del)}.val.b{background:var(--add)}
 .path{word-break:break-all;max-width:32rem}
 .layout{display:flex;gap:1.5rem;align-items:flex-start}
