@@ -165,6 +165,19 @@ function printableAscii(buf: Uint8Array, s: number, e: number): boolean {
   return true;
 }
 
+/** Half the window printable on both sides, and every differing byte printable. */
+function textLike(a: Uint8Array, b: Uint8Array, s: number, d: number, w: number): boolean {
+  let pa = 0, pb = 0;
+  for (let i = s; i < s + w; i++) {
+    const x = a[i] as number, y = b[i + d] as number;
+    const px = x >= 0x20 && x < 0x7f, py = y >= 0x20 && y < 0x7f;
+    if (px) pa++;
+    if (py) pb++;
+    if (x !== y && (!px || !py)) return false;
+  }
+  return pa * 2 >= w && pb * 2 >= w;
+}
+
 function candidateKey(c: Candidate, id: string): string {
   return `${id}:${c.aOffset}:${c.aLength}:${c.bOffset}:${c.bLength}`;
 }
@@ -279,6 +292,8 @@ function binaryCandidates(x: Sides, upto: number, out: Map<string, Candidate>): 
         if (!vb) continue;
         const v = dec.pair(va, vb);
         if (!v) continue;
+        // digits of a text changing read as a close pair of numbers: text-looking bytes are weak evidence
+        if (!dec.printable && textLike(a, b, s, d, w)) v.confidence = Math.max(0.05, v.confidence - 0.35);
         const c: Candidate = {
           ...v,
           aOffset: s,
@@ -437,6 +452,16 @@ function insertSorted(list: [number, number][], s: number, e: number): void {
   list.splice(lo, 0, [s, e]);
 }
 
+/** Other time readings of exactly the same bytes, e.g. four bytes that are also a DOS time and date. */
+function alsoReads(c: Candidate, byPlace: Map<string, Candidate[]>): string {
+  if (c.kind !== 'timestamp') return '';
+  const others = (byPlace.get(`${c.aOffset}:${c.aLength}:${c.bOffset}:${c.bLength}`) ?? []).filter(
+    (o) => o !== c && o.kind === 'timestamp' && o.description !== c.description && o.a !== c.a,
+  );
+  if (others.length === 0) return '';
+  return ` (the same bytes also read as ${others.map((o) => `${o.description}: ${o.a} vs ${o.b}`).join('; ')})`;
+}
+
 function sdeFlags(v: PairVerdict, sde: number | undefined): { sdeA?: boolean; sdeB?: boolean } {
   if (sde === undefined || v.kind !== 'timestamp') return {};
   const iso = isoFromUnix(sde);
@@ -491,7 +516,7 @@ function byteEntropy(buf: Uint8Array, s: number, n: number): number {
 }
 
 /** Evidence next to each other that is one value: the same value twice in a row, or a date followed by a time. */
-function mergeAdjacent(list: ContentEvidence[]): ContentEvidence[] {
+function mergeAdjacent(list: ContentEvidence[], a: Uint8Array): ContentEvidence[] {
   const out: ContentEvidence[] = [];
   for (const e of list) {
     const prev = out[out.length - 1];
@@ -505,7 +530,9 @@ function mergeAdjacent(list: ContentEvidence[]): ContentEvidence[] {
         continue;
       }
       const pd = (prev as Tagged).dateOnly, et = (e as Tagged).timeOnly;
-      if (near && pd && et && prev.kind === 'timestamp' && e.kind === 'timestamp') {
+      // __DATE__ and __TIME__ as two strings: only padding, quotes or spaces between them
+      const padded = gapA >= 0 && gapB >= 0 && gapA <= 16 && gapB <= 16 && !/[A-Za-z0-9]/.test(latin1(a, pr.aOffset + pr.aLength, er.aOffset));
+      if (padded && pd && et && prev.kind === 'timestamp' && e.kind === 'timestamp') {
         const merged: Tagged = {
           ...prev,
           a: prev.a && e.a ? `${prev.a}T${e.a}Z` : prev.a ?? e.a,
@@ -558,6 +585,18 @@ export function explainContent(a: Uint8Array, b: Uint8Array, opts: ExplainOption
     ranges.map((r) => ({ ...r, by: -1 })),
   );
   const differingBytes = ranges.reduce((n, r) => n + pieceBytes(x, r), 0);
+  if (opts.sourceDateEpoch !== undefined) {
+    // a side that equals SOURCE_DATE_EPOCH settles which reading of the bytes is the right one
+    for (const c of found.values()) {
+      const f = sdeFlags(c, opts.sourceDateEpoch);
+      if ((f.sdeA || f.sdeB) && !c.timeOnly && !c.dateOnly) c.confidence = Math.max(c.confidence, 0.95);
+    }
+  }
+  const byPlace = new Map<string, Candidate[]>();
+  for (const c of found.values()) {
+    const k = `${c.aOffset}:${c.aLength}:${c.bOffset}:${c.bLength}`;
+    byPlace.set(k, [...(byPlace.get(k) ?? []), c]);
+  }
   const cands = [...found.values()].map((c) => ({ c, bytes: pieces.claim(c, -1, false) })).filter((e) => e.bytes > 0);
   cands.sort(
     (p, q) =>
@@ -585,7 +624,7 @@ export function explainContent(a: Uint8Array, b: Uint8Array, opts: ExplainOption
     a: c.a,
     b: c.b,
     ranges: [{ aOffset: c.aOffset, aLength: c.aLength, bOffset: c.bOffset, bLength: c.bLength }],
-    description: c.description,
+    description: c.description + alsoReads(c, byPlace),
     ...(c.hint ? { hint: c.hint } : {}),
     rawA: c.rawA,
     rawB: c.rawB,
@@ -621,7 +660,7 @@ export function explainContent(a: Uint8Array, b: Uint8Array, opts: ExplainOption
 
   const result: ContentExplanation = {
     text,
-    evidence: mergeAdjacent(evidence),
+    evidence: mergeAdjacent(evidence, a),
     unexplained,
     differingBytes,
     unexplainedBytes,

@@ -30,7 +30,8 @@ function buildRoot(path: string): string | null {
 
 const absolutePath: TextPattern = {
   id: 'path',
-  re: /(?<![A-Za-z0-9._~+-])(?:\/[A-Za-z0-9._+@%~,=-]+)+\/?/g,
+  // after a word character only in flags such as -I/path or -L/path
+  re: /(?:(?<![A-Za-z0-9._~+-])|(?<=(?:^|[\s"'=])-[A-Za-z]))(?:\/[A-Za-z0-9._+@%~,=-]+)+\/?/g,
   decode(m) {
     if (m[0].length < 4) return null;
     return { value: m[0], tag: buildRoot(m[0]) ?? undefined };
