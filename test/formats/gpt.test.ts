@@ -109,6 +109,28 @@ describe('GPT of hybrid ISOs', () => {
     for (const [, n, name] of names) expect(get(c.entries[Number(n) - 1]!.fields, `gpt.part.${n}.name`)?.value).toBe(name);
   });
 
+  it.skipIf(!hasTool('grub-mkrescue'))('grub-mkrescue: GUIDs follow the clock despite SOURCE_DATE_EPOCH, unless --modification-date is given', async () => {
+    const g = join(dir, 'gtree', 'boot', 'grub');
+    mkdirSync(g, { recursive: true });
+    writeFileSync(join(g, 'grub.cfg'), 'set timeout=0\n');
+    const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000' };
+    const guid = async (name: string, extra: string[]): Promise<unknown> => {
+      const iso = join(dir, name);
+      run('grub-mkrescue', ['-o', iso, join(dir, 'gtree'), ...extra], { env });
+      return get((await open(iso)).fields, 'gpt.header.disk_guid')?.value;
+    };
+    const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 1100));
+    const a = await guid('g1.iso', []);
+    await pause();
+    const b = await guid('g2.iso', []);
+    expect(a).not.toBe(b);
+    const fixed = ['--modification-date=2023111422132000'];
+    const c = await guid('g3.iso', fixed);
+    await pause();
+    const d = await guid('g4.iso', fixed);
+    expect(c).toBe(d);
+  });
+
   it.skipIf(!existsSync('/usr/lib/ipxe/ipxe.iso'))('an ISO without GPT is not taken for one', () => {
     expect(gptFormat.detect(new FileSource('/usr/lib/ipxe/ipxe.iso'))).toBe(0);
   });

@@ -21,7 +21,9 @@ const ATTR_LFN = 0x0f;
 
 const SERIAL_HINT_MKFS =
   'mkfs.fat 4.2 makes the serial from the clock and ignores SOURCE_DATE_EPOCH: pass --invariant or -i <hex>';
-const SERIAL_HINT_MTOOLS = "mformat's serial is random even with SOURCE_DATE_EPOCH: pass -N <hex>";
+const SERIAL_HINT_MTOOLS =
+  "mformat's serial is random even with SOURCE_DATE_EPOCH: pass -N <hex> (grub-mkrescue 2.06 runs mformat for " +
+  'its efi.img without -N, so that serial changes on every build)';
 const SERIAL_HINT_OTHER =
   'give the volume serial explicitly: mkfs.fat -i <hex> (or --invariant), mformat -N <hex>';
 const TIME_HINT =

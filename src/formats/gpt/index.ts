@@ -15,8 +15,9 @@ const MAX_ENTRY_SIZE = 4096;
 const SIGNATURE = 'EFI PART';
 
 const XORRISO_HINT =
-  'xorriso 1.5.4 makes GPT GUIDs random unless SOURCE_DATE_EPOCH is set or --gpt_disk_guid is given ' +
-  '(grub-mkrescue passes options through to xorriso)';
+  'xorriso 1.5.4 makes GPT GUIDs random unless SOURCE_DATE_EPOCH is set (it then derives them from the volume date) ' +
+  'or --gpt_disk_guid is given; grub-mkrescue passes --modification-date=<now> to xorriso, which overrides ' +
+  'SOURCE_DATE_EPOCH: append --modification-date=YYYYMMDDhhmmsscc to its command line (options pass through to xorriso)';
 const GENERIC_HINT =
   'set the GUIDs explicitly: sgdisk -U <guid> (disk) and -u <n>:<guid> (partition); systemd-repart derives them ' +
   'from --seed; xorriso makes them random unless SOURCE_DATE_EPOCH is set or --gpt_disk_guid is given';

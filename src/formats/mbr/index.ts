@@ -15,8 +15,8 @@ const MAX_LOGICAL = 128;
 const EXTENDED_TYPES = new Set([0x05, 0x0f, 0x85]);
 
 const XORRISO_HINT =
-  'xorriso derives the MBR disk signature from the image creation time: set SOURCE_DATE_EPOCH ' +
-  '(grub-mkrescue passes it through to xorriso) or fix the volume date with -volume_date uuid';
+  'xorriso derives the isohybrid MBR disk signature from the image time: set SOURCE_DATE_EPOCH; grub-mkrescue ' +
+  'overrides it with --modification-date=<now>, so append --modification-date=YYYYMMDDhhmmsscc to its command line';
 const GENERIC_HINT =
   'set the disk identifier explicitly: sfdisk `label-id: 0x12345678` in the script, fdisk expert command `i`, ' +
   'systemd-repart derives it from --seed';
