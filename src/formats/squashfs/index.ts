@@ -432,11 +432,12 @@ class SquashfsReader {
       entry.fields.push(field('squashfs.fragment.size', stored, 'size', f.spans(fi * 16 + 8, 4), { derived: true }));
     }
     if (size === 0) return;
+    // the source is kept even for opaque content: its origin() still says where the encoded blocks are
+    entry.contentSource = new SquashfsFileSource(`${this.src.name}//${entry.path.slice(1)}`, this.src, size, blocks, fragment, this.cache, inode.number);
     if (this.dataOpaque && anyCompressed) {
       entry.opaque = this.dataOpaque;
       return;
     }
-    entry.contentSource = new SquashfsFileSource(`${this.src.name}//${entry.path.slice(1)}`, this.src, size, blocks, fragment, this.cache, inode.number);
     entry.extents = [{ offset: 0, length: size }];
   }
 }

@@ -12,6 +12,8 @@ import { isoFromUnix } from '../../util/time.js';
 import { BLOCK, H, dialectOf, headerSums, isZeroBlock, looksLikeHeader, parseNumber, textField, type Dialect } from './header.js';
 import { PAX_NAME_HINT, SPARSE_NAME_HINT, TAR_MTIME_HINT, TAR_OWNER_HINT, isoFromPaxTime, paxFields, parsePax, type PaxRecord } from './pax.js';
 
+const GNU_TIMES_HINT = 'GNU tar fills the atime/ctime of gnu-format headers only in incremental mode (-G, -g): archive without it';
+
 /** extended header data (pax records, GNU long names) held in memory at once */
 const MAX_EXT_DATA = 1024 * 1024;
 /** GNU sparse extension blocks after one header */
@@ -341,8 +343,8 @@ class TarReader {
     } else {
       const a = num(H.gnuAtime);
       const c = num(H.gnuCtime);
-      out.push(field(`${prefix}atime`, a ? isoFromUnix(a) : null, 'timestamp', sp(H.gnuAtime), { hint: 'GNU tar writes atime/ctime here only with --incremental or --atime-preserve; drop those options' }));
-      out.push(field(`${prefix}ctime`, c ? isoFromUnix(c) : null, 'timestamp', sp(H.gnuCtime), { hint: 'GNU tar writes atime/ctime here only with --incremental or --atime-preserve; drop those options' }));
+      out.push(field(`${prefix}atime`, a ? isoFromUnix(a) : null, 'timestamp', sp(H.gnuAtime), { hint: GNU_TIMES_HINT }));
+      out.push(field(`${prefix}ctime`, c ? isoFromUnix(c) : null, 'timestamp', sp(H.gnuCtime), { hint: GNU_TIMES_HINT }));
     }
     return out;
   }

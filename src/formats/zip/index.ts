@@ -387,7 +387,7 @@ class ZipReader {
     const entry: Entry = {
       path,
       type,
-      size: type === 'file' ? cd.uncompressedSize : 0,
+      size: type === 'dir' ? 0 : cd.uncompressedSize,
       extents: [],
       fields: f,
       meta: {},
@@ -406,9 +406,9 @@ class ZipReader {
     if (cd.flags & 0x1) entry.opaque = 'encrypted member';
     else if (cd.method === 0) {
       if (cd.compressedSize !== cd.uncompressedSize) throw b.error(18, `stored member has compressed size ${cd.compressedSize} but uncompressed size ${cd.uncompressedSize}`);
-      if (cd.compressedSize > 0) entry.extents = [{ offset: dataStart, length: cd.compressedSize }];
+      if (cd.compressedSize > 0 && type !== 'dir') entry.extents = [{ offset: dataStart, length: cd.compressedSize }];
     } else if (cd.method === 8) {
-      if (cd.uncompressedSize > 0) {
+      if (cd.uncompressedSize > 0 && type !== 'dir') {
         const cs = new InflateSource(`${src.name}//${path.slice(1)}`, src, dataStart, cd.compressedSize, cd.uncompressedSize, this.limits.maxDecodedBytes, `${src.name}#zip:${index}`);
         entry.contentSource = cs;
         entry.extents = [{ offset: 0, length: cd.uncompressedSize }];
@@ -422,13 +422,11 @@ class ZipReader {
     localCrc.covers = covers;
     const ddCrc = f.find((x) => x.name === 'zip.dd.crc32');
     if (ddCrc) ddCrc.covers = covers;
-    if (type === 'symlink' && entry.size <= 4096 && !entry.opaque) {
-      const s = entry.contentSource ?? src;
+    if (type === 'symlink') {
+      // Info-ZIP stores a symlink's target as the member's content; it stays the entry's content as well
+      entry.size = cd.uncompressedSize;
       const ext = entry.extents[0];
-      if (ext) entry.meta.target = new TextDecoder().decode(s.read(ext.offset, ext.length, 'zip symlink target'));
-      entry.size = 0;
-      entry.extents = [];
-      delete entry.contentSource;
+      if (ext && ext.length <= 4096) entry.meta.target = new TextDecoder().decode((entry.contentSource ?? src).read(ext.offset, ext.length, 'zip symlink target'));
     }
     this.ranges.push([at, end, path]);
     this.entries.push(entry);
