@@ -97,6 +97,15 @@ describe('FAT on images made by mkfs.fat and mtools', () => {
         expect(c.regions.some((r) => r.name === 'FSInfo sector')).toBe(true);
       }
       expect(c.regions.some((r) => r.role === 'unused' && r.name === 'free clusters')).toBe(true);
+      // every byte of the image is claimed exactly once: by a region or by an entry's content
+      const claimed = new Uint8Array(src.size);
+      const claim = (offset: number, length: number): void => {
+        for (let i = offset; i < offset + length; i++) claimed[i]! += 1;
+      };
+      for (const r of c.regions) for (const s of r.spans) claim(s.offset, s.length);
+      for (const e of c.entries) for (const x of e.extents) claim(x.offset, x.length);
+      const wrong = claimed.findIndex((n) => n !== 1);
+      expect(wrong, `byte ${wrong} claimed ${claimed[wrong]} times`).toBe(-1);
     });
   }
 
