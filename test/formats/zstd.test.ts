@@ -1,0 +1,61 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BufferSource } from '../../src/io/source.js';
+import { DEFAULT_LIMITS } from '../../src/limits.js';
+import { openZstd, zstdFormat } from '../../src/formats/zstd/index.js';
+import { hasTool, scratch } from '../helpers/tools.js';
+
+const ctx = { limits: { ...DEFAULT_LIMITS } };
+const { dir, cleanup } = scratch('reprodiff-zstd-');
+const sh = (cmd: string): string => execFileSync('sh', ['-c', cmd], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+let sample: Buffer;
+beforeAll(() => {
+  sample = Buffer.concat([readFileSync('/usr/share/common-licenses/GPL-3'), Buffer.from('x'.repeat(100_000))]);
+  writeFileSync(join(dir, 's'), sample);
+});
+afterAll(() => cleanup());
+const bytes = (f: string): Uint8Array => new Uint8Array(readFileSync(join(dir, f)));
+
+describe('zstd container', () => {
+  it.skipIf(!hasTool('zstd'))('reads the frame header and checksum zstd -lv reports', () => {
+    sh('zstd -q --check -c s > s.zst');
+    const src = new BufferSource('s.zst', bytes('s.zst'));
+    expect(zstdFormat.detect(src)).toBeGreaterThan(0);
+    const c = openZstd(src, ctx);
+    const lv = sh('zstd -lv s.zst 2>&1');
+    const check = /Check: XXH64 ([0-9a-f]+)/.exec(lv)![1]!;
+    const stored = c.fields.find((f) => f.name === 'zstd.frame.content_checksum')!;
+    // zstd prints the stored 32-bit value as a little-endian number
+    expect(Buffer.from(stored.value as string, 'hex').readUInt32LE(0).toString(16).padStart(8, '0')).toBe(check.padStart(8, '0'));
+    expect(stored.covers).toEqual([{ stream: 's.zst#zstd', offset: 0, length: sample.length }]);
+    expect(c.fields.find((f) => f.name === 'zstd.frame.content_size')?.value).toBe(sample.length);
+    expect(c.fields.find((f) => f.name === 'zstd.frame.checksum_flag')?.value).toBe(true);
+    expect(Buffer.from(c.entries[0]!.contentSource!.read(0, sample.length)).equals(sample)).toBe(true);
+  });
+  it.skipIf(!hasTool('zstd'))('reads several frames, a skippable frame and zero padding', () => {
+    sh('zstd -q --no-check -c s > a.zst && head -c 1000 s | zstd -q -c > b.zst');
+    const skip = Buffer.alloc(8 + 5);
+    skip.writeUInt32LE(0x184d2a53, 0);
+    skip.writeUInt32LE(5, 4);
+    skip.write('hello', 8);
+    const all = Buffer.concat([skip, readFileSync(join(dir, 'a.zst')), readFileSync(join(dir, 'b.zst')), Buffer.alloc(16)]);
+    const c = openZstd(new BufferSource('m.zst', new Uint8Array(all)), ctx);
+    expect(c.fields.find((f) => f.name === 'zstd.skippable[0].magic')?.value).toBe('184d2a53');
+    expect(c.fields.find((f) => f.name === 'zstd.frame.checksum_flag')?.value).toBe(false);
+    expect(c.fields.find((f) => f.name === 'zstd.frame[1].checksum_flag')?.value).toBe(true);
+    expect(c.entries[0]!.size).toBe(sample.length + 1000);
+    expect(c.regions.some((r) => r.role === 'padding')).toBe(true);
+  });
+  it.skipIf(!hasTool('zstd'))('stops a zstd bomb at maxDecodedBytes', () => {
+    sh('head -c 200M /dev/zero | zstd -q -c > bomb.zst');
+    expect(() => openZstd(new BufferSource('bomb.zst', bytes('bomb.zst')), { limits: { ...DEFAULT_LIMITS, maxDecodedBytes: 4 << 20 } })).toThrow(
+      expect.objectContaining({ code: 'E_LIMIT' }),
+    );
+  });
+  it('rejects a frame whose blocks run past the end', () => {
+    const b = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05, 0xf0, 0xff, 0x0f]);
+    expect(() => openZstd(new BufferSource('t.zst', b), ctx)).toThrow(/runs past|truncated/);
+  });
+});
