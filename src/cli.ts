@@ -3,7 +3,7 @@
  * Exit status as diff tools have it: 0 identical, 1 different, 2 trouble.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, writeFileSync } from 'node:fs';
+import { appendFileSync, createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isReprodiffError, ReprodiffError } from './errors.js';
 import { buildReport } from './compare/account.js';
@@ -11,7 +11,12 @@ import { compareFiles } from './compare/compare.js';
 import { inspectImage, renderInspectText } from './inspect.js';
 import { renderJson } from './report/json.js';
 import { renderMarkdown } from './report/markdown.js';
-import { renderText } from './report/text.js';
+import { colorWanted, Progress, renderText } from './report/text.js';
+import { renderHtml } from './report/html.js';
+import { renderJunit } from './report/junit.js';
+import { renderGithubSummary } from './report/github.js';
+import { compareBaseline, parseBaseline, renderBaseline } from './report/baseline.js';
+import { applyAccept, parseAccept } from './report/accept.js';
 import { exitStatus } from './report/common.js';
 import type { Report } from './report/types.js';
 import { toolVersion } from './version.js';
@@ -46,37 +51,80 @@ async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-export function colorWanted(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0') return true;
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
-  return stream.isTTY === true;
-}
-
 interface CompareCliOptions {
   json?: string;
   markdown?: string;
+  html?: string;
+  junit?: string;
+  githubSummary?: string;
+  baseline?: string;
+  accept?: string;
+  acceptFile?: string;
   maxFindings?: number;
   quiet?: boolean;
   jobs?: number;
   sha256?: boolean;
 }
 
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ReprodiffError('E_USAGE', `cannot read the ${what}: ${(e as Error).message}`, { file: path });
+  }
+}
+
 async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<number> {
-  const res = await compareFiles(a, b, { jobs: o.jobs });
+  // read the options' files before the long work, so a typo fails at once
+  const accept = o.accept !== undefined || o.acceptFile !== undefined
+    ? parseAccept(o.accept, o.acceptFile !== undefined ? readText(o.acceptFile, 'accept file') : undefined, o.acceptFile)
+    : undefined;
+  const baseline = o.baseline !== undefined ? parseBaseline(readText(o.baseline, 'baseline report'), o.baseline) : undefined;
+
+  const progress = new Progress(process.stderr, { quiet: o.quiet === true });
+  let total = 0;
+  const res = await compareFiles(a, b, {
+    jobs: o.jobs,
+    onProgress: ({ entries }) => progress.update({ bytesDone: total, bytesTotal: total, entriesDone: entries }),
+    onSizes: (sa, sb) => {
+      total = sa + sb;
+    },
+  });
+  progress.done();
   const inputs = await Promise.all(
     [
       [a, res.sizeA],
       [b, res.sizeB],
     ].map(async ([p, size]) => ({ path: p as string, size: size as number, sha256: o.sha256 ? await sha256File(p as string) : null })),
   );
-  const report: Report = buildReport(res, inputs, toolVersion());
-  const toStdout = o.json === '-' || o.markdown === '-';
+  let report: Report = buildReport(res, inputs, toolVersion());
+  if (accept) report = applyAccept(report, accept);
+
+  const toStdout = [o.json, o.markdown].includes('-');
   if (o.json) emit(o.json, renderJson(report));
   if (o.markdown) emit(o.markdown, renderMarkdown(report));
-  if (!toStdout) {
-    process.stdout.write(renderText(report, { color: colorWanted(process.stdout, process.env), maxFindings: o.maxFindings }));
+  if (o.html) emit(o.html, renderHtml(report));
+  if (o.junit) emit(o.junit, renderJunit(report));
+  const summary = o.githubSummary ?? process.env.GITHUB_STEP_SUMMARY;
+  if (summary) appendSummary(summary, renderGithubSummary(report));
+
+  const out = toStdout ? process.stderr : process.stdout;
+  if (!toStdout) out.write(renderText(report, { color: colorWanted(process.stdout, process.env), maxFindings: o.maxFindings }));
+  if (baseline) {
+    const cmp = compareBaseline(report, baseline);
+    out.write(renderBaseline(cmp));
+    return cmp.exitCode;
   }
   return exitStatus(report);
+}
+
+/** GitHub's job summary file is appended to, as the runner expects. */
+function appendSummary(path: string, text: string): void {
+  try {
+    appendFileSync(path, text);
+  } catch (e) {
+    throw new ReprodiffError('E_IO', `cannot write the job summary: ${(e as Error).message}`, { file: path });
+  }
 }
 
 async function runInspect(image: string, o: { json?: string; jobs?: number; hash?: boolean }): Promise<number> {
@@ -100,6 +148,12 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<b>', 'second build')
     .option('--json <file>', 'write the JSON report to FILE (- for stdout)')
     .option('--markdown <file>', 'write a Markdown report for a bug tracker to FILE (- for stdout)')
+    .option('--html <file>', 'write a self-contained HTML report to FILE')
+    .option('--junit <file>', 'write JUnit XML (one test case per root cause) to FILE')
+    .option('--github-summary <file>', 'append a Markdown job summary to FILE (default: $GITHUB_STEP_SUMMARY when set)')
+    .option('--baseline <report.json>', 'exit 1 only for root causes that this earlier JSON report did not have')
+    .option('--accept <kinds>', 'accept these kinds of difference (comma-separated, e.g. timestamp,inode)')
+    .option('--accept-file <file>', 'accept differences matching the rules in FILE (kind=, format=, path=, field= per line)')
     .option('--max-findings <n>', 'root findings listed in the terminal report', nonNegativeInt)
     .option('-q, --quiet', 'no progress display')
     .option('-j, --jobs <n>', 'worker threads (default: the number of CPUs)', positiveInt)

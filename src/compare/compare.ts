@@ -34,6 +34,8 @@ export interface CompareOptions {
   sha256?: boolean;
   /** called as work progresses */
   onProgress?: (p: { entries: number }) => void;
+  /** called once both inputs are open */
+  onSizes?: (a: number, b: number) => void;
 }
 
 /** A finding before ids are assigned. */
@@ -560,6 +562,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
   const rootA = new FileSource(pathA);
   const rootB = new FileSource(pathB);
   const pool = new WorkerPool(opts.jobs);
+  opts.onSizes?.(rootA.size, rootB.size);
   try {
     const common = Math.min(rootA.size, rootB.size);
     const diffPromise = diffFiles(pool, rootA.path, rootB.path, common);

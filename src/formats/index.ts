@@ -4,16 +4,22 @@
  * gpt and eltorito at once).
  */
 import type { Format } from '../model.js';
+import { apmFormat } from './apm/index.js';
+import { cpioFormat } from './cpio/index.js';
 import { eltoritoFormat } from './eltorito/index.js';
 import { fatFormat } from './fat/index.js';
 import { gptFormat } from './gpt/index.js';
 import { gzipFormat } from './gzip/index.js';
 import { iso9660Format } from './iso9660/index.js';
+import { linuxFormat } from './linux/index.js';
 import { lz4Format } from './lz4/index.js';
 import { mbrFormat } from './mbr/index.js';
+import { peFormat } from './pe/index.js';
 import { squashfsFormat } from './squashfs/index.js';
 import { tarFormat } from './tar/index.js';
+import { ukiFormat } from './uki/index.js';
 import { xzFormat } from './xz/index.js';
+import { zipFormat } from './zip/index.js';
 import { zstdFormat } from './zstd/index.js';
 
 export const FORMATS: readonly Format[] = [
@@ -21,11 +27,17 @@ export const FORMATS: readonly Format[] = [
   eltoritoFormat,
   mbrFormat,
   gptFormat,
+  apmFormat,
   fatFormat,
   squashfsFormat,
+  ukiFormat,
+  linuxFormat,
+  peFormat,
+  cpioFormat,
   gzipFormat,
   xzFormat,
   zstdFormat,
   lz4Format,
+  zipFormat,
   tarFormat,
 ];

@@ -29,6 +29,8 @@ export interface Finding {
   confidence?: number;
   /** extra human-readable detail: a text diff, a hex excerpt, a permutation summary */
   detail?: string;
+  /** true when `--accept` or an accept file marked this finding; it does not count toward the exit status */
+  accepted?: boolean;
 }
 
 export interface Report {
