@@ -44,6 +44,13 @@ function toolListing(path: string): string[] {
     .map((l) => l.replace(/(\d+), +(\d+)/, '$1,$2').replace(/ +/g, ' '));
 }
 
+/** Total stored bytes of a file's data blocks. */
+function list0(e: Entry): number {
+  return String(value(e, 'squashfs.inode.block_list'))
+    .split(',')
+    .reduce((n, x) => n + (Number(x) & 0xffffff), 0);
+}
+
 function sha(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
@@ -104,18 +111,20 @@ describe('squashfs written by mksquashfs', () => {
       const cs = tail?.contentSource as SquashfsFileSource;
       // a read across a block boundary and into the fragment
       expect(sha(cs.read(131000, 3 * 131072 + 1234 - 131000))).toBe(sha(readFileSync(join(tree, 'etc/deep/deeper/tail.bin')).subarray(131000)));
-      expect(cs.origin(0)[0]?.offset).toBe(value(tail as Entry, 'squashfs.inode.blocks_start'));
+      expect(cs.origin[0]?.offset).toBe(value(tail as Entry, 'squashfs.inode.blocks_start'));
+      expect(cs.origin[0]?.length).toBe(list0(tail as Entry));
+      expect(cs.originAt(0)[0]?.offset).toBe(value(tail as Entry, 'squashfs.inode.blocks_start'));
       // mksquashfs keeps the tail of a file larger than a block in its own block (no -tailends)
       const list = String(value(tail as Entry, 'squashfs.inode.block_list')).split(',').map((x) => Number(x) & 0xffffff);
       expect(list).toHaveLength(4);
-      expect(cs.origin(3 * 131072 + 5)[0]?.offset).toBe(Number(value(tail as Entry, 'squashfs.inode.blocks_start')) + (list[0] ?? 0) + (list[1] ?? 0) + (list[2] ?? 0));
+      expect(cs.originAt(3 * 131072 + 5)[0]?.offset).toBe(Number(value(tail as Entry, 'squashfs.inode.blocks_start')) + (list[0] ?? 0) + (list[1] ?? 0) + (list[2] ?? 0));
       const small = c.entries.find((e) => e.path === '/etc/hostname') as Entry;
       const frag = Number(value(small, 'squashfs.fragment.start'));
       expect(frag).toBeGreaterThan(0);
-      expect((small.contentSource as SquashfsFileSource).origin(3)).toEqual([{ offset: frag, length: value(small, 'squashfs.fragment.size') }]);
+      expect((small.contentSource as SquashfsFileSource).originAt(3)).toEqual([{ offset: frag, length: value(small, 'squashfs.fragment.size') }]);
       const zeros = c.entries.find((e) => e.path === '/zeros.bin') as Entry;
       expect(String(value(zeros, 'squashfs.inode.block_list'))).toBe('0,0,0,0');
-      expect((zeros.contentSource as SquashfsFileSource).origin(10)).toEqual([]);
+      expect((zeros.contentSource as SquashfsFileSource).originAt(10)).toEqual([]);
       const host = c.entries.find((e) => e.path === '/etc/hostname') as Entry;
       expect(host.meta.nlink).toBe(2);
       const mt = host.fields.find((f) => f.name === 'squashfs.inode.mtime');
@@ -137,7 +146,7 @@ describe('squashfs written by mksquashfs', () => {
       for (const r of c.regions) for (const s of r.spans) claimed.set(s.offset, s.length);
       for (const e of c.entries) {
         if (!(e.contentSource instanceof SquashfsFileSource)) continue;
-        for (let off = 0; off < e.size; off += 131072) for (const s of e.contentSource.origin(off)) claimed.set(s.offset, s.length);
+        for (let off = 0; off < e.size; off += 131072) for (const s of e.contentSource.originAt(off)) claimed.set(s.offset, s.length);
       }
       const sorted = [...claimed].sort((x, y) => x[0] - y[0]);
       let pos = 0;

@@ -5,7 +5,7 @@
 import { ReprodiffError } from '../../errors.js';
 import type { Codec } from '../../codec/index.js';
 import { decompress } from '../../codec/index.js';
-import { checkRange, type ByteSource } from '../../io/source.js';
+import { DecodedSource, checkRange, type ByteSource } from '../../io/source.js';
 import type { Span } from '../../model.js';
 
 export interface DataBlock {
@@ -55,19 +55,24 @@ export class BlockCache {
   }
 }
 
-export class SquashfsFileSource implements ByteSource {
-  readonly stream: string;
+/**
+ * A DecodedSource whose `origin` is every encoded block of the file (data blocks, then the shared fragment
+ * block); `originAt(x)` names the one block that holds decoded offset x. Nothing is held until read.
+ */
+export class SquashfsFileSource extends DecodedSource {
+  declare readonly size: number;
 
   constructor(
-    readonly name: string,
+    name: string,
     private readonly outer: ByteSource,
-    readonly size: number,
+    size: number,
     private readonly blocks: readonly DataBlock[],
     private readonly fragment: Fragment | undefined,
     private readonly cache: BlockCache,
     inode: number,
   ) {
-    this.stream = `${outer.name}#squashfs:${inode}`;
+    super(name, new Uint8Array(0), `${outer.name}#squashfs:${inode}`, encodedSpans(outer, blocks, fragment));
+    this.size = size;
   }
 
   private get blockSize(): number {
@@ -105,7 +110,7 @@ export class SquashfsFileSource implements ByteSource {
     return data.subarray(f.offset, f.offset + want);
   }
 
-  read(offset: number, length: number, structure?: string): Uint8Array {
+  override read(offset: number, length: number, structure?: string): Uint8Array {
     checkRange(this, offset, length, structure);
     if (length === 0) return new Uint8Array(0);
     const first = Math.floor(offset / this.blockSize);
@@ -128,7 +133,7 @@ export class SquashfsFileSource implements ByteSource {
   }
 
   /** Bytes of stored (uncompressed) blocks map to the image; decoded bytes name this file's stream. */
-  spans(offset: number, length: number): Span[] {
+  override spans(offset: number, length: number): Span[] {
     checkRange(this, offset, length, 'span');
     const out: Span[] = [];
     let pos = offset;
@@ -141,7 +146,7 @@ export class SquashfsFileSource implements ByteSource {
       const f = this.fragment;
       if (b && b.stored > 0 && !b.compressed) out.push(...this.outer.spans(b.disk + w, n));
       else if (!b && f && !f.compressed) out.push(...this.outer.spans(f.disk + f.offset + w, n));
-      else out.push({ stream: this.stream, offset: pos, length: n });
+      else out.push({ stream: this.stream as string, offset: pos, length: n });
       pos += n;
       left -= n;
     }
@@ -149,7 +154,7 @@ export class SquashfsFileSource implements ByteSource {
   }
 
   /** The encoded bytes in the image that hold decoded offset `offset` (a data block or the fragment block); [] for a hole. */
-  origin(offset: number): Span[] {
+  originAt(offset: number): Span[] {
     checkRange(this, offset, 1, 'origin');
     const i = Math.floor(offset / this.blockSize);
     const b = this.blocks[i];
@@ -157,4 +162,18 @@ export class SquashfsFileSource implements ByteSource {
     const f = this.fragment;
     return f ? this.outer.spans(f.disk, f.stored) : [];
   }
+}
+
+/** The encoded bytes of a file in the image: its stored data blocks in order, then its fragment block. */
+function encodedSpans(outer: ByteSource, blocks: readonly DataBlock[], fragment: Fragment | undefined): Span[] {
+  const out: Span[] = [];
+  for (const b of blocks) {
+    if (b.stored === 0) continue;
+    const last = out[out.length - 1];
+    // consecutive blocks are contiguous on disk: merge them into one span
+    if (last && last.stream === undefined && last.offset + last.length === b.disk && outer.stream === undefined) last.length += b.stored;
+    else out.push(...outer.spans(b.disk, b.stored));
+  }
+  if (fragment) out.push(...outer.spans(fragment.disk, fragment.stored));
+  return out;
 }

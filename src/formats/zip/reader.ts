@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { decompress } from '../../codec/index.js';
 import { ReprodiffError } from '../../errors.js';
-import { checkRange, type ByteSource } from '../../io/source.js';
+import { DecodedSource, checkRange, type ByteSource } from '../../io/source.js';
 import type { Span } from '../../model.js';
 
 /** Serves yauzl's positional reads from a ByteSource (no file descriptor, no whole-file buffer). */
@@ -31,28 +31,30 @@ export class SourceReader extends yauzl.RandomAccessReader {
   }
 }
 
-/** The inflated bytes of one deflated member, decoded on first read and checked against the declared size. */
-export class InflateSource implements ByteSource {
-  readonly stream: string;
-  /** the compressed bytes in the parent, to which differences roll up */
-  readonly origin: Span[];
-  private data: Uint8Array | undefined;
+/**
+ * The inflated bytes of one deflated member, decoded on first read and checked against the declared size.
+ * A DecodedSource whose `origin` is the member's compressed bytes, so differences roll up to them; unlike
+ * its base it holds nothing until read.
+ */
+export class InflateSource extends DecodedSource {
+  declare readonly size: number;
+  private decodedData: Uint8Array | undefined;
 
   constructor(
-    readonly name: string,
+    name: string,
     private readonly parent: ByteSource,
     private readonly offset: number,
     private readonly compressedSize: number,
-    readonly size: number,
+    size: number,
     private readonly maxOutput: number,
     streamId: string,
   ) {
-    this.stream = streamId;
-    this.origin = parent.spans(offset, compressedSize);
+    super(name, new Uint8Array(0), streamId, parent.spans(offset, compressedSize));
+    this.size = size;
   }
 
   private decoded(): Uint8Array {
-    if (this.data) return this.data;
+    if (this.decodedData) return this.decodedData;
     if (this.size > this.maxOutput) {
       throw new ReprodiffError('E_LIMIT', `member declares ${this.size} bytes, over the limit of ${this.maxOutput}`, {
         file: this.parent.name,
@@ -69,21 +71,22 @@ export class InflateSource implements ByteSource {
         offset: this.offset,
       });
     }
-    this.data = out;
+    this.decodedData = out;
     return out;
   }
 
-  read(offset: number, length: number, structure?: string): Uint8Array {
+  override read(offset: number, length: number, structure?: string): Uint8Array {
     checkRange(this, offset, length, structure);
     return this.decoded().subarray(offset, offset + length);
   }
 
-  spans(offset: number, length: number): Span[] {
-    return [{ stream: this.stream, offset, length }];
+  override spans(offset: number, length: number): Span[] {
+    checkRange(this, offset, length, 'span');
+    return [{ stream: this.stream as string, offset, length }];
   }
 
   /** Drops the decoded bytes (they are decoded again on the next read). */
   release(): void {
-    this.data = undefined;
+    this.decodedData = undefined;
   }
 }
