@@ -1,0 +1,464 @@
+#!/usr/bin/env node
+/**
+ * Time-boxed, seeded mutation fuzzer for the built CLI (dist/). Not part of `npm test`.
+ *
+ *   FUZZ_SEED     PRNG seed (default 0x5eed1234); the same seed gives the same cases
+ *   FUZZ_SECONDS  wall-time budget (default 120)
+ *   FUZZ_CASES    case cap (default unlimited)
+ *   FUZZ_JOBS     child processes at once (default: number of CPUs)
+ *   FUZZ_TIMEOUT  per-run timeout in ms (default 20000)
+ *
+ * Each case takes one seed image, applies 1-4 mutations (generic or field-aware), and runs
+ * `reprodiff inspect MUTANT --json -` and `reprodiff ORIGINAL MUTANT --json -` in child processes with
+ * `node --max-old-space-size=512`. The CLI spends most of its wall time waiting, so the default runs
+ * three children per CPU. A case fails when the exit status is not 0/1/2, when it was killed
+ * (signal, out of memory) or timed out, or when stderr holds "internal error" or a stack trace.
+ * Failing inputs are kept in a temp folder named after the seed and case number.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const BIN = join(ROOT, 'bin/reprodiff');
+const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed1234) >>> 0;
+const SECONDS = Number(process.env.FUZZ_SECONDS ?? 120);
+const MAX_CASES = Number(process.env.FUZZ_CASES ?? Infinity);
+const JOBS = Math.max(1, Number(process.env.FUZZ_JOBS ?? cpus().length * 3));
+const TIMEOUT = Number(process.env.FUZZ_TIMEOUT ?? 20_000);
+
+// ---------- seeded PRNG (mulberry32); each case gets its own stream derived from (seed, case) ----------
+function mulberry32(a) {
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const caseRng = (n) => mulberry32((SEED ^ Math.imul(n + 1, 0x9e3779b1)) >>> 0);
+
+// ---------- seed images ----------
+const work = mkdtempSync(join(tmpdir(), 'reprodiff-fuzz-'));
+const has = (t) => spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }).status === 0;
+const sh = (cmd, cwd) => spawnSync('sh', ['-c', cmd], { cwd, stdio: ['ignore', 'ignore', 'pipe'] }).status === 0;
+
+/** @type {{name: string, format: string, path: string}[]} */
+const seeds = [];
+for (const f of readdirSync(join(ROOT, 'samples')).filter((f) => f.endsWith('.iso')).sort()) {
+  seeds.push({ name: f, format: 'iso9660', path: join(ROOT, 'samples', f) });
+}
+
+function build() {
+  const t = join(work, 'tree');
+  mkdirSync(join(t, 'etc'), { recursive: true });
+  mkdirSync(join(t, 'usr/share/doc'), { recursive: true });
+  writeFileSync(join(t, 'etc/os-release'), 'ID=debian\nVERSION_ID="12"\n');
+  writeFileSync(join(t, 'etc/motd'), 'hello\n'.repeat(50));
+  writeFileSync(join(t, 'usr/share/doc/big.txt'), Buffer.from(Array.from({ length: 20000 }, (_, i) => (i * 7) & 0xff)));
+  const add = (name, format, cmd, need) => {
+    if (!need.every(has)) return console.log(`skip seed ${name}: needs ${need.join(', ')}`);
+    if (sh(cmd, work)) seeds.push({ name, format, path: join(work, name) });
+    else console.log(`skip seed ${name}: build failed`);
+  };
+  add('fat.img', 'fat', 'mkfs.fat -C -n FUZZ fat.img 2048 >/dev/null && mcopy -s -i fat.img tree/etc tree/usr ::/', ['mkfs.fat', 'mcopy']);
+  add('gpt.img', 'gpt', 'truncate -s 4M gpt.img && sgdisk -Z -n 1:2048:+1M -t 1:ef00 -c 1:ESP -n 2:0:0 gpt.img >/dev/null', ['sgdisk']);
+  add('fatgpt.img', 'gpt', 'truncate -s 4M fatgpt.img && sgdisk -Z -n 1:2048:0 -t 1:ef00 fatgpt.img >/dev/null && dd if=fat.img of=fatgpt.img bs=512 seek=2048 conv=notrunc 2>/dev/null', ['sgdisk']);
+  add('initrd.cpio', 'cpio', '(cd tree && find . | sort | cpio -o -H newc --quiet) > initrd.cpio', ['cpio']);
+  add('initrd.cpio.gz', 'gzip', 'gzip -n -9 -c initrd.cpio > initrd.cpio.gz', ['gzip']);
+  add('initrd.cpio.zst', 'zstd', 'zstd -q -19 -c initrd.cpio > initrd.cpio.zst', ['zstd']);
+  add('initrd.cpio.xz', 'xz', 'xz -c --check=crc32 initrd.cpio > initrd.cpio.xz', ['xz']);
+  add('root.sqfs', 'squashfs', 'mksquashfs tree root.sqfs -noappend -quiet -no-progress >/dev/null', ['mksquashfs']);
+  add('root.sqfs.nocomp', 'squashfs', 'mksquashfs tree root.sqfs.nocomp -noappend -quiet -no-progress -noI -noD -noF -noX >/dev/null', ['mksquashfs']);
+  add('tree.zip', 'zip', '(cd tree && zip -q -X -r ../tree.zip .)', ['zip']);
+  add('tree.tar', 'tar', 'tar --sort=name -cf tree.tar -C tree .', ['tar']);
+  const stub = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
+  if (existsSync(stub) && has('objcopy')) {
+    writeFileSync(join(work, 'osrel'), 'NAME="Debian"\nID=debian\nVERSION_ID="12"\n');
+    writeFileSync(join(work, 'cmdline'), 'quiet root=LABEL=root\n');
+    writeFileSync(join(work, 'kernel'), Buffer.alloc(4096, 0x90));
+    const pe = readFileSync(stub);
+    const lfanew = pe.readUInt32LE(0x3c);
+    const nsec = pe.readUInt16LE(lfanew + 6);
+    const optSize = pe.readUInt16LE(lfanew + 20);
+    const opt = lfanew + 24;
+    const base = Number(pe.readBigUInt64LE(opt + 24));
+    const align = pe.readUInt32LE(opt + 32);
+    let next = 0;
+    for (let i = 0; i < nsec; i++) {
+      const s = opt + optSize + i * 40;
+      next = Math.max(next, pe.readUInt32LE(s + 12) + Math.max(pe.readUInt32LE(s + 8), pe.readUInt32LE(s + 16)));
+    }
+    const args = [];
+    for (const [sec, file] of [['.osrel', 'osrel'], ['.cmdline', 'cmdline'], ['.linux', 'kernel'], ['.initrd', 'initrd.cpio']]) {
+      if (!existsSync(join(work, file))) continue;
+      next = Math.ceil(next / align) * align;
+      args.push(`--add-section ${sec}=${file} --change-section-vma ${sec}=0x${(base + next).toString(16)}`);
+      next += readFileSync(join(work, file)).length;
+    }
+    add('uki.efi', 'uki', `objcopy ${args.join(' ')} ${stub} uki.efi`, ['objcopy']);
+  }
+}
+build();
+
+// ---------- mutations ----------
+const INTERESTING32 = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+const pick = (r, a) => a[Math.floor(r() * a.length)];
+const int = (r, n) => Math.floor(r() * n);
+
+function put32(b, off, v, be = false) {
+  if (off < 0 || off + 4 > b.length) return;
+  if (be) b.writeUInt32BE(v >>> 0, off);
+  else b.writeUInt32LE(v >>> 0, off);
+}
+/** A value chosen to hurt: interesting constants, a value near the file size, or one pointing at itself. */
+function hostile(r, b, self) {
+  const k = int(r, 4);
+  if (k === 0) return pick(r, INTERESTING32);
+  if (k === 1) return (b.length + int(r, 4096) - 2048) >>> 0;
+  if (k === 2) return self >>> 0;
+  return int(r, 0x100000000);
+}
+function findAll(b, needle, max = 200) {
+  const out = [];
+  let i = b.indexOf(needle);
+  while (i >= 0 && out.length < max) {
+    out.push(i);
+    i = b.indexOf(needle, i + 1);
+  }
+  return out;
+}
+
+const generic = {
+  bitflip(r, b) {
+    const n = 1 + int(r, 8);
+    for (let i = 0; i < n; i++) b[int(r, b.length)] ^= 1 << int(r, 8);
+    return b;
+  },
+  bytes(r, b) {
+    const at = int(r, b.length);
+    const n = 1 + int(r, 16);
+    for (let i = 0; i < n && at + i < b.length; i++) b[at + i] = pick(r, [0, 0xff, 0x7f, 0x80, int(r, 256)]);
+    return b;
+  },
+  int32(r, b) {
+    const at = int(r, Math.max(1, b.length - 4));
+    put32(b, at, hostile(r, b, at), r() < 0.3);
+    return b;
+  },
+  truncate(r, b) {
+    return b.subarray(0, int(r, b.length));
+  },
+  insert(r, b) {
+    const at = int(r, b.length);
+    const ins = Buffer.alloc(1 + int(r, 4096), int(r, 256));
+    return Buffer.concat([b.subarray(0, at), ins, b.subarray(at)]);
+  },
+  delete(r, b) {
+    const at = int(r, b.length);
+    return Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + int(r, 4096)))]);
+  },
+  splice(r, b) {
+    // copy one block over another: makes structures point at copies of themselves
+    const len = 1 + int(r, 2048);
+    const from = int(r, b.length);
+    b.copy(b, int(r, b.length), from, Math.min(b.length, from + len));
+    return b;
+  },
+};
+
+/** ISO 9660: directory records in the PVD root and in directory extents; Rock Ridge CE entries. */
+function isoDirRecords(b) {
+  const recs = [];
+  if (b.length < 0x8000 + 2048) return recs;
+  recs.push(0x8000 + 156);
+  const rootLba = b.readUInt32LE(0x8000 + 156 + 2);
+  const rootLen = b.readUInt32LE(0x8000 + 156 + 10);
+  const dirs = [[rootLba, rootLen]];
+  const seen = new Set();
+  while (dirs.length && recs.length < 500) {
+    const [lba, len] = dirs.shift();
+    if (seen.has(lba) || lba * 2048 + len > b.length || len > 1 << 20) continue;
+    seen.add(lba);
+    let p = lba * 2048;
+    const end = p + len;
+    while (p < end && recs.length < 500) {
+      const l = b[p];
+      if (!l) {
+        p = (Math.floor(p / 2048) + 1) * 2048;
+        continue;
+      }
+      recs.push(p);
+      if (b[p + 25] & 2 && b[p + 32] === 1 && b[p + 33] > 1) dirs.push([b.readUInt32LE(p + 2), b.readUInt32LE(p + 10)]);
+      p += l;
+    }
+  }
+  return recs;
+}
+const fieldAware = {
+  iso9660(r, b) {
+    const k = int(r, 6);
+    if (k === 5) {
+      const ce = findAll(b, Buffer.from([0x43, 0x45, 28, 1])); // "CE", len 28, version 1
+      if (ce.length) {
+        const at = pick(r, ce);
+        const f = pick(r, [4, 12, 20]); // block, offset, length (both-endian)
+        const v = f === 4 ? pick(r, [Math.floor(at / 2048), int(r, b.length / 2048 + 4), 0xffffffff]) : hostile(r, b, at % 2048);
+        put32(b, at + f, v);
+        put32(b, at + f + 4, v, true);
+        return b;
+      }
+    }
+    const recs = isoDirRecords(b);
+    if (!recs.length) return generic.int32(r, b);
+    const at = pick(r, recs);
+    if (k === 0) b[at] = pick(r, [0, 1, 33, 34, 255, int(r, 256)]); // record length
+    else if (k === 1 || k === 2) {
+      // extent LBA: self, parent, past the end, random
+      const v = pick(r, [Math.floor(at / 2048), 16, 0, Math.floor(b.length / 2048) + int(r, 8), 0xffffffff, int(r, b.length / 2048)]);
+      put32(b, at + 2, v);
+      if (r() < 0.8) put32(b, at + 6, v, true);
+    } else if (k === 3) {
+      const v = hostile(r, b, 2048);
+      put32(b, at + 10, v);
+      if (r() < 0.8) put32(b, at + 14, v, true);
+    } else b[at + 32] = pick(r, [0, 255, int(r, 256)]); // name length
+    return b;
+  },
+  fat(r, b, base = 0) {
+    if (b.length < base + 512) return generic.int32(r, b);
+    const bps = b.readUInt16LE(base + 11) || 512;
+    const rsv = b.readUInt16LE(base + 14);
+    const nfats = b[base + 16];
+    const k = int(r, 5);
+    if (k === 0) {
+      // BPB fields: sectors per cluster, reserved, FAT count, root entries, sectors per FAT
+      const off = pick(r, [13, 14, 16, 17, 19, 22, 32, 36]);
+      if (off === 13 || off === 16) b[base + off] = pick(r, [0, 1, 3, 128, 255]);
+      else if (off >= 32) put32(b, base + off, hostile(r, b, 0));
+      else b.writeUInt16LE(pick(r, [0, 1, 0x7fff, 0xffff, int(r, 65536)]), base + off);
+      return b;
+    }
+    const fat = base + rsv * bps;
+    const fatBytes = Math.min(b.length - fat, 64 * 1024);
+    if (fatBytes < 16 || !nfats) return generic.int32(r, b);
+    // FAT12 (this size of image): pick an entry and point it at itself, an earlier one, or a bad value
+    const n = Math.floor((fatBytes * 2) / 3);
+    const e = 2 + int(r, Math.min(n - 2, 400));
+    const v = pick(r, [e, e - 1, 2, 0xff7, 0xfff, 0x000, 1, int(r, 0x1000)]) & 0xfff;
+    const o = fat + Math.floor((e * 3) / 2);
+    if (o + 1 >= b.length) return b;
+    const cur = b.readUInt16LE(o);
+    b.writeUInt16LE(e & 1 ? (cur & 0x000f) | (v << 4) : (cur & 0xf000) | v, o);
+    return b;
+  },
+  gpt(r, b) {
+    if (b.length < 1024 || b.toString('latin1', 512, 520) !== 'EFI PART') return generic.int32(r, b);
+    const k = int(r, 5);
+    if (k === 0) put32(b, 512 + 80, pick(r, [0, 1, 0xffffffff, 0x80000000, 0x10000, 129, int(r, 1 << 20)])); // entry count
+    else if (k === 1) put32(b, 512 + 84, pick(r, [0, 1, 8, 127, 129, 0x10000, 0xffffffff])); // entry size
+    else if (k === 2) put32(b, 512 + 72, pick(r, [0, 1, 2, 0xffffffff, Math.floor(b.length / 512)])); // entries LBA
+    else if (k === 3) put32(b, 1024 + 32 + 128 * int(r, 4), hostile(r, b, 0)); // a partition's first LBA
+    else put32(b, 1024 + 40 + 128 * int(r, 4), hostile(r, b, 0)); // a partition's last LBA
+    return b;
+  },
+  pe(r, b) {
+    if (b.length < 0x40 || b.readUInt16LE(0) !== 0x5a4d) return generic.int32(r, b);
+    const lfanew = b.readUInt32LE(0x3c);
+    if (r() < 0.1) {
+      put32(b, 0x3c, hostile(r, b, 0));
+      return b;
+    }
+    if (lfanew + 24 > b.length) return generic.int32(r, b);
+    const k = int(r, 6);
+    if (k === 0) {
+      b.writeUInt16LE(pick(r, [0, 0xffff, 96, int(r, 65536)]), lfanew + 6); // section count
+      return b;
+    }
+    if (k === 1) {
+      b.writeUInt16LE(pick(r, [0, 0xffff, 0xf0, int(r, 65536)]), lfanew + 20); // optional header size
+      return b;
+    }
+    const nsec = b.readUInt16LE(lfanew + 6);
+    const sec = lfanew + 24 + b.readUInt16LE(lfanew + 20) + 40 * int(r, Math.max(1, nsec));
+    if (sec + 40 > b.length) return generic.int32(r, b);
+    put32(b, sec + pick(r, [8, 12, 16, 20]), hostile(r, b, sec)); // vsize, va, raw size, raw pointer
+    return b;
+  },
+  cpio(r, b) {
+    const heads = findAll(b, Buffer.from('070701'));
+    if (!heads.length) return generic.int32(r, b);
+    const at = pick(r, heads);
+    const f = pick(r, [54, 54, 94, 6, 38]); // filesize, namesize, ino, nlink
+    const v = pick(r, [0, 0xffffffff, 0x7fffffff, b.length, 0x100000000 - 1, int(r, 0x10000)]);
+    b.write(v.toString(16).padStart(8, '0').slice(-8), at + f, 'latin1');
+    if (r() < 0.2) b.write('zzzzzzzz', at + f, 'latin1');
+    return b;
+  },
+  squashfs(r, b) {
+    if (b.length < 96) return generic.int32(r, b);
+    const k = int(r, 4);
+    if (k === 0) put32(b, 4, pick(r, [0, 1, 0xffffffff, 0x10000000])); // inode count
+    else if (k === 1) put32(b, 12, pick(r, [0, 1, 0x100000, 0xffffffff])); // block size
+    else if (k === 2) {
+      // one of id/xattr/inode/dir/fragment/export table offsets (u64)
+      const off = pick(r, [48, 56, 64, 72, 80, 88]);
+      b.writeBigUInt64LE(BigInt(pick(r, [0, 96, b.length, b.length - 8, 0xffffffff, hostile(r, b, off)])), off);
+    } else b.writeBigUInt64LE(BigInt(pick(r, [0, 1, b.length * 2])), 40); // bytes used
+    return b;
+  },
+  zip(r, b) {
+    const eocds = findAll(b, Buffer.from('PK\x05\x06', 'latin1'));
+    const at = eocds[eocds.length - 1];
+    if (at === undefined) return generic.int32(r, b);
+    const k = int(r, 4);
+    if (k === 0) put32(b, at + 16, pick(r, [0, at, at - 1, b.length, 0xffffffff, int(r, b.length)])); // CD offset
+    else if (k === 1) put32(b, at + 12, hostile(r, b, 0)); // CD size
+    else if (k === 2) {
+      b.writeUInt16LE(pick(r, [0, 1, 0xffff]), at + 10);
+      b.writeUInt16LE(pick(r, [0, 1, 0xffff]), at + 8);
+    } else {
+      const cds = findAll(b, Buffer.from('PK\x01\x02', 'latin1'));
+      if (cds.length) put32(b, pick(r, cds) + pick(r, [20, 24, 42]), hostile(r, b, 0)); // csize, usize, local offset
+    }
+    return b;
+  },
+  tar(r, b) {
+    // size field (octal, 12 bytes at 124) of a header block
+    const hdrs = findAll(b, Buffer.from('ustar', 'latin1')).map((o) => o - 257).filter((o) => o >= 0);
+    if (!hdrs.length) return generic.int32(r, b);
+    const at = pick(r, hdrs);
+    b.write(pick(r, ['77777777777\0', '00000000000\0', '\x80\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff', 'zzzz']), at + 124, 'latin1');
+    return b;
+  },
+};
+fieldAware.uki = fieldAware.pe;
+fieldAware.gzip = generic.bitflip;
+fieldAware.xz = generic.int32;
+fieldAware.zstd = generic.int32;
+const gptFat = fieldAware.gpt;
+fieldAware.gpt = (r, b) => (r() < 0.3 && b.length > 2048 * 512 + 512 ? fieldAware.fat(r, b, 2048 * 512) : gptFat(r, b));
+
+function mutate(r, seed, original) {
+  let b = Buffer.from(original);
+  const steps = [];
+  const n = 1 + int(r, 4);
+  for (let i = 0; i < n; i++) {
+    let name;
+    if (r() < 0.5) {
+      name = `field:${seed.format}`;
+      b = fieldAware[seed.format](r, b);
+    } else {
+      name = pick(r, Object.keys(generic));
+      b = generic[name](r, b);
+    }
+    steps.push(name);
+    if (b.length === 0) break;
+  }
+  return { bytes: b, steps };
+}
+
+// ---------- running ----------
+const STACK = /internal error|^\s+at .+[:(]\d+:\d+\)?$|(?:Type|Range|Reference|Syntax)Error:|FATAL ERROR|heap out of memory|Maximum call stack/m;
+
+function runCli(args) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ['--max-old-space-size=512', BIN, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1', REPRODIFF_DEBUG: '' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      if (stderr.length < 64 * 1024) stderr += d;
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, TIMEOUT);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stderr, timedOut, ms: Date.now() - t0 });
+    });
+  });
+}
+
+function verdict(r) {
+  if (r.timedOut) return `timed out after ${TIMEOUT} ms`;
+  if (r.signal) return `killed by ${r.signal}`;
+  if (![0, 1, 2].includes(r.code)) return `exit status ${r.code}`;
+  if (STACK.test(r.stderr)) return `stack trace / internal error: ${r.stderr.split('\n').find((l) => STACK.test(l))?.trim()}`;
+  if (r.code === 2 && r.stderr.trim() === '') return 'exit 2 without a message';
+  return null;
+}
+
+const failDir = join(tmpdir(), `reprodiff-fuzz-failures-${SEED.toString(16)}`);
+const caseDir = join(work, 'cases');
+mkdirSync(caseDir, { recursive: true });
+const originals = seeds.map((s) => readFileSync(s.path));
+const perFormat = {};
+const exits = { 0: 0, 1: 0, 2: 0 };
+const failures = [];
+let started = 0;
+let done = 0;
+const t0 = Date.now();
+const deadline = t0 + SECONDS * 1000;
+
+async function oneCase(n) {
+  const r = caseRng(n);
+  const si = int(r, seeds.length);
+  const seed = seeds[si];
+  const { bytes, steps } = mutate(r, seed, originals[si]);
+  const file = join(caseDir, `case-${n}-${basename(seed.path)}`);
+  writeFileSync(file, bytes);
+  perFormat[seed.format] = (perFormat[seed.format] ?? 0) + 1;
+  const runs = [
+    ['inspect', ['inspect', file, '--json', '-']],
+    ['compare', [seed.path, file, '--json', '-', '--jobs', '1']],
+  ];
+  for (const [mode, args] of runs) {
+    const res = await runCli(args);
+    exits[res.code] = (exits[res.code] ?? 0) + 1;
+    const why = verdict(res);
+    if (why) {
+      mkdirSync(failDir, { recursive: true });
+      const keep = join(failDir, `seed-${SEED.toString(16)}-case-${n}-${mode}-${basename(seed.path)}`);
+      writeFileSync(keep, bytes);
+      const orig = join(failDir, `original-${basename(seed.path)}`);
+      if (!existsSync(orig)) writeFileSync(orig, originals[si]);
+      failures.push({ n, mode, format: seed.format, seed: seed.name, steps, why, keep });
+      console.log(`FAIL case ${n} (${seed.name}, ${mode}, ${steps.join('+')}): ${why}\n  input: ${keep}`);
+    }
+  }
+  rmSync(file, { force: true });
+  done++;
+  if (done % 100 === 0) console.log(`.. ${done} cases, ${failures.length} failures, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+async function worker() {
+  while (Date.now() < deadline && started < MAX_CASES) {
+    await oneCase(started++);
+  }
+}
+
+console.log(`reprodiff fuzz: seed 0x${SEED.toString(16)}, ${SECONDS} s, ${JOBS} jobs, ${seeds.length} seed images:`);
+for (const s of seeds) console.log(`  ${s.format.padEnd(9)} ${s.name}`);
+if (!existsSync(join(ROOT, 'dist/src/cli.js'))) {
+  console.error('dist/ is missing: run `npm run build` first (npm run fuzz does).');
+  process.exit(2);
+}
+await Promise.all(Array.from({ length: JOBS }, worker));
+const wall = ((Date.now() - t0) / 1000).toFixed(1);
+console.log('\nsummary');
+console.log(`  seed        0x${SEED.toString(16)} (FUZZ_SEED=${SEED})`);
+console.log(`  cases run   ${done} (${done * 2} CLI runs; exits ${JSON.stringify(exits)})`);
+console.log(`  per format  ${Object.entries(perFormat).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+console.log(`  failures    ${failures.length}${failures.length ? ` (inputs in ${failDir})` : ''}`);
+for (const f of failures) console.log(`    case ${f.n} ${f.format} ${f.mode} [${f.steps.join('+')}]: ${f.why}`);
+console.log(`  wall time   ${wall} s`);
+rmSync(work, { recursive: true, force: true });
+process.exit(failures.length ? 1 : 0);
