@@ -200,6 +200,63 @@ describe('zip written by Info-ZIP zip', () => {
   });
 });
 
+/** Archives written by Python's zipfile: zip64 end records (over 65535 entries), bzip2/lzma members, NTFS times. */
+const PY_ZIP = `
+import sys, zipfile, struct
+path, mode = sys.argv[1], sys.argv[2]
+when = (2024, 1, 2, 3, 4, 6)
+if mode == 'many':
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_STORED) as z:
+        for i in range(70000):
+            z.writestr(zipfile.ZipInfo('f%05d' % i, when), b'')
+else:
+    with zipfile.ZipFile(path, 'w') as z:
+        ft = (133500000001234567).to_bytes(8, 'little')
+        zi = zipfile.ZipInfo('ntfs.txt', when)
+        zi.extra = struct.pack('<HHIHH', 0x000a, 32, 0, 1, 24) + ft * 3
+        z.writestr(zi, b'ntfs times')
+        z.writestr(zipfile.ZipInfo('b.bz2', when), b'bzip2 data ' * 100, compress_type=zipfile.ZIP_BZIP2)
+        z.writestr(zipfile.ZipInfo('l.lzma', when), b'lzma data ' * 100, compress_type=zipfile.ZIP_LZMA)
+`;
+
+describe('zip written by Python zipfile', () => {
+  let dir = '';
+  let cleanup = (): void => {};
+  beforeAll(() => ({ dir, cleanup } = scratch()));
+  afterAll(() => cleanup());
+  const canPy = hasTool('python3') && canZip;
+
+  it.skipIf(!canPy)('reads zip64 end records of an archive with 70000 members', async () => {
+    const path = join(dir, 'many.zip');
+    run('python3', ['-c', PY_ZIP, path, 'many']);
+    const c = await zipFormat.open(new FileSource(path), ctx);
+    const f = (n: string): unknown => c.fields.find((x) => x.name === n)?.value;
+    expect(f('zip.eocd.entries')).toBe(0xffff);
+    expect(f('zip.zip64_eocd.entries')).toBe(70000);
+    expect(f('zip.zip64_locator.offset')).toBe(f('zip.zip64_eocd.cd_offset') as number + (f('zip.zip64_eocd.cd_size') as number));
+    const names = run('zipinfo', ['-1', path]).trim().split('\n');
+    expect(c.entries.map((e) => e.path.slice(1))).toEqual(names);
+    expect(c.regions.some((r) => r.name === 'zip64 end of central directory record')).toBe(true);
+  });
+
+  it.skipIf(!canPy)('marks bzip2 and lzma members opaque and decodes NTFS times', async () => {
+    const path = join(dir, 'methods.zip');
+    run('python3', ['-c', PY_ZIP, path, 'methods']);
+    const c = await zipFormat.open(new FileSource(path), ctx);
+    expect(c.entries.map((e) => [e.path, value(e, 'zip.cd.method'), e.opaque ?? null])).toEqual([
+      ['/ntfs.txt', 'stored', null],
+      ['/b.bz2', 'bzip2', 'compression method bzip2 is not decoded'],
+      ['/l.lzma', 'lzma', 'compression method lzma is not decoded'],
+    ]);
+    expect(c.entries.map((e) => value(e, 'zip.cd.crc32'))).toEqual(toolDetails(path).map((d) => d.crc));
+    const n = c.entries[0] as Entry;
+    // 133500000001234567 ticks of 100 ns since 1601: 1705526400.1234567 s since 1970
+    expect(value(n, 'zip.cd.ntfs.mtime')).toBe('2024-01-17T21:20:00.1234567Z');
+    expect(value(n, 'zip.local.ntfs.ctime')).toBe('2024-01-17T21:20:00.1234567Z');
+    expect(n.fields.find((f) => f.name === 'zip.cd.ntfs.atime')?.kind).toBe('timestamp');
+  });
+});
+
 /** A small stored archive built in code: one member `a` holding `hi`. */
 function tinyZip(): Uint8Array {
   const name = Buffer.from('a');
