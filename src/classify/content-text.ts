@@ -22,7 +22,7 @@ export function isText(buf: Uint8Array): boolean {
     let printable = 0;
     for (let i = 0; i < buf.length; i++) {
       const c = buf[i] as number;
-      if ((c >= 0x20 && c !== 0x7f) || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0c) printable++;
+      if ((c >= 0x20 && c < 0x7f) || c >= 0xa0 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0c) printable++;
     }
     return printable >= buf.length * 0.95;
   }

@@ -165,7 +165,7 @@ function printableAscii(buf: Uint8Array, s: number, e: number): boolean {
   return true;
 }
 
-/** Half the window printable on both sides, and every differing byte printable. */
+/** Three quarters of the window printable on both sides, and every differing byte printable. */
 function textLike(a: Uint8Array, b: Uint8Array, s: number, d: number, w: number): boolean {
   let pa = 0, pb = 0;
   for (let i = s; i < s + w; i++) {
@@ -175,7 +175,7 @@ function textLike(a: Uint8Array, b: Uint8Array, s: number, d: number, w: number)
     if (py) pb++;
     if (x !== y && (!px || !py)) return false;
   }
-  return pa * 2 >= w && pb * 2 >= w;
+  return pa * 4 >= w * 3 && pb * 4 >= w * 3;
 }
 
 function candidateKey(c: Candidate, id: string): string {
@@ -452,11 +452,29 @@ function insertSorted(list: [number, number][], s: number, e: number): void {
   list.splice(lo, 0, [s, e]);
 }
 
-/** Other time readings of exactly the same bytes, e.g. four bytes that are also a DOS time and date. */
+/**
+ * Binary values sit at their natural alignment more often than not (structures are padded): 1 when the
+ * value starts at a multiple of its size (4 for the odd sizes), 0 otherwise. Text values are all 0.
+ */
+function aligned(c: Candidate): number {
+  if (c.aLength !== c.bLength || !/^[0-9a-f]*$/.test(c.rawA) || c.rawA.length !== c.aLength * 2) return 0;
+  const w = c.aLength === 2 || c.aLength === 8 ? c.aLength : 4;
+  return c.aOffset % w === 0 ? 1 : 0;
+}
+
+/** Other close time readings of exactly the same bytes, e.g. four bytes that are also a DOS time and date. */
 function alsoReads(c: Candidate, byPlace: Map<string, Candidate[]>): string {
   if (c.kind !== 'timestamp') return '';
   const others = (byPlace.get(`${c.aOffset}:${c.aLength}:${c.bOffset}:${c.bLength}`) ?? []).filter(
-    (o) => o !== c && o.kind === 'timestamp' && o.description !== c.description && o.a !== c.a,
+    (o) =>
+      o !== c &&
+      o.kind === 'timestamp' &&
+      o.description !== c.description &&
+      o.a !== c.a &&
+      o.confidence >= 0.5 &&
+      o.msA !== undefined &&
+      o.msB !== undefined &&
+      Math.abs(o.msA - o.msB) <= 2 * 86_400_000,
   );
   if (others.length === 0) return '';
   return ` (the same bytes also read as ${others.map((o) => `${o.description}: ${o.a} vs ${o.b}`).join('; ')})`;
@@ -602,6 +620,7 @@ export function explainContent(a: Uint8Array, b: Uint8Array, opts: ExplainOption
     (p, q) =>
       q.c.confidence - p.c.confidence ||
       q.bytes - p.bytes ||
+      aligned(q.c) - aligned(p.c) ||
       p.c.tiebreak - q.c.tiebreak ||
       q.c.aLength - p.c.aLength ||
       p.c.aOffset - q.c.aOffset,

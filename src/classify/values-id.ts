@@ -83,16 +83,24 @@ export const binaryUuidDecoder: BinaryDecoder = {
     const x = a.bytes as Uint8Array, y = b.bytes as Uint8Array;
     let differ = 0;
     for (let i = 0; i < 16; i++) if (x[i] !== y[i]) differ++;
-    if (differ < 10) return null;
     for (const guid of [false, true]) {
       const ha = binaryUuid(x, guid), hb = binaryUuid(y, guid);
       const va = rfcVersion(ha), vb = rfcVersion(hb);
-      if (va === vb && va >= 1 && va <= 8) {
+      if (va !== vb || va < 1 || va > 8) continue;
+      const timeBased = va === 1 || va === 6 || va === 7;
+      // random UUIDs differ almost everywhere; time-based ones may differ only in their time fields,
+      // and then their two times must be plausible and close (checked below), or the bits are chance
+      if (timeBased) {
+        const ta = uuidTimeMs(ha, va), tb = uuidTimeMs(hb, vb);
+        if (ta === null || tb === null || !plausibleMs(ta) || !plausibleMs(tb) || Math.abs(ta - tb) > 2 * 86_400_000) continue;
+      } else if (differ < 10) continue;
+      {
         const layout = guid ? 'in binary, GUID (mixed-endian) byte order' : 'in binary, RFC 4122 byte order';
         const v = uuidVerdict({ value: formatUuid(ha), tag: String(va) }, { value: formatUuid(hb), tag: String(vb) }, layout);
         if (v) return { ...v, confidence: v.confidence - 0.05 };
       }
     }
+    if (differ < 10) return null;
     if (differ < 13) return null;
     const ha = binaryUuid(x, false), hb = binaryUuid(y, false);
     return { kind: 'random-id', confidence: 0.45, a: ha, b: hb, description: '16 random-looking bytes (a UUID/GUID without version bits, a key or a digest)', hint: HINT_UUID };

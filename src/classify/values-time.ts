@@ -24,6 +24,8 @@ const HINT_ISO9660 = 'give the ISO tool fixed dates: xorriso and genisoimage hon
 
 // ---------------------------------------------------------------- binary
 
+const LATE_MS = Date.UTC(2040, 0, 1);
+
 function fracIso(seconds: number, frac: string): string | null {
   const base = isoFromMs(seconds * 1000);
   if (!base) return null;
@@ -50,9 +52,13 @@ function decodeTicks(v: bigint, unit: Unit): Decoded | null {
 
 function pairBinaryTimes(description: string, hint: string): (a: Decoded, b: Decoded) => PairVerdict | null {
   return (a, b) => {
-    if (a.ms === undefined || b.ms === undefined || a.value === b.value) return null;
-    const confidence = closenessConfidence(a.ms, b.ms);
+    // two builds are seconds to days apart: a change of less than a second in a fine unit (ms, µs, ns)
+    // is more likely low bytes of something else
+    if (a.ms === undefined || b.ms === undefined || Math.abs(a.ms - b.ms) < 1000) return null;
+    let confidence = closenessConfidence(a.ms, b.ms);
     if (confidence === null) return null;
+    // build times far in the future are rarer than misread bytes
+    if (Math.max(a.ms, b.ms) >= LATE_MS) confidence -= 0.15;
     return { kind: 'timestamp', confidence, a: a.value, b: b.value, description, hint, msA: a.ms, msB: b.ms };
   };
 }
@@ -72,7 +78,12 @@ function unixDecoder(width: 4 | 8, le: boolean, unit: Unit): BinaryDecoder {
       if (width === 8 && unit === 's' && v > 0xffffffffn) return null;
       return decodeTicks(v, unit);
     },
-    pair: pairBinaryTimes(description, HINT_SDE),
+    pair(a, b) {
+      const v = pairBinaryTimes(description, HINT_SDE)(a, b);
+      // a quarter of all 64-bit numbers read as plausible ns or µs times: seconds are the likelier reading
+      if (v && unit !== 's') v.confidence -= unit === 'ms' || unit === 'filetime' ? 0.02 : 0.05;
+      return v;
+    },
   };
 }
 
@@ -124,16 +135,17 @@ function dosValid(date: number, time: number | null): boolean {
   return time >> 11 <= 23 && ((time >> 5) & 0x3f) <= 59 && (time & 0x1f) <= 29;
 }
 
-function dosDecoder(order: 'time-date' | 'date-time' | 'date'): BinaryDecoder {
+/** DOS times come as time then date (FAT, ZIP, exFAT's 32-bit form), or as a date alone (FAT access date). */
+function dosDecoder(order: 'time-date' | 'date'): BinaryDecoder {
   const width = order === 'date' ? 2 : 4;
-  const description = order === 'date' ? 'DOS date (16-bit little-endian)' : order === 'time-date' ? 'DOS time and date (FAT/ZIP, little-endian)' : 'DOS date and time (little-endian)';
+  const description = order === 'date' ? 'DOS date (16-bit little-endian)' : 'DOS time and date (FAT/ZIP, little-endian)';
   return {
     id: `dos-${order}`,
     width,
-    lsb: order === 'date-time' ? undefined : 'start',
+    lsb: 'start',
     decode(_buf, off, dv) {
       const date = order === 'time-date' ? dv.getUint16(off + 2, true) : dv.getUint16(off, true);
-      const time = order === 'date' ? null : order === 'time-date' ? dv.getUint16(off, true) : dv.getUint16(off + 2, true);
+      const time = order === 'date' ? null : dv.getUint16(off, true);
       if (!dosValid(date, time)) return null;
       const iso = dosDateTime(date, time ?? 0);
       if (!iso) return null;
@@ -165,7 +177,6 @@ export const BINARY_TIME_DECODERS: BinaryDecoder[] = [
   iso17,
   iso7,
   dosDecoder('time-date'),
-  dosDecoder('date-time'),
   dosDecoder('date'),
 ];
 
