@@ -5,6 +5,8 @@
 #   order-a.iso / order-b.iso   : pinned volume dates; in B one file was touched, one file holds a fresh
 #                                 random UUID, and the files are placed in another order
 #   hybrid-a.iso / hybrid-b.iso : isohybrid MBR + GPT, El Torito BIOS + EFI with a FAT efiboot.img, built twice
+#   uki-a.efi / uki-b.efi       : a UKI assembled twice by objcopy; B's zstd initrd has another member order and
+#                                 fresh mtimes, its command line a fresh root UUID
 # Usage: samples/make-samples.sh [OUTDIR]   (default: the folder of this script)
 set -euo pipefail
 out="$(cd "${1:-$(dirname "$0")}" && pwd)"
@@ -86,4 +88,33 @@ else
   echo "skipping the hybrid pair: needs dosfstools, mtools and isolinux" >&2
 fi
 
-ls -l "$out"/*.iso
+# --- uki: a Unified Kernel Image assembled twice seconds apart with objcopy onto systemd's EFI stub ------
+# B's initrd was packed in another member order with fresh mtimes, and its command line has a fresh root UUID
+stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+build_uki() {
+  local efi="$1" uuid="$2" order="$3" t="$work/uki"
+  rm -rf "$t" && mkdir -p "$t/ir/etc" "$t/ir/bin" "$t/ir/usr/lib"
+  printf 'welcome\n' > "$t/ir/etc/motd"
+  printf '#!/bin/sh\nexec /bin/sh\n' > "$t/ir/init"
+  python3 -c "import random,sys; r=random.Random(3); sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(4000)))" > "$t/ir/usr/lib/module.ko"
+  (cd "$t/ir" && find . | LC_ALL=C sort $order | cpio -o -H newc 2>/dev/null) | zstd -q -19 > "$t/initrd.zst"
+  printf 'root=UUID=%s ro quiet\n' "$uuid" > "$t/cmdline"
+  printf 'NAME="Sample OS"\nID=sample\nVERSION_ID=1.0\n' > "$t/osrel"
+  # a stand-in kernel: the real one would add megabytes to the repository
+  python3 -c "import random,sys; r=random.Random(5); sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(30000)))" > "$t/linux"
+  objcopy \
+    --add-section .osrel="$t/osrel" --change-section-vma .osrel=0x20000 \
+    --add-section .cmdline="$t/cmdline" --change-section-vma .cmdline=0x30000 \
+    --add-section .linux="$t/linux" --change-section-vma .linux=0x2000000 \
+    --add-section .initrd="$t/initrd.zst" --change-section-vma .initrd=0x3000000 \
+    "$stub" "$efi"
+}
+if [ -f "$stub" ] && command -v objcopy >/dev/null && command -v cpio >/dev/null && command -v zstd >/dev/null; then
+  build_uki "$out/uki-a.efi" "0b7c1a9e-3f42-4d6b-9e1a-5c2d8f3e4a10" ""
+  sleep 2
+  build_uki "$out/uki-b.efi" "$(python3 -c 'import uuid; print(uuid.uuid4())')" "-r"
+else
+  echo "skipping the UKI pair: needs systemd-boot-efi, binutils, cpio and zstd" >&2
+fi
+
+ls -l "$out"/*.iso "$out"/*.efi

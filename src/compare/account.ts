@@ -77,6 +77,21 @@ function groupSameChange(all: RawFinding[]): void {
   }
 }
 
+/**
+ * A field that only says "the content here is different" (a UKI's command line as text) follows from the
+ * more specific findings inside the same bytes (the random UUID in it).
+ */
+function contentFieldsFromSpecifics(all: RawFinding[]): void {
+  const specific = all.filter((g) => g.root && g.kind !== 'content' && g.kind !== 'unknown' && g.spans.length);
+  for (const f of all) {
+    if (!f.root || f.kind !== 'content' || f.field === null) continue;
+    const inside = specific.filter((g) => spansTouch(g.spans, f.spans));
+    if (!inside.length) continue;
+    f.root = false;
+    f.causes = inside;
+  }
+}
+
 /** Finds causes for derived findings; a derived finding with no cause found becomes a root. */
 function linkCauses(all: RawFinding[], scopes: Scope[]): void {
   void scopes;
@@ -93,6 +108,7 @@ function linkCauses(all: RawFinding[], scopes: Scope[]): void {
     } else if (f.derivedField) {
       const scope = f.scope;
       const own = scope.findings.filter((g) => g !== f && g.entry !== undefined && g.entry === f.entry && g.field === null);
+      if (f.entry !== undefined) own.push(...(scope.changed?.get(f.entry) ?? []));
       if (f.kind === 'size' && own.length) f.causes = own;
       else if (f.entry !== undefined && scope.moved.has(f.entry) && scope.ordering) f.causes = [scope.ordering];
       else {
@@ -147,6 +163,7 @@ export function buildReport(
 ): Report {
   const all = [...res.findings];
   groupSameChange(all);
+  contentFieldsFromSpecifics(all);
   linkCauses(all, res.scopes);
 
   // byte accounting over the outer files
@@ -241,15 +258,17 @@ export function buildReport(
   const causes: Partial<Record<Kind, { findings: number; bytes: number }>> = {};
   const derivedOf = new Map<RawFinding, RawFinding[]>();
   for (const f of all) if (!f.root) for (const c of f.causes) (derivedOf.get(c) ?? derivedOf.set(c, []).get(c)!).push(f);
+  // a byte shared by several causes of one kind (a compressed stream several changes inside it rewrote) counts once
+  const kindIvs = new Map<Kind, Interval[]>();
   for (const f of all) {
     if (!f.root) continue;
-    const ivs: Interval[] = [...outerIntervals(f.spans)];
+    const ivs = kindIvs.get(f.kind) ?? kindIvs.set(f.kind, []).get(f.kind)!;
+    ivs.push(...outerIntervals(f.spans));
     for (const d of derivedOf.get(f) ?? []) ivs.push(...outerIntervals(d.spans));
-    const bytes = total(intersect(diff, normalize(ivs)));
     const c = (causes[f.kind] ??= { findings: 0, bytes: 0 });
     c.findings++;
-    c.bytes += bytes;
   }
+  for (const [kind, ivs] of kindIvs) causes[kind]!.bytes = total(intersect(diff, normalize(ivs)));
 
   const findings: Finding[] = all.map((f) => {
     const out: Finding = {

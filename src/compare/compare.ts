@@ -70,6 +70,8 @@ export interface Scope {
   ordering?: RawFinding;
   /** entries whose content moved, by entry path */
   moved: Set<string>;
+  /** entries whose nested containers differ, with the findings made inside them */
+  changed?: Map<string, RawFinding[]>;
 }
 
 export interface CompareResult {
@@ -234,18 +236,20 @@ export class Comparer {
       }
       if (!differs) continue;
       const covers = a.covers || b.covers ? [...reportSpans('a', a.covers ?? []), ...reportSpans('b', b.covers ?? [])] : undefined;
+      // sizes, offsets and extents follow from something else; the accounting looks for the cause
+      const derived = a.derived || b.derived || a.kind === 'size' || a.kind === 'layout';
       this.add({
         path,
         format,
         field: a.name,
         kind: a.kind,
-        root: !(a.covers || a.derived || b.covers || b.derived),
+        root: !(covers || derived),
         a: va,
         b: vb,
         spans: [...reportSpans('a', a.spans), ...reportSpans('b', b.spans)],
         hint: a.hint ?? b.hint,
         covers,
-        derivedField: a.derived || b.derived,
+        derivedField: derived,
         scope,
         entry,
       });
@@ -445,6 +449,7 @@ export class Comparer {
       // formats saw no difference; the bytes still differ somewhere: let the caller report content
       return false;
     }
+    (scope.changed ??= new Map()).set(ea.path, inner);
     // differences inside a decoded stream: the encoded bytes differ because of them
     if (sa instanceof DecodedSource || sb instanceof DecodedSource) {
       const originA = sa instanceof DecodedSource ? sa.origin : [];

@@ -5,7 +5,7 @@ import Ajv from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report/types.js';
 import { cli, ROOT, SAMPLES } from '../helpers/cli.js';
-import { scratch } from '../helpers/tools.js';
+import { hasTool, run, scratch } from '../helpers/tools.js';
 
 const schema = JSON.parse(readFileSync(join(ROOT, 'schema/report.schema.json'), 'utf8')) as object;
 const validate = new Ajv({ allErrors: true }).compile(schema);
@@ -238,5 +238,58 @@ describe('two hybrid builds (isohybrid MBR + GPT, El Torito, efiboot.img by mkfs
   it('leaves no differing byte of the system area, the GPT or the FAT image unexplained', () => {
     expect(report.bytes.unexplained).toBe(0);
     expect(report.findings.filter((f) => f.kind === 'unknown')).toEqual([]);
+  });
+});
+
+describe('two UKIs assembled seconds apart (uki): initrd order, mtimes, inode numbers, a fresh root UUID', () => {
+  const { status, report } = compare(`${SAMPLES}uki-a.efi`, `${SAMPLES}uki-b.efi`);
+  const roots = report.findings.filter((f) => f.root);
+
+  it('names the PE timestamp, the command-line UUID, the member order and the cpio times and inodes', () => {
+    expect(status).toBe(1);
+    expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
+    expect(roots.some((f) => f.field === 'pe.coff.timestamp' && f.kind === 'timestamp')).toBe(true);
+    const uuid = roots.find((f) => f.kind === 'random-id')!;
+    expect(uuid.path).toBe('/.cmdline');
+    expect(uuid.a).toBe('0b7c1a9e-3f42-4d6b-9e1a-5c2d8f3e4a10');
+    expect(uuid.b).not.toBe(uuid.a);
+    expect(roots.some((f) => f.kind === 'ordering' && f.format === 'cpio' && f.path === '/.initrd')).toBe(true);
+    expect(roots.some((f) => f.format === 'cpio' && f.field === 'cpio.mtime' && f.path.startsWith('/.initrd//'))).toBe(true);
+    expect(roots.some((f) => f.format === 'cpio' && f.field === 'cpio.ino' && f.kind === 'inode')).toBe(true);
+    expect(new Set(roots.map((f) => f.kind))).toEqual(new Set(['timestamp', 'random-id', 'ordering', 'inode']));
+  });
+
+  it('marks the CheckSum and the sizes as derived, and leaves no byte unexplained', () => {
+    const checksum = report.findings.find((f) => f.field === 'pe.opt.checksum')!;
+    expect(checksum.root).toBe(false);
+    expect(checksum.causedBy.length).toBeGreaterThan(0);
+    for (const f of report.findings.filter((x) => x.kind === 'size')) expect(f.root, f.field ?? '').toBe(false);
+    expect(report.bytes.unexplained).toBe(0);
+  });
+});
+
+describe('one UKI signed twice with sbsign seconds apart', () => {
+  const w = scratch();
+  afterAll(w.cleanup);
+  it.skipIf(!hasTool('sbsign') || !hasTool('openssl'))('has one root cause, the signing time; the signature and CheckSum follow from it', () => {
+    const key = join(w.dir, 'db.key');
+    const crt = join(w.dir, 'db.crt');
+    run('openssl', ['req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=reprodiff test/', '-keyout', key, '-out', crt, '-days', '30']);
+    const s1 = join(w.dir, 's1.efi');
+    const s2 = join(w.dir, 's2.efi');
+    run('sbsign', ['--key', key, '--cert', crt, '--output', s1, `${SAMPLES}uki-a.efi`]);
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1100) {
+      // the signing time has one-second resolution
+    }
+    run('sbsign', ['--key', key, '--cert', crt, '--output', s2, `${SAMPLES}uki-a.efi`]);
+    const { report } = compare(s1, s2);
+    const roots = report.findings.filter((f) => f.root);
+    expect(roots).toHaveLength(1);
+    expect(roots[0]!.field).toBe('pe.authenticode.signing_time');
+    expect(roots[0]!.kind).toBe('timestamp');
+    const sig = report.findings.find((f) => f.field === 'pe.authenticode.signer.signature')!;
+    expect(sig.causedBy).toEqual([roots[0]!.id]);
+    expect(report.bytes.unexplained).toBe(0);
   });
 });

@@ -325,10 +325,9 @@ export function parsePe(src: ByteSource, ctx: OpenContext, format: FormatName): 
       notes.push(...ct.notes);
     }
   }
-  // the PE checksum covers the file minus itself and the certificate table
-  const ckCovers = certTable ? coversUntil(certTable.offset) : [...src.spans(0, checksumOff), ...src.spans(checksumOff + 4, src.size - checksumOff - 4)];
-  if (certTable && certTable.offset + certTable.size < src.size) ckCovers.push(...src.spans(certTable.offset + certTable.size, src.size - certTable.offset - certTable.size));
-  checksumField.covers = ckCovers;
+  // the PE checksum (CheckSumMappedFile) sums the whole file but its own four bytes, the certificate table
+  // included: signing tools recompute it after appending the signature
+  checksumField.covers = [...src.spans(0, checksumOff), ...src.spans(checksumOff + 4, src.size - checksumOff - 4)];
   // gaps between sections, and the overlay after the last one
   const placed = sections.filter((s) => s.fileLength > 0).sort((a, b) => a.rawPointer - b.rawPointer);
   let pos = headerEnd;
