@@ -59,20 +59,30 @@ function groupSameChange(all: RawFinding[]): void {
     if (!f.root || f.field === null || !GROUPABLE.has(f.kind) || f.a === null || f.b === null) continue;
     // a random id is the same cause wherever its value recurs in one container (a GPT partition GUID and
     // its backup copy); other kinds group within one entry
-    const where = f.kind === 'random-id' ? '' : f.path;
+    // times: every entry of a container whose times changed the same way shares one cause (a tree copied
+    // afresh, a tool stamping the build time); container-level fields are grouped apart from entries
+    const where = f.kind === 'random-id' ? '' : f.kind === 'timestamp' ? (f.entry === undefined ? '(container)' : '(entries)') : f.path;
     const key = [f.scope.path, where, f.format, f.kind, normalValue(f.a), normalValue(f.b)].join('\u0000');
     (groups.get(key) ?? groups.set(key, []).get(key)!).push(f);
   }
   for (const list of groups.values()) {
     if (list.length < 2) continue;
-    list.sort((x, y) => fieldPriority(x.field!) - fieldPriority(y.field!) || (x.field! < y.field! ? -1 : 1));
+    list.sort((x, y) => fieldPriority(x.field!) - fieldPriority(y.field!) || (x.path < y.path ? -1 : x.path > y.path ? 1 : 0) || (x.field! < y.field! ? -1 : 1));
     const primary = list[0]!;
     const others = list.slice(1);
-    primary.detail = `${primary.detail ? `${primary.detail}; ` : ''}the same change is stored again in ${others.map((o) => o.field).join(', ')}`;
+    const elsewhere = new Set(others.filter((o) => o.path !== primary.path).map((o) => o.path));
+    const here = others.filter((o) => o.path === primary.path).map((o) => o.field);
+    const parts: string[] = [];
+    if (here.length) parts.push(`the same change is stored again in ${here.join(', ')}`);
+    if (elsewhere.size) {
+      const names = [...elsewhere].sort();
+      parts.push(`the same change is made in ${names.length} other entr${names.length === 1 ? 'y' : 'ies'}: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`);
+    }
+    primary.detail = [primary.detail, ...parts].filter(Boolean).join('; ');
     for (const o of others) {
       o.root = false;
       o.causes = [primary];
-      o.detail = `a copy of ${primary.field}`;
+      o.detail = o.path === primary.path ? `a copy of ${primary.field}` : `the same change as ${primary.path} ${primary.field}`;
     }
   }
 }

@@ -16,13 +16,16 @@ import type { Container, Entry, Field, Kind, OpenContext, Span, Value } from '..
 import type { ReportSpan } from '../report/types.js';
 import { explainContent } from '../classify/content.js';
 import { entrySource, openViews } from '../walk/open.js';
-import { overlaps, type Interval } from './intervals.js';
+import { intersect, normalize, overlaps, subtract, type Interval } from './intervals.js';
 import { diffFiles, WorkerPool } from './pool.js';
 
 /** contents up to this size are decoded for embedded values when they differ */
 const EXPLAIN_MAX = 16 * 1024 * 1024;
 /** findings per entry from content heuristics; the rest are summarised in one */
 const MAX_EVIDENCE = 50;
+
+/** Formats whose entries (partitions, boot images) may lie over structures another view of the same source compares. */
+const CO_RESIDENT = new Set(['mbr', 'gpt', 'apm', 'eltorito']);
 
 /** Formats that only wrap one stream: their `/content` entry adds no path segment. */
 const TRANSPARENT = new Set(['gzip', 'xz', 'zstd', 'lz4']);
@@ -160,6 +163,16 @@ export class Comparer {
 
   setDiff(diff: Interval[]): void {
     this.diff = diff;
+  }
+
+  /** True when the differing bytes inside these outer spans all lie in spans of findings made so far. */
+  private explainedAlready(spansA: Span[], spansB: Span[]): boolean {
+    if (!sameSpans(spansA, spansB) || spansA.some((s) => s.stream !== undefined)) return false;
+    const inside = intersect(this.diff, normalize(spansA.map((s) => [s.offset, s.offset + s.length] as Interval)));
+    if (!inside.length) return false;
+    const claimed: Interval[] = [];
+    for (const f of this.findings) for (const s of f.spans) if (s.stream === undefined) claimed.push([s.offset, s.offset + s.length]);
+    return subtract(inside, normalize(claimed)).length === 0;
   }
 
   /** True when no differing byte touches these outer spans (which must be the same on both sides). */
@@ -356,6 +369,13 @@ export class Comparer {
       return;
     }
     if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
+
+    // a partition or boot image that spans structures another view already compared (the ISO 9660 volume
+    // inside an isohybrid partition): when every differing byte in it is explained, it adds nothing
+    if (CO_RESIDENT.has(ca.format) && this.explainedAlready(spansA, spansB)) {
+      this.notes.push(`${path} (${ca.format}): every differing byte inside is explained by other findings`);
+      return;
+    }
 
     // contents differ: open both as nested containers where a format recognises them
     const nestedFound = await this.compareNested(ca, cb, ea, eb, path, depth, scope);
