@@ -16,13 +16,12 @@
  * Failing inputs are kept in a temp folder named after the seed and case number.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const BIN = join(ROOT, 'bin/reprodiff');
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed1234) >>> 0;
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 120);
 const MAX_CASES = Number(process.env.FUZZ_CASES ?? Infinity);
@@ -41,8 +40,20 @@ function mulberry32(a) {
 }
 const caseRng = (n) => mulberry32((SEED ^ Math.imul(n + 1, 0x9e3779b1)) >>> 0);
 
-// ---------- seed images ----------
 const work = mkdtempSync(join(tmpdir(), 'reprodiff-fuzz-'));
+
+// ---------- a private copy of the built CLI, so a rebuild of dist/ during the run cannot disturb it ----------
+if (!existsSync(join(ROOT, 'dist/src/cli.js'))) {
+  console.error('dist/ is missing: run `npm run build` first (npm run fuzz does).');
+  process.exit(2);
+}
+const app = join(work, 'app');
+for (const d of ['bin', 'dist']) cpSync(join(ROOT, d), join(app, d), { recursive: true });
+cpSync(join(ROOT, 'package.json'), join(app, 'package.json'));
+symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'));
+const BIN = join(app, 'bin/reprodiff');
+
+// ---------- seed images ----------
 const has = (t) => spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }).status === 0;
 const sh = (cmd, cwd) => spawnSync('sh', ['-c', cmd], { cwd, stdio: ['ignore', 'ignore', 'pipe'] }).status === 0;
 
@@ -447,10 +458,6 @@ async function worker() {
 
 console.log(`reprodiff fuzz: seed 0x${SEED.toString(16)}, ${SECONDS} s, ${JOBS} jobs, ${seeds.length} seed images:`);
 for (const s of seeds) console.log(`  ${s.format.padEnd(9)} ${s.name}`);
-if (!existsSync(join(ROOT, 'dist/src/cli.js'))) {
-  console.error('dist/ is missing: run `npm run build` first (npm run fuzz does).');
-  process.exit(2);
-}
 await Promise.all(Array.from({ length: JOBS }, worker));
 const wall = ((Date.now() - t0) / 1000).toFixed(1);
 console.log('\nsummary');
