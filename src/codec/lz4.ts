@@ -31,7 +31,13 @@ export function decodeLz4Block(input: Uint8Array, start: number, end: number, ou
     }
     if (p + lit > end) throw new CodecError('E_FORMAT', 'LZ4 literals run past the block', p);
     if (out.pos + lit > limit) throw new CodecError('E_FORMAT', 'LZ4 block decodes past its maximum size', p);
-    out.push(input.subarray(p, p + lit));
+    out.ensure(lit);
+    if (lit < 32) {
+      const buf = out.buf;
+      let d = out.pos;
+      for (let i = 0; i < lit; i++) buf[d++] = input[p + i] as number;
+    } else out.buf.set(input.subarray(p, p + lit), out.pos);
+    out.pos += lit;
     p += lit;
     if (p === end) return; // the last sequence has no match
     if (p + 2 > end) throw new CodecError('E_FORMAT', 'LZ4 match offset runs past the block', p);
@@ -53,7 +59,7 @@ export function decodeLz4Block(input: Uint8Array, start: number, end: number, ou
     const buf = out.buf;
     let d = out.pos;
     let s = d - offset;
-    if (offset >= len) buf.copyWithin(d, s, s + len);
+    if (offset >= len && len >= 32) buf.copyWithin(d, s, s + len);
     else for (let i = 0; i < len; i++) buf[d++] = buf[s++] as number;
     out.pos += len;
   }

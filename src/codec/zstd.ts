@@ -2,7 +2,7 @@
  * Zstandard frames (RFC 8878): the frame walk is ours (headers, block headers, checksums, skippable
  * frames); block decoding is fzstd's (pure JS, synchronous), fed in chunks so the output can be capped.
  */
-import { Decompress } from 'fzstd';
+import { Decompress, decompress as fzstdOneShot } from 'fzstd';
 import { CodecError, OutBuf } from './lzma.js';
 
 export const ZSTD_MAGIC = 0xfd2fb528;
@@ -120,8 +120,28 @@ export function walkZstdFrame(input: Uint8Array, p: number, maxBlocks: number): 
 
 const CHUNK = 1 << 20;
 
-/** Decodes one zstd frame `input[start, end)` into `out` (the cap stops it mid-frame). */
-export function decodeZstdFrame(input: Uint8Array, start: number, end: number, out: OutBuf): void {
+/**
+ * Decodes one zstd frame `input[start, end)` into `out` (the cap stops it mid-frame). When the header
+ * declares a content size that fits the cap, the frame is decoded in one call into a buffer of that size
+ * (about twice as fast); otherwise block by block.
+ */
+export function decodeZstdFrame(input: Uint8Array, start: number, end: number, out: OutBuf, contentSize: number | null = null): void {
+  if (contentSize !== null && contentSize > 0 && out.pos + contentSize <= out.cap) {
+    // fzstd allocates exactly the declared size; decoding into a caller's buffer is slower in fzstd 0.1.1
+    const res = fzstdOneShot(input.subarray(start, end));
+    if (res.length !== contentSize) throw new CodecError('E_FORMAT', 'zstd frame content size does not match the data', start);
+    if (out.pos === 0 && out.buf.length < contentSize) {
+      out.buf = res;
+    } else {
+      out.ensure(contentSize);
+      out.buf.set(res, out.pos);
+    }
+    out.pos += contentSize;
+    return;
+  }
+  if (contentSize !== null && out.pos + contentSize > out.cap) {
+    throw new CodecError('E_LIMIT', `zstd frame declares ${contentSize} bytes, over the limit of ${out.cap}`, start);
+  }
   const d = new Decompress((chunk: Uint8Array) => out.push(chunk));
   for (let p = start; p < end; p += CHUNK) {
     const stop = Math.min(end, p + CHUNK);
@@ -142,7 +162,7 @@ export function parseZstd(input: Uint8Array, maxOutput: number, decode = true): 
       f.outOffset = out.pos;
       if (decode) {
         try {
-          decodeZstdFrame(input, p, f.end, out);
+          decodeZstdFrame(input, p, f.end, out, f.contentSize ?? null);
         } catch (e) {
           if (e instanceof CodecError) throw e;
           throw new CodecError('E_FORMAT', `corrupt zstd data: ${(e as Error).message}`, p);
