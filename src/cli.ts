@@ -64,6 +64,7 @@ interface CompareCliOptions {
   quiet?: boolean;
   jobs?: number;
   sha256?: boolean;
+  sourceDateEpoch?: number;
 }
 
 function readText(path: string, what: string): string {
@@ -81,10 +82,17 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
     : undefined;
   const baseline = o.baseline !== undefined ? parseBaseline(readText(o.baseline, 'baseline report'), o.baseline) : undefined;
 
+  let sde = o.sourceDateEpoch;
+  const envSde = process.env.SOURCE_DATE_EPOCH;
+  if (sde === undefined && envSde !== undefined && envSde !== '') {
+    if (!/^\d+$/.test(envSde)) throw new ReprodiffError('E_USAGE', `SOURCE_DATE_EPOCH must be whole seconds, not '${envSde}'`);
+    sde = Number(envSde);
+  }
   const progress = new Progress(process.stderr, { quiet: o.quiet === true });
   let total = 0;
   const res = await compareFiles(a, b, {
     jobs: o.jobs,
+    sourceDateEpoch: sde,
     onProgress: ({ entries }) => progress.update({ bytesDone: total, bytesTotal: total, entriesDone: entries }),
     onSizes: (sa, sb) => {
       total = sa + sb;
@@ -97,7 +105,12 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
       [b, res.sizeB],
     ].map(async ([p, size]) => ({ path: p as string, size: size as number, sha256: o.sha256 ? await sha256File(p as string) : null })),
   );
-  let report: Report = buildReport(res, inputs, toolVersion());
+  let report: Report;
+  try {
+    report = buildReport(res, inputs, toolVersion(), { sourceDateEpoch: sde });
+  } finally {
+    res.close();
+  }
   if (accept) report = applyAccept(report, accept);
 
   const toStdout = [o.json, o.markdown].includes('-');
@@ -158,6 +171,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-q, --quiet', 'no progress display')
     .option('-j, --jobs <n>', 'worker threads (default: the number of CPUs)', positiveInt)
     .option('--sha256', 'record the SHA-256 of both inputs in the report')
+    .option('--source-date-epoch <seconds>', 'the SOURCE_DATE_EPOCH the builds should use (default: $SOURCE_DATE_EPOCH): times equal to it are expected, others are called out', nonNegativeInt)
     .action(async (a: string, b: string, o: CompareCliOptions) => {
       code = await runCompare(a, b, o);
     });

@@ -166,15 +166,75 @@ function excerpt(src: ByteSource, offset: number, length: number): string {
 
 const KIND_RANK = new Map<string, number>(KINDS.map((k, i) => [k, i]));
 
+/**
+ * The two files differ in size: a derived finding for the total, caused by what grew or shrank (added and
+ * removed entries, contents of another size, sizes of structures), claiming the bytes only one file has.
+ */
+function addImageSize(all: RawFinding[], res: CompareResult): void {
+  const longer: 'a' | 'b' = res.sizeA > res.sizeB ? 'a' : 'b';
+  const start = Math.min(res.sizeA, res.sizeB);
+  const roots = (f: RawFinding): RawFinding[] => (f.root ? [f] : f.causes.filter((c) => c.root));
+  const growers = new Set<RawFinding>();
+  for (const f of all) {
+    if (f.kind === 'added' || f.kind === 'removed' || f.kind === 'size' || (f.field === null && f.kind === 'content' && f.a !== f.b)) {
+      for (const r of roots(f)) growers.add(r);
+    }
+  }
+  const scope: Scope = { path: '/', format: 'raw', findings: [], moved: new Set() };
+  const causes = [...growers];
+  all.push({
+    path: '/',
+    format: 'raw',
+    field: 'file.size',
+    kind: 'size',
+    root: causes.length === 0,
+    causes,
+    a: res.sizeA,
+    b: res.sizeB,
+    spans: [{ side: longer, offset: start, length: Math.max(res.sizeA, res.sizeB) - start }],
+    scope,
+    detail: `the ${longer === 'a' ? 'first' : 'second'} file is ${Math.abs(res.sizeA - res.sizeB)} bytes longer`,
+  });
+}
+
+/** Seconds of an ISO 8601 time value, or undefined. */
+function timeSeconds(v: unknown): number | undefined {
+  if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT/.test(v)) return undefined;
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) ? Math.floor(ms / 1000) : undefined;
+}
+
+/**
+ * With a SOURCE_DATE_EPOCH: a time equal to it is what a reproducible build writes; the side that differs
+ * from it is the one to fix. Fields carry decoded times; content evidence says so itself.
+ */
+function markSourceDateEpoch(all: RawFinding[], sde: number): void {
+  for (const f of all) {
+    if (f.kind !== 'timestamp') continue;
+    if (!f.sde) {
+      const a = timeSeconds(f.a);
+      const b = timeSeconds(f.b);
+      if (a === undefined && b === undefined) continue;
+      f.sde = { a: a === sde, b: b === sde };
+    }
+    const { a, b } = f.sde;
+    const note = a && b ? 'both sides equal SOURCE_DATE_EPOCH' : a ? 'only the first build honours SOURCE_DATE_EPOCH' : b ? 'only the second build honours SOURCE_DATE_EPOCH' : `neither side equals SOURCE_DATE_EPOCH (${sde}): this time does not follow it`;
+    f.detail = f.detail ? `${note}; ${f.detail}` : note;
+  }
+}
+
 export function buildReport(
   res: CompareResult,
   inputs: { path: string; size: number; sha256: string | null }[],
   version: string,
+  opts: { sourceDateEpoch?: number } = {},
 ): Report {
   const all = [...res.findings];
+  if (opts.sourceDateEpoch !== undefined) markSourceDateEpoch(all, opts.sourceDateEpoch);
   groupSameChange(all);
   contentFieldsFromSpecifics(all);
   linkCauses(all, res.scopes);
+  if (res.sizeA !== res.sizeB) addImageSize(all, res);
 
   // byte accounting over the outer files
   const diff = normalize(res.diff.map(([s, e]) => [s, e] as Interval));
@@ -296,6 +356,7 @@ export function buildReport(
     if (f.hint) out.hint = f.hint;
     if (f.confidence !== undefined) out.confidence = f.confidence;
     if (f.detail) out.detail = f.detail;
+    if (f.sde) out.sourceDateEpoch = f.sde;
     return out;
   });
 
@@ -311,5 +372,6 @@ export function buildReport(
     causes: Object.fromEntries(Object.entries(causes).sort(([a], [b]) => (KIND_RANK.get(a) ?? 0) - (KIND_RANK.get(b) ?? 0))),
     findings,
     notes,
+    ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}),
   };
 }

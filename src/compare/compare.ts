@@ -37,6 +37,8 @@ export interface CompareOptions {
   sha256?: boolean;
   /** called as work progresses */
   onProgress?: (p: { entries: number }) => void;
+  /** the SOURCE_DATE_EPOCH the builds were meant to use (seconds) */
+  sourceDateEpoch?: number;
   /** called once both inputs are open */
   onSizes?: (a: number, b: number) => void;
 }
@@ -63,6 +65,8 @@ export interface RawFinding {
   scope: Scope;
   /** the entry path within its container, when the finding is about an entry */
   entry?: string;
+  /** whether each side's time equals SOURCE_DATE_EPOCH */
+  sde?: { a: boolean; b: boolean };
 }
 
 /** One pair of compared containers. */
@@ -75,6 +79,26 @@ export interface Scope {
   moved: Set<string>;
   /** entries whose nested containers differ, with the findings made inside them */
   changed?: Map<string, RawFinding[]>;
+  /** bytes that are the same on both sides but sit at other offsets (shifted records, moved contents) */
+  shifted?: { spans: ReportSpan[]; fields: number; contents: number };
+}
+
+/** Records bytes that moved; adjacent spans of one side are merged as they come (records are read in order). */
+function noteShift(scope: Scope, a: ReportSpan[], b: ReportSpan[], what: 'fields' | 'contents'): void {
+  const sh = (scope.shifted ??= { spans: [], fields: 0, contents: 0 });
+  sh[what]++;
+  for (const s of [...a, ...b]) {
+    let merged = false;
+    for (let i = sh.spans.length - 1; i >= Math.max(0, sh.spans.length - 2); i--) {
+      const last = sh.spans[i]!;
+      if (last.side === s.side && last.stream === s.stream && s.offset >= last.offset && s.offset <= last.offset + last.length + 64) {
+        last.length = Math.max(last.length, s.offset + s.length - last.offset);
+        merged = true;
+        break;
+      }
+    }
+    if (!merged) sh.spans.push({ ...s });
+  }
 }
 
 export interface CompareResult {
@@ -90,6 +114,8 @@ export interface CompareResult {
   sourceB: ByteSource;
   viewsA: Container[];
   viewsB: Container[];
+  /** closes both inputs; call after the report is built (it reads excerpts) */
+  close(): void;
 }
 
 function reportSpans(side: 'a' | 'b', spans: Span[]): ReportSpan[] {
@@ -151,6 +177,7 @@ export class Comparer {
   readonly notes: string[] = [];
   private diff: Interval[] = [];
   private readonly nestedSeen = new Map<string, string>();
+  sourceDateEpoch: number | undefined;
   private entriesDone = 0;
 
   constructor(
@@ -247,7 +274,10 @@ export class Comparer {
           vb = `${String(b.value)} (bytes ${hexShort(rb)})`;
         }
       }
-      if (!differs) continue;
+      if (!differs) {
+        if (!sameSpans(a.spans, b.spans)) noteShift(scope, reportSpans('a', a.spans), reportSpans('b', b.spans), 'fields');
+        continue;
+      }
       const covers = a.covers || b.covers ? [...reportSpans('a', a.covers ?? []), ...reportSpans('b', b.covers ?? [])] : undefined;
       // sizes, offsets and extents follow from something else; the accounting looks for the cause
       const derived = a.derived || b.derived || a.kind === 'size' || a.kind === 'layout';
@@ -289,7 +319,7 @@ export class Comparer {
       const eb = mapB.get(ea.path);
       const path = pathOf(ea);
       if (!eb) {
-        this.add({ path, format, field: null, kind: 'removed', root: true, a: describeEntry(ea), b: null, spans: extentSpans('a', ea.contentSource ?? ca.source, ea.extents), scope, entry: ea.path });
+        this.add({ path, format, field: null, kind: 'removed', root: true, a: describeEntry(ea), b: null, spans: [...extentSpans('a', ea.contentSource ?? ca.source, ea.extents), ...ea.fields.flatMap((f) => reportSpans('a', f.spans))], scope, entry: ea.path });
         continue;
       }
       this.compareFields(ea.fields, eb.fields, path, format, scope, ea.path);
@@ -308,10 +338,27 @@ export class Comparer {
     }
     for (const eb of cb.entries) {
       if (mapA.has(eb.path)) continue;
-      this.add({ path: pathOf(eb), format, field: null, kind: 'added', root: true, a: null, b: describeEntry(eb), spans: extentSpans('b', eb.contentSource ?? cb.source, eb.extents), scope, entry: eb.path });
+      this.add({ path: pathOf(eb), format, field: null, kind: 'added', root: true, a: null, b: describeEntry(eb), spans: [...extentSpans('b', eb.contentSource ?? cb.source, eb.extents), ...eb.fields.flatMap((f) => reportSpans('b', f.spans))], scope, entry: eb.path });
     }
     await Promise.all(nested);
     this.findOrdering(ca, cb, scope, placed);
+    const sh = scope.shifted;
+    if (sh) {
+      const parts = [sh.contents ? `${sh.contents} content${sh.contents === 1 ? '' : 's'}` : '', sh.fields ? `${sh.fields} field${sh.fields === 1 ? '' : 's'}` : ''].filter(Boolean);
+      this.add({
+        path: scope.path,
+        format,
+        field: 'placement',
+        kind: 'layout',
+        root: false,
+        derivedField: true,
+        a: null,
+        b: null,
+        spans: sh.spans,
+        scope,
+        detail: `${parts.join(' and ')} with the same bytes sit at other offsets`,
+      });
+    }
   }
 
   private async contentHash(container: Container, entry: Entry, side: 'a' | 'b'): Promise<string> {
@@ -361,11 +408,8 @@ export class Comparer {
     const firstA = spansA[0];
     const firstB = spansB[0];
     if (equal) {
-      if (firstA && firstB && (firstA.offset !== firstB.offset || firstA.stream !== firstB.stream)) {
-        placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
-      } else if (firstA && firstB) {
-        placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
-      }
+      if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
+      if (!sameSpans(spansA, spansB)) noteShift(scope, reportSpans('a', spansA), reportSpans('b', spansB), 'contents');
       return;
     }
     if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
@@ -410,7 +454,7 @@ export class Comparer {
     if (!sa || !sb) return false;
     const da = sa.read(0, sa.size, 'content');
     const db = sb.read(0, sb.size, 'content');
-    const ex = explainContent(da, db, { labels: [`a${path}`, `b${path}`] });
+    const ex = explainContent(da, db, { labels: [`a${path}`, `b${path}`], sourceDateEpoch: this.sourceDateEpoch });
     if (!ex.evidence.length) return false;
     const shown = ex.evidence.slice(0, MAX_EVIDENCE);
     const rest = ex.evidence.slice(MAX_EVIDENCE);
@@ -421,7 +465,8 @@ export class Comparer {
         if (r.bLength) spans.push(...reportSpans('b', sb.spans(r.bOffset, r.bLength)));
       }
       const detail = i === 0 && ex.diff ? `${ev.description}\n${ex.diff}` : ev.description;
-      this.add({ path, format: ca.format, field: null, kind: ev.kind, root: true, a: ev.a, b: ev.b, spans, scope, entry: ea.path, detail, confidence: ev.confidence, hint: ev.hint });
+      const sde = ev.sdeA !== undefined && ev.sdeB !== undefined ? { a: ev.sdeA, b: ev.sdeB } : undefined;
+      this.add({ path, format: ca.format, field: null, kind: ev.kind, root: true, a: ev.a, b: ev.b, spans, scope, entry: ea.path, detail, confidence: ev.confidence, hint: ev.hint, sde });
     });
     if (rest.length) {
       const spans: ReportSpan[] = [];
@@ -613,6 +658,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     const differing = diffResult.differing + Math.abs(rootA.size - rootB.size);
 
     const cmp = new Comparer(rootA, rootB, pool, ctx, opts.onProgress);
+    cmp.sourceDateEpoch = opts.sourceDateEpoch;
     cmp.setDiff(diff);
     for (const f of oa.failures) cmp.notes.push(`${rootA.name}: not opened as ${f.format}: ${f.error.describe()}`);
     for (const f of ob.failures) cmp.notes.push(`${rootB.name}: not opened as ${f.format}: ${f.error.describe()}`);
@@ -630,10 +676,16 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
       sourceB: rootB,
       viewsA: oa.views,
       viewsB: ob.views,
+      close: () => {
+        rootA.close();
+        rootB.close();
+      },
     };
-  } finally {
-    await pool.close();
+  } catch (e) {
     rootA.close();
     rootB.close();
+    throw e;
+  } finally {
+    await pool.close();
   }
 }

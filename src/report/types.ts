@@ -31,6 +31,8 @@ export interface Finding {
   detail?: string;
   /** true when `--accept` or an accept file marked this finding; it does not count toward the exit status */
   accepted?: boolean;
+  /** with a SOURCE_DATE_EPOCH given: whether each side's time equals it (the expected value) */
+  sourceDateEpoch?: { a: boolean; b: boolean };
 }
 
 export interface Report {
@@ -43,4 +45,6 @@ export interface Report {
   findings: Finding[];
   /** things the readers noticed: unsupported parts, limits hit */
   notes: string[];
+  /** the SOURCE_DATE_EPOCH the builds were meant to use, when given */
+  sourceDateEpoch?: number;
 }

@@ -342,7 +342,7 @@ describe('two grub-mkrescue builds of the same tree seconds apart', () => {
     const fileTimes = r.findings.filter((f) => f.format === 'iso9660' && f.kind === 'timestamp' && f.path !== '/');
     expect(fileTimes.length).toBeGreaterThan(100);
     // the files were stamped within a second or two: a handful of roots, not one per file
-    expect(fileTimes.filter((f) => f.root).length).toBeLessThanOrEqual(3);
+    expect(fileTimes.filter((f) => f.root).length).toBeLessThan(fileTimes.length / 20);
   });
 
   it.skipIf(!ready)('leaves no differing byte of the system area, the backup GPT or the FAT image unexplained', () => {

@@ -8,6 +8,8 @@ import { field, type Field } from '../../model.js';
 import { isoDate17, isoDate7 } from '../../util/time.js';
 
 const SECTOR = 2048;
+/** entries whose data the reader splits into fields: their 4-byte headers are fields of their own */
+const SUSP_HEADERS = new Set(['SP', 'CE', 'PX', 'PN', 'TF', 'CL', 'PL', 'RE', 'ZF', 'ST']);
 
 export interface RockRidge {
   /** SUSP in use (SP seen in the root's '.' record) */
@@ -54,6 +56,8 @@ export interface SuspContext {
 export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): RockRidge {
   const rr: RockRidge = { times: {}, relocated: false, extensions: [], fields: [], ceSpans: [] };
   let nmParts: string[] | undefined;
+  let nmCount = 0;
+  let slCount = 0;
   let slComponents: string[] | undefined;
   let slPending = '';
   const visited = new Set<number>();
@@ -126,6 +130,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
         case 'NM': {
           if (len < 5) break;
           const flags = body.u8(4);
+          rr.fields.push(field(`${prefix}.nm.${nmCount++}`, body.utf8(5, len - 5), 'content', body.spans(0, len)));
           nmParts ??= [];
           if (flags & 2) nmParts.push('.');
           else if (flags & 4) nmParts.push('..');
@@ -134,6 +139,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
         }
         case 'SL': {
           if (len < 5) break;
+          rr.fields.push(field(`${prefix}.sl.${slCount++}`, body.hex(4, len - 4), 'content', body.spans(0, len)));
           slComponents ??= [];
           let q = 5;
           while (q + 2 <= len) {
@@ -198,7 +204,12 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
           break;
         }
         default:
-          break; // RR, AA, AL, SF, AS, ...: their bytes stay in the record's region
+          // RR, ER, ES, AA, AL, SF, AS, ...: kept as raw fields so their bytes are accounted for
+          rr.fields.push(field(`${prefix}.${sig.toLowerCase().replace(/[^a-z0-9]/g, '_')}`, body.hex(0, Math.min(len, 64)), 'content', body.spans(0, len)));
+          break;
+      }
+      if (sig !== 'NM' && sig !== 'SL' && SUSP_HEADERS.has(sig)) {
+        rr.fields.push(field(`${prefix}.${sig.toLowerCase()}.header`, body.hex(0, 4), 'content', body.spans(0, 4)));
       }
       p += len;
     }
