@@ -268,6 +268,7 @@ class IsoReader {
       field(`${prefix}.identifier`, r.isoName, 'content', b.spans(32, 1 + lenFi + (lenFi % 2 === 0 ? 1 : 0))),
       field(`${prefix}.volume_sequence_number`, b.u16le(28), 'content', b.spans(28, 4)),
       field(`${prefix}.unit_size`, r.unitSize, 'content', b.spans(26, 2)),
+      field(`${prefix}.extent`, r.lba, 'layout', b.spans(2, 8), { derived: true }),
       field(`${prefix}.data_length`, r.size, 'size', b.spans(10, 8), { derived: true }),
       field(`${prefix}.recording_date`, isoDate7(b.bytes(18, 7)), 'timestamp', b.spans(18, 7), { hint }),
       field(`${prefix}.flags`, r.flags, 'content', b.spans(25, 1)),
