@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Ajv from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report/types.js';
+import { renderMarkdown } from '../../src/report/markdown.js';
 import { cli, ROOT, SAMPLES } from '../helpers/cli.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
 
@@ -348,5 +349,13 @@ describe('two grub-mkrescue builds of the same tree seconds apart', () => {
   it.skipIf(!ready)('leaves no differing byte of the system area, the backup GPT or the FAT image unexplained', () => {
     const r = build();
     expect(r.bytes.unexplained).toBe(0);
+  });
+
+  it.skipIf(!ready)('fits the thousands of findings into one GitHub issue body, saying what was left out', () => {
+    const r = build();
+    expect(r.findings.length).toBeGreaterThan(1000);
+    const md = renderMarkdown(r);
+    expect(md.length).toBeLessThanOrEqual(65_536);
+    expect(md).toMatch(/Left out/);
   });
 });
