@@ -55,6 +55,9 @@ export class BlockCache {
   }
 }
 
+/** The base class's buffer, unused: the bytes are decoded on demand. One shared instance. */
+const EMPTY = new Uint8Array(0);
+
 /**
  * A DecodedSource whose `origin` is every encoded block of the file (data blocks, then the shared fragment
  * block); `originAt(x)` names the one block that holds decoded offset x. Nothing is held until read.
@@ -71,7 +74,7 @@ export class SquashfsFileSource extends DecodedSource {
     private readonly cache: BlockCache,
     inode: number,
   ) {
-    super(name, new Uint8Array(0), `${outer.name}#squashfs:${inode}`, encodedSpans(outer, blocks, fragment));
+    super(name, EMPTY, `${outer.name}#squashfs:${inode}`, encodedSpans(outer, blocks, fragment));
     this.size = size;
   }
 
@@ -175,5 +178,6 @@ function encodedSpans(outer: ByteSource, blocks: readonly DataBlock[], fragment:
     else out.push(...outer.spans(b.disk, b.stored));
   }
   if (fragment) out.push(...outer.spans(fragment.disk, fragment.stored));
-  return out;
+  // kept for the life of the tree: drop the spare capacity that push left
+  return out.slice();
 }

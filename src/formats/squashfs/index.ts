@@ -12,7 +12,7 @@ import type { Container, Entry, Field, Format, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
 import { BlockCache, SquashfsFileSource, type DataBlock, type Fragment } from './content.js';
-import { NO_FRAGMENT, readInode, type InodeInfo } from './inode.js';
+import { NO_FRAGMENT, isoTime, readInode, type InodeInfo } from './inode.js';
 import { MetaTable, readIndexedTable } from './meta.js';
 
 export { SquashfsFileSource } from './content.js';
@@ -387,7 +387,7 @@ class SquashfsReader {
         gid,
         nlink: inode.nlink,
         ino: inode.number,
-        mtime: isoFromUnix(inode.mtime) ?? undefined,
+        mtime: isoTime(inode.mtime) ?? undefined,
       },
       order: this.entries.length,
     };

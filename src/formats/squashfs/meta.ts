@@ -24,6 +24,8 @@ interface MetaBlock {
   /** bytes on disk after the header */
   stored: number;
   compressed: boolean;
+  /** the decoded stream's id, built once (every span inside the block shares it) */
+  stream: string;
 }
 
 export class MetaTable implements ByteSource {
@@ -57,7 +59,7 @@ export class MetaTable implements ByteSource {
         throw h.error(0, `metadata block of ${stored} bytes does not fit before offset ${end}`);
       }
       this.index.set(p - start, this.blocks.length);
-      this.blocks.push({ disk: p, stored, compressed });
+      this.blocks.push({ disk: p, stored, compressed, stream: `${src.name}#squashfs-meta:${p}` });
       p += 2 + stored;
     }
     checkCap(this.blocks.length * META_SIZE, limits.maxStructureBytes, `${what} decoded size`, src.name, start);
@@ -157,6 +159,13 @@ export class MetaTable implements ByteSource {
 
   spans(offset: number, length: number): Span[] {
     checkRange(this, offset, length, 'span');
+    // the usual case, one block: an exact-size array (fields keep their spans for the life of the tree)
+    const i0 = Math.floor(offset / META_SIZE);
+    const w0 = offset - i0 * META_SIZE;
+    if (w0 + length <= META_SIZE) {
+      const b = this.blocks[i0] as MetaBlock;
+      return b.compressed ? [{ stream: b.stream, offset: w0, length }] : this.src.spans(b.disk + 2 + w0, length);
+    }
     const out: Span[] = [];
     let pos = offset;
     let left = length;
@@ -165,7 +174,7 @@ export class MetaTable implements ByteSource {
       const w = pos - i * META_SIZE;
       const n = Math.min(META_SIZE - w, left);
       const b = this.blocks[i] as MetaBlock;
-      if (b.compressed) out.push({ stream: `${this.src.name}#squashfs-meta:${b.disk}`, offset: w, length: n });
+      if (b.compressed) out.push({ stream: b.stream, offset: w, length: n });
       else out.push(...this.src.spans(b.disk + 2 + w, n));
       pos += n;
       left -= n;

@@ -21,13 +21,14 @@ export class SourceReader extends yauzl.RandomAccessReader {
     }
   }
   override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
+    // the read itself is synchronous; the callback is not, so a consumer that reads again from it cannot recurse
+    let err: Error | null = null;
     try {
       buffer.set(this.src.read(position, length, 'zip'), offset);
     } catch (e) {
-      callback(e as Error);
-      return;
+      err = e as Error;
     }
-    callback(null);
+    queueMicrotask(() => callback(err));
   }
 }
 
