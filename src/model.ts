@@ -126,6 +126,11 @@ export interface Container {
   regions: Region[];
   /** things the reader noticed and could not parse fully */
   notes: string[];
+  /**
+   * Decoded streams whose spans this container's fields use (a squashfs metadata block, a compressed
+   * table), each with the spans of its encoded bytes: a difference inside a stream explains its encoded bytes.
+   */
+  streams?: { id: string; origin: Span[] }[];
 }
 
 export interface OpenContext {

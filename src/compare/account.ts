@@ -102,6 +102,40 @@ function contentFieldsFromSpecifics(all: RawFinding[]): void {
   }
 }
 
+/**
+ * Fields that exist in one build only (extra fields dropped by `zip -X`, an attribute one packer writes) are
+ * one cause per container and kind of field, not one per entry: the first stays root, the rest follow it.
+ */
+function groupPresence(all: RawFinding[]): void {
+  const groups = new Map<string, RawFinding[]>();
+  for (const f of all) {
+    if (!f.root || f.field === null || (f.kind !== 'added' && f.kind !== 'removed')) continue;
+    const key = [f.scope.path, f.format, f.kind].join('\u0000');
+    (groups.get(key) ?? groups.set(key, []).get(key)!).push(f);
+  }
+  for (const list of groups.values()) {
+    if (list.length < 2) continue;
+    list.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : x.field! < y.field! ? -1 : 1));
+    const primary = list[0]!;
+    const names = [...new Set(list.map((f) => f.field!.replace(/\.\d+\./g, '.N.')))].sort();
+    const entries = new Set(list.map((f) => f.path));
+    primary.detail = [
+      primary.detail,
+      `${list.length} fields ${primary.kind === 'removed' ? 'only the first' : 'only the second'} build has, in ${entries.size} entr${entries.size === 1 ? 'y' : 'ies'}: ${names.slice(0, 12).join(', ')}${names.length > 12 ? ', …' : ''}`,
+    ]
+      .filter(Boolean)
+      .join('; ');
+    primary.hint ??=
+      primary.format === 'zip'
+        ? 'one build writes these extra fields and the other does not: run zip with the same options for both (`zip -X` leaves out the extended timestamp and uid/gid fields)'
+        : 'one build writes these fields and the other does not: run the producing tool with the same version and options for both';
+    for (const o of list.slice(1)) {
+      o.root = false;
+      o.causes = [primary];
+    }
+  }
+}
+
 /** Finds causes for derived findings; a derived finding with no cause found becomes a root. */
 function linkCauses(all: RawFinding[], scopes: Scope[]): void {
   void scopes;
@@ -232,6 +266,7 @@ export function buildReport(
   const all = [...res.findings];
   if (opts.sourceDateEpoch !== undefined) markSourceDateEpoch(all, opts.sourceDateEpoch);
   groupSameChange(all);
+  groupPresence(all);
   contentFieldsFromSpecifics(all);
   linkCauses(all, res.scopes);
   if (res.sizeA !== res.sizeB) addImageSize(all, res);

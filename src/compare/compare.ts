@@ -192,6 +192,53 @@ export class Comparer {
     this.diff = diff;
   }
 
+  /**
+   * Findings inside decoded streams of this container (fields in a compressed metadata block) explain the
+   * encoded bytes of those streams: one derived finding per container claims them.
+   */
+  private rollUpStreams(ca: Container, cb: Container, scope: Scope): void {
+    if (!ca.streams?.length && !cb.streams?.length) return;
+    const origins = new Map<string, ReportSpan[]>();
+    for (const [side, c] of [
+      ['a', ca],
+      ['b', cb],
+    ] as const) {
+      for (const st of c.streams ?? []) origins.set(`${side}\u0000${st.id}`, reportSpans(side, st.origin));
+    }
+    const causes: RawFinding[] = [];
+    const spans: ReportSpan[] = [];
+    const touched = new Set<string>();
+    for (const f of scope.findings) {
+      let hit = false;
+      for (const sp of f.spans) {
+        if (sp.stream === undefined) continue;
+        const key = `${sp.side}\u0000${sp.stream}`;
+        const o = origins.get(key);
+        if (!o) continue;
+        hit = true;
+        if (!touched.has(key)) {
+          touched.add(key);
+          spans.push(...o);
+        }
+      }
+      if (hit) causes.push(f);
+    }
+    if (!causes.length) return;
+    this.add({
+      path: scope.path,
+      format: ca.format,
+      field: 'encoded',
+      kind: 'content',
+      root: false,
+      causes,
+      a: null,
+      b: null,
+      spans,
+      scope,
+      detail: `${touched.size} compressed block${touched.size === 1 ? '' : 's'} differ because the data decoded from them differs`,
+    });
+  }
+
   /** True when the differing bytes inside these outer spans all lie in spans of findings made so far. */
   private explainedAlready(spansA: Span[], spansB: Span[]): boolean {
     if (!sameSpans(spansA, spansB) || spansA.some((s) => s.stream !== undefined)) return false;
@@ -280,7 +327,7 @@ export class Comparer {
       }
       const covers = a.covers || b.covers ? [...reportSpans('a', a.covers ?? []), ...reportSpans('b', b.covers ?? [])] : undefined;
       // sizes, offsets and extents follow from something else; the accounting looks for the cause
-      const derived = a.derived || b.derived || a.kind === 'size' || a.kind === 'layout';
+      const derived = a.derived || b.derived || a.kind === 'size' || a.kind === 'layout' || a.kind === 'ordering';
       this.add({
         path,
         format,
@@ -342,6 +389,7 @@ export class Comparer {
     }
     await Promise.all(nested);
     this.findOrdering(ca, cb, scope, placed);
+    this.rollUpStreams(ca, cb, scope);
     const sh = scope.shifted;
     if (sh) {
       const parts = [sh.contents ? `${sh.contents} content${sh.contents === 1 ? '' : 's'}` : '', sh.fields ? `${sh.fields} field${sh.fields === 1 ? '' : 's'}` : ''].filter(Boolean);
