@@ -134,6 +134,7 @@ describe('tar written by GNU tar', () => {
         // the header name carries tar's process id
         expect(sp?.fields.find((f) => f.name === 'tar.name')?.kind).toBe('random-id');
       }
+      expect(c.producer).toBe(format === 'gnu' || format === 'pax' ? 'GNU tar' : undefined);
       if (format === 'ustar') expect(c.entries.every((e) => e.fields.some((f) => f.name === 'tar.magic' && f.value === 'ustar\\0'))).toBe(true);
     });
   }

@@ -98,7 +98,6 @@ class SquashfsReader {
     const container = (): Container => ({
       format: 'squashfs',
       source: this.src,
-      producer: `mksquashfs (${this.compressorName})`,
       fields: this.fields,
       entries: this.entries,
       regions: this.regions,
@@ -256,8 +255,6 @@ class SquashfsReader {
       const fr = readIndexedTable(src, sb.fragStart, sb.fragCount, 16, codec, limits, 'fragment table');
       this.regions.push({ name: 'squashfs fragment table', role: 'metadata', spans: [...fr.table.diskSpans(), ...fr.lookup.spans(0, fr.lookup.length)] });
       this.frags = Bytes.at(fr.table, 0, sb.fragCount * 16, 'squashfs fragment table');
-    } else if (sb.fragStart !== ABSENT && sb.fragStart < sb.bytesUsed) {
-      this.regions.push({ name: 'squashfs fragment table', role: 'metadata', spans: [] });
     }
 
     if (sb.exportStart !== ABSENT) {

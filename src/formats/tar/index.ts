@@ -77,6 +77,9 @@ class TarReader {
   private readonly paths = new Map<string, number>();
   private pending: Pending = { fields: [], pax: new Map() };
   private dialects = new Set<string>();
+  /** tell-tale extended header names: GNU tar `PaxHeaders`, libarchive `PaxHeader` */
+  private gnuPax = false;
+  private libarchive = false;
 
   constructor(
     private readonly src: ByteSource,
@@ -108,7 +111,8 @@ class TarReader {
       }
     }
     if (this.pending.fields.length > 0) this.notes.push('an extended header at the end of the archive has no member after it');
-    const producer = this.dialects.has('gnu') ? 'GNU tar (gnu format)' : undefined;
+    // the archive does not name its writer; these conventions are specific enough to say
+    const producer = this.libarchive ? 'libarchive (bsdtar)' : this.gnuPax || this.dialects.has('gnu') ? 'GNU tar' : undefined;
     return {
       format: 'tar',
       source: src,
@@ -179,6 +183,9 @@ class TarReader {
       case 'g': {
         const d = this.extData(src, data, size, type === 'x' ? 'pax extended header' : 'pax global header');
         const records = parsePax(d);
+        const hname = textField(b, H.name[0], H.name[1]);
+        if (/(^|\/)PaxHeaders(\.\d+)?\//.test(hname)) this.gnuPax = true;
+        if (/(^|\/)PaxHeader\//.test(hname) || records.some((r) => r.key.startsWith('LIBARCHIVE.'))) this.libarchive = true;
         const prefix = type === 'x' ? 'tar.pax_header.' : 'tar.pax_global_header.';
         const recPrefix = type === 'x' ? 'tar.pax.' : 'tar.pax_global.';
         const fs = [...this.headerFields(b, prefix, dialect), ...paxFields(d, records, recPrefix)];
