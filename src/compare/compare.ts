@@ -353,8 +353,11 @@ export class Comparer {
   private async compareContainer(ca: Container, cb: Container, prefix: string, depth: number, scope: Scope): Promise<void> {
     const format = ca.format;
     this.compareFields(ca.fields, cb.fields, scope.path, format, scope);
-    for (const n of ca.notes) this.notes.push(`${this.rootA.name}: ${scope.path} (${format}): ${n}`);
-    for (const n of cb.notes) this.notes.push(`${this.rootB.name}: ${scope.path} (${format}): ${n}`);
+    // a note both builds share is said once; one only a build has names that build
+    const inB = new Set(cb.notes);
+    const inA = new Set(ca.notes);
+    for (const n of ca.notes) this.notes.push(inB.has(n) ? `${scope.path} (${format}): ${n}` : `${this.rootA.name}: ${scope.path} (${format}): ${n}`);
+    for (const n of cb.notes) if (!inA.has(n)) this.notes.push(`${this.rootB.name}: ${scope.path} (${format}): ${n}`);
 
     const mapB = new Map(cb.entries.map((e) => [e.path, e]));
     const mapA = new Map(ca.entries.map((e) => [e.path, e]));
@@ -464,10 +467,7 @@ export class Comparer {
 
     // a partition or boot image that spans structures another view already compared (the ISO 9660 volume
     // inside an isohybrid partition): when every differing byte in it is explained, it adds nothing
-    if (CO_RESIDENT.has(ca.format) && this.explainedAlready(spansA, spansB)) {
-      this.notes.push(`${path} (${ca.format}): every differing byte inside is explained by other findings`);
-      return;
-    }
+    if (CO_RESIDENT.has(ca.format) && this.explainedAlready(spansA, spansB)) return;
 
     // contents differ: open both as nested containers where a format recognises them
     const nestedFound = await this.compareNested(ca, cb, ea, eb, path, depth, scope);
@@ -542,10 +542,7 @@ export class Comparer {
     // the same bytes reached by two paths (an El Torito boot image that is also an ISO file) are compared once
     const key = `${spanKey(sa.spans(0, sa.size))}|${spanKey(sb.spans(0, sb.size))}`;
     const already = this.nestedSeen.get(key);
-    if (already !== undefined) {
-      this.notes.push(`${path} holds the same bytes as ${already}; its contents are compared there`);
-      return true;
-    }
+    if (already !== undefined) return true; // compared under the other path
     this.nestedSeen.set(key, path);
     const [oa, ob] = [await openViews(sa, this.ctx), await openViews(sb, this.ctx)];
     for (const f of oa.failures) this.notes.push(`${sa.name}: not opened as ${f.format}: ${f.error.describe()}`);
