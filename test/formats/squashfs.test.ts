@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decompress } from '../../src/codec/index.js';
 import { ReprodiffError } from '../../src/errors.js';
 import { FileSource } from '../../src/io/file.js';
 import { BufferSource } from '../../src/io/source.js';
@@ -13,6 +15,27 @@ import { hasTool, run, scratch } from '../helpers/tools.js';
 const ctx = { limits: { ...DEFAULT_LIMITS } };
 const utc = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
 const canMksquashfs = hasTool('mksquashfs') && hasTool('unsquashfs');
+
+/** Compressors this mksquashfs was built with (its -help lists them one per line, tab-indented). */
+function mksquashfsCompressors(): Set<string> {
+  if (!canMksquashfs) return new Set();
+  const r = spawnSync('mksquashfs', ['-help'], { encoding: 'utf8' });
+  const help = `${r.stdout}${r.stderr}`;
+  const list = help.slice(help.indexOf('Compressors available'));
+  return new Set([...list.matchAll(/^\t(\w+)(?: \(default\))?$/gm)].map((m) => m[1] as string));
+}
+const compressors = mksquashfsCompressors();
+
+/** True when the codec layer has no lzo decoder (the opaque-content cases need one that is missing). */
+function noLzoDecoder(): boolean {
+  try {
+    decompress('lzo', new Uint8Array(0), { maxOutput: 1 });
+  } catch (e) {
+    return e instanceof ReprodiffError && e.code === 'E_UNSUPPORTED';
+  }
+  return false;
+}
+const lzoOpaque = compressors.has('lzo') && noLzoDecoder();
 
 function modeString(e: Entry): string {
   const t = { file: '-', dir: 'd', symlink: 'l', chardev: 'c', blockdev: 'b', fifo: 'p', socket: 's', other: '?' }[e.type];
@@ -87,8 +110,8 @@ describe('squashfs written by mksquashfs', () => {
   });
   afterAll(() => cleanup());
 
-  for (const comp of ['gzip', 'xz', 'zstd', 'lz4']) {
-    it.skipIf(!canMksquashfs)(`lists and reads a -comp ${comp} image as unsquashfs does`, async () => {
+  for (const comp of ['gzip', 'xz', 'zstd', 'lz4', 'lzma']) {
+    it.skipIf(!compressors.has(comp))(`lists and reads a -comp ${comp} image as unsquashfs does`, async () => {
       const img = join(dir, `${comp}.sqfs`);
       run('mksquashfs', [tree, img, '-noappend', '-quiet', '-comp', comp], { env: utc });
       const src = new FileSource(img);
@@ -210,13 +233,9 @@ describe('squashfs written by mksquashfs', () => {
     expect(ourListing(c).sort()).toEqual(toolListing(img).sort());
   });
 
-  it.skipIf(!canMksquashfs)('lists a lzo image and marks its contents opaque when there is no lzo decoder', async () => {
+  it.skipIf(!lzoOpaque)('lists a lzo image and marks its contents opaque when there is no lzo decoder', async () => {
     const img = join(dir, 'lzo.sqfs');
-    try {
-      run('mksquashfs', [tree, img, '-noappend', '-quiet', '-comp', 'lzo'], { env: utc });
-    } catch {
-      return; // mksquashfs built without lzo
-    }
+    run('mksquashfs', [tree, img, '-noappend', '-quiet', '-comp', 'lzo'], { env: utc });
     const c = await squashfsFormat.open(new FileSource(img), ctx);
     expect(c.notes.join(' ')).toMatch(/lzo/);
     // the metadata is lzo-compressed too: no listing, the whole image is one opaque region
@@ -224,13 +243,9 @@ describe('squashfs written by mksquashfs', () => {
     expect(c.regions.some((r) => r.name === 'squashfs image (no decoder)')).toBe(true);
   });
 
-  it.skipIf(!canMksquashfs)('lists the tree of an image with stored metadata even without a data decoder', async () => {
+  it.skipIf(!lzoOpaque)('lists the tree of an image with stored metadata even without a data decoder', async () => {
     const img = join(dir, 'lzo-noI.sqfs');
-    try {
-      run('mksquashfs', [tree, img, '-noappend', '-quiet', '-comp', 'lzo', '-noI', '-noId', '-noF'], { env: utc });
-    } catch {
-      return;
-    }
+    run('mksquashfs', [tree, img, '-noappend', '-quiet', '-comp', 'lzo', '-noI', '-noId', '-noF'], { env: utc });
     const c = await squashfsFormat.open(new FileSource(img), ctx);
     expect(ourListing(c).sort()).toEqual(toolListing(img).sort());
     const big = c.entries.find((e) => e.path === '/text.txt');
@@ -325,6 +340,14 @@ describe('crafted squashfs input', () => {
     expect(e.code).toBe('E_FORMAT');
   });
 
+  it.skipIf(!canMksquashfs)('survives byte mutations of compressed and stored images', async () => {
+    for (const opts of [[], ['-noI', '-noD', '-noF', '-noId']]) {
+      const outcomes = await mutations(imageBytes(dir, opts), 300, (src) => squashfsFormat.open(src, ctx));
+      expect(outcomes.ok).toBeGreaterThan(0);
+      expect(outcomes.E_FORMAT ?? 0).toBeGreaterThan(0);
+    }
+  });
+
   it('rejects random bytes and an unknown version', async () => {
     expect(squashfsFormat.detect(new BufferSource('junk', new Uint8Array(4096).fill(7)))).toBe(0);
     const d = new Uint8Array(4096);
@@ -334,3 +357,24 @@ describe('crafted squashfs input', () => {
     expect((await failure(d)).code).toBe('E_UNSUPPORTED');
   });
 });
+
+/** Deterministic byte mutations of `base`: every outcome is a container or a ReprodiffError, never a crash. */
+async function mutations(base: Uint8Array, count: number, open: (src: BufferSource) => Promise<Container> | Container): Promise<Record<string, number>> {
+  let seed = 20261122;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  const outcomes: Record<string, number> = {};
+  for (let i = 0; i < count; i++) {
+    const d = base.slice();
+    for (let k = 1 + (rnd() % 4); k > 0; k--) d[rnd() % d.length] = rnd() & 0xff;
+    let outcome = 'ok';
+    try {
+      const c = await open(new BufferSource('mutated', d));
+      for (const e of c.entries) if (e.contentSource && !e.opaque) e.contentSource.read(0, e.size);
+    } catch (e) {
+      if (!(e instanceof ReprodiffError)) throw e;
+      outcome = e.code;
+    }
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+  }
+  return outcomes;
+}

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, symlinkSync, linkSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReprodiffError } from '../../src/errors.js';
@@ -139,6 +139,16 @@ describe('tar written by GNU tar', () => {
     });
   }
 
+  it.skipIf(!hasTool('tar'))('survives byte mutations of gnu and pax archives', async () => {
+    for (const format of ['gnu', 'pax']) {
+      const path = join(dir, `m-${format}.tar`);
+      run('tar', [`--format=${format}`, '-cf', path, '-C', dir, 't/a.txt', 't/link', 't/sub/exec.sh', 't/' + 'd'.repeat(60)], { env: utc });
+      const outcomes = await mutations(new Uint8Array(readFileSync(path)), 300, (src) => tarFormat.open(src, ctx));
+      expect(outcomes.ok).toBeGreaterThan(0);
+      expect(outcomes.E_FORMAT ?? 0).toBeGreaterThan(0);
+    }
+  });
+
   it.skipIf(!hasTool('tar'))('names the pid in an extended header name as a random id', async () => {
     const path = join(dir, 'pid.tar');
     run('tar', ['--format=pax', '--pax-option=exthdr.name=%d/PaxHeaders.%p/%f', '-cf', path, '-C', dir, 't/a.txt'], { env: utc });
@@ -265,3 +275,24 @@ describe('crafted tar input', () => {
     expect(tarFormat.detect(new BufferSource('short', new Uint8Array(100)))).toBe(0);
   });
 });
+
+/** Deterministic byte mutations of `base`: every outcome is a container or a ReprodiffError, never a crash. */
+async function mutations(base: Uint8Array, count: number, open: (src: BufferSource) => Promise<Container> | Container): Promise<Record<string, number>> {
+  let seed = 20261122;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  const outcomes: Record<string, number> = {};
+  for (let i = 0; i < count; i++) {
+    const d = base.slice();
+    for (let k = 1 + (rnd() % 4); k > 0; k--) d[rnd() % d.length] = rnd() & 0xff;
+    let outcome = 'ok';
+    try {
+      const c = await open(new BufferSource('mutated', d));
+      for (const e of c.entries) if (e.contentSource && !e.opaque) e.contentSource.read(0, e.size);
+    } catch (e) {
+      if (!(e instanceof ReprodiffError)) throw e;
+      outcome = e.code;
+    }
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+  }
+  return outcomes;
+}

@@ -185,6 +185,14 @@ describe('zip written by Info-ZIP zip', () => {
     expect(Buffer.from(contentOf(new FileSource(z64), e64)).toString()).toBe('hello\n');
   });
 
+  it.skipIf(!canZip)('survives byte mutations', async () => {
+    const path = join(dir, 'mutate.zip');
+    run('zip', ['-q', '-r', '-y', path, 't'], { cwd: dir, env: utc });
+    const outcomes = await mutations(new Uint8Array(readFileSync(path)), 300, (src) => zipFormat.open(src, ctx));
+    expect(outcomes.ok).toBeGreaterThan(0);
+    expect(outcomes.E_FORMAT ?? 0).toBeGreaterThan(0);
+  });
+
   it.skipIf(!canZip)('shows what differs between two builds of the same tree', async () => {
     const a = join(dir, 'one.zip');
     const b = join(dir, 'two.zip');
@@ -433,3 +441,24 @@ describe('crafted zip input', () => {
     expect(zipFormat.detect(new BufferSource('cut', d.subarray(0, d.length - 5)))).toBe(0);
   });
 });
+
+/** Deterministic byte mutations of `base`: every outcome is a container or a ReprodiffError, never a crash. */
+async function mutations(base: Uint8Array, count: number, open: (src: BufferSource) => Promise<Container> | Container): Promise<Record<string, number>> {
+  let seed = 20261122;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  const outcomes: Record<string, number> = {};
+  for (let i = 0; i < count; i++) {
+    const d = base.slice();
+    for (let k = 1 + (rnd() % 4); k > 0; k--) d[rnd() % d.length] = rnd() & 0xff;
+    let outcome = 'ok';
+    try {
+      const c = await open(new BufferSource('mutated', d));
+      for (const e of c.entries) if (e.contentSource && !e.opaque) e.contentSource.read(0, e.size);
+    } catch (e) {
+      if (!(e instanceof ReprodiffError)) throw e;
+      outcome = e.code;
+    }
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+  }
+  return outcomes;
+}

@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { decompress } from '../../codec/index.js';
-import { ReprodiffError } from '../../errors.js';
+import { ReprodiffError, isReprodiffError } from '../../errors.js';
 import { DecodedSource, checkRange, type ByteSource } from '../../io/source.js';
 import type { Span } from '../../model.js';
 
@@ -64,7 +64,20 @@ export class InflateSource extends DecodedSource {
       });
     }
     const raw = this.parent.read(this.offset, this.compressedSize, 'zip member data');
-    const out = decompress('deflate', raw, { maxOutput: Math.max(this.size, 1), name: this.name });
+    let out: Uint8Array;
+    try {
+      out = decompress('deflate', raw, { maxOutput: Math.max(this.size, 1), name: this.name });
+    } catch (e) {
+      // the output is capped at the declared size: more than that is a lie in the headers, not a limit
+      if (isReprodiffError(e) && e.code === 'E_LIMIT') {
+        throw new ReprodiffError('E_FORMAT', `member inflates to more than its declared ${this.size} bytes`, {
+          file: this.parent.name,
+          structure: 'zip member data',
+          offset: this.offset,
+        });
+      }
+      throw e;
+    }
     if (out.length !== this.size) {
       throw new ReprodiffError('E_FORMAT', `member inflates to ${out.length} bytes, ${this.size} declared`, {
         file: this.parent.name,
