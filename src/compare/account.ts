@@ -160,6 +160,11 @@ function linkCauses(all: RawFinding[], scopes: Scope[]): void {
         if (shifters.length) f.causes = shifters.slice(0, 8);
         else if (scope.ordering) f.causes = [scope.ordering];
         else if (own.length) f.causes = own;
+        else {
+          // something earlier in the same container changed size (a longer name, a header field)
+          const roots = scope.findings.filter((g) => g !== f && g.root && g.kind !== 'unknown');
+          if (roots.length) f.causes = roots.slice(0, 8);
+        }
       }
     }
     if (!f.causes.length) f.root = true;
@@ -215,7 +220,9 @@ function addImageSize(all: RawFinding[], res: CompareResult): void {
     }
   }
   const scope: Scope = { path: '/', format: 'raw', findings: [], moved: new Set() };
-  const causes = [...growers];
+  let causes = [...growers];
+  // nothing was added or resized as such: a field of another length (a longer stored name) made the difference
+  if (!causes.length) causes = all.filter((f) => f.root && f.kind !== 'unknown').slice(0, 8);
   all.push({
     path: '/',
     format: 'raw',

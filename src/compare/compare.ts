@@ -470,7 +470,7 @@ export class Comparer {
     if (CO_RESIDENT.has(ca.format) && this.explainedAlready(spansA, spansB)) return;
 
     // contents differ: open both as nested containers where a format recognises them
-    const nestedFound = await this.compareNested(ca, cb, ea, eb, path, depth, scope);
+    const nestedFound = await this.compareNested(ca, cb, ea, eb, path, prefix, depth, scope);
     if (nestedFound) return;
     if (this.explainDiffering(ca, cb, ea, eb, path, scope)) return;
     this.add({
@@ -485,7 +485,6 @@ export class Comparer {
       scope,
       entry: ea.path,
     });
-    void prefix;
   }
 
   /**
@@ -531,7 +530,7 @@ export class Comparer {
   }
 
   /** Opens both contents as containers; compares them when both open as the same formats. True when it did. */
-  private async compareNested(ca: Container, cb: Container, ea: Entry, eb: Entry, path: string, depth: number, scope: Scope): Promise<boolean> {
+  private async compareNested(ca: Container, cb: Container, ea: Entry, eb: Entry, path: string, prefix: string, depth: number, scope: Scope): Promise<boolean> {
     if (depth + 1 > this.ctx.limits.maxDepth) {
       this.notes.push(`${path}: nesting deeper than ${this.ctx.limits.maxDepth} levels is not opened (limit maxDepth)`);
       return false;
@@ -553,7 +552,8 @@ export class Comparer {
     if (formatsA !== formatsB) return false;
     const before = this.findings.length;
     const transparent = TRANSPARENT.has(ca.format) && ea.path === '/content';
-    await this.compareViews(oa.views, ob.views, transparent ? `${scope.path}/` : `${path}/`, depth + 1);
+    // through a compression layer the inner container keeps the layer's own prefix (no path step)
+    await this.compareViews(oa.views, ob.views, transparent ? prefix : `${path}/`, depth + 1);
     const inner = this.findings.slice(before);
     if (inner.length === 0) {
       // formats saw no difference; the bytes still differ somewhere: let the caller report content

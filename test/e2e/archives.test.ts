@@ -1,0 +1,103 @@
+/**
+ * Archives, live filesystems and raw disks built twice by the real tools, seconds apart, compared end to end.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Report } from '../../src/report/types.js';
+import { cli, ROOT } from '../helpers/cli.js';
+import { hasTool, run, scratch } from '../helpers/tools.js';
+
+const validate = new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(join(ROOT, 'schema/report.schema.json'), 'utf8')) as object);
+const w = scratch();
+afterAll(w.cleanup);
+
+function compare(a: string, b: string): Report {
+  const r = cli([a, b, '--json', '-']);
+  expect(r.status, r.stderr).toBe(1);
+  const report = JSON.parse(r.stdout) as Report;
+  expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
+  return report;
+}
+
+/** Busy-waits past a second boundary so the second build gets other times. */
+function nextSecond(): void {
+  const t0 = Date.now();
+  while (Date.now() - t0 < 1100) {
+    // the tools stamp whole seconds
+  }
+}
+
+function tree(dir: string): string {
+  mkdirSync(join(dir, 'd'), { recursive: true });
+  writeFileSync(join(dir, 'a.txt'), 'one\n');
+  writeFileSync(join(dir, 'b.txt'), 'two\n');
+  writeFileSync(join(dir, 'd', 'c.txt'), 'three\n');
+  return dir;
+}
+
+describe('zip', () => {
+  it.skipIf(!hasTool('zip'))('another member order, fresh times, and one build with -X: timestamps, ordering, the extra fields; nothing unexplained', () => {
+    const t = tree(join(w.dir, 'zip-tree'));
+    run('zip', ['-q', join(w.dir, 'a.zip'), 'a.txt', 'b.txt', 'd/c.txt'], { cwd: t });
+    nextSecond();
+    run('touch', ['a.txt', 'b.txt', 'd/c.txt'], { cwd: t });
+    run('zip', ['-q', '-X', join(w.dir, 'b.zip'), 'd/c.txt', 'b.txt', 'a.txt'], { cwd: t });
+    const r = compare(join(w.dir, 'a.zip'), join(w.dir, 'b.zip'));
+    const roots = r.findings.filter((f) => f.root);
+    expect(new Set(roots.map((f) => f.kind))).toEqual(new Set(['timestamp', 'ordering', 'removed']));
+    expect(roots.find((f) => f.kind === 'ordering')!.format).toBe('zip');
+    const removed = roots.find((f) => f.kind === 'removed')!;
+    expect(removed.field).toMatch(/^zip\.(cd|local)\.(ut|ux)\./);
+    expect(removed.hint).toMatch(/zip -X/);
+    expect(r.bytes.unexplained).toBe(0);
+  });
+});
+
+describe('tar.gz', () => {
+  it.skipIf(!hasTool('tar') || !hasTool('gzip'))('the gzip header time and name, and the member times inside, with tar paths through the gzip layer', () => {
+    const t = tree(join(w.dir, 'tar-tree'));
+    run('sh', ['-c', `tar -cf - -C ${t} . | gzip > ${join(w.dir, 'a.tgz')}`]);
+    nextSecond();
+    run('touch', ['a.txt'], { cwd: t });
+    run('sh', ['-c', `tar -cf ${join(w.dir, 'b.tar')} -C ${t} . && gzip -c ${join(w.dir, 'b.tar')} > ${join(w.dir, 'b.tgz')}`]);
+    const r = compare(join(w.dir, 'a.tgz'), join(w.dir, 'b.tgz'));
+    const roots = r.findings.filter((f) => f.root);
+    const tarTime = roots.find((f) => f.format === 'tar' && f.field === 'tar.mtime');
+    expect(tarTime?.path).toBe('/a.txt');
+    expect(r.findings.some((f) => f.format === 'gzip' && f.field === 'gzip.header.fname')).toBe(true);
+    expect(r.bytes.unexplained).toBe(0);
+  });
+});
+
+describe('raw GPT disk image with a FAT partition', () => {
+  const ready = hasTool('sgdisk') && hasTool('mkfs.fat') && hasTool('mcopy');
+  it.skipIf(!ready)('built twice: the GPT GUIDs, the FAT serial and the FAT times, nothing unexplained', () => {
+    const build = (name: string): string => {
+      const img = join(w.dir, name);
+      const fat = join(w.dir, `${name}.fat`);
+      run('truncate', ['-s', '8M', img]);
+      run('sgdisk', ['-o', '-n', '1:2048:+4M', '-t', '1:ef00', img]);
+      run('mkfs.fat', ['-C', fat, '4096']);
+      run('mmd', ['-i', fat, '::/EFI']);
+      writeFileSync(join(w.dir, 'f.txt'), 'hi\n');
+      run('mcopy', ['-i', fat, join(w.dir, 'f.txt'), '::/EFI/']);
+      run('dd', [`if=${fat}`, `of=${img}`, 'bs=512', 'seek=2048', 'conv=notrunc', 'status=none']);
+      return img;
+    };
+    const a = build('a.img');
+    nextSecond();
+    const b = build('b.img');
+    const r = compare(a, b);
+    const roots = r.findings.filter((f) => f.root);
+    expect(roots.some((f) => f.field === 'gpt.header.disk_guid')).toBe(true);
+    expect(roots.some((f) => f.field === 'gpt.part.1.unique_guid')).toBe(true);
+    const serial = roots.find((f) => f.field === 'fat.volume_serial')!;
+    expect(serial.path).toBe('/partition-1');
+    expect(r.findings.some((f) => f.format === 'fat' && f.kind === 'timestamp' && f.path.startsWith('/partition-1//EFI'))).toBe(true);
+    for (const f of r.findings.filter((x) => x.kind === 'checksum')) expect(f.root).toBe(false);
+    expect(r.bytes.unexplained).toBe(0);
+  });
+});
