@@ -6,8 +6,9 @@ import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
 import { checkCap, type Limits } from '../../limits.js';
-import type { Container, Entry, EntryType, Field, Format, Region } from '../../model.js';
+import type { Container, Entry, EntryType, Field, Format } from '../../model.js';
 import { field } from '../../model.js';
+import { RegionList } from '../../util/regions.js';
 import { isoFromUnix } from '../../util/time.js';
 import { BLOCK, H, dialectOf, headerSums, isZeroBlock, looksLikeHeader, parseNumber, textField, type Dialect } from './header.js';
 import { PAX_NAME_HINT, SPARSE_NAME_HINT, TAR_MTIME_HINT, TAR_OWNER_HINT, isoFromPaxTime, paxFields, parsePax, type PaxRecord } from './pax.js';
@@ -70,7 +71,7 @@ export function normalizePath(p: string): string {
 
 class TarReader {
   private readonly entries: Entry[] = [];
-  private readonly regions: Region[] = [];
+  private readonly regions = new RegionList();
   private readonly notes: string[] = [];
   private readonly fields: Field[] = [];
   private readonly global = new Map<string, string>();
@@ -105,7 +106,7 @@ class TarReader {
     if (!ended) {
       if (pos < src.size) {
         this.notes.push(`${src.size - pos} bytes after the last member do not form a header block`);
-        this.regions.push({ name: 'tar trailing bytes', role: 'unused', spans: src.spans(pos, src.size - pos) });
+        this.regions.add('tar trailing bytes', 'unused', src.spans(pos, src.size - pos));
       } else {
         this.notes.push('the archive has no end-of-archive marker (two zero blocks)');
       }
@@ -119,7 +120,7 @@ class TarReader {
       ...(producer ? { producer } : {}),
       fields: this.fields,
       entries: this.entries,
-      regions: this.regions,
+      regions: this.regions.list(),
       notes: this.notes,
     };
   }
@@ -174,8 +175,8 @@ class TarReader {
       });
     }
     const next = Math.min(data + padded(size), src.size);
-    this.regions.push({ name: 'tar header', role: 'metadata', spans: src.spans(pos, data - pos) });
-    if (next > data + size) this.regions.push({ name: 'tar member padding', role: 'padding', spans: src.spans(data + size, next - data - size) });
+    this.regions.add('tar header', 'metadata', src.spans(pos, data - pos));
+    if (next > data + size) this.regions.add('tar member padding', 'padding', src.spans(data + size, next - data - size));
     if (next < data + padded(size)) this.notes.push(`the last member's padding to 512 bytes is missing at offset ${next}`);
 
     switch (type) {
@@ -189,7 +190,7 @@ class TarReader {
         const prefix = type === 'x' ? 'tar.pax_header.' : 'tar.pax_global_header.';
         const recPrefix = type === 'x' ? 'tar.pax.' : 'tar.pax_global.';
         const fs = [...this.headerFields(b, prefix, dialect), ...paxFields(d, records, recPrefix)];
-        this.regions.push({ name: `${type === 'x' ? 'pax extended' : 'pax global'} header data`, role: 'metadata', spans: src.spans(data, size) });
+        this.regions.add(`${type === 'x' ? 'pax extended' : 'pax global'} header data`, 'metadata', src.spans(data, size));
         if (type === 'x') {
           this.pending.fields.push(...fs);
           for (const r of records) this.applyPax(this.pending.pax, r);
@@ -206,7 +207,7 @@ class TarReader {
         const prefix = type === 'L' ? 'tar.gnu_longname.' : 'tar.gnu_longlink.';
         this.pending.fields.push(...this.headerFields(b, prefix, dialect));
         this.pending.fields.push(field(type === 'L' ? 'tar.gnu.longname' : 'tar.gnu.longlink', text, 'content', src.spans(data, size)));
-        this.regions.push({ name: 'GNU long name data', role: 'metadata', spans: src.spans(data, size) });
+        this.regions.add('GNU long name data', 'metadata', src.spans(data, size));
         if (type === 'L') this.pending.longName = text;
         else this.pending.longLink = text;
         return next;
@@ -214,14 +215,14 @@ class TarReader {
       case 'V': {
         this.fields.push(...this.headerFields(b, 'tar.volume.', dialect));
         this.notes.push(`GNU volume label "${textField(b, H.name[0], H.name[1])}"`);
-        if (size > 0) this.regions.push({ name: 'GNU volume label data', role: 'metadata', spans: src.spans(data, size) });
+        if (size > 0) this.regions.add('GNU volume label data', 'metadata', src.spans(data, size));
         return next;
       }
       case 'M':
       case 'N': {
         this.notes.push(`GNU ${type === 'M' ? 'multi-volume continuation' : 'old long-name'} header at offset ${pos} is not interpreted`);
         this.fields.push(...this.headerFields(b, `tar.gnu_${type}.`, dialect));
-        if (size > 0) this.regions.push({ name: `GNU ${type} header data`, role: 'metadata', spans: src.spans(data, size) });
+        if (size > 0) this.regions.add(`GNU ${type} header data`, 'metadata', src.spans(data, size));
         return next;
       }
       default:
@@ -365,7 +366,7 @@ class TarReader {
       zeros++;
       p += BLOCK;
     }
-    this.regions.push({ name: 'tar end-of-archive', role: 'padding', spans: src.spans(pos, p - pos) });
+    this.regions.add('tar end-of-archive', 'padding', src.spans(pos, p - pos));
     if (zeros < 2) this.notes.push('the end-of-archive marker has only one zero block');
     // record padding: zeros up to a multiple of the blocking factor (GNU tar: 10240 bytes)
     const CHUNK = 64 * 1024;
@@ -383,10 +384,10 @@ class TarReader {
       q += n;
     }
     const padEnd = firstNonZero < 0 ? src.size : firstNonZero;
-    if (padEnd > p) this.regions.push({ name: 'tar record padding', role: 'padding', spans: src.spans(p, padEnd - p) });
+    if (padEnd > p) this.regions.add('tar record padding', 'padding', src.spans(p, padEnd - p));
     if (firstNonZero >= 0) {
       this.notes.push(`${src.size - firstNonZero} bytes after the end of the archive (from offset ${firstNonZero}) are not zero`);
-      this.regions.push({ name: 'tar trailing bytes', role: 'unused', spans: src.spans(firstNonZero, src.size - firstNonZero) });
+      this.regions.add('tar trailing bytes', 'unused', src.spans(firstNonZero, src.size - firstNonZero));
     }
   }
 }

@@ -9,8 +9,9 @@ import { ReprodiffError, isReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
 import { checkCap, type Limits } from '../../limits.js';
-import type { Container, Entry, EntryType, Field, Format, Region } from '../../model.js';
+import type { Container, Entry, EntryType, Field, Format } from '../../model.js';
 import { field } from '../../model.js';
+import { RegionList } from '../../util/regions.js';
 import { dosDateTime } from '../../util/time.js';
 import { ZIP_TIME_HINT, extraFields, type Zip64Values } from './extra.js';
 import { InflateSource, SourceReader } from './reader.js';
@@ -133,7 +134,7 @@ interface CdInfo {
 
 class ZipReader {
   private readonly fields: Field[] = [];
-  private readonly regions: Region[] = [];
+  private readonly regions = new RegionList();
   private readonly notes: string[] = [];
   private readonly entries: Entry[] = [];
   private readonly paths = new Map<string, number>();
@@ -199,12 +200,12 @@ class ZipReader {
         cdPos = cd.next;
       }
       if (cdPos !== cdEnd) this.notes.push(`the central directory ends at ${cdPos}, its record says ${cdEnd}`);
-      this.regions.push({ name: 'zip central directory', role: 'metadata', spans: src.spans(cdStart, Math.min(cdPos, src.size) - cdStart) });
+      this.regions.add('zip central directory', 'metadata', src.spans(cdStart, Math.min(cdPos, src.size) - cdStart));
     } finally {
       zf.close();
     }
     this.layout(cdStart);
-    return { format: 'zip', source: src, fields: this.fields, entries: this.entries, regions: this.regions, notes: this.notes };
+    return { format: 'zip', source: src, fields: this.fields, entries: this.entries, regions: this.regions.list(), notes: this.notes };
   }
 
   /** EOCD, and the zip64 locator and record when present. */
@@ -222,7 +223,7 @@ class ZipReader {
     f.push(field('zip.eocd.comment_length', commentLen, 'size', b.spans(20, 2), { derived: true })); // 20 - comment length
     const comment = Bytes.at(src, at + EOCD_SIZE, commentLen, 'zip comment');
     f.push(field('zip.eocd.comment', comment.utf8(0, commentLen), 'content', comment.spans(0, commentLen)));
-    this.regions.push({ name: 'zip end of central directory', role: 'metadata', spans: src.spans(at, EOCD_SIZE + commentLen) });
+    this.regions.add('zip end of central directory', 'metadata', src.spans(at, EOCD_SIZE + commentLen));
     let count = b.u16le(10);
     let cdSize = b.u32le(12);
     let cdStart = b.u32le(16);
@@ -233,7 +234,7 @@ class ZipReader {
       f.push(field('zip.zip64_locator.disk', l.u32le(4), 'layout', l.spans(4, 4)));
       f.push(field('zip.zip64_locator.offset', recAt, 'layout', l.spans(8, 8), { derived: true }));
       f.push(field('zip.zip64_locator.disks', l.u32le(16), 'layout', l.spans(16, 4)));
-      this.regions.push({ name: 'zip64 end of central directory locator', role: 'metadata', spans: l.spans(0, 20) });
+      this.regions.add('zip64 end of central directory locator', 'metadata', l.spans(0, 20));
       if (recAt + 56 > at - 20) throw l.error(8, `zip64 record offset ${recAt} is not before the locator`);
       const r = Bytes.at(src, recAt, 56, 'zip64 end of central directory record');
       if (r.u32le(0) !== Z64_EOCD_SIG) throw r.error(0, 'zip64 end of central directory record has a bad signature');
@@ -248,7 +249,7 @@ class ZipReader {
       f.push(field('zip.zip64_eocd.entries', r.u64le(32), 'size', r.spans(32, 8), { derived: true }));
       f.push(field('zip.zip64_eocd.cd_size', r.u64le(40), 'layout', r.spans(40, 8), { derived: true }));
       f.push(field('zip.zip64_eocd.cd_offset', r.u64le(48), 'layout', r.spans(48, 8), { derived: true }));
-      this.regions.push({ name: 'zip64 end of central directory record', role: 'metadata', spans: src.spans(recAt, 12 + recSize) });
+      this.regions.add('zip64 end of central directory record', 'metadata', src.spans(recAt, 12 + recSize));
       count = r.u64le(32);
       cdSize = r.u64le(40);
       cdStart = r.u64le(48);
@@ -348,7 +349,7 @@ class ZipReader {
     const z64: Zip64Values = {};
     // a local zip64 record holds both sizes (APPNOTE 4.5.3), even when the header's own fields are not 0xffffffff
     f.push(...extraFields(b, 30 + nameLen, extraLen, 'zip.local.', { uncompressedSize: true, compressedSize: true, localHeaderOffset: false, diskStart: false }, z64, this.notes));
-    this.regions.push({ name: 'zip local file header', role: 'metadata', spans: b.spans(0, b.length) });
+    this.regions.add('zip local file header', 'metadata', b.spans(0, b.length));
     if (method !== cd.method) this.notes.push(`${cd.name}: the local header says method ${method}, the central directory ${cd.method}`);
 
     const dataEnd = dataStart + cd.compressedSize;
@@ -366,7 +367,7 @@ class ZipReader {
       f.push(field('zip.dd.crc32', d.u32le(o).toString(16).padStart(8, '0'), 'checksum', d.spans(o, 4)));
       f.push(field('zip.dd.compressed_size', wide ? d.u64le(o + 4) : d.u32le(o + 4), 'size', d.spans(o + 4, wide ? 8 : 4), { derived: true }));
       f.push(field('zip.dd.uncompressed_size', wide ? d.u64le(o + 12) : d.u32le(o + 8), 'size', d.spans(wide ? o + 12 : o + 8, wide ? 8 : 4), { derived: true }));
-      this.regions.push({ name: 'zip data descriptor', role: 'metadata', spans: d.spans(0, len) });
+      this.regions.add('zip data descriptor', 'metadata', d.spans(0, len));
       end = dataEnd + len;
     }
 
@@ -445,7 +446,7 @@ class ZipReader {
     for (const [start, end, path] of sorted) {
       if (start > pos) {
         this.notes.push(`${start - pos} bytes at ${pos} are not part of any member${pos === 0 ? ' (a prefix such as a self-extractor stub)' : ''}`);
-        this.regions.push({ name: 'zip unreferenced bytes', role: 'unused', spans: this.src.spans(pos, start - pos) });
+        this.regions.add('zip unreferenced bytes', 'unused', this.src.spans(pos, start - pos));
       } else if (start < pos) {
         this.notes.push(`member ${path} overlaps the member before it (at ${start}, before ${pos}): a possible zip bomb`);
       }
@@ -453,7 +454,7 @@ class ZipReader {
     }
     if (cdStart > pos) {
       this.notes.push(`${cdStart - pos} bytes at ${pos} before the central directory are not part of any member`);
-      this.regions.push({ name: 'zip unreferenced bytes', role: 'unused', spans: this.src.spans(pos, cdStart - pos) });
+      this.regions.add('zip unreferenced bytes', 'unused', this.src.spans(pos, cdStart - pos));
     } else if (cdStart < pos) {
       this.notes.push('member data overlaps the central directory');
     }
