@@ -88,7 +88,7 @@ describe('raw GPT disk image with a FAT partition', () => {
       return img;
     };
     const a = build('a.img');
-    nextSecond();
+    nextSecond(2100);
     const b = build('b.img');
     const r = compare(a, b);
     const roots = r.findings.filter((f) => f.root);
