@@ -79,68 +79,73 @@ interface Window {
   a0: number;
   a1: number;
   b0: number;
-  b1: number;
+  /** the last range in the window: B positions after it follow from A positions */
+  last: DiffRange;
+}
+
+/** Largest window diffed by lines; bigger ones are shown as all removed, all added. */
+const WINDOW_MAX = 256 * 1024;
+const EDITS_MAX = 1000;
+
+function lines(buf: Uint8Array, s: number, e: number): string[] {
+  const text = utf8.decode(buf.subarray(s, e));
+  const out = text.split('\n');
+  if (out[out.length - 1] === '') out.pop();
+  return out;
 }
 
 /**
  * A unified diff of two texts, `--- a` / `+++ b` headers and `@@` hunks with three lines of context, cut at
- * `maxChars` with a final `… N more lines` marker.
+ * `maxChars` with a final `… N more lines` marker. Deterministic: no time-outs, only edit-count bounds.
  */
 export function unifiedTextDiff(a: Uint8Array, b: Uint8Array, ranges: DiffRange[], maxChars: number, labels: [string, string] = ['a', 'b']): string {
+  // windows are made on A; the bytes between ranges are the same on both sides, so B's window edges follow
   const windows: Window[] = [];
   for (const r of ranges) {
-    const w: Window = {
-      a0: backLines(a, r.aOffset, CONTEXT),
-      a1: forwardLines(a, r.aOffset, r.aOffset + r.aLength, CONTEXT),
-      b0: backLines(b, r.bOffset, CONTEXT),
-      b1: forwardLines(b, r.bOffset, r.bOffset + r.bLength, CONTEXT),
-    };
+    const a0 = backLines(a, r.aOffset, CONTEXT), a1 = forwardLines(a, r.aOffset, r.aOffset + r.aLength, CONTEXT);
     const last = windows[windows.length - 1];
-    if (last && (w.a0 <= last.a1 || w.b0 <= last.b1)) {
-      last.a1 = Math.max(last.a1, w.a1);
-      last.b1 = Math.max(last.b1, w.b1);
-    } else windows.push(w);
+    const prev = last?.last;
+    if (last && prev && a0 <= last.a1) {
+      last.a1 = Math.max(last.a1, a1);
+      last.last = r;
+    } else windows.push({ a0, a1, b0: r.bOffset - (r.aOffset - a0), last: r });
   }
   const la = new LineCounter(a), lb = new LineCounter(b);
   let out = `--- ${labels[0]}\n+++ ${labels[1]}\n`;
   let hidden = 0;
   let full = false;
+  const emit = (text: string, count: number): void => {
+    if (full || out.length + text.length > maxChars) {
+      full = true;
+      hidden += count;
+    } else out += text;
+  };
   for (const w of windows) {
+    const r = w.last;
+    const b1 = Math.min(b.length, w.a1 - (r.aOffset + r.aLength) + (r.bOffset + r.bLength));
     const startA = la.at(w.a0), startB = lb.at(w.b0);
     if (full) {
       // only count what is left out; a window's line counts bound its diff lines
-      hidden += countLines(a, w.a0, w.a1) + countLines(b, w.b0, w.b1);
+      hidden += countLines(a, w.a0, w.a1) + countLines(b, w.b0, b1);
       continue;
     }
-    const patch = structuredPatch('a', 'b', utf8.decode(a.subarray(w.a0, w.a1)), utf8.decode(b.subarray(w.b0, w.b1)), '', '', {
-      context: CONTEXT,
-      timeout: 200,
-    });
+    const tooBig = w.a1 - w.a0 > WINDOW_MAX || b1 - w.b0 > WINDOW_MAX;
+    const patch = tooBig
+      ? undefined
+      : structuredPatch('a', 'b', utf8.decode(a.subarray(w.a0, w.a1)), utf8.decode(b.subarray(w.b0, b1)), '', '', { context: CONTEXT, maxEditLength: EDITS_MAX });
     if (!patch) {
-      const text = `@@ -${startA} +${startB} @@ (window too different to diff by lines)\n`;
-      if (out.length + text.length > maxChars) {
-        full = true;
-        hidden += countLines(a, w.a0, w.a1) + countLines(b, w.b0, w.b1);
-      } else out += text;
+      // too different to diff by lines within bounds: all of A's lines out, all of B's in
+      const la2 = tooBig ? [] : lines(a, w.a0, w.a1), lb2 = tooBig ? [] : lines(b, w.b0, b1);
+      const na = tooBig ? countLines(a, w.a0, w.a1) : la2.length, nb = tooBig ? countLines(b, w.b0, b1) : lb2.length;
+      emit(`@@ -${startA},${na} +${startB},${nb} @@\n`, 0);
+      if (tooBig) hidden += na + nb;
+      for (const l of la2) emit(`-${l}\n`, 1);
+      for (const l of lb2) emit(`+${l}\n`, 1);
       continue;
     }
     for (const h of patch.hunks) {
-      const head = `@@ -${h.oldStart + startA - 1},${h.oldLines} +${h.newStart + startB - 1},${h.newLines} @@\n`;
-      if (full || out.length + head.length > maxChars) {
-        full = true;
-        hidden += h.lines.length;
-        continue;
-      }
-      out += head;
-      for (let i = 0; i < h.lines.length; i++) {
-        const line = `${h.lines[i] as string}\n`;
-        if (out.length + line.length > maxChars) {
-          full = true;
-          hidden += h.lines.length - i;
-          break;
-        }
-        out += line;
-      }
+      emit(`@@ -${h.oldStart + startA - 1},${h.oldLines} +${h.newStart + startB - 1},${h.newLines} @@\n`, 0);
+      for (const l of h.lines) emit(`${l}\n`, 1);
     }
   }
   if (hidden > 0) out += `… ${hidden} more lines\n`;

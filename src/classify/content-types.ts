@@ -35,9 +35,11 @@ export interface Candidate extends PairVerdict {
   aLength: number;
   bOffset: number;
   bLength: number;
-  /** the raw text (or hex for binary values) of each side */
-  rawA: string;
-  rawB: string;
+  /** the raw text of each side; binary values leave it out (hex is made for the evidence) */
+  rawA?: string;
+  rawB?: string;
+  /** found by a binary decoder */
+  binary?: boolean;
   /** secondary ordering when confidences tie: lower is better (e.g. seconds between the two times) */
   tiebreak: number;
 }
@@ -62,7 +64,7 @@ export function closenessConfidence(msA: number, msB: number): number | null {
   if (d <= 2 * DAY) return 0.85;
   if (d <= 31 * DAY) return 0.75;
   if (d <= YEAR) return 0.6;
-  if (d <= 5 * YEAR) return 0.35;
+  // beyond a year, two random numbers in range are too often that close (a few percent)
   return null;
 }
 

@@ -68,6 +68,7 @@ export interface ExplainOptions {
 
 const TEXT_PATTERNS: TextPattern[] = [...TEXT_TIME_PATTERNS, ...TEXT_ID_PATTERNS, ...TEXT_PATH_PATTERNS];
 const BINARY_DECODERS: BinaryDecoder[] = [...BINARY_TIME_DECODERS, binaryUuidDecoder];
+const MAX_WIDTH = Math.max(...BINARY_DECODERS.map((d) => d.width));
 /** bytes of text looked at on each side of a difference */
 const TEXT_MARGIN = 128;
 /** a text window grows over neighbouring differences up to this size */
@@ -78,6 +79,8 @@ const VALUE_REGION_MAX = 4096;
 const BINARY_REGION_MAX = 64;
 /** regions beyond this many are left unexplained without looking */
 const MAX_CLASSIFIED = 20_000;
+/** binary time readings below this confidence are dropped */
+const MIN_BINARY_TIME = 0.5;
 const DEFAULT_DIFF_CHARS = 16 * 1024;
 
 interface Piece extends DiffRange {
@@ -165,17 +168,42 @@ function printableAscii(buf: Uint8Array, s: number, e: number): boolean {
   return true;
 }
 
-/** Three quarters of the window printable on both sides, and every differing byte printable. */
+/** Of the 32 bytes on each side of a range, most are distinct: the neighbourhood looks random. */
+function randomLooking(buf: Uint8Array, off: number, len: number): boolean {
+  const seen = new Uint8Array(256);
+  let n = 0, distinct = 0;
+  const take = (i: number): void => {
+    const v = buf[i] as number;
+    n++;
+    if (seen[v] === 0) {
+      seen[v] = 1;
+      distinct++;
+    }
+  };
+  for (let i = Math.max(0, off - 32); i < off; i++) take(i);
+  for (let i = off + len; i < Math.min(buf.length, off + len + 32); i++) take(i);
+  return n >= 32 && distinct > n * 0.75;
+}
+
+/** Is byte i inside a run of at least six printable ASCII characters? */
+function inString(buf: Uint8Array, i: number): boolean {
+  const ok = (c: number | undefined): boolean => c !== undefined && c >= 0x20 && c < 0x7f;
+  if (!ok(buf[i])) return false;
+  let lo = i, hi = i;
+  while (lo > 0 && hi - lo < 5 && ok(buf[lo - 1])) lo--;
+  while (hi + 1 < buf.length && hi - lo < 5 && ok(buf[hi + 1])) hi++;
+  return hi - lo >= 5;
+}
+
+/** Every differing byte of the window sits inside a string on both sides: digits of a text, not a number. */
 function textLike(a: Uint8Array, b: Uint8Array, s: number, d: number, w: number): boolean {
-  let pa = 0, pb = 0;
+  let any = false;
   for (let i = s; i < s + w; i++) {
-    const x = a[i] as number, y = b[i + d] as number;
-    const px = x >= 0x20 && x < 0x7f, py = y >= 0x20 && y < 0x7f;
-    if (px) pa++;
-    if (py) pb++;
-    if (x !== y && (!px || !py)) return false;
+    if (a[i] === b[i + d]) continue;
+    if (!inString(a, i) || !inString(b, i + d)) return false;
+    any = true;
   }
-  return pa * 4 >= w * 3 && pb * 4 >= w * 3;
+  return any;
 }
 
 function candidateKey(c: Candidate, id: string): string {
@@ -278,14 +306,20 @@ function binaryCandidates(x: Sides, upto: number, out: Map<string, Candidate>): 
     const r = ranges[i] as DiffRange;
     if (r.aLength !== r.bLength || r.aLength > BINARY_REGION_MAX) continue;
     const d = r.bOffset - r.aOffset;
+    // one check for the whole neighbourhood when its shift is the same throughout
+    const lo = Math.max(0, r.aOffset - MAX_WIDTH + 1), hi = Math.min(a.length, r.aOffset + r.aLength + MAX_WIDTH - 1);
+    const uniform = x.sameShift(lo, hi - lo, d);
+    // values in structures sit among zeros, small numbers and text; among random-looking bytes (compressed or
+    // encrypted data) a changed byte reads as a "close time" by chance
+    const noisy = randomLooking(a, r.aOffset, r.aLength);
     for (const dec of BINARY_DECODERS) {
       const w = dec.width;
       for (let s = Math.max(0, r.aOffset - w + 1); s < r.aOffset + r.aLength; s++) {
         if (s + w > a.length || s + d < 0 || s + d + w > b.length) continue;
         if (dec.lsb === 'start' && s > 0 && a[s - 1] !== b[s - 1 + d]) continue;
         if (dec.lsb === 'end' && s + w < a.length && s + w + d < b.length && a[s + w] !== b[s + w + d]) continue;
+        if (!uniform && !x.sameShift(s, w, d)) continue;
         if (!dec.printable && printableAscii(a, s, s + w) && printableAscii(b, s + d, s + d + w)) continue;
-        if (!x.sameShift(s, w, d)) continue;
         const va = dec.decode(a, s, x.dvA);
         if (!va) continue;
         const vb = dec.decode(b, s + d, x.dvB);
@@ -294,14 +328,14 @@ function binaryCandidates(x: Sides, upto: number, out: Map<string, Candidate>): 
         if (!v) continue;
         // digits of a text changing read as a close pair of numbers: text-looking bytes are weak evidence
         if (!dec.printable && textLike(a, b, s, d, w)) v.confidence = Math.max(0.05, v.confidence - 0.35);
+        if (noisy) v.confidence = Math.max(0.05, v.confidence - 0.35);
         const c: Candidate = {
           ...v,
           aOffset: s,
           aLength: w,
           bOffset: s + d,
           bLength: w,
-          rawA: hex(a, s, s + w),
-          rawB: hex(b, s + d, s + d + w),
+          binary: true,
           tiebreak: v.msA !== undefined && v.msB !== undefined ? Math.abs(v.msA - v.msB) : firstDiff(a, s, b, s + d, w),
         };
         const key = candidateKey(c, dec.id);
@@ -318,7 +352,7 @@ function binaryCandidates(x: Sides, upto: number, out: Map<string, Candidate>): 
         const digest = n === 20 || n === 32 || n === 48 || n === 64;
         const c: Candidate = {
           kind: 'random-id',
-          confidence: 0.3,
+          confidence: noisy ? 0.15 : 0.3,
           a: ha,
           b: hb,
           description: `${n} random-looking bytes (a random id, salt or key${digest ? ', or a digest of other changes' : ''})`,
@@ -326,8 +360,7 @@ function binaryCandidates(x: Sides, upto: number, out: Map<string, Candidate>): 
           aLength: n,
           bOffset: r.bOffset,
           bLength: n,
-          rawA: ha,
-          rawB: hb,
+          binary: true,
           tiebreak: 0,
         };
         out.set(candidateKey(c, 'random'), c);
@@ -390,7 +423,6 @@ class PieceSet {
    */
   claim(c: Candidate, by: number, apply: boolean): number {
     const cae = c.aOffset + c.aLength, cbe = c.bOffset + c.bLength;
-    const cd = c.bOffset - c.aOffset;
     let bytes = 0;
     const replaced: { at: number; with: Piece[] }[] = [];
     for (let i = this.from(c.aOffset); i < this.pieces.length; i++) {
@@ -398,28 +430,30 @@ class PieceSet {
       if (p.aOffset > cae && p.bOffset > cbe) break;
       if (p.by >= 0) continue;
       const pae = p.aOffset + p.aLength, pbe = p.bOffset + p.bLength;
-      if (p.aOffset >= c.aOffset && pae <= cae && p.bOffset >= c.bOffset && pbe <= cbe) {
-        if (p.aLength === 0 && p.bLength === 0) continue;
-        bytes += pieceBytes(this.x, p);
-        if (apply) replaced.push({ at: i, with: [{ ...p, by }] });
-        continue;
-      }
-      if (c.aLength === c.bLength && p.aLength === p.bLength && p.bOffset - p.aOffset === cd) {
-        const s = Math.max(p.aOffset, c.aOffset), e = Math.min(pae, cae);
-        if (s >= e) continue;
-        const inside = trim(this.x, { aOffset: s, aLength: e - s, bOffset: s + cd, bLength: e - s, by });
-        if (!inside) continue;
-        bytes += pieceBytes(this.x, inside);
-        if (apply) {
-          const parts: Piece[] = [];
-          const before = s > p.aOffset ? trim(this.x, { aOffset: p.aOffset, aLength: s - p.aOffset, bOffset: p.bOffset, bLength: s - p.aOffset, by: -1 }) : null;
-          const after = e < pae ? trim(this.x, { aOffset: e, aLength: pae - e, bOffset: e + cd, bLength: pae - e, by: -1 }) : null;
-          if (before) parts.push(before);
-          parts.push(inside);
-          if (after) parts.push(after);
-          replaced.push({ at: i, with: parts });
-        }
-      }
+      // the part of the piece inside the candidate, side by side; an empty side must sit within the candidate
+      const ia0 = Math.max(p.aOffset, c.aOffset), ia1 = Math.min(pae, cae);
+      const ib0 = Math.max(p.bOffset, c.bOffset), ib1 = Math.min(pbe, cbe);
+      const okA = p.aLength === 0 ? p.aOffset >= c.aOffset && p.aOffset <= cae : ia1 > ia0;
+      const okB = p.bLength === 0 ? p.bOffset >= c.bOffset && p.bOffset <= cbe : ib1 > ib0;
+      if (!okA || !okB) continue;
+      const sameShift = p.aLength === p.bLength && p.bOffset - p.aOffset === c.bOffset - c.aOffset;
+      if (p.aLength === p.bLength && !sameShift && !(ia0 === p.aOffset && ia1 === pae && ib0 === p.bOffset && ib1 === pbe)) continue;
+      const inA0 = p.aLength === 0 ? p.aOffset : ia0, inA1 = p.aLength === 0 ? p.aOffset : ia1;
+      const inB0 = p.bLength === 0 ? p.bOffset : ib0, inB1 = p.bLength === 0 ? p.bOffset : ib1;
+      const inside = trim(this.x, { aOffset: inA0, aLength: inA1 - inA0, bOffset: inB0, bLength: inB1 - inB0, by });
+      if (!inside || (inside.aLength === 0 && inside.bLength === 0)) continue;
+      bytes += pieceBytes(this.x, inside);
+      if (!apply) continue;
+      const parts: Piece[] = [];
+      const part = (a0: number, a1: number, b0: number, b1: number): void => {
+        if (a1 <= a0 && b1 <= b0) return;
+        const t = trim(this.x, { aOffset: a0, aLength: Math.max(0, a1 - a0), bOffset: b0, bLength: Math.max(0, b1 - b0), by: -1 });
+        if (t && (t.aLength > 0 || t.bLength > 0)) parts.push(t);
+      };
+      part(p.aOffset, inA0, p.bOffset, inB0);
+      parts.push(inside);
+      part(inA1, pae, inB1, pbe);
+      replaced.push({ at: i, with: parts });
     }
     for (let k = replaced.length - 1; k >= 0; k--) {
       const r = replaced[k] as { at: number; with: Piece[] };
@@ -457,7 +491,7 @@ function insertSorted(list: [number, number][], s: number, e: number): void {
  * value starts at a multiple of its size (4 for the odd sizes), 0 otherwise. Text values are all 0.
  */
 function aligned(c: Candidate): number {
-  if (c.aLength !== c.bLength || !/^[0-9a-f]*$/.test(c.rawA) || c.rawA.length !== c.aLength * 2) return 0;
+  if (!c.binary) return 0;
   const w = c.aLength === 2 || c.aLength === 8 ? c.aLength : 4;
   return c.aOffset % w === 0 ? 1 : 0;
 }
@@ -478,6 +512,71 @@ function alsoReads(c: Candidate, byPlace: Map<string, Candidate[]>): string {
   );
   if (others.length === 0) return '';
   return ` (the same bytes also read as ${others.map((o) => `${o.description}: ${o.a} vs ${o.b}`).join('; ')})`;
+}
+
+/**
+ * The same bytes removed at one place and inserted nearby: entries of a table in another order (strings of a
+ * string table, members of a list). Each such pair is one `ordering` evidence with both ranges.
+ */
+function movedRuns(x: Sides, pieces: Piece[], firstId: number): ContentEvidence[] {
+  const out: ContentEvidence[] = [];
+  const removed = new Map<string, Piece[]>();
+  for (const p of pieces) {
+    if (p.by < 0 && p.bLength === 0 && p.aLength >= 2 && p.aLength <= 4096) {
+      for (const k of slides(x.a, p.aOffset, p.aLength)) removed.set(k, [...(removed.get(k) ?? []), p]);
+    }
+  }
+  if (removed.size === 0) return out;
+  for (const q of pieces) {
+    if (q.by >= 0 || q.aLength !== 0 || q.bLength < 2 || q.bLength > 4096) continue;
+    let p: Piece | undefined;
+    for (const key of slides(x.b, q.bOffset, q.bLength)) {
+      p = removed.get(key)?.find((r) => r.by < 0 && Math.abs(r.aOffset - q.aOffset) <= 4096);
+      if (p) break;
+    }
+    if (!p) continue;
+    p.by = q.by = firstId + out.length;
+    out.push({
+      kind: 'ordering',
+      confidence: 0.6,
+      a: escaped(x.a, p.aOffset, p.aLength),
+      b: escaped(x.b, q.bOffset, q.bLength),
+      ranges: [
+        { aOffset: p.aOffset, aLength: p.aLength, bOffset: p.bOffset, bLength: 0 },
+        { aOffset: q.aOffset, aLength: 0, bOffset: q.bOffset, bLength: q.bLength },
+      ],
+      description: `${p.aLength} bytes moved: the same bytes are at A+${p.aOffset} and at B+${q.bOffset} (entries in another order)`,
+      hint: 'sort the entries (files, strings, members) before writing them',
+    });
+  }
+  return out;
+}
+
+/** Mostly printable bytes as text with `\0` and `\xNN` escapes; other bytes as hex. At most 80 bytes. */
+function escaped(buf: Uint8Array, off: number, len: number): string {
+  const n = Math.min(len, 80);
+  let printable = 0;
+  for (let i = off; i < off + n; i++) if ((buf[i] as number) >= 0x20 && (buf[i] as number) < 0x7f) printable++;
+  if (printable * 4 < n * 3) return hex(buf, off, off + Math.min(len, 32)) + (len > 32 ? '…' : '');
+  let s = '';
+  for (let i = off; i < off + n; i++) {
+    const c = buf[i] as number;
+    s += c === 0 ? '\\0' : c === 0x5c ? '\\\\' : c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  return s + (len > n ? '…' : '');
+}
+
+/**
+ * An inserted run and the equivalent runs it can slide to: `\0x.c` before a `\0` is also `x.c\0` one byte on.
+ * (Sliding right by k is valid when the k bytes after the run repeat its first k bytes; left likewise.)
+ */
+function slides(buf: Uint8Array, off: number, len: number): string[] {
+  const run = latin1(buf, off, off + len);
+  const out = [run];
+  if (len > 256) return out;
+  for (let k = 1; k < len && off + len + k <= buf.length && buf[off + len + k - 1] === buf[off + k - 1]; k++) out.push(run.slice(k) + run.slice(0, k));
+  for (let k = 1; k < len && off - k >= 0 && buf[off - k] === buf[off + len - k]; k++) out.push(run.slice(len - k) + run.slice(0, len - k));
+  return out;
 }
 
 function sdeFlags(v: PairVerdict, sde: number | undefined): { sdeA?: boolean; sdeB?: boolean } {
@@ -615,7 +714,11 @@ export function explainContent(a: Uint8Array, b: Uint8Array, opts: ExplainOption
     const k = `${c.aOffset}:${c.aLength}:${c.bOffset}:${c.bLength}`;
     byPlace.set(k, [...(byPlace.get(k) ?? []), c]);
   }
-  const cands = [...found.values()].map((c) => ({ c, bytes: pieces.claim(c, -1, false) })).filter((e) => e.bytes > 0);
+  const cands = [...found.values()]
+    // a weak binary time reading is noise: leave the bytes unexplained rather than guess
+    .filter((c) => !(c.binary && c.kind === 'timestamp' && c.confidence < MIN_BINARY_TIME))
+    .map((c) => ({ c, bytes: pieces.claim(c, -1, false) }))
+    .filter((e) => e.bytes > 0);
   cands.sort(
     (p, q) =>
       q.c.confidence - p.c.confidence ||
@@ -645,12 +748,14 @@ export function explainContent(a: Uint8Array, b: Uint8Array, opts: ExplainOption
     ranges: [{ aOffset: c.aOffset, aLength: c.aLength, bOffset: c.bOffset, bLength: c.bLength }],
     description: c.description + alsoReads(c, byPlace),
     ...(c.hint ? { hint: c.hint } : {}),
-    rawA: c.rawA,
-    rawB: c.rawB,
+    rawA: c.rawA ?? hex(a, c.aOffset, c.aOffset + c.aLength),
+    rawB: c.rawB ?? hex(b, c.bOffset, c.bOffset + c.bLength),
     ...sdeFlags(c, opts.sourceDateEpoch),
     ...(c.dateOnly ? { dateOnly: true } : {}),
     ...(c.timeOnly ? { timeOnly: true } : {}),
   }));
+
+  evidence.push(...movedRuns(x, pieces.pieces, evidence.length));
 
   // what nothing explained: neighbouring leftovers become one region each
   const unexplained: ContentRange[] = [];

@@ -67,9 +67,13 @@ const uuidText: TextPattern = {
 };
 
 /** Bits of a 16-byte UUID in RFC 4122 order; GUIDs keep the first three fields little-endian. */
+const GUID_ORDER = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+const RFC_ORDER = [...Array(16).keys()];
+
 function binaryUuid(bytes: Uint8Array, guid: boolean): string {
-  const order = guid ? [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15] : [...Array(16).keys()];
-  return order.map((i) => (bytes[i] as number).toString(16).padStart(2, '0')).join('');
+  let s = '';
+  for (const i of guid ? GUID_ORDER : RFC_ORDER) s += (bytes[i] as number).toString(16).padStart(2, '0');
+  return s;
 }
 
 export const binaryUuidDecoder: BinaryDecoder = {
@@ -84,6 +88,10 @@ export const binaryUuidDecoder: BinaryDecoder = {
     let differ = 0;
     for (let i = 0; i < 16; i++) if (x[i] !== y[i]) differ++;
     for (const guid of [false, true]) {
+      // version nibble (byte 6, or 7 in a GUID) and RFC 4122 variant bits (byte 8), on both sides
+      const vi = guid ? 7 : 6;
+      const bitsA = (x[vi] as number) >> 4, bitsB = (y[vi] as number) >> 4;
+      if (bitsA !== bitsB || bitsA < 1 || bitsA > 8 || ((x[8] as number) & 0xc0) !== 0x80 || ((y[8] as number) & 0xc0) !== 0x80) continue;
       const ha = binaryUuid(x, guid), hb = binaryUuid(y, guid);
       const va = rfcVersion(ha), vb = rfcVersion(hb);
       if (va !== vb || va < 1 || va > 8) continue;
@@ -100,12 +108,18 @@ export const binaryUuidDecoder: BinaryDecoder = {
         if (v) return { ...v, confidence: v.confidence - 0.05 };
       }
     }
-    if (differ < 10) return null;
-    if (differ < 13) return null;
+    // text that moved is not a random id
+    if (differ < 13 || printableCount(x) >= 12 || printableCount(y) >= 12) return null;
     const ha = binaryUuid(x, false), hb = binaryUuid(y, false);
     return { kind: 'random-id', confidence: 0.45, a: ha, b: hb, description: '16 random-looking bytes (a UUID/GUID without version bits, a key or a digest)', hint: HINT_UUID };
   },
 };
+
+function printableCount(x: Uint8Array): number {
+  let n = 0;
+  for (const c of x) if (c >= 0x20 && c < 0x7f) n++;
+  return n;
+}
 
 const HASH_HEX_LENGTHS: Record<number, string> = { 40: 'SHA-1', 56: 'SHA-224', 64: 'SHA-256', 96: 'SHA-384', 128: 'SHA-512' };
 

@@ -9,6 +9,8 @@ import {
   monthIndex,
   pad2,
   plausibleMs,
+  PLAUSIBLE_MAX_MS,
+  PLAUSIBLE_MIN_MS,
   YEAR,
   type BinaryDecoder,
   type Decoded,
@@ -25,6 +27,8 @@ const HINT_ISO9660 = 'give the ISO tool fixed dates: xorriso and genisoimage hon
 // ---------------------------------------------------------------- binary
 
 const LATE_MS = Date.UTC(2040, 0, 1);
+const PLAUSIBLE_MIN_S = PLAUSIBLE_MIN_MS / 1000;
+const PLAUSIBLE_MAX_S = PLAUSIBLE_MAX_MS / 1000;
 
 function fracIso(seconds: number, frac: string): string | null {
   const base = isoFromMs(seconds * 1000);
@@ -63,6 +67,19 @@ function pairBinaryTimes(description: string, hint: string): (a: Decoded, b: Dec
   };
 }
 
+/**
+ * Two 64-bit times in a fine unit that are days apart share their two most significant bytes; random
+ * bytes next to one equal byte would read as "close" far too often (one byte of ns is 3 days).
+ */
+function topBytesEqual(x: Uint8Array, y: Uint8Array, le: boolean): boolean {
+  const [i, j] = le ? [7, 6] : [0, 1];
+  return x[i] === y[i] && x[j] === y[j];
+}
+
+function wholeSeconds(d: Decoded, unit: Unit): boolean {
+  return unit !== 's' && !/\.\d*[1-9]\d*Z$/.test(d.value);
+}
+
 function unixDecoder(width: 4 | 8, le: boolean, unit: Unit): BinaryDecoder {
   const order = le ? 'little-endian' : 'big-endian';
   const description =
@@ -74,14 +91,32 @@ function unixDecoder(width: 4 | 8, le: boolean, unit: Unit): BinaryDecoder {
     width,
     lsb: le ? 'start' : 'end',
     decode(_buf, off, dv) {
-      const v = width === 4 ? BigInt(dv.getUint32(off, le)) : dv.getBigUint64(off, le);
-      if (width === 8 && unit === 's' && v > 0xffffffffn) return null;
-      return decodeTicks(v, unit);
+      if (width === 4) {
+        const v = dv.getUint32(off, le);
+        const d = plausibleMs(v * 1000) ? decodeTicks(BigInt(v), unit) : null;
+        if (d) d.bytes = _buf.subarray(off, off + 4);
+        return d;
+      }
+      // a rough value in floating point first: most readings fail the range check and need no BigInt
+      const hi = dv.getUint32(le ? off + 4 : off, le), lo = dv.getUint32(le ? off : off + 4, le);
+      if (unit === 's' && hi !== 0) return null;
+      const approx = (hi * 4294967296 + lo) / Number(PER_SECOND[unit]) - (unit === 'filetime' ? Number(FILETIME_EPOCH_S) : 0);
+      if (!(approx >= PLAUSIBLE_MIN_S - 1 && approx <= PLAUSIBLE_MAX_S + 1)) return null;
+      const d = decodeTicks((BigInt(hi) << 32n) | BigInt(lo), unit);
+      if (d) d.bytes = _buf.subarray(off, off + 8);
+      return d;
     },
     pair(a, b) {
+      const x = a.bytes as Uint8Array, y = b.bytes as Uint8Array;
+      // two build times differ in their last byte (but for one pair in 256): a reading whose least significant
+      // byte is the same on both sides has its differences in the wrong place
+      // (whole seconds in a finer unit end in zero bits on both sides, and may)
+      if (x[le ? 0 : width - 1] === y[le ? 0 : width - 1] && !(wholeSeconds(a, unit) && wholeSeconds(b, unit))) return null;
+      if (width === 8 && unit !== 's' && !topBytesEqual(x, y, le)) return null;
       const v = pairBinaryTimes(description, HINT_SDE)(a, b);
-      // a quarter of all 64-bit numbers read as plausible ns or µs times: seconds are the likelier reading
-      if (v && unit !== 's') v.confidence -= unit === 'ms' || unit === 'filetime' ? 0.02 : 0.05;
+      // how specific the reading is: 64-bit s, ms and µs times have their top 22 to 32 bits zero and FILETIMEs a
+      // top byte of 1 or 2, which chance rarely gives; a fifth of all 64-bit numbers read as plausible ns
+      if (v && width === 8) v.confidence += unit === 'ns' ? -0.05 : 0.02;
       return v;
     },
   };

@@ -207,10 +207,12 @@ describe('random ids from real generators', () => {
   });
 
   it.skipIf(!hasTool('sgdisk') || !hasTool('truncate'))('GPT disk GUID (mixed-endian binary) from sgdisk, and the header CRC left unexplained', () => {
+    // two v4 GUIDs from uuidgen, fixed so that the header CRCs (which chance could make look like anything) are too
+    const guids = ['6ec9a576-5436-4641-93a7-51073c7fb8a5', 'd11fac53-17b7-4cfe-ba73-603f4f5639b2'];
     const imgs = [0, 1].map((i) => {
       const p = join(dir, `disk${i}.img`);
       run('truncate', ['-s', '2M', p]);
-      run('sgdisk', ['-o', p]);
+      run('sgdisk', ['-o', '-U', guids[i] as string, p]);
       const guid = /Disk identifier \(GUID\): (\S+)/.exec(run('sgdisk', ['-p', p]))?.[1]?.toLowerCase() as string;
       return { bytes: readFileSync(p).subarray(512, 1024), guid };
     });
@@ -218,6 +220,7 @@ describe('random ids from real generators', () => {
     const e = explainContent(x.bytes, y.bytes);
     const r = only(e.evidence, 'random-id');
     expect([r.a, r.b]).toEqual([x.guid, y.guid]);
+    expect([r.a, r.b]).toEqual(guids);
     expect(r.description).toContain('GUID (mixed-endian)');
     expect(r.ranges).toEqual([{ aOffset: 56, aLength: 16, bOffset: 56, bLength: 16 }]);
     // header CRC32 at offset 16: nothing in the content says what it is
@@ -243,7 +246,10 @@ describe('build paths', () => {
       expect(p.b).toContain(y.where);
       expect(p.confidence).toBeGreaterThanOrEqual(0.9);
     }
-    expect(e.unexplained).toEqual([]);
+    // the string table may hold the folder and the file name in either order (the folder's name sets it):
+    // then the moved name is an ordering finding, and only offsets into that table stay unexplained
+    for (const o of e.evidence.filter((ev) => ev.kind === 'ordering')) expect(o.a).toContain('x.c');
+    expect(e.unexplainedBytes).toBeLessThanOrEqual(8);
     expectCovers(x.bytes, y.bytes, e);
   });
 
