@@ -128,6 +128,7 @@ interface CdInfo {
   name: string;
   madeBy: number;
   external: number;
+  nameLength: number;
   next: number;
   crcField: Field;
 }
@@ -157,7 +158,7 @@ class ZipReader {
     if (eocdAt < 0) throw new ReprodiffError('E_FORMAT', 'no end of central directory record', { file: src.name, structure: 'zip end of central directory' });
     const { cdStart, cdEnd, count } = this.eocd(eocdAt);
     checkCap(count, this.limits.maxEntries, 'zip entries', src.name, eocdAt);
-    if (cdStart + (cdEnd - cdStart) > src.size || cdEnd > src.size) {
+    if (cdEnd > src.size) {
       throw new ReprodiffError('E_TRUNCATED', `central directory at ${cdStart} (${cdEnd - cdStart} bytes) runs past the end of the file`, {
         file: src.name,
         structure: 'zip end of central directory',
@@ -183,7 +184,8 @@ class ZipReader {
         if (ye === null) break;
         checkCap(i + 1, this.limits.maxEntries, 'zip entries', src.name, cdPos);
         const cd = this.centralHeader(cdPos, i);
-        if (cd.localOffset !== ye.relativeOffsetOfLocalHeader || ye.fileNameLength !== Bytes.at(src, cdPos + 28, 2, 'zip central directory header').u16le(0)) {
+        // our own reading and yauzl's must agree on where each header is and what it points at
+        if (cd.localOffset !== ye.relativeOffsetOfLocalHeader || cd.nameLength !== ye.fileNameLength) {
           throw new ReprodiffError('E_FORMAT', 'central directory header disagrees with its yauzl reading', {
             file: src.name,
             structure: 'zip central directory header',
@@ -314,6 +316,7 @@ class ZipReader {
       name,
       madeBy,
       external,
+      nameLength: nameLen,
       next: at + b.length,
       crcField,
     };
