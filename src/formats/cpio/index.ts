@@ -7,9 +7,10 @@ import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
 import { checkCap } from '../../limits.js';
-import type { Container, Entry, EntryType, Field, Format, OpenContext, Region } from '../../model.js';
+import type { Container, Entry, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
+import { typeFromMode } from '../../util/mode.js';
 
 export const CPIO_HINTS = {
   ino: 'cpio records the build tree\'s inode numbers: use `cpio --reproducible` (GNU cpio 2.13+) or a packer that renumbers (dracut, mkinitramfs with SOURCE_DATE_EPOCH, `bsdcpio` via sorted lists)',
@@ -132,26 +133,6 @@ function readHeader(b: Bytes, dialect: Dialect): Header {
   return h;
 }
 
-function typeOf(mode: number): EntryType {
-  switch (mode & 0o170000) {
-    case 0o100000:
-      return 'file';
-    case 0o040000:
-      return 'dir';
-    case 0o120000:
-      return 'symlink';
-    case 0o020000:
-      return 'chardev';
-    case 0o060000:
-      return 'blockdev';
-    case 0o010000:
-      return 'fifo';
-    case 0o140000:
-      return 'socket';
-    default:
-      return 'other';
-  }
-}
 
 function normalize(name: string): string {
   let s = name;
@@ -265,7 +246,7 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
     if (dialect === 'crc') {
       f.push(field('cpio.check', h.check, 'checksum', sp('check'), { covers: src.spans(dataOff, h.filesize), derived: true }));
     }
-    const type = typeOf(h.mode);
+    const type = typeFromMode(h.mode);
     let path = normalize(rawName);
     const dup = seen.get(path);
     if (dup !== undefined) {

@@ -20,6 +20,7 @@ import {
   type Region,
   type Span,
 } from '../../model.js';
+import { typeFromMode } from '../../util/mode.js';
 import { isoDate17, isoDate7 } from '../../util/time.js';
 import { detectProducer, fileDateHint, inodeHint, volumeDateHint, type IsoProducer } from './hints.js';
 import { parseSystemUse, type RockRidge } from './susp.js';
@@ -153,7 +154,6 @@ class IsoReader {
     const text = (off: number, len: number): string => (kind === 'joliet' ? vd.utf16be(off, len).replace(/[ \0]+$/, '') : vd.ascii(off, len));
     // 8 - system identifier ... 574 - application identifier (ECMA-119 8.4)
     const system = text(8, 32);
-    const volume = text(40, 32);
     const preparer = text(446, 128);
     const application = text(574, 128);
     if (kind === 'primary') this.producer = detectProducer(preparer, application, system);
@@ -546,27 +546,6 @@ class IsoReader {
 
 function joinPath(dir: string, name: string): string {
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
-}
-
-export function typeFromMode(mode: number): EntryType {
-  switch (mode & 0o170000) {
-    case 0o040000:
-      return 'dir';
-    case 0o120000:
-      return 'symlink';
-    case 0o020000:
-      return 'chardev';
-    case 0o060000:
-      return 'blockdev';
-    case 0o010000:
-      return 'fifo';
-    case 0o140000:
-      return 'socket';
-    case 0o100000:
-      return 'file';
-    default:
-      return 'other';
-  }
 }
 
 export type { Span };
