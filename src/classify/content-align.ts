@@ -29,13 +29,21 @@ export interface Alignment {
   truncated: boolean;
 }
 
-function view(buf: Uint8Array, start: number, end: number): Buffer {
-  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start);
+const views = new WeakMap<Uint8Array, Buffer>();
+
+/** One Buffer view per input, so that native range compares allocate nothing. */
+function view(buf: Uint8Array): Buffer {
+  let v = views.get(buf);
+  if (!v) {
+    v = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    views.set(buf, v);
+  }
+  return v;
 }
 
 function same(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, len: number): boolean {
   if (len <= 0) return true;
-  return view(a, aStart, aStart + len).equals(view(b, bStart, bStart + len));
+  return view(a).compare(view(b), bStart, bStart + len, aStart, aStart + len) === 0;
 }
 
 class Collector {

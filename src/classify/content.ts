@@ -78,7 +78,7 @@ const VALUE_REGION_MAX = 4096;
 /** equal-length regions up to this long are tried with the binary decoders */
 const BINARY_REGION_MAX = 64;
 /** regions beyond this many are left unexplained without looking */
-const MAX_CLASSIFIED = 20_000;
+const MAX_CLASSIFIED = 10_000;
 /** binary time readings below this confidence are dropped */
 const MIN_BINARY_TIME = 0.5;
 const DEFAULT_DIFF_CHARS = 16 * 1024;
@@ -328,7 +328,7 @@ function binaryCandidates(x: Sides, upto: number, out: Map<string, Candidate>): 
         if (!v) continue;
         // digits of a text changing read as a close pair of numbers: text-looking bytes are weak evidence
         if (!dec.printable && textLike(a, b, s, d, w)) v.confidence = Math.max(0.05, v.confidence - 0.35);
-        if (noisy) v.confidence = Math.max(0.05, v.confidence - 0.35);
+        if (noisy) v.confidence = Math.max(0.05, v.confidence - 0.45);
         const c: Candidate = {
           ...v,
           aOffset: s,
@@ -682,7 +682,7 @@ type Tagged = ContentEvidence & { dateOnly?: boolean; timeOnly?: boolean };
 
 /**
  * Explains why `a` and `b` differ. Linear in their sizes plus work proportional to the differences;
- * at most 20,000 regions are examined (the rest are reported unexplained, with a note).
+ * at most 10,000 regions are examined (the rest are reported unexplained, with a note).
  */
 export function explainContent(a: Uint8Array, b: Uint8Array, opts: ExplainOptions = {}): ContentExplanation {
   const text = isText(a) && isText(b);

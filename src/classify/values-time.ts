@@ -76,6 +76,17 @@ function topBytesEqual(x: Uint8Array, y: Uint8Array, le: boolean): boolean {
   return x[i] === y[i] && x[j] === y[j];
 }
 
+/**
+ * All four low bytes differ and none above: a 32-bit field that changed (a CRC, a seed) beside small numbers.
+ * Read with them as a 64-bit ms or µs value it is always "within days", so it says nothing.
+ */
+function lowWordOnly(x: Uint8Array, y: Uint8Array, le: boolean): boolean {
+  const at = (k: number): number => (le ? k : 7 - k);
+  for (let k = 0; k < 4; k++) if (x[at(k)] === y[at(k)]) return false;
+  for (let k = 4; k < 8; k++) if (x[at(k)] !== y[at(k)]) return false;
+  return true;
+}
+
 function wholeSeconds(d: Decoded, unit: Unit): boolean {
   return unit !== 's' && !/\.\d*[1-9]\d*Z$/.test(d.value);
 }
@@ -112,7 +123,7 @@ function unixDecoder(width: 4 | 8, le: boolean, unit: Unit): BinaryDecoder {
       // byte is the same on both sides has its differences in the wrong place
       // (whole seconds in a finer unit end in zero bits on both sides, and may)
       if (x[le ? 0 : width - 1] === y[le ? 0 : width - 1] && !(wholeSeconds(a, unit) && wholeSeconds(b, unit))) return null;
-      if (width === 8 && unit !== 's' && !topBytesEqual(x, y, le)) return null;
+      if (width === 8 && unit !== 's' && (!topBytesEqual(x, y, le) || lowWordOnly(x, y, le))) return null;
       const v = pairBinaryTimes(description, HINT_SDE)(a, b);
       // how specific the reading is: 64-bit s, ms and µs times have their top 22 to 32 bits zero and FILETIMEs a
       // top byte of 1 or 2, which chance rarely gives; a fifth of all 64-bit numbers read as plausible ns
