@@ -22,6 +22,8 @@ const REFINE_BUDGET = 512 * 1024;
 const CHAIN = 16;
 /** how far past the diagonal A is indexed before a lookup */
 const SEARCH_AHEAD = 64 * 1024;
+/** largest middle part (after the common prefix and suffix) aligned on anchors */
+const ANCHOR_MAX = 256 * 1024 * 1024;
 
 export interface Alignment {
   ranges: DiffRange[];
@@ -350,7 +352,9 @@ export function alignContents(a: Uint8Array, b: Uint8Array, maxRanges = 100_000)
     const min = Math.min(a.length, b.length);
     const pre = commonPrefix(a, b, min);
     const suf = commonSuffix(a, b, min - pre);
-    anchorAlign(a, pre, a.length - suf, b, pre, b.length - suf, out);
+    // the anchor index costs 12 bytes per 16 of A: past the cap the middle is one region
+    if (a.length - suf - pre > ANCHOR_MAX || b.length - suf - pre > ANCHOR_MAX) out.push(pre, a.length - suf - pre, pre, b.length - suf - pre);
+    else anchorAlign(a, pre, a.length - suf, b, pre, b.length - suf, out);
   }
   return { ranges: out.ranges, truncated: out.truncated };
 }

@@ -239,6 +239,17 @@ describe('speed and hostile inputs', () => {
     expectCovers(a, b, e);
   });
 
+  it('long runs of the characters the patterns look for do not make them slow', () => {
+    for (const ch of ['a', '7', 'f', '/a', 'Ab9+', '@x.', '-', ' ', '2026-11-22 ']) {
+      const body = ch.repeat(Math.ceil((256 * 1024) / ch.length));
+      const a = enc(`${body}X${body}`), b = enc(`${body}Y${body}`);
+      const t0 = performance.now();
+      const e = explainContent(a, b);
+      expect(performance.now() - t0, `runs of ${JSON.stringify(ch)}`).toBeLessThan(1000);
+      expectCovers(a, b, e);
+    }
+  });
+
   it('text and binary mixed: a NUL makes it binary; invalid UTF-8 but printable Latin-1 is text', () => {
     expect(explainContent(enc('a\0b'), enc('a\0c')).text).toBe(false);
     expect(explainContent(Uint8Array.from([0x63, 0x61, 0x66, 0xe9, 0x0a]), Uint8Array.from([0x63, 0x61, 0x66, 0xe8, 0x0a])).text).toBe(true);

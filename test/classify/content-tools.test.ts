@@ -101,7 +101,7 @@ describe('timestamps written by real tools', () => {
   it.skipIf(!hasTool('gcc') || !hasTool('faketime'))('gcc __DATE__ __TIME__ under faketime (the clock, not SOURCE_DATE_EPOCH)', () => {
     const c = join(dir, 'clock.c');
     writeFileSync(c, 'const char *stamp = "v1 " __DATE__ " " __TIME__;\n');
-    const env = { ...UTC };
+    const env: NodeJS.ProcessEnv = { ...UTC };
     delete env.SOURCE_DATE_EPOCH;
     const objs = ['2026-11-22 06:45:17', '2026-11-22 09:01:02'].map((when, i) => {
       const o = join(dir, `clock${i}.o`);
