@@ -156,6 +156,21 @@ function readSpans(src: ByteSource, spans: Span[], root: ByteSource): Uint8Array
   return out;
 }
 
+/** The spans of the encoded bytes behind decoded contents (compressed blocks), on both sides. */
+function encodedSpans(srcA: ByteSource, srcB: ByteSource): ReportSpan[] {
+  const out: ReportSpan[] = [];
+  if (srcA instanceof DecodedSource) out.push(...reportSpans('a', srcA.origin));
+  if (srcB instanceof DecodedSource) out.push(...reportSpans('b', srcB.origin));
+  return out;
+}
+
+/** Where a content starts, for placement order: its first span, or the first encoded span of a decoded content. */
+function placementSpan(src: ByteSource, spans: Span[]): Span | undefined {
+  const first = spans[0];
+  if (first?.stream !== undefined && src instanceof DecodedSource) return src.origin[0] ?? first;
+  return first;
+}
+
 function spanKey(spans: Span[]): string {
   return spans.map((s) => `${s.stream ?? ''}@${s.offset}+${s.length}`).join(',');
 }
@@ -392,7 +407,6 @@ export class Comparer {
     }
     await Promise.all(nested);
     this.findOrdering(ca, cb, scope, placed);
-    this.rollUpStreams(ca, cb, scope);
     const sh = scope.shifted;
     if (sh) {
       const parts = [sh.contents ? `${sh.contents} content${sh.contents === 1 ? '' : 's'}` : '', sh.fields ? `${sh.fields} field${sh.fields === 1 ? '' : 's'}` : ''].filter(Boolean);
@@ -410,6 +424,7 @@ export class Comparer {
         detail: `${parts.join(' and ')} with the same bytes sit at other offsets`,
       });
     }
+    this.rollUpStreams(ca, cb, scope);
   }
 
   private async contentHash(container: Container, entry: Entry, side: 'a' | 'b'): Promise<string> {
@@ -456,8 +471,10 @@ export class Comparer {
         equal = hashA === hashB;
       }
     }
-    const firstA = spansA[0];
-    const firstB = spansB[0];
+    // placement in the outer file: a decoded content (a squashfs file, a deflated zip member) sits where its
+    // encoded bytes are
+    const firstA = placementSpan(srcA, spansA);
+    const firstB = placementSpan(srcB, spansB);
     if (equal) {
       if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
       if (!sameSpans(spansA, spansB)) noteShift(scope, reportSpans('a', spansA), reportSpans('b', spansB), 'contents');
@@ -481,7 +498,8 @@ export class Comparer {
       root: true,
       a: ea.size === eb.size ? `sha256:${(hashA ?? '').slice(0, 16)}` : `${ea.size} bytes`,
       b: ea.size === eb.size ? `sha256:${(hashB ?? '').slice(0, 16)}` : `${eb.size} bytes`,
-      spans: [...reportSpans('a', spansA), ...reportSpans('b', spansB)],
+      // a decoded content also claims its encoded bytes: they differ because it does
+      spans: [...reportSpans('a', spansA), ...reportSpans('b', spansB), ...encodedSpans(srcA, srcB)],
       scope,
       entry: ea.path,
     });
@@ -515,6 +533,23 @@ export class Comparer {
       const sde = ev.sdeA !== undefined && ev.sdeB !== undefined ? { a: ev.sdeA, b: ev.sdeB } : undefined;
       this.add({ path, format: ca.format, field: null, kind: ev.kind, root: true, a: ev.a, b: ev.b, spans, scope, entry: ea.path, detail, confidence: ev.confidence, hint: ev.hint, sde });
     });
+    const encoded = encodedSpans(sa, sb);
+    if (encoded.length) {
+      this.add({
+        path,
+        format: ca.format,
+        field: null,
+        kind: 'content',
+        root: false,
+        causes: this.findings.filter((f) => f.scope === scope && f.entry === ea.path && f.field === null && f.root),
+        a: null,
+        b: null,
+        spans: encoded,
+        scope,
+        entry: ea.path,
+        detail: 'the encoded (compressed) bytes differ because the decoded content differs',
+      });
+    }
     if (rest.length) {
       const spans: ReportSpan[] = [];
       for (const ev of rest) {

@@ -101,3 +101,18 @@ describe('raw GPT disk image with a FAT partition', () => {
     expect(r.bytes.unexplained).toBe(0);
   });
 });
+
+describe('squashfs', () => {
+  it.skipIf(!hasTool('mksquashfs'))('two builds of the same tree seconds apart: the mkfs time and the inode time, nothing unexplained', () => {
+    const t = tree(join(w.dir, 'sq-tree'));
+    run('mksquashfs', [t, join(w.dir, 'a.sqfs'), '-noappend', '-quiet']);
+    nextSecond();
+    run('touch', ['a.txt'], { cwd: t });
+    run('mksquashfs', [t, join(w.dir, 'b.sqfs'), '-noappend', '-quiet']);
+    const r = compare(join(w.dir, 'a.sqfs'), join(w.dir, 'b.sqfs'));
+    const roots = r.findings.filter((f) => f.root);
+    expect(roots.some((f) => f.field === 'squashfs.super.mkfs_time' && f.kind === 'timestamp')).toBe(true);
+    expect(roots.some((f) => f.path === '/a.txt' && f.field === 'squashfs.inode.mtime')).toBe(true);
+    expect(r.bytes.unexplained).toBe(0);
+  });
+});

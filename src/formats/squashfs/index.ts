@@ -83,6 +83,8 @@ class SquashfsReader {
   private compressorName = '';
   private inodes!: MetaTable;
   private dirs!: MetaTable;
+  /** every metadata table read, for the decoded streams their fields' spans name */
+  private readonly metaTables: MetaTable[] = [];
   private ids: number[] = [];
   private frags: Bytes | undefined;
   private cache!: BlockCache;
@@ -98,10 +100,11 @@ class SquashfsReader {
     const container = (): Container => ({
       format: 'squashfs',
       source: this.src,
-      fields: this.fields,
+      fields: [...this.fields, ...this.metaTables.flatMap((t) => t.blockFields(`squashfs.${t.what.replace(/ /g, '_')}`))],
       entries: this.entries,
       regions: this.regions,
       notes: this.notes,
+      streams: this.metaTables.flatMap((t) => t.streams()),
     });
     try {
       this.tables();
@@ -212,6 +215,13 @@ class SquashfsReader {
     return end;
   }
 
+  /** The lookup table's block pointers: they follow from where the blocks were placed. */
+  private lookupFields(table: string, lookup: Bytes): void {
+    for (let i = 0; i + 8 <= lookup.length; i += 8) {
+      this.fields.push(field(`squashfs.${table}_table.lookup.${i / 8}`, lookup.u64le(i), 'layout', lookup.spans(i, 8), { derived: true }));
+    }
+  }
+
   private firstPointer(lookup: number, count: number): number {
     if (lookup === ABSENT || count === 0 || lookup + 8 > this.sb.bytesUsed) return ABSENT;
     return Bytes.at(this.src, lookup, 8, 'squashfs lookup table').u64le(0);
@@ -235,11 +245,14 @@ class SquashfsReader {
     ].filter((v) => v !== ABSENT);
     this.inodes = new MetaTable(src, sb.inodeStart, sb.dirStart, codec, limits, 'inode table');
     this.dirs = new MetaTable(src, sb.dirStart, this.endOf(sb.dirStart, starts), codec, limits, 'directory table');
+    this.metaTables.push(this.inodes, this.dirs);
     this.regions.push({ name: 'squashfs inode table', role: 'metadata', spans: this.inodes.diskSpans() });
     this.regions.push({ name: 'squashfs directory table', role: 'metadata', spans: this.dirs.diskSpans() });
 
     const ids = readIndexedTable(src, sb.idStart, sb.idCount, 4, codec, limits, 'id table');
     this.regions.push({ name: 'squashfs id table', role: 'metadata', spans: [...ids.table.diskSpans(), ...ids.lookup.spans(0, ids.lookup.length)] });
+    this.metaTables.push(ids.table);
+    this.lookupFields('id', ids.lookup);
     if (sb.idCount > 0) {
       const t = Bytes.at(ids.table, 0, sb.idCount * 4, 'squashfs id table');
       for (let i = 0; i < sb.idCount; i++) {
@@ -254,12 +267,16 @@ class SquashfsReader {
       checkCap(sb.fragCount, limits.maxEntries, 'squashfs fragments', src.name, sb.fragStart);
       const fr = readIndexedTable(src, sb.fragStart, sb.fragCount, 16, codec, limits, 'fragment table');
       this.regions.push({ name: 'squashfs fragment table', role: 'metadata', spans: [...fr.table.diskSpans(), ...fr.lookup.spans(0, fr.lookup.length)] });
+      this.metaTables.push(fr.table);
+      this.lookupFields('fragment', fr.lookup);
       this.frags = Bytes.at(fr.table, 0, sb.fragCount * 16, 'squashfs fragment table');
     }
 
     if (sb.exportStart !== ABSENT) {
       const ex = readIndexedTable(src, sb.exportStart, sb.inodeCount, 8, codec, limits, 'export table');
       this.regions.push({ name: 'squashfs export table', role: 'metadata', spans: [...ex.table.diskSpans(), ...ex.lookup.spans(0, ex.lookup.length)] });
+      this.metaTables.push(ex.table);
+      this.lookupFields('export', ex.lookup);
     }
 
     if (sb.xattrStart !== ABSENT) {

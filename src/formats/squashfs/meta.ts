@@ -13,7 +13,8 @@ import { decompress } from '../../codec/index.js';
 import { Bytes } from '../../io/bytes.js';
 import { checkRange, type ByteSource } from '../../io/source.js';
 import { checkCap, type Limits } from '../../limits.js';
-import type { Span } from '../../model.js';
+import { field, type Field, type Span } from '../../model.js';
+import { shortHash } from '../mbr/hash.js';
 
 export const META_SIZE = 8192;
 const CACHE = 16;
@@ -70,6 +71,23 @@ export class MetaTable implements ByteSource {
 
   get blockCount(): number {
     return this.blocks.length;
+  }
+
+  /**
+   * One field per block over its header and stored bytes (value: a digest of them), so that a block that only
+   * moved is seen as moved and one whose bytes changed follows from what changed inside it.
+   */
+  blockFields(prefix: string): Field[] {
+    return this.blocks.map((b, i) =>
+      field(`${prefix}.block.${i}`, shortHash(this.src.read(b.disk, 2 + b.stored, `${this.what} metadata block`)), 'content', this.src.spans(b.disk, 2 + b.stored), {
+        derived: true,
+      }),
+    );
+  }
+
+  /** The compressed blocks as decoded streams, each with the spans of its header and encoded bytes. */
+  streams(): { id: string; origin: Span[] }[] {
+    return this.blocks.filter((b) => b.compressed).map((b) => ({ id: b.stream, origin: this.src.spans(b.disk, 2 + b.stored) }));
   }
 
   /** Decoded position of an inode/directory reference (block disk offset from the table start, offset in it). */
