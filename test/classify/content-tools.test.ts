@@ -52,6 +52,28 @@ describe('timestamps written by real tools', () => {
     expectCovers(a, b, e);
   });
 
+  it.skipIf(!hasTool('cpio'))('cpio newc header mtime (8 hex digits) of a file archived at two times', () => {
+    const src = join(dir, 'cpio');
+    mkdirSync(src);
+    writeFileSync(join(src, 'init'), '#!/bin/sh\nexec /bin/sh\n');
+    const later = T1 + 1073;
+    const arcs = [T1, later].map((t) => {
+      run('touch', ['-d', `@${t}`, join(src, 'init')]);
+      const bytes = Buffer.from(run('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: src, input: 'init\n', env: UTC }), 'latin1');
+      return bytes;
+    });
+    // cpio's own listing of the first archive
+    expect(run('cpio', ['-itv', '--quiet'], { input: arcs[0], env: UTC })).toMatch(/Nov 22 06:45 init/);
+    const [a, b] = arcs as [Buffer, Buffer];
+    const e = explainContent(a, b);
+    const t = only(e.evidence, 'timestamp');
+    expect([t.a, t.b]).toEqual([iso(T1), iso(later)]);
+    expect(t.description).toContain('8 hex digits');
+    expect(t.ranges[0]).toMatchObject({ aOffset: 46, aLength: 8 }); // c_mtime, the sixth field after the magic
+    expect(e.unexplained).toEqual([]);
+    expectCovers(a, b, e);
+  });
+
   it.skipIf(!hasTool('date'))('date(1) in its default, RFC 2822, ISO 8601 and local-zone forms', () => {
     const stamp = (t: number, tz: string): string =>
       ['', '-R', '-Iseconds', '--rfc-3339=ns'].map((f) => run('date', [...(f ? [f] : []), '-d', `@${t}`], { env: { ...UTC, TZ: tz } })).join('');
