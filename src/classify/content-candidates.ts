@@ -67,6 +67,19 @@ export class Sides {
     return r.bOffset + Math.min(p - r.aOffset, r.bLength);
   }
 
+  /**
+   * Is A position `pa` opposite B position `pb` in the alignment? True in equal stretches where B follows A,
+   * and anywhere inside (or on the edge of) a differing range, where any split is as good as another.
+   */
+  onPath(pa: number, pb: number): boolean {
+    const i = this.lastRangeAtA(pa);
+    if (i >= 0) {
+      const r = this.ranges[i] as DiffRange;
+      if (pa <= r.aOffset + r.aLength && pb >= r.bOffset && pb <= r.bOffset + r.bLength) return true;
+    }
+    return this.mapAtoB(pa) === pb;
+  }
+
   /** does [s, e) of A (side a) or of B touch a differing range? */
   touches(side: 'a' | 'b', s: number, e: number): boolean {
     const i = side === 'a' ? this.lastRangeAtA(e - 1) : this.lastRangeAtB(e - 1);

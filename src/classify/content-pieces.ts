@@ -55,6 +55,9 @@ export class PieceSet {
    */
   claim(c: Candidate, by: number, apply: boolean): number {
     const cae = c.aOffset + c.aLength, cbe = c.bOffset + c.bLength;
+    // a value's two ends must face each other in the alignment, or its ranges would claim bytes of A whose
+    // counterparts in B lie outside it (two different values that merely overlap)
+    if (!this.x.onPath(c.aOffset, c.bOffset) || !this.x.onPath(cae, cbe)) return 0;
     let bytes = 0;
     const replaced: { at: number; with: Piece[] }[] = [];
     for (let i = this.from(c.aOffset); i < this.pieces.length; i++) {

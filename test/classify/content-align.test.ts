@@ -250,6 +250,35 @@ describe('speed and hostile inputs', () => {
     }
   });
 
+  it('small random pairs and mutations never throw and always account for every byte', () => {
+    let x = 88172645;
+    const r = (): number => {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      return x;
+    };
+    const alphabet = enc('0123456789abcdefABCDEF:-/ .\0\nNovSun@T');
+    const pick = (): number => (r() % 3 === 0 ? r() & 255 : (alphabet[r() % alphabet.length] as number));
+    for (let iter = 0; iter < 1500; iter++) {
+      const a = Uint8Array.from({ length: r() % 96 }, pick);
+      const b = Array.from(a);
+      for (let m = r() % 6; m > 0; m--) {
+        const at = b.length ? r() % b.length : 0;
+        const op = r() % 3;
+        if (op === 0 && b.length) b[at] = pick();
+        else if (op === 1) b.splice(at, 0, ...Array.from({ length: 1 + (r() % 12) }, pick));
+        else b.splice(at, 1 + (r() % 8));
+      }
+      const bb = Uint8Array.from(b);
+      const e = explainContent(a, bb, { sourceDateEpoch: T1 });
+      expectCovers(a, bb, e);
+      for (const ev of e.evidence) expect(ev.confidence).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it('text and binary mixed: a NUL makes it binary; invalid UTF-8 but printable Latin-1 is text', () => {
     expect(explainContent(enc('a\0b'), enc('a\0c')).text).toBe(false);
     expect(explainContent(Uint8Array.from([0x63, 0x61, 0x66, 0xe9, 0x0a]), Uint8Array.from([0x63, 0x61, 0x66, 0xe8, 0x0a])).text).toBe(true);
