@@ -8,7 +8,7 @@ import { FileSource } from './io/file.js';
 import type { Span } from './model.js';
 import { type Container, type Entry, type Field, type OpenContext } from './model.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
-import { entrySource, openViews } from './walk/open.js';
+import { entrySource, NestGuard, openViews, sourceKey } from './walk/open.js';
 import { WorkerPool } from './compare/pool.js';
 import { createHash } from 'node:crypto';
 
@@ -66,7 +66,8 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
     }
     for (const f of top.failures) result.notes.push(`not opened as ${f.format}: ${f.error.describe()}`);
 
-    const visit = async (views: Container[], prefix: string, depth: number): Promise<void> => {
+    const guard = new NestGuard(limits.maxContainers, (n) => result.notes.push(n));
+    const visit = async (views: Container[], prefix: string, depth: number, ancestors: string[]): Promise<void> => {
       for (const c of views) {
         const cpath = prefix === '' ? '/' : prefix.slice(0, -1);
         result.containers.push({
@@ -80,19 +81,25 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
           const epath = TRANSPARENT.has(c.format) && e.path === '/content' ? cpath : prefix + e.path;
           const item = describe(c, e, epath);
           result.entries.push(item);
-          if (opts.hash !== false && e.type === 'file' && !e.opaque) hashes.push(hashEntry(c, e, root, pool).then((h) => void (item.sha256 = h)));
+          if (opts.hash !== false && e.type === 'file' && !e.opaque) {
+            const p = hashEntry(c, e, root, pool).then((h) => void (item.sha256 = h));
+            p.catch(() => undefined); // awaited below; a failure is raised there, not as an unhandled rejection
+            hashes.push(p);
+          }
           if (e.type === 'file' && e.size > 0 && depth + 1 <= limits.maxDepth) {
             const src = entrySource(c, e);
             if (!src) continue;
+            const above = [...ancestors, sourceKey(c.source)];
+            if (!guard.allow(src, above, epath)) continue;
             const nested = await openViews(src, ctx);
             for (const f of nested.failures) result.notes.push(`${epath}: not opened as ${f.format}: ${f.error.describe()}`);
             const nextPrefix = TRANSPARENT.has(c.format) && e.path === '/content' ? prefix : `${epath}/`;
-            if (nested.views.length) await visit(nested.views, nextPrefix, depth + 1);
+            if (nested.views.length) await visit(nested.views, nextPrefix, depth + 1, above);
           }
         }
       }
     };
-    await visit(top.views, '', 0);
+    await visit(top.views, '', 0, []);
     await Promise.all(hashes);
     return result;
   } finally {

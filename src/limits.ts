@@ -14,6 +14,8 @@ export interface Limits {
   maxStructureBytes: number;
   /** links followed in one chain (CE areas, FAT clusters are bounded by their own size) */
   maxChain: number;
+  /** nested containers opened in one run, all depths together (bounds archive quines and garbage tables) */
+  maxContainers: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -23,6 +25,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxDirDepth: 256,
   maxStructureBytes: 64 * 1024 * 1024,
   maxChain: 100_000,
+  maxContainers: 20_000,
 });
 
 /** Throws E_LIMIT when `value` exceeds `cap`. `what` names the thing counted. */

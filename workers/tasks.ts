@@ -34,11 +34,32 @@ export interface DiffResult {
   differing: number;
 }
 
+/** A failure that crosses the thread boundary as data, so the main thread can raise a typed error. */
+export interface TaskFailure {
+  failure: { code: 'E_TRUNCATED' | 'E_IO'; file: string; offset: number; message: string };
+}
+
+class ReadFailure extends Error {
+  constructor(
+    readonly code: 'E_TRUNCATED' | 'E_IO',
+    readonly file: string,
+    readonly offset: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 function readFull(fd: number, buf: Uint8Array, length: number, position: number, file: string): void {
   let done = 0;
   while (done < length) {
-    const n = readSync(fd, buf, done, length - done, position + done);
-    if (n === 0) throw new Error(`${file}: ended early at offset ${position + done}`);
+    let n: number;
+    try {
+      n = readSync(fd, buf, done, length - done, position + done);
+    } catch (e) {
+      throw new ReadFailure('E_IO', file, position + done, (e as Error).message);
+    }
+    if (n === 0) throw new ReadFailure('E_TRUNCATED', file, position + done, 'the file ended early (was it changed while being read?)');
     done += n;
   }
 }
@@ -117,6 +138,12 @@ export function diff(task: DiffTask): DiffResult {
   }
 }
 
-export default function run(task: HashTask | DiffTask): string | DiffResult {
-  return task.op === 'hash' ? hash(task) : diff(task);
+export default function run(task: HashTask | DiffTask): string | DiffResult | TaskFailure {
+  try {
+    return task.op === 'hash' ? hash(task) : diff(task);
+  } catch (e) {
+    if (e instanceof ReadFailure) return { failure: { code: e.code, file: e.file, offset: e.offset, message: e.message } };
+    const file = task.op === 'hash' ? task.file : task.a;
+    return { failure: { code: 'E_IO', file, offset: 0, message: (e as Error).message } };
+  }
 }

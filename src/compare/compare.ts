@@ -15,7 +15,7 @@ import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import type { Container, Entry, Field, Kind, OpenContext, Span, Value } from '../model.js';
 import type { ReportSpan } from '../report/types.js';
 import { explainContent } from '../classify/content.js';
-import { entrySource, openViews } from '../walk/open.js';
+import { entrySource, NestGuard, openViews, sourceKey } from '../walk/open.js';
 import { intersect, normalize, overlaps, subtract, type Interval } from './intervals.js';
 import { diffFiles, WorkerPool } from './pool.js';
 
@@ -192,6 +192,9 @@ export class Comparer {
   readonly notes: string[] = [];
   private diff: Interval[] = [];
   private readonly nestedSeen = new Map<string, string>();
+  /** the keys of the sources above each nested source, to refuse a container inside itself */
+  private readonly ancestors = new Map<ByteSource, string[]>();
+  private readonly guard: NestGuard;
   sourceDateEpoch: number | undefined;
   private entriesDone = 0;
 
@@ -201,7 +204,9 @@ export class Comparer {
     private readonly pool: WorkerPool,
     private readonly ctx: OpenContext,
     private readonly onProgress?: (p: { entries: number }) => void,
-  ) {}
+  ) {
+    this.guard = new NestGuard(ctx.limits.maxContainers, (n) => this.notes.push(n));
+  }
 
   setDiff(diff: Interval[]): void {
     this.diff = diff;
@@ -578,6 +583,11 @@ export class Comparer {
     const already = this.nestedSeen.get(key);
     if (already !== undefined) return true; // compared under the other path
     this.nestedSeen.set(key, path);
+    const ancA = [...(this.ancestors.get(ca.source) ?? []), sourceKey(ca.source)];
+    const ancB = [...(this.ancestors.get(cb.source) ?? []), sourceKey(cb.source)];
+    if (!this.guard.allow(sa, ancA, path) || !this.guard.allow(sb, ancB, path)) return false;
+    this.ancestors.set(sa, ancA);
+    this.ancestors.set(sb, ancB);
     const [oa, ob] = [await openViews(sa, this.ctx), await openViews(sb, this.ctx)];
     for (const f of oa.failures) this.notes.push(`${sa.name}: not opened as ${f.format}: ${f.error.describe()}`);
     for (const f of ob.failures) this.notes.push(`${sb.name}: not opened as ${f.format}: ${f.error.describe()}`);

@@ -2,7 +2,16 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { DiffResult, DiffTask, HashTask } from '../../workers/tasks.js';
+import { ReprodiffError } from '../errors.js';
+import type { DiffResult, DiffTask, HashTask, TaskFailure } from '../../workers/tasks.js';
+
+function unwrap<T>(r: T | TaskFailure, structure: string): T {
+  if (r && typeof r === 'object' && 'failure' in r) {
+    const f = (r as TaskFailure).failure;
+    throw new ReprodiffError(f.code, f.message, { file: f.file, structure, offset: f.offset });
+  }
+  return r as T;
+}
 
 function workerFile(): string {
   const here = import.meta.url;
@@ -20,11 +29,11 @@ export class WorkerPool {
   get threads(): number {
     return this.pool.options.maxThreads;
   }
-  hash(task: Omit<HashTask, 'op'>): Promise<string> {
-    return this.pool.run({ op: 'hash', ...task }) as Promise<string>;
+  async hash(task: Omit<HashTask, 'op'>): Promise<string> {
+    return unwrap((await this.pool.run({ op: 'hash', ...task })) as string | TaskFailure, 'content');
   }
-  diff(task: Omit<DiffTask, 'op'>): Promise<DiffResult> {
-    return this.pool.run({ op: 'diff', ...task }) as Promise<DiffResult>;
+  async diff(task: Omit<DiffTask, 'op'>): Promise<DiffResult> {
+    return unwrap((await this.pool.run({ op: 'diff', ...task })) as DiffResult | TaskFailure, 'block comparison');
   }
   async close(): Promise<void> {
     await this.pool.destroy();

@@ -62,3 +62,40 @@ export function entrySource(container: Container, entry: Entry): ByteSource | un
   }
   return new ExtentSource(name, base, ex);
 }
+
+/** The bytes a source covers, as a key: two sources with one key are the same bytes. */
+export function sourceKey(src: ByteSource): string {
+  return src.spans(0, src.size).map((s) => `${s.stream ?? ''}@${s.offset}+${s.length}`).join(',');
+}
+
+/**
+ * Guards nesting: a container that holds its own bytes again (a partition starting at sector 0, a section
+ * covering the whole file, a zip that contains itself) is not reopened inside itself, and the number of
+ * nested containers in one run is capped.
+ */
+export class NestGuard {
+  private opened = 0;
+  private capNoted = false;
+  constructor(
+    private readonly max: number,
+    private readonly note: (text: string) => void,
+  ) {}
+
+  /** True when `src` may be opened below `ancestors` (the keys of the sources above it). */
+  allow(src: ByteSource, ancestors: readonly string[], where: string): boolean {
+    const key = sourceKey(src);
+    if (ancestors.includes(key)) {
+      this.note(`${where} holds the same bytes as a container above it; it is not opened again inside itself`);
+      return false;
+    }
+    if (this.opened >= this.max) {
+      if (!this.capNoted) {
+        this.note(`more than ${this.max} nested containers: the rest are compared as plain contents (limit maxContainers)`);
+        this.capNoted = true;
+      }
+      return false;
+    }
+    this.opened++;
+    return true;
+  }
+}

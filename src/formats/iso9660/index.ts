@@ -407,6 +407,20 @@ class IsoReader {
   }
 
   private fileExtents(rec: DirRecord): Extent[] {
+    const all = this.layoutExtents(rec);
+    // content past the end of the image (a truncated file): keep what is there and say so
+    const out: Extent[] = [];
+    let cut = false;
+    for (const e of all) {
+      const len = Math.max(0, Math.min(e.length, this.src.size - e.offset));
+      if (len < e.length) cut = true;
+      if (len > 0) out.push({ offset: e.offset, length: len });
+    }
+    if (cut) this.notes.push(`${rec.name}: its content (extent ${rec.lba}, ${rec.size} bytes) runs past the end of the image; only the part inside is compared`);
+    return out;
+  }
+
+  private layoutExtents(rec: DirRecord): Extent[] {
     if (rec.size === 0) return [];
     const start = rec.lba * SECTOR;
     if (rec.unitSize === 0 || rec.gap === 0) return [{ offset: start, length: rec.size }];
