@@ -237,12 +237,17 @@ const TIMEFILE = join(CACHE, 'time.out');
  * Run one command under /usr/bin/time; stdout goes to /dev/null. `ok` lists the exit codes that count as
  * success (reprodiff exits 1 when the inputs differ; cmp too).
  */
-function measure(pair, label, argv, { ok = [0], timeoutS = 0, kind = 'baseline' } = {}) {
+function measure(pair, label, argv, { ok = [0], timeoutS = 0, kind = 'baseline', stdoutFile = '' } = {}) {
   const cmd = timeoutS > 0 ? ['timeout', String(timeoutS), ...argv] : argv;
   log(`${pair}: ${label}`);
+  const outFd = stdoutFile ? openSync(stdoutFile, 'w') : 'ignore';
   const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', TIMEFILE, ...cmd], {
-    stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26,
+    stdio: ['ignore', outFd, 'pipe'], maxBuffer: 1 << 26,
   });
+  if (typeof outFd === 'number') {
+    closeSync(outFd);
+    rmSync(stdoutFile, { force: true });
+  }
   const t = readFileSync(TIMEFILE, 'utf8').trim().split('\n').pop().split(/\s+/).map(Number);
   const [wall = NaN, user = NaN, sys = NaN, rssKb = NaN] = t;
   const code = r.status ?? -1;
@@ -285,7 +290,8 @@ if (!existsSync(copy)) execFileSync('cp', ['--reflink=auto', big.a, copy]);
 const R = {};
 // big pair
 R.bigRead = readLimit(bigName, big.a, big.b);
-R.bigCmp = measure(bigName, 'cmp -l A B', ['cmp', '-l', big.a, big.b], { ok: [0, 1] });
+// GNU cmp stops at the first difference when its output is /dev/null, so it writes to a real file here.
+R.bigCmp = measure(bigName, 'cmp -l A B > file', ['cmp', '-l', big.a, big.b], { ok: [0, 1], stdoutFile: join(CACHE, 'cmp.out') });
 R.big = reprodiff(bigName, big.a, big.b);
 R.big256 = reprodiff(bigName, big.a, big.b, 'reprodiff, node --max-old-space-size=256', ['--max-old-space-size=256']);
 R.bigDiffo = diffoscope(bigName, big.a, big.b);
