@@ -14,7 +14,7 @@ export function detectProducer(preparer: string, application: string, system: st
 }
 
 const XORRISO_VOLUME_DATES =
-  'set SOURCE_DATE_EPOCH (xorriso then fixes all volume dates and file times), or pass `-volume_date all_file_dates =$SOURCE_DATE_EPOCH` with `-volume_date c|m|uuid` fixed values';
+  'set SOURCE_DATE_EPOCH (xorriso 1.5.4 then takes the volume dates from it), or fix them with `-volume_date c|m YYYYMMDDhhmmsscc` and `-volume_date uuid YYYYMMDDhhmmsscc`';
 
 export function volumeDateHint(tool: IsoProducer): string {
   switch (tool) {
@@ -34,7 +34,7 @@ export function fileDateHint(tool: IsoProducer): string {
   switch (tool) {
     case 'xorriso':
     case 'grub-mkrescue':
-      return 'file times come from the input tree: touch it to one date (`find tree -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`) or let xorriso clamp them with SOURCE_DATE_EPOCH / `-volume_date all_file_dates`';
+      return 'file times come from the input tree and SOURCE_DATE_EPOCH does not change them: add `-volume_date all_file_dates =$SOURCE_DATE_EPOCH` (after `--` with -as mkisofs), or touch the tree first (`find tree -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`)';
     default:
       return 'file times come from the input tree: touch every file to $SOURCE_DATE_EPOCH before building';
   }
