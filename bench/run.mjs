@@ -147,11 +147,15 @@ function isoPair(name, makeTree) {
   return { dir, a: join(dir, 'a.iso'), b: join(dir, 'b.iso'), ...info };
 }
 
-/** Large pseudo-random files plus real small files, about `gb` GB in all. */
+/**
+ * Large pseudo-random files plus real small files, about `gb` GB in all. Every sized pair holds the same
+ * real files (up to 5,000 files, 50 MB), so pairs of different sizes differ only in the size of the large
+ * files and a memory comparison between them measures growth with size, not with the number of entries.
+ */
 function sizedTree(gb) {
   return (tree) => {
     const total = Math.round(gb * GB);
-    const real = copyRealFiles(join(tree, 'usr'), Math.min(total / 10, 200 * MB), 20000);
+    const real = copyRealFiles(join(tree, 'usr'), Math.min(total / 4, 50 * MB), 5000);
     const big = 256 * MB;
     let left = total - real.bytes;
     let i = 0;
