@@ -21,7 +21,7 @@ export function volumeDateHint(tool: IsoProducer): string {
     case 'xorriso':
       return `xorriso: ${XORRISO_VOLUME_DATES}`;
     case 'grub-mkrescue':
-      return 'grub-mkrescue passes options to xorriso: set SOURCE_DATE_EPOCH, or add `-- -volume_date uuid YYYYMMDDhhmmsscc -volume_date all_file_dates =$SOURCE_DATE_EPOCH`';
+      return 'grub-mkrescue passes --modification-date=<now> to xorriso, which overrides SOURCE_DATE_EPOCH: append `--modification-date=YYYYMMDDhhmmsscc -- -volume_date all_file_dates =$SOURCE_DATE_EPOCH` to its command line (GRUB 2.06, xorriso 1.5.4)';
     case 'genisoimage':
     case 'mkisofs':
       return 'genisoimage stamps the build time into the volume descriptor; build with xorriso -as mkisofs and SOURCE_DATE_EPOCH instead';
@@ -32,8 +32,9 @@ export function volumeDateHint(tool: IsoProducer): string {
 
 export function fileDateHint(tool: IsoProducer): string {
   switch (tool) {
-    case 'xorriso':
     case 'grub-mkrescue':
+      return 'grub-mkrescue copies its modules at build time, so their times are the build time: append `-- -volume_date all_file_dates =$SOURCE_DATE_EPOCH` to its command line';
+    case 'xorriso':
       return 'file times come from the input tree and SOURCE_DATE_EPOCH does not change them: add `-volume_date all_file_dates =$SOURCE_DATE_EPOCH` (after `--` with -as mkisofs), or touch the tree first (`find tree -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`)';
     default:
       return 'file times come from the input tree: touch every file to $SOURCE_DATE_EPOCH before building';
