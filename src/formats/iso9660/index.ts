@@ -131,6 +131,7 @@ class IsoReader {
     if (joliet) this.readTree(joliet);
 
     for (const v of volumes) this.readPathTables(v);
+    this.refineProducer();
 
     const imageBytes = primary.volumeBlocks * SECTOR;
     if (imageBytes < src.size) {
@@ -148,6 +149,25 @@ class IsoReader {
       regions: this.regions,
       notes: this.notes,
     };
+  }
+
+  /**
+   * grub-mkrescue leaves no mark in the volume descriptor (xorriso's preparer id only), but its tree does:
+   * GRUB's platform module folders and eltorito.img. Its hints differ from plain xorriso's.
+   */
+  private refineProducer(): void {
+    if (this.producer.tool !== 'xorriso') return;
+    const grub = this.byPath.has('/boot/grub/i386-pc/eltorito.img') || (this.byPath.has('/boot/grub/x86_64-efi') && this.byPath.has('/efi.img'));
+    if (!grub) return;
+    const before = { volume: volumeDateHint('xorriso'), file: fileDateHint('xorriso') };
+    this.producer = { tool: 'grub-mkrescue', label: `grub-mkrescue (${this.producer.label ?? 'xorriso'})` };
+    const after = { volume: volumeDateHint('grub-mkrescue'), file: fileDateHint('grub-mkrescue') };
+    const retag = (f: Field): void => {
+      if (f.hint === before.volume) f.hint = after.volume;
+      else if (f.hint === before.file) f.hint = after.file;
+    };
+    this.fields.forEach(retag);
+    for (const e of this.entries) e.fields.forEach(retag);
   }
 
   private readVolume(vd: Bytes, sector: number, kind: 'primary' | 'joliet', prefix: string): VolumeInfo {
