@@ -107,6 +107,12 @@ export interface Entry {
   order: number;
   /** content exists but cannot be read (e.g. unsupported compressor): why */
   opaque?: string;
+  /**
+   * Where the entry's own metadata sits (its directory records, headers), when the format knows. When both
+   * builds hold them at the same offsets and no byte there differs, the entry's fields are the same and the
+   * comparer does not read them.
+   */
+  records?: Span[];
 }
 
 export interface Region {

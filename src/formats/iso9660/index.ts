@@ -56,6 +56,19 @@ interface VolumeInfo {
   pathTable: { size: number; l: number; lOpt: number; m: number; mOpt: number };
 }
 
+/** Where one directory record of an entry sits, and how its fields are named; fields are read from it on demand. */
+interface RecordRef {
+  volume: VolumeInfo;
+  at: number;
+  len: number;
+  /** prefix of the record's own fields: `dirent`, `dirent.self`, `joliet.parent`, `dirent.part1` */
+  tag: string;
+  /** prefix of its Rock Ridge fields: `rr`, `rr.self`, `rr.parent` */
+  rr: string;
+  /** continuation areas its SUSP entries use */
+  ce: { offset: number; length: number }[];
+}
+
 interface DirRecord {
   /** offset of the record in the source */
   at: number;
@@ -76,6 +89,8 @@ class IsoReader {
   private readonly regions: Region[] = [];
   private readonly notes: string[] = [];
   private readonly byPath = new Map<string, Entry>();
+  /** the records behind each entry (its fields are read from them on demand) */
+  private readonly refsOf = new Map<Entry, RecordRef[]>();
   /** primary-tree files by extent offset, to attach Joliet records whose names differ */
   private readonly byExtent = new Map<number, Entry>();
   private readonly visitedDirs = new Set<number>();
@@ -166,8 +181,7 @@ class IsoReader {
       if (f.hint === before.volume) f.hint = after.volume;
       else if (f.hint === before.file) f.hint = after.file;
     };
-    this.fields.forEach(retag);
-    for (const e of this.entries) e.fields.forEach(retag);
+    this.fields.forEach(retag); // entry fields are read later, with the refined producer's hints
   }
 
   private readVolume(vd: Bytes, sector: number, kind: 'primary' | 'joliet', prefix: string): VolumeInfo {
@@ -234,7 +248,7 @@ class IsoReader {
   }
 
   /** Parses the directory record at the start of `b`. */
-  private parseRecord(b: Bytes, volume: VolumeInfo, prefix: string): DirRecord {
+  private parseRecord(b: Bytes, volume: VolumeInfo, rrPrefix: string, withFields = false): DirRecord {
     const len = b.u8(0);
     if (len < 34) throw b.error(0, `directory record length ${len} is below the minimum of 34`);
     const lenFi = b.u8(32);
@@ -254,8 +268,9 @@ class IsoReader {
           src: this.src,
           maxChain: this.ctx.limits.maxChain,
           hints: { time: fileDateHint(this.producer.tool), inode: inodeHint(this.producer.tool) },
-        }, prefix === 'dirent' ? 'rr' : `rr.${prefix}`);
-        if (rr.ceSpans.length) {
+          fields: withFields,
+        }, rrPrefix);
+        if (rr.ceSpans.length && !withFields) {
           for (const ce of rr.ceSpans) this.regions.push({ name: 'SUSP continuation area', role: 'metadata', spans: this.src.spans(ce.offset, ce.length) });
         }
       }
@@ -350,7 +365,7 @@ class IsoReader {
     this.regions.push({ name: `directory ${dirPath}${volume.kind === 'joliet' ? ' (Joliet)' : ''}`, role: 'metadata', spans: dir.spans(0, size) });
 
     // Multi-extent files: consecutive records with the same name, all but the last flagged bit 7.
-    let pending: { rec: DirRecord; extents: Extent[]; size: number; fields: Field[] } | undefined;
+    let pending: { rec: DirRecord; extents: Extent[]; size: number; refs: RecordRef[] } | undefined;
     let p = 0;
     let recordIndex = 0;
     while (p < size) {
@@ -361,43 +376,39 @@ class IsoReader {
         continue;
       }
       if (p + len > size) throw dir.error(p, `directory record of ${len} bytes overruns the directory (${size} bytes)`);
-      const rec = this.parseRecord(dir.sub(p, len, `directory record in ${dirPath}`), volume, recordIndex === 0 ? 'self' : recordIndex === 1 ? 'parent' : 'dirent');
+      const which = recordIndex === 0 ? 'self' : recordIndex === 1 ? 'parent' : '';
+      const rrPrefix = which ? `rr.${which}` : 'rr';
+      const rec = this.parseRecord(dir.sub(p, len, `directory record in ${dirPath}`), volume, rrPrefix);
+      const at = dir.base + p;
+      const ref = (t: string, r: string): RecordRef => ({ volume, at, len, tag: t, rr: r, ce: rec.rr?.ceSpans ?? [] });
       p += len;
       recordIndex++;
       if (rec.isoName === '.') {
         // the directory's own record: its dates and Rock Ridge fields belong to the directory entry
         const self = this.byPath.get(dirPath);
         if (self) {
-          const pfx = tag === 'joliet' ? 'joliet.self' : 'dirent.self';
-          self.fields.push(...this.recordFields(rec, pfx));
-          if (rec.rr) {
-            self.fields.push(...rec.rr.fields);
-            this.applyRockRidge(self, rec.rr);
-          }
+          this.refsOf.get(self)?.push(ref(`${tag}.self`, 'rr.self'));
+          if (rec.rr) this.applyRockRidge(self, rec.rr);
         }
         continue;
       }
       if (rec.isoName === '..') {
         // the parent's record inside this directory: its own copy of the parent's date and Rock Ridge fields
         const self = this.byPath.get(dirPath);
-        if (self) {
-          self.fields.push(...this.recordFields(rec, tag === 'joliet' ? 'joliet.parent' : 'dirent.parent'));
-          if (rec.rr) self.fields.push(...rec.rr.fields);
-        }
+        if (self) this.refsOf.get(self)?.push(ref(`${tag}.parent`, 'rr.parent'));
         continue;
       }
       if (rec.rr?.relocated) continue; // listed where its CL record points
 
-      const fields = this.recordFields(rec, tag);
-      if (rec.rr) fields.push(...rec.rr.fields);
       const extents = this.fileExtents(rec);
       if (pending && pending.rec.name === rec.name) {
+        const part = pending.refs.length;
         pending.extents.push(...extents);
         pending.size += rec.size;
-        pending.fields.push(...fields.map((f) => ({ ...f, name: f.name.replace(tag, `${tag}.part${pending!.extents.length - 1}`) })));
+        pending.refs.push(ref(`${tag}.part${part}`, `rr.part${part}`));
       } else {
         if (pending) this.finishFile(volume, dirPath, pending, tag);
-        pending = { rec, extents, size: rec.size, fields };
+        pending = { rec, extents, size: rec.size, refs: [ref(tag, 'rr')] };
       }
       if (!(rec.flags & 0x80)) {
         const done = pending;
@@ -405,7 +416,7 @@ class IsoReader {
         const isDir = (done.rec.flags & 0x02) !== 0 || done.rec.rr?.childLink !== undefined;
         if (isDir) {
           const childPath = joinPath(dirPath, done.rec.name);
-          this.finishDir(volume, childPath, done.rec, done.fields, tag);
+          this.finishDir(volume, childPath, done.rec, done.refs, tag);
           let childLba = done.rec.lba;
           let childSize = done.rec.size;
           if (done.rec.rr?.childLink !== undefined) {
@@ -458,41 +469,41 @@ class IsoReader {
     return out;
   }
 
-  private finishDir(volume: VolumeInfo, path: string, rec: DirRecord, fields: Field[], tag: string): void {
+  private finishDir(volume: VolumeInfo, path: string, rec: DirRecord, refs: RecordRef[], tag: string): void {
     const existing = this.byPath.get(path);
     if (existing) {
-      existing.fields.push(...fields);
+      this.refsOf.get(existing)?.push(...refs);
       return;
     }
     if (volume.kind === 'joliet') {
       // a directory only Joliet shows: list it under its own root so nothing is hidden
-      const e = this.addEntry(`/.joliet${path}`, 'dir', 0, fields);
+      const e = this.addEntry(`/.joliet${path}`, 'dir', 0, refs);
       e.meta.mtime = isoDate7(rec.rec.bytes(18, 7)) ?? undefined;
       this.byPath.set(path, e);
       return;
     }
-    const e = this.addEntry(path, 'dir', 0, fields);
+    const e = this.addEntry(path, 'dir', 0, refs);
     e.meta.mtime = isoDate7(rec.rec.bytes(18, 7)) ?? undefined;
     if (rec.rr) this.applyRockRidge(e, rec.rr);
     void tag;
   }
 
-  private finishFile(volume: VolumeInfo, dirPath: string, file: { rec: DirRecord; extents: Extent[]; size: number; fields: Field[] }, tag: string): void {
+  private finishFile(volume: VolumeInfo, dirPath: string, file: { rec: DirRecord; extents: Extent[]; size: number; refs: RecordRef[] }, tag: string): void {
     const path = joinPath(dirPath, file.rec.name);
     const existing = this.byPath.get(path);
     if (volume.kind === 'joliet') {
       if (existing && existing.type !== 'dir') {
-        existing.fields.push(...file.fields);
+        this.refsOf.get(existing)?.push(...file.refs);
         return;
       }
       // match by extent (Joliet names may be truncated)
       const first = file.extents[0];
       const byExtent = first ? this.byExtent.get(first.offset) : undefined;
       if (byExtent && byExtent.size === file.size) {
-        byExtent.fields.push(...file.fields);
+        this.refsOf.get(byExtent)?.push(...file.refs);
         return;
       }
-      const e = this.addEntry(`/.joliet${path}`, 'file', file.size, file.fields);
+      const e = this.addEntry(`/.joliet${path}`, 'file', file.size, file.refs);
       e.extents = file.extents;
       return;
     }
@@ -502,7 +513,7 @@ class IsoReader {
     let unique = path;
     for (let n = 2; this.byPath.has(unique); n++) unique = `${path}~${n}`;
     if (unique !== path) this.notes.push(`${path} appears more than once in its directory; later copies are named ${path}~N`);
-    const e = this.addEntry(unique, type, type === 'file' ? file.size : 0, file.fields);
+    const e = this.addEntry(unique, type, type === 'file' ? file.size : 0, file.refs);
     e.extents = type === 'file' ? file.extents : [];
     const first = e.extents[0];
     if (first && !this.byExtent.has(first.offset)) this.byExtent.set(first.offset, e);
@@ -527,12 +538,43 @@ class IsoReader {
     if (rr.target !== undefined) e.meta.target = rr.target;
   }
 
-  private addEntry(path: string, type: EntryType, size: number, fields: Field[]): Entry {
+  /**
+   * Entries keep where their records are, not their fields: the fields (some thirty per file) are read from
+   * the records when first asked for, which the comparer does only for records whose bytes differ or moved.
+   */
+  private addEntry(path: string, type: EntryType, size: number, refs: RecordRef[]): Entry {
     checkCap(this.entries.length + 1, this.ctx.limits.maxEntries, 'ISO 9660 entries', this.src.name);
-    const e: Entry = { path, type, size, extents: [], fields, meta: {}, order: this.order++ };
+    const list = [...refs];
+    // not cached: the comparer reads them once per entry, and keeping them would hold every field in memory
+    const load = (): Field[] => list.flatMap((r) => this.recordFieldsAt(r));
+    const src = this.src;
+    const e = {
+      path,
+      type,
+      size,
+      extents: [],
+      meta: {},
+      order: this.order++,
+      get fields(): Field[] {
+        return load();
+      },
+      get records() {
+        return list.flatMap((r) => [...src.spans(r.at, r.len), ...r.ce.flatMap((c) => src.spans(c.offset, c.length))]);
+      },
+    } as Entry;
+    this.refsOf.set(e, list);
     this.entries.push(e);
     this.byPath.set(path, e);
     return e;
+  }
+
+  /** Reads one record again, with its fields. */
+  private recordFieldsAt(r: RecordRef): Field[] {
+    const b = Bytes.at(this.src, r.at, r.len, 'directory record');
+    const rec = this.parseRecord(b, r.volume, r.rr, true);
+    const out = this.recordFields(rec, r.tag);
+    if (rec.rr) out.push(...rec.rr.fields);
+    return out;
   }
 
   /** Path tables: records of (extent, parent number, name) for every directory, in L (LE) and M (BE) order. */

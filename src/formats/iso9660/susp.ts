@@ -47,6 +47,8 @@ export interface SuspContext {
   maxChain: number;
   /** hints by field name */
   hints: { time: string; inode: string };
+  /** false: decode names, modes and times only, and make no fields (the tree walk; fields are read on demand) */
+  fields?: boolean;
 }
 
 /**
@@ -55,6 +57,7 @@ export interface SuspContext {
  */
 export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): RockRidge {
   const rr: RockRidge = { times: {}, relocated: false, extensions: [], fields: [], ceSpans: [] };
+  const want = ctx.fields !== false;
   let nmParts: string[] | undefined;
   let nmCount = 0;
   let slCount = 0;
@@ -93,7 +96,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
             if (size > SECTOR * 64) throw body.error(20, `continuation area of ${size} bytes is too large`, 'E_LIMIT');
             current = Bytes.at(ctx.src, at, size, 'SUSP continuation area');
             rr.ceSpans.push({ offset: at, length: size });
-            rr.fields.push(field(`${prefix}.ce.${hops}.location`, at, 'layout', body.spans(4, 24), { derived: true }));
+            want && rr.fields.push(field(`${prefix}.ce.${hops}.location`, at, 'layout', body.spans(4, 24), { derived: true }));
           }
           break;
         }
@@ -109,7 +112,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
           rr.nlink = body.u32le(12);
           rr.uid = body.u32le(20);
           rr.gid = body.u32le(28);
-          rr.fields.push(
+          want && rr.fields.push(
             field(`${prefix}.px.mode`, rr.mode.toString(8).padStart(6, '0'), 'permissions', body.spans(4, 8)),
             field(`${prefix}.px.nlink`, rr.nlink, 'inode', body.spans(12, 8), { hint: ctx.hints.inode }),
             field(`${prefix}.px.uid`, rr.uid, 'ownership', body.spans(20, 8)),
@@ -117,20 +120,20 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
           );
           if (len >= 44) {
             rr.ino = body.u32le(36);
-            rr.fields.push(field(`${prefix}.px.ino`, rr.ino, 'inode', body.spans(36, 8), { hint: ctx.hints.inode }));
+            want && rr.fields.push(field(`${prefix}.px.ino`, rr.ino, 'inode', body.spans(36, 8), { hint: ctx.hints.inode }));
           }
           break;
         }
         case 'PN': {
           if (len < 20) break;
           rr.dev = { high: body.u32le(4), low: body.u32le(12) };
-          rr.fields.push(field(`${prefix}.pn.dev`, `${rr.dev.high},${rr.dev.low}`, 'content', body.spans(4, 16)));
+          want && rr.fields.push(field(`${prefix}.pn.dev`, `${rr.dev.high},${rr.dev.low}`, 'content', body.spans(4, 16)));
           break;
         }
         case 'NM': {
           if (len < 5) break;
           const flags = body.u8(4);
-          rr.fields.push(field(`${prefix}.nm.${nmCount++}`, body.utf8(5, len - 5), 'content', body.spans(0, len)));
+          want && rr.fields.push(field(`${prefix}.nm.${nmCount++}`, body.utf8(5, len - 5), 'content', body.spans(0, len)));
           nmParts ??= [];
           if (flags & 2) nmParts.push('.');
           else if (flags & 4) nmParts.push('..');
@@ -139,7 +142,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
         }
         case 'SL': {
           if (len < 5) break;
-          rr.fields.push(field(`${prefix}.sl.${slCount++}`, body.hex(4, len - 4), 'content', body.spans(0, len)));
+          want && rr.fields.push(field(`${prefix}.sl.${slCount++}`, body.hex(4, len - 4), 'content', body.spans(0, len)));
           slComponents ??= [];
           let q = 5;
           while (q + 2 <= len) {
@@ -164,13 +167,13 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
         case 'CL':
           if (len >= 12) {
             rr.childLink = body.u32le(4);
-            rr.fields.push(field(`${prefix}.cl.location`, rr.childLink, 'layout', body.spans(4, 8), { derived: true }));
+            want && rr.fields.push(field(`${prefix}.cl.location`, rr.childLink, 'layout', body.spans(4, 8), { derived: true }));
           }
           break;
         case 'PL':
           if (len >= 12) {
             rr.parentLink = body.u32le(4);
-            rr.fields.push(field(`${prefix}.pl.location`, rr.parentLink, 'layout', body.spans(4, 8), { derived: true }));
+            want && rr.fields.push(field(`${prefix}.pl.location`, rr.parentLink, 'layout', body.spans(4, 8), { derived: true }));
           }
           break;
         case 'RE':
@@ -188,7 +191,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
             const raw = body.bytes(q, w);
             const value = long ? isoDate17(raw) : isoDate7(raw);
             rr.times[name] = value;
-            rr.fields.push(field(`${prefix}.tf.${name}`, value, 'timestamp', body.spans(q, w), { hint: ctx.hints.time }));
+            want && rr.fields.push(field(`${prefix}.tf.${name}`, value, 'timestamp', body.spans(q, w), { hint: ctx.hints.time }));
             q += w;
           }
           break;
@@ -200,16 +203,16 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
             blockSizeLog2: body.u8(7),
             uncompressedSize: body.u32le(8),
           };
-          rr.fields.push(field(`${prefix}.zf.uncompressed_size`, rr.zisofs.uncompressedSize, 'size', body.spans(8, 8), { derived: true }));
+          want && rr.fields.push(field(`${prefix}.zf.uncompressed_size`, rr.zisofs.uncompressedSize, 'size', body.spans(8, 8), { derived: true }));
           break;
         }
         default:
           // RR, ER, ES, AA, AL, SF, AS, ...: kept as raw fields so their bytes are accounted for
-          rr.fields.push(field(`${prefix}.${sig.toLowerCase().replace(/[^a-z0-9]/g, '_')}`, body.hex(0, Math.min(len, 64)), 'content', body.spans(0, len)));
+          want && rr.fields.push(field(`${prefix}.${sig.toLowerCase().replace(/[^a-z0-9]/g, '_')}`, body.hex(0, Math.min(len, 64)), 'content', body.spans(0, len)));
           break;
       }
       if (sig !== 'NM' && sig !== 'SL' && SUSP_HEADERS.has(sig)) {
-        rr.fields.push(field(`${prefix}.${sig.toLowerCase()}.header`, body.hex(0, 4), 'content', body.spans(0, 4)));
+        want && rr.fields.push(field(`${prefix}.${sig.toLowerCase()}.header`, body.hex(0, 4), 'content', body.spans(0, 4)));
       }
       p += len;
     }
