@@ -27,6 +27,8 @@ import { parseSystemUse, type RockRidge } from './susp.js';
 
 const SECTOR = 2048;
 const VD_START = 16;
+const ATIME_HINT =
+  'Rock Ridge keeps access times, and reading the tree (even by the previous build) changes them: with xorriso add `-volume_date all_file_dates =$SOURCE_DATE_EPOCH`, or build from a tree mounted noatime or touched just before';
 const MAX_DESCRIPTORS = 256;
 
 function isVolumeDescriptor(src: ByteSource, sector: number): boolean {
@@ -267,7 +269,7 @@ class IsoReader {
         rr = parseSystemUse(b.sub(suStart + skip, len - suStart - skip, 'system use area'), {
           src: this.src,
           maxChain: this.ctx.limits.maxChain,
-          hints: { time: fileDateHint(this.producer.tool), inode: inodeHint(this.producer.tool) },
+          hints: { time: fileDateHint(this.producer.tool), inode: inodeHint(this.producer.tool), atime: ATIME_HINT },
           fields: withFields,
         }, rrPrefix);
         if (rr.ceSpans.length && !withFields) {

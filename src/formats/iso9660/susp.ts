@@ -46,7 +46,7 @@ export interface SuspContext {
   src: ByteSource;
   maxChain: number;
   /** hints by field name */
-  hints: { time: string; inode: string };
+  hints: { time: string; inode: string; atime?: string };
   /** false: decode names, modes and times only, and make no fields (the tree walk; fields are read on demand) */
   fields?: boolean;
 }
@@ -191,7 +191,8 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
             const raw = body.bytes(q, w);
             const value = long ? isoDate17(raw) : isoDate7(raw);
             rr.times[name] = value;
-            want && rr.fields.push(field(`${prefix}.tf.${name}`, value, 'timestamp', body.spans(q, w), { hint: ctx.hints.time }));
+            const hint = name === 'access' && ctx.hints.atime ? ctx.hints.atime : ctx.hints.time;
+            want && rr.fields.push(field(`${prefix}.tf.${name}`, value, 'timestamp', body.spans(q, w), { hint }));
             q += w;
           }
           break;
