@@ -242,7 +242,7 @@ const TIMEFILE = join(CACHE, 'time.out');
  * success (reprodiff exits 1 when the inputs differ; cmp too).
  */
 function measure(pair, label, argv, { ok = [0], timeoutS = 0, kind = 'baseline', stdoutFile = '' } = {}) {
-  const cmd = timeoutS > 0 ? ['timeout', String(timeoutS), ...argv] : argv;
+  const cmd = timeoutS > 0 ? ['timeout', '-k', '10', String(timeoutS), ...argv] : argv;
   log(`${pair}: ${label}`);
   const outFd = stdoutFile ? openSync(stdoutFile, 'w') : 'ignore';
   const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', TIMEFILE, ...cmd], {
@@ -358,7 +358,7 @@ const ratios = [
 for (const [pair, d] of [[bigName, R.bigDiffo], [smallName, R.smallDiffo], [manyName, R.manyDiffo], ['uki', R.ukiDiffo]]) {
   if (!d) continue;
   const rp = { [bigName]: R.big, [smallName]: R.small, [manyName]: R.many, uki: R.uki }[pair];
-  ratios.push([`${pair}: diffoscope / reprodiff`, d.status === 'timed out' ? `> ${f(DIFFOSCOPE_TIMEOUT / rp.wall, 1)} (diffoscope timed out)` : ratio(d, rp)]);
+  ratios.push([`${pair}: diffoscope / reprodiff`, rp.status !== 'ok' ? NaN : d.status === 'timed out' ? `> ${f(DIFFOSCOPE_TIMEOUT / rp.wall, 1)} (diffoscope timed out)` : ratio(d, rp)]);
 }
 for (const [k, v] of ratios) out.push(`  ${k}: ${typeof v === 'string' ? v : f(v)}`);
 out.push('');
