@@ -11,6 +11,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { entrySource, NestGuard, openViews, sourceKey } from './walk/open.js';
 import { WorkerPool } from './compare/pool.js';
 import { createHash } from 'node:crypto';
+import { pushAll } from './util/array.js';
 
 export interface InspectEntry {
   path: string;
@@ -111,7 +112,7 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
 function describe(c: Container, e: Entry, path: string): InspectEntry {
   const src = e.contentSource ?? c.source;
   const extents: Span[] = [];
-  for (const x of e.extents) extents.push(...src.spans(x.offset, x.length));
+  for (const x of e.extents) pushAll(extents, src.spans(x.offset, x.length));
   const m = e.meta;
   const out: InspectEntry = { path, format: c.format, type: e.type, size: e.size, extents };
   if (m.mode !== undefined) out.mode = m.mode.toString(8).padStart(6, '0');
@@ -131,7 +132,7 @@ function describe(c: Container, e: Entry, path: string): InspectEntry {
 async function hashEntry(c: Container, e: Entry, root: FileSource, pool: WorkerPool): Promise<string> {
   const src = e.contentSource ?? c.source;
   const spans: Span[] = [];
-  for (const x of e.extents) spans.push(...src.spans(x.offset, x.length));
+  for (const x of e.extents) pushAll(spans, src.spans(x.offset, x.length));
   if (spans.every((s) => s.stream === undefined)) {
     return pool.hash({ file: root.path, extents: spans.map((s) => ({ offset: s.offset, length: s.length })) });
   }

@@ -7,6 +7,12 @@ import { closeSync, openSync, readSync } from 'node:fs';
 
 const CHUNK = 4 * 1024 * 1024;
 
+/** One pair of read buffers per worker thread, reused by every task it runs. */
+let buffers: [Buffer, Buffer] | undefined;
+function workBuffers(): [Buffer, Buffer] {
+  return (buffers ??= [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]);
+}
+
 export interface HashTask {
   op: 'hash';
   file: string;
@@ -68,7 +74,7 @@ export function hash(task: HashTask): string {
   const fd = openSync(task.file, 'r');
   try {
     const h = createHash('sha256');
-    const buf = Buffer.allocUnsafe(CHUNK);
+    const buf = workBuffers()[0];
     for (const e of task.extents) {
       let at = e.offset;
       let left = e.length;
@@ -109,8 +115,7 @@ export function diff(task: DiffTask): DiffResult {
     }
   };
   try {
-    const ba = Buffer.allocUnsafe(CHUNK);
-    const bb = Buffer.allocUnsafe(CHUNK);
+    const [ba, bb] = workBuffers();
     let openStart = -1;
     for (let pos = task.start; pos < task.end; pos += CHUNK) {
       const n = Math.min(CHUNK, task.end - pos);

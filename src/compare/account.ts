@@ -13,6 +13,7 @@ import { KINDS } from '../model.js';
 import type { Finding, Report, ReportSpan } from '../report/types.js';
 import type { CompareResult, RawFinding, Scope } from './compare.js';
 import { intersect, normalize, subtract, total, type Interval } from './intervals.js';
+import { pushAll } from '../util/array.js';
 
 const MAX_UNKNOWN_FINDINGS = 500;
 /** unexplained runs closer than this are reported as one finding (byte counts stay exact) */
@@ -24,15 +25,9 @@ function outerIntervals(spans: ReportSpan[], side?: 'a' | 'b'): Interval[] {
   return out;
 }
 
-function spansTouch(x: ReportSpan[], y: ReportSpan[]): boolean {
-  for (const a of x) {
-    for (const b of y) {
-      if (a.side !== b.side || a.stream !== b.stream) continue;
-      if (a.offset < b.offset + b.length && b.offset < a.offset + a.length) return true;
-    }
-  }
-  return false;
-}
+
+/** copies of one change listed one by one; beyond this they are folded into one finding */
+const MAX_COPIES = 1000;
 
 const GROUPABLE = new Set<Kind>(['timestamp', 'random-id', 'inode', 'ownership', 'permissions']);
 
@@ -55,6 +50,7 @@ function fieldPriority(name: string): number {
  */
 function groupSameChange(all: RawFinding[]): void {
   const groups = new Map<string, RawFinding[]>();
+  const folded = new Set<RawFinding>();
   for (const f of all) {
     if (!f.root || f.field === null || !GROUPABLE.has(f.kind) || f.a === null || f.b === null) continue;
     // a random id is the same cause wherever its value recurs in one container (a GPT partition GUID and
@@ -79,11 +75,41 @@ function groupSameChange(all: RawFinding[]): void {
       parts.push(`the same change is made in ${names.length} other entr${names.length === 1 ? 'y' : 'ies'}: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`);
     }
     primary.detail = [primary.detail, ...parts].filter(Boolean).join('; ');
-    for (const o of others) {
+    const kept = others.slice(0, MAX_COPIES);
+    for (const o of kept) {
       o.root = false;
       o.causes = [primary];
       o.detail = o.path === primary.path ? `a copy of ${primary.field}` : `the same change as ${primary.path} ${primary.field}`;
     }
+    if (others.length > MAX_COPIES) {
+      // past this many, the copies are folded into one derived finding that keeps all their spans
+      const rest = others.slice(MAX_COPIES);
+      const spans: ReportSpan[] = [];
+      for (const o of rest) {
+        pushAll(spans, o.spans);
+        folded.add(o);
+      }
+      const fieldsFolded = new Set(rest.map((o) => o.field));
+      const entries = new Set(rest.map((o) => o.path));
+      all.push({
+        path: primary.scope.path,
+        format: primary.format,
+        field: `${primary.field} (and ${rest.length - 1} more copies)`,
+        kind: primary.kind,
+        root: false,
+        causes: [primary],
+        a: primary.a,
+        b: primary.b,
+        spans,
+        scope: primary.scope,
+        detail: `the same change in ${rest.length} more fields (${[...fieldsFolded].slice(0, 6).join(', ')}) of ${entries.size} entries, folded into one finding`,
+      });
+    }
+  }
+  if (folded.size) {
+    let w = 0;
+    for (const f of all) if (!folded.has(f)) all[w++] = f;
+    all.length = w;
   }
 }
 
@@ -93,9 +119,11 @@ function groupSameChange(all: RawFinding[]): void {
  */
 function contentFieldsFromSpecifics(all: RawFinding[]): void {
   const specific = all.filter((g) => g.root && g.kind !== 'content' && g.kind !== 'unknown' && g.spans.length);
+  let index: SpanIndex | undefined;
   for (const f of all) {
     if (!f.root || f.kind !== 'content' || f.field === null) continue;
-    const inside = specific.filter((g) => spansTouch(g.spans, f.spans));
+    index ??= new SpanIndex(specific);
+    const inside = [...index.touching(f.spans)].filter((g) => g !== f);
     if (!inside.length) continue;
     f.root = false;
     f.causes = inside;
@@ -136,34 +164,103 @@ function groupPresence(all: RawFinding[]): void {
   }
 }
 
+/**
+ * The findings whose spans touch a given span, found without scanning every finding: spans are kept sorted by
+ * start per side and stream; the few very long ones (placement, ordering) are scanned apart.
+ */
+class SpanIndex {
+  private readonly lists = new Map<string, { start: number; end: number; f: RawFinding }[]>();
+  private readonly long: { key: string; start: number; end: number; f: RawFinding }[] = [];
+  private static readonly LONG = 1 << 20;
+
+  constructor(findings: RawFinding[]) {
+    for (const f of findings) {
+      for (const sp of f.spans) {
+        const key = `${sp.side}\u0000${sp.stream ?? ''}`;
+        const item = { start: sp.offset, end: sp.offset + sp.length, f };
+        if (sp.length > SpanIndex.LONG) this.long.push({ key, ...item });
+        else (this.lists.get(key) ?? this.lists.set(key, []).get(key)!).push(item);
+      }
+    }
+    for (const list of this.lists.values()) list.sort((x, y) => x.start - y.start);
+  }
+
+  /** Findings with a span overlapping any of `spans`. */
+  touching(spans: ReportSpan[]): Set<RawFinding> {
+    const out = new Set<RawFinding>();
+    for (const q of spans) {
+      const key = `${q.side}\u0000${q.stream ?? ''}`;
+      const qs = q.offset;
+      const qe = q.offset + q.length;
+      const list = this.lists.get(key);
+      if (list) {
+        // first item starting at or after qs - LONG: earlier ones end before qs
+        let lo = 0;
+        let hi = list.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (list[mid]!.start < qs - SpanIndex.LONG) lo = mid + 1;
+          else hi = mid;
+        }
+        for (let i = lo; i < list.length && list[i]!.start < qe; i++) if (list[i]!.end > qs) out.add(list[i]!.f);
+      }
+      for (const l of this.long) if (l.key === key && l.start < qe && l.end > qs) out.add(l.f);
+    }
+    return out;
+  }
+}
+
 /** Finds causes for derived findings; a derived finding with no cause found becomes a root. */
 function linkCauses(all: RawFinding[], scopes: Scope[]): void {
   void scopes;
+  let index: SpanIndex | undefined;
+  // per container, built once: findings by entry, and the candidates for "something else moved it"
+  const byEntry = new Map<Scope, Map<string, RawFinding[]>>();
+  const shiftersOf = new Map<Scope, RawFinding[]>();
+  const rootsOf = new Map<Scope, RawFinding[]>();
+  const entryFindings = (scope: Scope, entry: string): RawFinding[] => {
+    let m = byEntry.get(scope);
+    if (!m) {
+      m = new Map();
+      for (const g of scope.findings) if (g.entry !== undefined && g.field === null) (m.get(g.entry) ?? m.set(g.entry, []).get(g.entry)!).push(g);
+      byEntry.set(scope, m);
+    }
+    return m.get(entry) ?? [];
+  };
   for (const f of all) {
     if (f.root) continue;
     if (f.causes.length) continue;
     if (f.covers) {
-      const covered = f.covers;
-      f.causes = all.filter((g) => g !== f && g.kind !== 'checksum' && spansTouch(g.spans, covered));
-      if (!f.causes.length) {
-        // checksums over checksums (a GPT header CRC covers the entries CRC)
-        f.causes = all.filter((g) => g !== f && spansTouch(g.spans, covered));
-      }
+      index ??= new SpanIndex(all);
+      const touching = [...index.touching(f.covers)].filter((g) => g !== f);
+      f.causes = touching.filter((g) => g.kind !== 'checksum');
+      // checksums over checksums (a GPT header CRC covers the entries CRC)
+      if (!f.causes.length) f.causes = touching;
     } else if (f.derivedField) {
       const scope = f.scope;
-      const own = scope.findings.filter((g) => g !== f && g.entry !== undefined && g.entry === f.entry && g.field === null);
-      if (f.entry !== undefined) own.push(...(scope.changed?.get(f.entry) ?? []));
+      const own = f.entry !== undefined ? entryFindings(scope, f.entry).filter((g) => g !== f) : [];
+      if (f.entry !== undefined) pushAll(own, scope.changed?.get(f.entry) ?? []);
       if (f.kind === 'size' && own.length) f.causes = own;
       else if (f.entry !== undefined && scope.moved.has(f.entry) && scope.ordering) f.causes = [scope.ordering];
       else {
-        const shifters = scope.findings.filter((g) => g !== f && g.root && (g.kind === 'added' || g.kind === 'removed' || g.kind === 'ordering' || (g.field === null && g.kind === 'content' && g.a !== g.b && /bytes$/.test(String(g.a)))));
-        if (shifters.length) f.causes = shifters.slice(0, 8);
+        let shifters = shiftersOf.get(scope);
+        if (!shifters) {
+          shifters = scope.findings
+            .filter((g) => g.root && (g.kind === 'added' || g.kind === 'removed' || g.kind === 'ordering' || (g.field === null && g.kind === 'content' && g.a !== g.b && /bytes$/.test(String(g.a)))))
+            .slice(0, 8);
+          shiftersOf.set(scope, shifters);
+        }
+        if (shifters.length) f.causes = shifters.filter((g) => g !== f);
         else if (scope.ordering) f.causes = [scope.ordering];
         else if (own.length) f.causes = own;
         else {
           // something earlier in the same container changed size (a longer name, a header field)
-          const roots = scope.findings.filter((g) => g !== f && g.root && g.kind !== 'unknown');
-          if (roots.length) f.causes = roots.slice(0, 8);
+          let roots = rootsOf.get(scope);
+          if (!roots) {
+            roots = scope.findings.filter((g) => g.root && g.kind !== 'unknown').slice(0, 8);
+            rootsOf.set(scope, roots);
+          }
+          f.causes = roots.filter((g) => g !== f);
         }
       }
     }
@@ -180,7 +277,7 @@ function linkCauses(all: RawFinding[], scopes: Scope[]): void {
       if (seen.has(g)) continue;
       seen.add(g);
       if (g.root) roots.add(g);
-      else stack.push(...g.causes);
+      else pushAll(stack, g.causes);
     }
     if (roots.size) f.causes = [...roots];
   }
@@ -281,7 +378,7 @@ export function buildReport(
   // byte accounting over the outer files
   const diff = normalize(res.diff.map(([s, e]) => [s, e] as Interval));
   const claimed: Interval[] = [];
-  for (const f of all) claimed.push(...outerIntervals(f.spans));
+  for (const f of all) pushAll(claimed, outerIntervals(f.spans));
   const explainedIv = intersect(diff, normalize(claimed));
   const unexplainedIv = subtract(diff, normalize(claimed));
   const capped = res.capped;
@@ -375,8 +472,8 @@ export function buildReport(
   for (const f of all) {
     if (!f.root) continue;
     const ivs = kindIvs.get(f.kind) ?? kindIvs.set(f.kind, []).get(f.kind)!;
-    ivs.push(...outerIntervals(f.spans));
-    for (const d of derivedOf.get(f) ?? []) ivs.push(...outerIntervals(d.spans));
+    pushAll(ivs, outerIntervals(f.spans));
+    for (const d of derivedOf.get(f) ?? []) pushAll(ivs, outerIntervals(d.spans));
     const c = (causes[f.kind] ??= { findings: 0, bytes: 0 });
     c.findings++;
   }

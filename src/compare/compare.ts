@@ -18,6 +18,7 @@ import { explainContent } from '../classify/content.js';
 import { entrySource, NestGuard, openViews, sourceKey } from '../walk/open.js';
 import { intersect, normalize, overlaps, subtract, type Interval } from './intervals.js';
 import { diffFiles, WorkerPool } from './pool.js';
+import { pushAll } from '../util/array.js';
 
 /** contents up to this size are decoded for embedded values when they differ */
 const EXPLAIN_MAX = 16 * 1024 * 1024;
@@ -124,7 +125,7 @@ function reportSpans(side: 'a' | 'b', spans: Span[]): ReportSpan[] {
 
 function extentSpans(side: 'a' | 'b', src: ByteSource, extents: Extent[]): ReportSpan[] {
   const out: ReportSpan[] = [];
-  for (const e of extents) out.push(...reportSpans(side, src.spans(e.offset, e.length)));
+  for (const e of extents) pushAll(out, reportSpans(side, src.spans(e.offset, e.length)));
   return out;
 }
 
@@ -159,8 +160,8 @@ function readSpans(src: ByteSource, spans: Span[], root: ByteSource): Uint8Array
 /** The spans of the encoded bytes behind decoded contents (compressed blocks), on both sides. */
 function encodedSpans(srcA: ByteSource, srcB: ByteSource): ReportSpan[] {
   const out: ReportSpan[] = [];
-  if (srcA instanceof DecodedSource) out.push(...reportSpans('a', srcA.origin));
-  if (srcB instanceof DecodedSource) out.push(...reportSpans('b', srcB.origin));
+  if (srcA instanceof DecodedSource) pushAll(out, reportSpans('a', srcA.origin));
+  if (srcB instanceof DecodedSource) pushAll(out, reportSpans('b', srcB.origin));
   return out;
 }
 
@@ -238,7 +239,7 @@ export class Comparer {
         hit = true;
         if (!touched.has(key)) {
           touched.add(key);
-          spans.push(...o);
+          pushAll(spans, o);
         }
       }
       if (hit) causes.push(f);
@@ -438,7 +439,7 @@ export class Comparer {
   private async contentHash(container: Container, entry: Entry, side: 'a' | 'b'): Promise<string> {
     const src = entry.contentSource ?? container.source;
     const spans: Span[] = [];
-    for (const e of entry.extents) spans.push(...src.spans(e.offset, e.length));
+    for (const e of entry.extents) pushAll(spans, src.spans(e.offset, e.length));
     if (spans.every((s) => s.stream === undefined)) {
       const root = side === 'a' ? this.rootA : this.rootB;
       return this.pool.hash({ file: root.path, extents: spans.map((s) => ({ offset: s.offset, length: s.length })) });
@@ -467,8 +468,8 @@ export class Comparer {
     const srcB = eb.contentSource ?? cb.source;
     const spansA: Span[] = [];
     const spansB: Span[] = [];
-    for (const e of ea.extents) spansA.push(...srcA.spans(e.offset, e.length));
-    for (const e of eb.extents) spansB.push(...srcB.spans(e.offset, e.length));
+    for (const e of ea.extents) pushAll(spansA, srcA.spans(e.offset, e.length));
+    for (const e of eb.extents) pushAll(spansB, srcB.spans(e.offset, e.length));
     let equal = false;
     let hashA: string | undefined;
     let hashB: string | undefined;
@@ -534,8 +535,8 @@ export class Comparer {
     shown.forEach((ev, i) => {
       const spans: ReportSpan[] = [];
       for (const r of ev.ranges) {
-        if (r.aLength) spans.push(...reportSpans('a', sa.spans(r.aOffset, r.aLength)));
-        if (r.bLength) spans.push(...reportSpans('b', sb.spans(r.bOffset, r.bLength)));
+        if (r.aLength) pushAll(spans, reportSpans('a', sa.spans(r.aOffset, r.aLength)));
+        if (r.bLength) pushAll(spans, reportSpans('b', sb.spans(r.bOffset, r.bLength)));
       }
       const detail = i === 0 && ex.diff ? `${ev.description}\n${ex.diff}` : ev.description;
       const sde = ev.sdeA !== undefined && ev.sdeB !== undefined ? { a: ev.sdeA, b: ev.sdeB } : undefined;
@@ -562,8 +563,8 @@ export class Comparer {
       const spans: ReportSpan[] = [];
       for (const ev of rest) {
         for (const r of ev.ranges) {
-          if (r.aLength) spans.push(...reportSpans('a', sa.spans(r.aOffset, r.aLength)));
-          if (r.bLength) spans.push(...reportSpans('b', sb.spans(r.bOffset, r.bLength)));
+          if (r.aLength) pushAll(spans, reportSpans('a', sa.spans(r.aOffset, r.aLength)));
+          if (r.bLength) pushAll(spans, reportSpans('b', sb.spans(r.bOffset, r.bLength)));
         }
       }
       const kinds = [...new Set(rest.map((e) => e.kind))].join(', ');
@@ -652,8 +653,8 @@ export class Comparer {
     const list = moved.slice(0, 10).map((m) => m.path);
     const spans: ReportSpan[] = [];
     for (const m of displaced) {
-      spans.push(...extentSpans('a', m.ea.contentSource ?? ca.source, m.ea.extents));
-      spans.push(...extentSpans('b', m.eb.contentSource ?? cb.source, m.eb.extents));
+      pushAll(spans, extentSpans('a', m.ea.contentSource ?? ca.source, m.ea.extents));
+      pushAll(spans, extentSpans('b', m.eb.contentSource ?? cb.source, m.eb.extents));
     }
     const f = this.add({
       path: scope.path,

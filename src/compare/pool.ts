@@ -44,7 +44,7 @@ export class WorkerPool {
  * Exact differing ranges of two files over their common length, split across the pool.
  * Returns flat [start, end) pairs in order, plus the exact count of differing bytes.
  */
-export async function diffFiles(pool: WorkerPool, a: string, b: string, common: number, maxRanges = 1_000_000): Promise<DiffResult> {
+export async function diffFiles(pool: WorkerPool, a: string, b: string, common: number, maxRanges = 8_000_000): Promise<DiffResult> {
   const parts = Math.max(1, Math.min(pool.threads * 4, Math.ceil(common / (64 * 1024 * 1024))));
   const step = Math.ceil(common / parts / 4096) * 4096 || common;
   const tasks: Promise<DiffResult>[] = [];
