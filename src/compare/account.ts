@@ -258,6 +258,8 @@ function linkCauses(all: RawFinding[], scopes: Scope[]): void {
           let roots = rootsOf.get(scope);
           if (!roots) {
             roots = scope.findings.filter((g) => g.root && g.kind !== 'unknown').slice(0, 8);
+            // or the changes inside a nested container (a compressed stream whose data differs moves its trailer)
+            if (!roots.length) for (const inner of scope.changed?.values() ?? []) pushAll(roots, inner.filter((g) => g.root).slice(0, 8 - roots.length));
             rootsOf.set(scope, roots);
           }
           f.causes = roots.filter((g) => g !== f);

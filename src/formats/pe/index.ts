@@ -12,6 +12,7 @@ import type { Container, Entry, Field, Format, FormatName, OpenContext, Region, 
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
 import { parseCertTable, MAX_CERT_TABLE } from './authenticode.js';
+import { shortHash } from '../mbr/hash.js';
 
 export const COFF_TIMESTAMP_HINT =
   'the linker or objcopy stamped the build time: objcopy 2.40 writes the current time even with SOURCE_DATE_EPOCH; link with `ld --no-insert-timestamp` or lld, or set the stamp after assembly as ukify does (and keep CheckSum 0)';
@@ -296,6 +297,8 @@ export function parsePe(src: ByteSource, ctx: OpenContext, format: FormatName): 
       const strSize = Bytes.at(src, symPtr + symBytes, 4, 'COFF string table').u32le(0);
       const total = symBytes + (strSize >= 4 && symPtr + symBytes + strSize <= src.size ? strSize : 4);
       pushRegion(regions, 'COFF symbol and string tables', 'metadata', src.spans(symPtr, total));
+      // as one field: a table that only moved (a section before it grew) is placement, not an unknown change
+      fields.push(field('pe.coff.symbol_table', shortHash(src.read(symPtr, total, 'COFF symbol table')), 'content', src.spans(symPtr, total), { derived: true }));
     } else notes.push(`the COFF symbol table (${nsym} symbols at ${symPtr}) runs past the end of the file`);
   }
   // certificate table (a file offset, not an RVA)
