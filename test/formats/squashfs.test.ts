@@ -11,6 +11,7 @@ import { DEFAULT_LIMITS } from '../../src/limits.js';
 import type { Container, Entry } from '../../src/model.js';
 import { SquashfsFileSource, squashfsFormat } from '../../src/formats/squashfs/index.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
+import { mutations } from '../helpers/mutate.js';
 
 const ctx = { limits: { ...DEFAULT_LIMITS } };
 const utc = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
@@ -358,23 +359,3 @@ describe('crafted squashfs input', () => {
   });
 });
 
-/** Deterministic byte mutations of `base`: every outcome is a container or a ReprodiffError, never a crash. */
-async function mutations(base: Uint8Array, count: number, open: (src: BufferSource) => Promise<Container> | Container): Promise<Record<string, number>> {
-  let seed = 20261122;
-  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
-  const outcomes: Record<string, number> = {};
-  for (let i = 0; i < count; i++) {
-    const d = base.slice();
-    for (let k = 1 + (rnd() % 4); k > 0; k--) d[rnd() % d.length] = rnd() & 0xff;
-    let outcome = 'ok';
-    try {
-      const c = await open(new BufferSource('mutated', d));
-      for (const e of c.entries) if (e.contentSource && !e.opaque) e.contentSource.read(0, e.size);
-    } catch (e) {
-      if (!(e instanceof ReprodiffError)) throw e;
-      outcome = e.code;
-    }
-    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-  }
-  return outcomes;
-}

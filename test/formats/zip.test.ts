@@ -11,6 +11,7 @@ import yauzl from 'yauzl';
 import { InflateSource, zipFormat } from '../../src/formats/zip/index.js';
 import { SourceReader } from '../../src/formats/zip/reader.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
+import { mutations } from '../helpers/mutate.js';
 
 const ctx = { limits: { ...DEFAULT_LIMITS } };
 const utc = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
@@ -442,23 +443,3 @@ describe('crafted zip input', () => {
   });
 });
 
-/** Deterministic byte mutations of `base`: every outcome is a container or a ReprodiffError, never a crash. */
-async function mutations(base: Uint8Array, count: number, open: (src: BufferSource) => Promise<Container> | Container): Promise<Record<string, number>> {
-  let seed = 20261122;
-  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
-  const outcomes: Record<string, number> = {};
-  for (let i = 0; i < count; i++) {
-    const d = base.slice();
-    for (let k = 1 + (rnd() % 4); k > 0; k--) d[rnd() % d.length] = rnd() & 0xff;
-    let outcome = 'ok';
-    try {
-      const c = await open(new BufferSource('mutated', d));
-      for (const e of c.entries) if (e.contentSource && !e.opaque) e.contentSource.read(0, e.size);
-    } catch (e) {
-      if (!(e instanceof ReprodiffError)) throw e;
-      outcome = e.code;
-    }
-    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-  }
-  return outcomes;
-}
