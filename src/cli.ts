@@ -20,6 +20,7 @@ import { applyAccept, parseAccept } from './report/accept.js';
 import { exitStatus } from './report/common.js';
 import type { Report } from './report/types.js';
 import { toolVersion } from './version.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -31,6 +32,33 @@ function nonNegativeInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
   return n;
+}
+
+interface LimitOptions {
+  maxDepth?: number;
+  maxEntries?: number;
+  maxDecoded?: number;
+  maxContainers?: number;
+}
+
+/** The limits for untrusted input, from the defaults and the command line. */
+function limitsFrom(o: LimitOptions): Limits {
+  return {
+    ...DEFAULT_LIMITS,
+    ...(o.maxDepth !== undefined ? { maxDepth: o.maxDepth } : {}),
+    ...(o.maxEntries !== undefined ? { maxEntries: o.maxEntries } : {}),
+    ...(o.maxDecoded !== undefined ? { maxDecodedBytes: o.maxDecoded * 1024 * 1024 } : {}),
+    ...(o.maxContainers !== undefined ? { maxContainers: o.maxContainers } : {}),
+  };
+}
+
+/** The limit options, shared by both commands. */
+function limitOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-depth <n>', `containers nested inside each other (default ${DEFAULT_LIMITS.maxDepth})`, positiveInt)
+    .option('--max-entries <n>', `entries in one container (default ${DEFAULT_LIMITS.maxEntries})`, positiveInt)
+    .option('--max-decoded <MiB>', `bytes one decompressed stream may produce, in MiB (default ${DEFAULT_LIMITS.maxDecodedBytes / 1024 / 1024})`, positiveInt)
+    .option('--max-containers <n>', `nested containers opened in one run (default ${DEFAULT_LIMITS.maxContainers})`, positiveInt);
 }
 
 /** Writes `text` to FILE, or to stdout for `-`. */
@@ -51,7 +79,7 @@ async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-interface CompareCliOptions {
+interface CompareCliOptions extends LimitOptions {
   json?: string;
   markdown?: string;
   html?: string;
@@ -92,6 +120,7 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
   let total = 0;
   const res = await compareFiles(a, b, {
     jobs: o.jobs,
+    limits: limitsFrom(o),
     sourceDateEpoch: sde,
     onProgress: ({ entries }) => progress.update({ bytesDone: total, bytesTotal: total, entriesDone: entries }),
     onSizes: (sa, sb) => {
@@ -140,8 +169,8 @@ function appendSummary(path: string, text: string): void {
   }
 }
 
-async function runInspect(image: string, o: { json?: string; jobs?: number; hash?: boolean }): Promise<number> {
-  const r = await inspectImage(image, { jobs: o.jobs, hash: o.hash });
+async function runInspect(image: string, o: { json?: string; jobs?: number; hash?: boolean } & LimitOptions): Promise<number> {
+  const r = await inspectImage(image, { jobs: o.jobs, hash: o.hash, limits: limitsFrom(o) });
   if (o.json) emit(o.json, `${JSON.stringify(r, null, 2)}\n`);
   if (o.json !== '-') process.stdout.write(renderInspectText(r));
   return 0;
@@ -171,20 +200,21 @@ export async function main(argv: string[]): Promise<number> {
     .option('-q, --quiet', 'no progress display')
     .option('-j, --jobs <n>', 'worker threads (default: the number of CPUs)', positiveInt)
     .option('--sha256', 'record the SHA-256 of both inputs in the report')
-    .option('--source-date-epoch <seconds>', 'the SOURCE_DATE_EPOCH the builds should use (default: $SOURCE_DATE_EPOCH): times equal to it are expected, others are called out', nonNegativeInt)
-    .action(async (a: string, b: string, o: CompareCliOptions) => {
-      code = await runCompare(a, b, o);
-    });
-  program
+    .option('--source-date-epoch <seconds>', 'the SOURCE_DATE_EPOCH the builds should use (default: $SOURCE_DATE_EPOCH): times equal to it are expected, others are called out', nonNegativeInt);
+  limitOptions(program);
+  program.action(async (a: string, b: string, o: CompareCliOptions) => {
+    code = await runCompare(a, b, o);
+  });
+  const inspect = program
     .command('inspect')
     .description('list the containers and entries of one image')
     .argument('<image>', 'the image to list')
     .option('--json <file>', 'write the listing as JSON to FILE (- for stdout)')
     .option('--no-hash', 'skip content hashes')
-    .option('-j, --jobs <n>', 'worker threads', positiveInt)
-    .action(async (image: string, o: { json?: string; jobs?: number; hash?: boolean }) => {
-      code = await runInspect(image, o);
-    });
+    .option('-j, --jobs <n>', 'worker threads', positiveInt);
+  limitOptions(inspect).action(async (image: string, o: { json?: string; jobs?: number; hash?: boolean } & LimitOptions) => {
+    code = await runInspect(image, o);
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

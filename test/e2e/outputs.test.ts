@@ -73,6 +73,17 @@ describe('baseline and accept', () => {
     expect(r.stderr).toMatch(/accept\.txt.*3/);
   });
 
+  it('limits are flags: a nesting limit is named in the report, and what it left unopened is still explained', () => {
+    const r = cli([`${SAMPLES}uki-a.efi`, `${SAMPLES}uki-b.efi`, '--max-depth', '1', '--json', '-']);
+    expect(r.status).toBe(1);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.notes.some((n) => /limit maxDepth/.test(n))).toBe(true);
+    expect(report.findings.some((f) => f.path === '/.initrd' && f.field === null && f.kind === 'content')).toBe(true);
+    expect(report.bytes.unexplained).toBe(0);
+    const bad = cli([`${SAMPLES}basic-a.iso`, `${SAMPLES}basic-b.iso`, '--max-depth', '0']);
+    expect(bad.status).toBe(2);
+  });
+
   it('the SOURCE_DATE_EPOCH marks which side follows it', () => {
     const r = cli([`${SAMPLES}order-a.iso`, `${SAMPLES}order-b.iso`, '--json', '-'], { SOURCE_DATE_EPOCH: '1700000000' });
     const report = JSON.parse(r.stdout) as Report;
