@@ -7,6 +7,7 @@ import type { Codec } from '../../codec/index.js';
 import { decompress } from '../../codec/index.js';
 import { DecodedSource, checkRange, type ByteSource } from '../../io/source.js';
 import type { Span } from '../../model.js';
+import { readAcrossBlocks } from '../../io/blocks.js';
 
 export interface DataBlock {
   /** absolute offset in the image (meaningless for a sparse block) */
@@ -115,24 +116,7 @@ export class SquashfsFileSource extends DecodedSource {
 
   override read(offset: number, length: number, structure?: string): Uint8Array {
     checkRange(this, offset, length, structure);
-    if (length === 0) return new Uint8Array(0);
-    const first = Math.floor(offset / this.blockSize);
-    const w0 = offset - first * this.blockSize;
-    const p = this.piece(first);
-    if (w0 + length <= p.length) return p.subarray(w0, w0 + length);
-    const out = new Uint8Array(length);
-    let done = 0;
-    let i = first;
-    let w = w0;
-    while (done < length) {
-      const d = this.piece(i);
-      const n = Math.min(d.length - w, length - done);
-      out.set(d.subarray(w, w + n), done);
-      done += n;
-      w = 0;
-      i++;
-    }
-    return out;
+    return readAcrossBlocks(offset, length, this.blockSize, (i) => this.piece(i));
   }
 
   /** Bytes of stored (uncompressed) blocks map to the image; decoded bytes name this file's stream. */

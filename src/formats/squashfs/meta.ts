@@ -15,6 +15,7 @@ import { checkRange, type ByteSource } from '../../io/source.js';
 import { checkCap, type Limits } from '../../limits.js';
 import { field, type Field, type Span } from '../../model.js';
 import { shortHash } from '../mbr/hash.js';
+import { readAcrossBlocks } from '../../io/blocks.js';
 
 export const META_SIZE = 8192;
 const CACHE = 16;
@@ -156,23 +157,7 @@ export class MetaTable implements ByteSource {
 
   read(offset: number, length: number, structure?: string): Uint8Array {
     checkRange(this, offset, length, structure);
-    const first = Math.floor(offset / META_SIZE);
-    const within = offset - first * META_SIZE;
-    const blk = this.block(first);
-    if (within + length <= blk.length) return blk.subarray(within, within + length);
-    const out = new Uint8Array(length);
-    let done = 0;
-    let i = first;
-    let w = within;
-    while (done < length) {
-      const d = this.block(i);
-      const n = Math.min(d.length - w, length - done);
-      out.set(d.subarray(w, w + n), done);
-      done += n;
-      w = 0;
-      i++;
-    }
-    return out;
+    return readAcrossBlocks(offset, length, META_SIZE, (i) => this.block(i));
   }
 
   spans(offset: number, length: number): Span[] {
