@@ -8,9 +8,8 @@ import { FileSource } from './io/file.js';
 import type { Span } from './model.js';
 import { type Container, type Entry, type Field, type OpenContext } from './model.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
-import { entrySource, NestGuard, openViews, sourceKey } from './walk/open.js';
-import { WorkerPool } from './compare/pool.js';
-import { createHash } from 'node:crypto';
+import { entrySource, isTransparent, NestGuard, openViews, sourceKey } from './walk/open.js';
+import { hashContent, WorkerPool } from './compare/pool.js';
 import { pushAll } from './util/array.js';
 
 export interface InspectEntry {
@@ -50,7 +49,6 @@ export interface InspectResult {
   notes: string[];
 }
 
-const TRANSPARENT = new Set(['gzip', 'xz', 'zstd', 'lz4']);
 
 export async function inspectImage(path: string, opts: { jobs?: number; limits?: Limits; hash?: boolean } = {}): Promise<InspectResult> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
@@ -79,7 +77,7 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
           notes: c.notes,
         });
         for (const e of c.entries) {
-          const epath = TRANSPARENT.has(c.format) && e.path === '/content' ? cpath : prefix + e.path;
+          const epath = isTransparent(c.format, e.path) ? cpath : prefix + e.path;
           const item = describe(c, e, epath);
           result.entries.push(item);
           if (opts.hash !== false && e.type === 'file' && !e.opaque) {
@@ -94,7 +92,7 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
             if (!guard.allow(src, above, epath)) continue;
             const nested = await openViews(src, ctx);
             for (const f of nested.failures) result.notes.push(`${epath}: not opened as ${f.format}: ${f.error.describe()}`);
-            const nextPrefix = TRANSPARENT.has(c.format) && e.path === '/content' ? prefix : `${epath}/`;
+            const nextPrefix = isTransparent(c.format, e.path) ? prefix : `${epath}/`;
             if (nested.views.length) await visit(nested.views, nextPrefix, depth + 1, above);
           }
         }
@@ -133,14 +131,7 @@ async function hashEntry(c: Container, e: Entry, root: FileSource, pool: WorkerP
   const src = e.contentSource ?? c.source;
   const spans: Span[] = [];
   for (const x of e.extents) pushAll(spans, src.spans(x.offset, x.length));
-  if (spans.every((s) => s.stream === undefined)) {
-    return pool.hash({ file: root.path, extents: spans.map((s) => ({ offset: s.offset, length: s.length })) });
-  }
-  const h = createHash('sha256');
-  for (const x of e.extents) {
-    for (let at = 0; at < x.length; at += 4 << 20) h.update(src.read(x.offset + at, Math.min(4 << 20, x.length - at), 'content'));
-  }
-  return h.digest('hex');
+  return hashContent(pool, root.path, src, e.extents, spans);
 }
 
 /** One line per entry, like `ls -l`: mode, uid/gid, size, mtime, path (-> target). */

@@ -6,7 +6,6 @@
  * nested containers and compared in turn. Findings are then classified root or derived and every differing
  * byte is attributed (see account.ts).
  */
-import { createHash } from 'node:crypto';
 import { ReprodiffError } from '../errors.js';
 import { FORMATS } from '../formats/index.js';
 import { FileSource } from '../io/file.js';
@@ -15,9 +14,9 @@ import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import type { Container, Entry, Field, Kind, OpenContext, Span, Value } from '../model.js';
 import type { ReportSpan } from '../report/types.js';
 import { explainContent } from '../classify/content.js';
-import { entrySource, NestGuard, openViews, sourceKey } from '../walk/open.js';
+import { entrySource, isTransparent, NestGuard, openViews, sourceKey } from '../walk/open.js';
 import { intersect, normalize, overlaps, subtract, type Interval } from './intervals.js';
-import { diffFiles, WorkerPool } from './pool.js';
+import { diffFiles, hashContent, WorkerPool } from './pool.js';
 import { pushAll } from '../util/array.js';
 
 /** contents up to this size are decoded for embedded values when they differ */
@@ -28,8 +27,6 @@ const MAX_EVIDENCE = 50;
 /** Formats whose entries (partitions, boot images) may lie over structures another view of the same source compares. */
 const CO_RESIDENT = new Set(['mbr', 'gpt', 'apm', 'eltorito']);
 
-/** Formats that only wrap one stream: their `/content` entry adds no path segment. */
-const TRANSPARENT = new Set(['gzip', 'xz', 'zstd', 'lz4']);
 
 export interface CompareOptions {
   jobs?: number;
@@ -139,7 +136,7 @@ function sameSpans(a: Span[], b: Span[]): boolean {
   return true;
 }
 
-function readSpans(src: ByteSource, spans: Span[], root: ByteSource): Uint8Array | undefined {
+function readSpans(spans: Span[], root: ByteSource): Uint8Array | undefined {
   // only outer-file spans can be read back from the root source
   let n = 0;
   for (const s of spans) {
@@ -153,7 +150,6 @@ function readSpans(src: ByteSource, spans: Span[], root: ByteSource): Uint8Array
     out.set(root.read(s.offset, s.length, 'field'), at);
     at += s.length;
   }
-  void src;
   return out;
 }
 
@@ -334,8 +330,8 @@ export class Comparer {
       let differs = va !== vb;
       if (!differs && !(sameSpans(a.spans, b.spans) && this.untouched(a.spans))) {
         // same decoded value: compare the bytes themselves (a value may not show every bit)
-        const ra = readSpans(this.rootA, a.spans, this.rootA);
-        const rb = readSpans(this.rootB, b.spans, this.rootB);
+        const ra = readSpans(a.spans, this.rootA);
+        const rb = readSpans(b.spans, this.rootB);
         if (ra && rb && !bytesEqual(ra, rb)) {
           differs = true;
           va = `${String(a.value)} (bytes ${hexShort(ra)})`;
@@ -382,7 +378,7 @@ export class Comparer {
 
     const mapB = new Map(cb.entries.map((e) => [e.path, e]));
     const mapA = new Map(ca.entries.map((e) => [e.path, e]));
-    const pathOf = (e: Entry): string => (TRANSPARENT.has(format) && e.path === '/content' ? scope.path : prefix + e.path);
+    const pathOf = (e: Entry): string => (isTransparent(format, e.path) ? scope.path : prefix + e.path);
     const placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[] = [];
     const nested: Promise<void>[] = [];
 
@@ -436,23 +432,6 @@ export class Comparer {
     this.rollUpStreams(ca, cb, scope);
   }
 
-  private async contentHash(container: Container, entry: Entry, side: 'a' | 'b'): Promise<string> {
-    const src = entry.contentSource ?? container.source;
-    const spans: Span[] = [];
-    for (const e of entry.extents) pushAll(spans, src.spans(e.offset, e.length));
-    if (spans.every((s) => s.stream === undefined)) {
-      const root = side === 'a' ? this.rootA : this.rootB;
-      return this.pool.hash({ file: root.path, extents: spans.map((s) => ({ offset: s.offset, length: s.length })) });
-    }
-    const h = createHash('sha256');
-    for (const e of entry.extents) {
-      for (let at = 0; at < e.length; at += 4 << 20) {
-        h.update(src.read(e.offset + at, Math.min(4 << 20, e.length - at), 'content'));
-      }
-    }
-    return h.digest('hex');
-  }
-
   private async compareContent(
     ca: Container,
     cb: Container,
@@ -476,7 +455,10 @@ export class Comparer {
     if (ea.size === eb.size) {
       if (sameSpans(spansA, spansB) && this.untouched(spansA)) equal = true;
       else {
-        [hashA, hashB] = await Promise.all([this.contentHash(ca, ea, 'a'), this.contentHash(cb, eb, 'b')]);
+        [hashA, hashB] = await Promise.all([
+          hashContent(this.pool, this.rootA.path, srcA, ea.extents, spansA),
+          hashContent(this.pool, this.rootB.path, srcB, eb.extents, spansB),
+        ]);
         equal = hashA === hashB;
       }
     }
@@ -532,15 +514,20 @@ export class Comparer {
     if (!ex.evidence.length) return false;
     const shown = ex.evidence.slice(0, MAX_EVIDENCE);
     const rest = ex.evidence.slice(MAX_EVIDENCE);
-    shown.forEach((ev, i) => {
-      const spans: ReportSpan[] = [];
+    /** where an evidence's ranges of each content sit */
+    const evidenceSpans = (ev: (typeof rest)[number], into: ReportSpan[] = []): ReportSpan[] => {
       for (const r of ev.ranges) {
-        if (r.aLength) pushAll(spans, reportSpans('a', sa.spans(r.aOffset, r.aLength)));
-        if (r.bLength) pushAll(spans, reportSpans('b', sb.spans(r.bOffset, r.bLength)));
+        if (r.aLength) pushAll(into, reportSpans('a', sa.spans(r.aOffset, r.aLength)));
+        if (r.bLength) pushAll(into, reportSpans('b', sb.spans(r.bOffset, r.bLength)));
       }
+      return into;
+    };
+    const made: RawFinding[] = [];
+    shown.forEach((ev, i) => {
+      const spans = evidenceSpans(ev);
       const detail = i === 0 && ex.diff ? `${ev.description}\n${ex.diff}` : ev.description;
       const sde = ev.sdeA !== undefined && ev.sdeB !== undefined ? { a: ev.sdeA, b: ev.sdeB } : undefined;
-      this.add({ path, format: ca.format, field: null, kind: ev.kind, root: true, a: ev.a, b: ev.b, spans, scope, entry: ea.path, detail, confidence: ev.confidence, hint: ev.hint, sde });
+      made.push(this.add({ path, format: ca.format, field: null, kind: ev.kind, root: true, a: ev.a, b: ev.b, spans, scope, entry: ea.path, detail, confidence: ev.confidence, hint: ev.hint, sde }));
     });
     const encoded = encodedSpans(sa, sb);
     if (encoded.length) {
@@ -561,12 +548,7 @@ export class Comparer {
     }
     if (rest.length) {
       const spans: ReportSpan[] = [];
-      for (const ev of rest) {
-        for (const r of ev.ranges) {
-          if (r.aLength) pushAll(spans, reportSpans('a', sa.spans(r.aOffset, r.aLength)));
-          if (r.bLength) pushAll(spans, reportSpans('b', sb.spans(r.bOffset, r.bLength)));
-        }
-      }
+      for (const ev of rest) evidenceSpans(ev, spans);
       const kinds = [...new Set(rest.map((e) => e.kind))].join(', ');
       this.add({ path, format: ca.format, field: null, kind: 'content', root: true, a: null, b: null, spans, scope, entry: ea.path, confidence: 0.3, detail: `${rest.length} more differing regions (${kinds}) beyond the first ${MAX_EVIDENCE}` });
     }
@@ -600,7 +582,7 @@ export class Comparer {
     const formatsB = ob.views.map((v) => v.format).join(',');
     if (formatsA !== formatsB) return false;
     const before = this.findings.length;
-    const transparent = TRANSPARENT.has(ca.format) && ea.path === '/content';
+    const transparent = isTransparent(ca.format, ea.path);
     // through a compression layer the inner container keeps the layer's own prefix (no path step)
     await this.compareViews(oa.views, ob.views, transparent ? prefix : `${path}/`, depth + 1);
     const inner = this.findings.slice(before);
@@ -610,9 +592,8 @@ export class Comparer {
     }
     (scope.changed ??= new Map()).set(ea.path, inner);
     // differences inside a decoded stream: the encoded bytes differ because of them
-    if (sa instanceof DecodedSource || sb instanceof DecodedSource) {
-      const originA = sa instanceof DecodedSource ? sa.origin : [];
-      const originB = sb instanceof DecodedSource ? sb.origin : [];
+    const encoded = encodedSpans(sa, sb);
+    if (encoded.length) {
       this.add({
         path,
         format: ca.format,
@@ -622,7 +603,7 @@ export class Comparer {
         causes: inner.filter((f) => f.root),
         a: `${ea.size} bytes decoded`,
         b: `${eb.size} bytes decoded`,
-        spans: [...reportSpans('a', originA), ...reportSpans('b', originB)],
+        spans: encoded,
         scope,
         entry: ea.path,
         detail: 'the encoded (compressed) bytes differ because the decoded data differs',

@@ -2,7 +2,10 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { createHash } from 'node:crypto';
 import { ReprodiffError } from '../errors.js';
+import type { ByteSource, Extent } from '../io/source.js';
+import type { Span } from '../model.js';
 import type { DiffResult, DiffTask, HashTask, TaskFailure } from '../../workers/tasks.js';
 
 function unwrap<T>(r: T | TaskFailure, structure: string): T {
@@ -66,4 +69,19 @@ export async function diffFiles(pool: WorkerPool, a: string, b: string, common: 
     }
   }
   return { ranges, capped, differing };
+}
+
+/**
+ * SHA-256 of a content: read by the pool straight from the outer file when every span is there, otherwise
+ * (a decoded stream) read through its source here. `spans` are the extents' spans, already computed.
+ */
+export async function hashContent(pool: WorkerPool, file: string, src: ByteSource, extents: readonly Extent[], spans: readonly Span[]): Promise<string> {
+  if (spans.every((s) => s.stream === undefined)) {
+    return pool.hash({ file, extents: spans.map((s) => ({ offset: s.offset, length: s.length })) });
+  }
+  const h = createHash('sha256');
+  for (const e of extents) {
+    for (let at = 0; at < e.length; at += 4 << 20) h.update(src.read(e.offset + at, Math.min(4 << 20, e.length - at), 'content'));
+  }
+  return h.digest('hex');
 }

@@ -48,6 +48,13 @@ export async function openViews(src: ByteSource, ctx: OpenContext, formats: read
   return { views, failures };
 }
 
+/** Compression layers only wrap one stream: their `/content` entry adds no path step. */
+const TRANSPARENT = new Set(['gzip', 'xz', 'zstd', 'lz4']);
+
+export function isTransparent(format: string, entryPath: string): boolean {
+  return TRANSPARENT.has(format) && entryPath === '/content';
+}
+
 /** The bytes of an entry's content as a source of its own (for opening nested containers). */
 export function entrySource(container: Container, entry: Entry): ByteSource | undefined {
   const base = entry.contentSource ?? container.source;
