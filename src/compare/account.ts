@@ -211,8 +211,7 @@ class SpanIndex {
 }
 
 /** Finds causes for derived findings; a derived finding with no cause found becomes a root. */
-function linkCauses(all: RawFinding[], scopes: Scope[]): void {
-  void scopes;
+function linkCauses(all: RawFinding[]): void {
   let index: SpanIndex | undefined;
   // per container, built once: findings by entry, and the candidates for "something else moved it"
   const byEntry = new Map<Scope, Map<string, RawFinding[]>>();
@@ -374,7 +373,7 @@ export function buildReport(
   groupSameChange(all);
   groupPresence(all);
   contentFieldsFromSpecifics(all);
-  linkCauses(all, res.scopes);
+  linkCauses(all);
   if (res.sizeA !== res.sizeB) addImageSize(all, res);
 
   // byte accounting over the outer files
@@ -404,50 +403,48 @@ export function buildReport(
   const emit = groups.slice(0, MAX_UNKNOWN_FINDINGS);
   const rest = groups.slice(MAX_UNKNOWN_FINDINGS);
   const scope: Scope = { path: '/', format: 'raw', findings: [], moved: new Set() };
+  /** the same outer ranges on each side, clipped to that side's file */
+  const bothSides = (ivs: Interval[]): ReportSpan[] => {
+    const spans: ReportSpan[] = [];
+    for (const [s, e] of ivs) {
+      if (s < res.sizeA) spans.push({ side: 'a', offset: s, length: Math.min(e, res.sizeA) - s });
+      if (s < res.sizeB) spans.push({ side: 'b', offset: s, length: Math.min(e, res.sizeB) - s });
+    }
+    return spans;
+  };
+  const unknown = (ivs: Interval[], a: string | null, b: string | null, detail: string, hint?: string): RawFinding => ({
+    path: '/',
+    format: 'raw',
+    field: null,
+    kind: 'unknown',
+    root: true,
+    causes: [],
+    a,
+    b,
+    spans: bothSides(ivs),
+    scope,
+    detail,
+    ...(hint ? { hint } : {}),
+  });
   for (const g of emit) {
     const start = g[0]![0];
     const end = g[g.length - 1]![1];
     const bytes = total(g);
     const region = regionAt(res.viewsA, start) ?? regionAt(res.viewsB, start);
-    const spans: ReportSpan[] = [];
-    for (const [s, e] of g) {
-      if (s < res.sizeA) spans.push({ side: 'a', offset: s, length: Math.min(e, res.sizeA) - s });
-      if (s < res.sizeB) spans.push({ side: 'b', offset: s, length: Math.min(e, res.sizeB) - s });
-    }
-    all.push({
-      path: '/',
-      format: 'raw',
-      field: null,
-      kind: 'unknown',
-      root: true,
-      causes: [],
-      a: excerpt(res.sourceA, start, end - start),
-      b: excerpt(res.sourceB, start, end - start),
-      spans,
-      scope,
-      detail: `${bytes} differing byte${bytes === 1 ? '' : 's'} at offset ${start} (0x${start.toString(16)})${g.length > 1 ? ` in ${g.length} runs up to offset ${end}` : ''}${region ? `, inside ${region}` : ', in no parsed structure'}`,
-      hint: 'no parser claims these bytes: compare the two images around this offset (e.g. `cmp -l`) and report the structure',
-    });
+    all.push(
+      unknown(
+        g,
+        excerpt(res.sourceA, start, end - start),
+        excerpt(res.sourceB, start, end - start),
+        `${bytes} differing byte${bytes === 1 ? '' : 's'} at offset ${start} (0x${start.toString(16)})${g.length > 1 ? ` in ${g.length} runs up to offset ${end}` : ''}${region ? `, inside ${region}` : ', in no parsed structure'}`,
+        'no parser claims these bytes: compare the two images around this offset (e.g. `cmp -l`) and report the structure',
+      ),
+    );
   }
   if (rest.length) {
     const flat = rest.flat();
     const bytes = total(flat);
-    all.push({
-      path: '/',
-      format: 'raw',
-      field: null,
-      kind: 'unknown',
-      root: true,
-      causes: [],
-      a: null,
-      b: null,
-      spans: flat.flatMap(([s, e]) => [
-        { side: 'a' as const, offset: s, length: e - s },
-        { side: 'b' as const, offset: s, length: e - s },
-      ]),
-      scope,
-      detail: `${bytes} more differing bytes in ${flat.length} runs that no parser claims (the first ${MAX_UNKNOWN_FINDINGS} groups are listed separately)`,
-    });
+    all.push(unknown(flat, null, null, `${bytes} more differing bytes in ${flat.length} runs that no parser claims (the first ${MAX_UNKNOWN_FINDINGS} groups are listed separately)`));
   }
 
   // deterministic order: roots first by kind, then path, field; derived after

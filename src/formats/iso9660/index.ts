@@ -409,7 +409,7 @@ class IsoReader {
         pending.size += rec.size;
         pending.refs.push(ref(`${tag}.part${part}`, `rr.part${part}`));
       } else {
-        if (pending) this.finishFile(volume, dirPath, pending, tag);
+        if (pending) this.finishFile(volume, dirPath, pending);
         pending = { rec, extents, size: rec.size, refs: [ref(tag, 'rr')] };
       }
       if (!(rec.flags & 0x80)) {
@@ -418,7 +418,7 @@ class IsoReader {
         const isDir = (done.rec.flags & 0x02) !== 0 || done.rec.rr?.childLink !== undefined;
         if (isDir) {
           const childPath = joinPath(dirPath, done.rec.name);
-          this.finishDir(volume, childPath, done.rec, done.refs, tag);
+          this.finishDir(volume, childPath, done.rec, done.refs);
           let childLba = done.rec.lba;
           let childSize = done.rec.size;
           if (done.rec.rr?.childLink !== undefined) {
@@ -432,11 +432,11 @@ class IsoReader {
           next.add(lba);
           this.walkDir(volume, childLba, childSize, childPath, tag, depth + 1, next);
         } else {
-          this.finishFile(volume, dirPath, done, tag);
+          this.finishFile(volume, dirPath, done);
         }
       }
     }
-    if (pending) this.finishFile(volume, dirPath, pending, tag);
+    if (pending) this.finishFile(volume, dirPath, pending);
   }
 
   private fileExtents(rec: DirRecord): Extent[] {
@@ -471,7 +471,7 @@ class IsoReader {
     return out;
   }
 
-  private finishDir(volume: VolumeInfo, path: string, rec: DirRecord, refs: RecordRef[], tag: string): void {
+  private finishDir(volume: VolumeInfo, path: string, rec: DirRecord, refs: RecordRef[]): void {
     const existing = this.byPath.get(path);
     if (existing) {
       this.refsOf.get(existing)?.push(...refs);
@@ -487,10 +487,9 @@ class IsoReader {
     const e = this.addEntry(path, 'dir', 0, refs);
     e.meta.mtime = isoDate7(rec.rec.bytes(18, 7)) ?? undefined;
     if (rec.rr) this.applyRockRidge(e, rec.rr);
-    void tag;
   }
 
-  private finishFile(volume: VolumeInfo, dirPath: string, file: { rec: DirRecord; extents: Extent[]; size: number; refs: RecordRef[] }, tag: string): void {
+  private finishFile(volume: VolumeInfo, dirPath: string, file: { rec: DirRecord; extents: Extent[]; size: number; refs: RecordRef[] }): void {
     const path = joinPath(dirPath, file.rec.name);
     const existing = this.byPath.get(path);
     if (volume.kind === 'joliet') {
@@ -524,7 +523,6 @@ class IsoReader {
     if (file.rec.rr?.zisofs) {
       e.opaque = `zisofs-compressed (${file.rec.rr.zisofs.algorithm}); content compared as stored`;
     }
-    void tag;
   }
 
   private applyRockRidge(e: Entry, rr: RockRidge): void {
