@@ -6,32 +6,27 @@ import { ReprodiffError } from './errors.js';
 import { FORMATS } from './formats/index.js';
 import { FileSource } from './io/file.js';
 import type { Span } from './model.js';
-import { type Container, type Entry, type Field, type OpenContext } from './model.js';
+import { type Container, type Entry, type EntryMeta, type Field, type OpenContext } from './model.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { entrySource, isTransparent, NestGuard, openViews, sourceKey } from './walk/open.js';
 import { hashContent, WorkerPool } from './compare/pool.js';
 import { pushAll } from './util/array.js';
 
-export interface InspectEntry {
+/** One entry of the listing: its metadata as the reader decoded it, the mode in octal. */
+export interface InspectEntry extends Omit<EntryMeta, 'mode'> {
   path: string;
   format: string;
   type: string;
   size: number;
   mode?: string;
-  uid?: number;
-  gid?: number;
-  nlink?: number;
-  ino?: number;
-  mtime?: string;
-  atime?: string;
-  ctime?: string;
-  birthtime?: string;
-  target?: string;
   /** where the content sits: outer-file offsets, or decoded-stream offsets with `stream` */
   extents: Span[];
   sha256?: string;
   opaque?: string;
 }
+
+/** The metadata listed after the mode, in this order. */
+const META_KEYS = ['uid', 'gid', 'nlink', 'ino', 'mtime', 'atime', 'ctime', 'birthtime', 'target'] as const;
 
 export interface InspectContainer {
   path: string;
@@ -81,7 +76,8 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
           const item = describe(c, e, epath);
           result.entries.push(item);
           if (opts.hash !== false && e.type === 'file' && !e.opaque) {
-            const p = hashEntry(c, e, root, pool).then((h) => void (item.sha256 = h));
+            // the spans describe() found are the ones to hash
+            const p = hashContent(pool, root.path, e.contentSource ?? c.source, e.extents, item.extents).then((h) => void (item.sha256 = h));
             p.catch(() => undefined); // awaited below; a failure is raised there, not as an unhandled rejection
             hashes.push(p);
           }
@@ -114,24 +110,9 @@ function describe(c: Container, e: Entry, path: string): InspectEntry {
   const m = e.meta;
   const out: InspectEntry = { path, format: c.format, type: e.type, size: e.size, extents };
   if (m.mode !== undefined) out.mode = m.mode.toString(8).padStart(6, '0');
-  if (m.uid !== undefined) out.uid = m.uid;
-  if (m.gid !== undefined) out.gid = m.gid;
-  if (m.nlink !== undefined) out.nlink = m.nlink;
-  if (m.ino !== undefined) out.ino = m.ino;
-  if (m.mtime !== undefined) out.mtime = m.mtime;
-  if (m.atime !== undefined) out.atime = m.atime;
-  if (m.ctime !== undefined) out.ctime = m.ctime;
-  if (m.birthtime !== undefined) out.birthtime = m.birthtime;
-  if (m.target !== undefined) out.target = m.target;
+  for (const k of META_KEYS) if (m[k] !== undefined) Object.assign(out, { [k]: m[k] });
   if (e.opaque !== undefined) out.opaque = e.opaque;
   return out;
-}
-
-async function hashEntry(c: Container, e: Entry, root: FileSource, pool: WorkerPool): Promise<string> {
-  const src = e.contentSource ?? c.source;
-  const spans: Span[] = [];
-  for (const x of e.extents) pushAll(spans, src.spans(x.offset, x.length));
-  return hashContent(pool, root.path, src, e.extents, spans);
 }
 
 /** One line per entry, like `ls -l`: mode, uid/gid, size, mtime, path (-> target). */
