@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eltoritoFormat } from '../../src/formats/eltorito/index.js';
@@ -8,6 +8,7 @@ import { FileSource } from '../../src/io/file.js';
 import { DEFAULT_LIMITS } from '../../src/limits.js';
 import type { Container, Field } from '../../src/model.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
+import { buildHybridIso } from '../helpers/hybrid.js';
 
 const { dir, cleanup } = scratch('reprodiff-eltorito-');
 afterAll(cleanup);
@@ -61,19 +62,7 @@ describe('El Torito on xorriso hybrid ISOs', () => {
   let tree = '';
   beforeAll(() => {
     if (!canBuild) return;
-    tree = join(dir, 'tree');
-    mkdirSync(join(tree, 'isolinux'), { recursive: true });
-    copyFileSync(ISOLINUX, join(tree, 'isolinux', 'isolinux.bin'));
-    writeFileSync(join(tree, 'readme.txt'), 'hello\n');
-    const efi = join(tree, 'efiboot.img');
-    run('mkfs.fat', ['-C', efi, '2880']);
-    run('mmd', ['-i', efi, '::/EFI', '::/EFI/BOOT']);
-    writeFileSync(join(dir, 'BOOTX64.EFI'), 'not really a PE file');
-    run('mcopy', ['-i', efi, join(dir, 'BOOTX64.EFI'), '::/EFI/BOOT/BOOTX64.EFI']);
-    iso = join(dir, 'hybrid.iso');
-    run('xorriso', ['-as', 'mkisofs', '-isohybrid-mbr', '/usr/lib/ISOLINUX/isohdpfx.bin', '-c', 'isolinux/boot.cat',
-      '-b', 'isolinux/isolinux.bin', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
-      '-eltorito-alt-boot', '-e', 'efiboot.img', '-no-emul-boot', '-isohybrid-gpt-basdat', '-o', iso, tree]);
+    ({ iso, tree } = buildHybridIso(dir, { efiFile: true }));
   });
 
   it.skipIf(!canBuild)('boot catalog and images agree with xorriso -report_el_torito', async () => {

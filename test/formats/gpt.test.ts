@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gptFormat } from '../../src/formats/gpt/index.js';
@@ -8,6 +8,7 @@ import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { crc32 } from '../../src/util/crc32.js';
 import type { Container, Field } from '../../src/model.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
+import { buildHybridIso } from '../helpers/hybrid.js';
 
 const { dir, cleanup } = scratch('reprodiff-gpt-');
 afterAll(cleanup);
@@ -77,15 +78,7 @@ describe('GPT on disks partitioned by sgdisk', () => {
 describe('GPT of hybrid ISOs', () => {
   const ok = hasTool('xorriso') && hasTool('mkfs.fat');
   it.skipIf(!ok)('xorriso -isohybrid-gpt-basdat: partitions agree with -report_system_area', async () => {
-    const tree = join(dir, 'tree');
-    mkdirSync(join(tree, 'isolinux'), { recursive: true });
-    copyFileSync('/usr/lib/ISOLINUX/isolinux.bin', join(tree, 'isolinux', 'isolinux.bin'));
-    writeFileSync(join(tree, 'readme.txt'), 'hello\n');
-    run('mkfs.fat', ['-C', join(tree, 'efiboot.img'), '2880']);
-    const iso = join(dir, 'hybrid.iso');
-    run('xorriso', ['-as', 'mkisofs', '-isohybrid-mbr', '/usr/lib/ISOLINUX/isohdpfx.bin', '-c', 'isolinux/boot.cat',
-      '-b', 'isolinux/isolinux.bin', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
-      '-eltorito-alt-boot', '-e', 'efiboot.img', '-no-emul-boot', '-isohybrid-gpt-basdat', '-o', iso, tree]);
+    const { iso } = buildHybridIso(dir);
     const c = await open(iso);
     expect(c.notes.filter((n) => !/starts at LBA 0/.test(n))).toEqual([]);
     expect(c.producer).toBe('xorriso');

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mbrFormat } from '../../src/formats/mbr/index.js';
@@ -7,6 +7,7 @@ import { FileSource } from '../../src/io/file.js';
 import { DEFAULT_LIMITS } from '../../src/limits.js';
 import type { Container, Field } from '../../src/model.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
+import { buildHybridIso } from '../helpers/hybrid.js';
 
 const { dir, cleanup } = scratch('reprodiff-mbr-');
 afterAll(cleanup);
@@ -82,15 +83,7 @@ describe('MBR on disks partitioned by sfdisk', () => {
 describe('MBR of hybrid ISOs', () => {
   const hybridOk = hasTool('xorriso') && hasTool('mkfs.fat') && hasTool('mcopy');
   it.skipIf(!hybridOk)('isohybrid MBR: partitions agree with xorriso -report_system_area', async () => {
-    const tree = join(dir, 'tree');
-    mkdirSync(join(tree, 'isolinux'), { recursive: true });
-    copyFileSync('/usr/lib/ISOLINUX/isolinux.bin', join(tree, 'isolinux', 'isolinux.bin'));
-    writeFileSync(join(tree, 'readme.txt'), 'hello\n');
-    run('mkfs.fat', ['-C', join(tree, 'efiboot.img'), '2880']);
-    const iso = join(dir, 'hybrid.iso');
-    run('xorriso', ['-as', 'mkisofs', '-isohybrid-mbr', '/usr/lib/ISOLINUX/isohdpfx.bin', '-c', 'isolinux/boot.cat',
-      '-b', 'isolinux/isolinux.bin', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
-      '-eltorito-alt-boot', '-e', 'efiboot.img', '-no-emul-boot', '-isohybrid-gpt-basdat', '-o', iso, tree]);
+    const { iso } = buildHybridIso(dir);
     const c = await open(iso);
     expect(c.producer).toMatch(/isohybrid/);
     const report = run('xorriso', ['-indev', iso, '-report_system_area', 'plain']);
