@@ -153,6 +153,8 @@ export interface Format {
   detect(src: ByteSource): number;
   exclusive: boolean;
   open(src: ByteSource, ctx: OpenContext): Container | Promise<Container>;
+  /** how to fix fields that one build writes and the other does not (zip's extra fields), when the format knows */
+  presenceHint?: string;
 }
 
 /** Builds a field from a structure view: `bytes.spans(off, len)` gives its spans. */

@@ -14,6 +14,7 @@ import type { Finding, Report, ReportSpan } from '../report/types.js';
 import type { CompareResult, RawFinding, Scope } from './compare.js';
 import { intersect, normalize, subtract, total, type Interval } from './intervals.js';
 import { pushAll } from '../util/array.js';
+import { FORMATS } from '../formats/index.js';
 
 const MAX_UNKNOWN_FINDINGS = 500;
 /** unexplained runs closer than this are reported as one finding (byte counts stay exact) */
@@ -154,9 +155,8 @@ function groupPresence(all: RawFinding[]): void {
       .filter(Boolean)
       .join('; ');
     primary.hint ??=
-      primary.format === 'zip'
-        ? 'one build writes these extra fields and the other does not: run zip with the same options for both (`zip -X` leaves out the extended timestamp and uid/gid fields)'
-        : 'one build writes these fields and the other does not: run the producing tool with the same version and options for both';
+      FORMATS.find((fmt) => fmt.name === primary.format)?.presenceHint ??
+      'one build writes these fields and the other does not: run the producing tool with the same version and options for both';
     for (const o of list.slice(1)) {
       o.root = false;
       o.causes = [primary];

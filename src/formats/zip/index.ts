@@ -51,6 +51,8 @@ function findEocd(src: ByteSource): number {
 export const zipFormat: Format = {
   name: 'zip',
   exclusive: true,
+  presenceHint:
+    'one build writes these extra fields and the other does not: run zip with the same options for both (`zip -X` leaves out the extended timestamp and uid/gid fields)',
   detect(src: ByteSource): number {
     const at = findEocd(src);
     if (at < 0) return 0;
