@@ -2,18 +2,24 @@
 /**
  * Time-boxed, seeded mutation fuzzer for the built CLI (dist/). Not part of `npm test`.
  *
- *   FUZZ_SEED     PRNG seed (default 0x5eed1234); the same seed gives the same cases
- *   FUZZ_SECONDS  wall-time budget (default 120)
- *   FUZZ_CASES    case cap (default unlimited)
- *   FUZZ_JOBS     child processes at once (default: number of CPUs)
- *   FUZZ_TIMEOUT  per-run timeout in ms (default 20000)
+ *   FUZZ_SEED         PRNG seed (default 0x5eed1234); the same seed gives the same cases
+ *   FUZZ_SECONDS      wall-time budget (default 120)
+ *   FUZZ_CASES        case cap (default unlimited)
+ *   FUZZ_JOBS         child processes, each running one case at a time (default: number of CPUs + 1)
+ *   FUZZ_TIMEOUT      per-run timeout in ms (default 20000)
+ *   FUZZ_MAX_RSS      RSS bound per child in MiB (default 1536)
+ *   FUZZ_RECYCLE      cases per child before it is replaced by a fresh one (default 200)
+ *   FUZZ_SPAWN_EVERY  every Nth case is also run through bin/reprodiff in its own process (default 50)
  *
  * Each case takes one seed image, applies 1-4 mutations (generic or field-aware), and runs
- * `reprodiff inspect MUTANT --json -` and `reprodiff ORIGINAL MUTANT --json -` in child processes with
- * `node --max-old-space-size=512`. The CLI spends most of its wall time waiting, so the default runs
- * three children per CPU. A case fails when the exit status is not 0/1/2, when it was killed
- * (signal, out of memory) or timed out, or when stderr holds "internal error" or a stack trace.
- * Failing inputs are kept in a temp folder named after the seed and case number.
+ * `reprodiff inspect MUTANT` and `reprodiff ORIGINAL MUTANT --jobs 1` (both with `--json FILE`). The runs go to
+ * long-lived children (fuzz/child.mjs, `node --max-old-space-size=512`) that import the CLI's `main(argv)` once,
+ * so a case costs no node start-up. A case fails when the exit status is not 0/1/2, when stderr holds
+ * "internal error" or a stack trace, when an exception or a rejection escapes main, when the child dies
+ * (signal, out of memory), when a run does not end (main never returns, or the event loop never empties) within
+ * the timeout, or when the child's RSS passes the bound. Every FUZZ_SPAWN_EVERY-th case also runs through the real
+ * bin/reprodiff in a fresh process, which must agree with the in-process run. Failing inputs are kept in a
+ * temp folder named after the seed and case number, with a command line to reproduce each failure.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -25,8 +31,11 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed1234) >>> 0;
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 120);
 const MAX_CASES = Number(process.env.FUZZ_CASES ?? Infinity);
-const JOBS = Math.max(1, Number(process.env.FUZZ_JOBS ?? cpus().length * 3));
+const JOBS = Math.max(1, Number(process.env.FUZZ_JOBS ?? cpus().length + 1));
 const TIMEOUT = Number(process.env.FUZZ_TIMEOUT ?? 20_000);
+const MAX_RSS = Number(process.env.FUZZ_MAX_RSS ?? 1536) * 1024 * 1024;
+const RECYCLE = Math.max(1, Number(process.env.FUZZ_RECYCLE ?? 200));
+const SPAWN_EVERY = Math.max(0, Number(process.env.FUZZ_SPAWN_EVERY ?? 50));
 
 // ---------- seeded PRNG (mulberry32); each case gets its own stream derived from (seed, case) ----------
 function mulberry32(a) {
@@ -52,6 +61,10 @@ for (const d of ['bin', 'dist']) cpSync(join(ROOT, d), join(app, d), { recursive
 cpSync(join(ROOT, 'package.json'), join(app, 'package.json'));
 symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'));
 const BIN = join(app, 'bin/reprodiff');
+mkdirSync(join(app, 'fuzz'));
+cpSync(join(ROOT, 'fuzz/child.mjs'), join(app, 'fuzz/child.mjs'));
+const CHILD = join(app, 'fuzz/child.mjs');
+const CLI = join(app, 'dist/src/cli.js');
 
 // ---------- seed images ----------
 const has = (t) => spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }).status === 0;
@@ -374,13 +387,30 @@ function mutate(r, seed, original) {
 
 // ---------- running ----------
 const STACK = /internal error|^\s+at .+[:(]\d+:\d+\)?$|(?:Type|Range|Reference|Syntax)Error:|FATAL ERROR|heap out of memory|Maximum call stack/m;
+const CHILD_ENV = { ...process.env, NO_COLOR: '1', REPRODIFF_DEBUG: '', GITHUB_STEP_SUMMARY: '' };
+const MiB = (n) => `${Math.round(n / 1024 / 1024)} MiB`;
 
+/** Peak and current RSS of a process from /proc (Linux); null elsewhere. */
+function procRss(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'latin1');
+    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? 0) * 1024;
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+let maxRss = 0;
+let childrenStarted = 0;
+
+/** One run through the real bin/reprodiff in a fresh process, as every run was made before the children. */
 function runCli(args) {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, ['--max-old-space-size=512', BIN, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1', REPRODIFF_DEBUG: '' },
+      env: CHILD_ENV,
     });
     let stderr = '';
     child.stderr.on('data', (d) => {
@@ -398,74 +428,276 @@ function runCli(args) {
   });
 }
 
+/**
+ * A lane owns one long-lived child and runs one CLI invocation at a time in it. The child is started on
+ * demand, replaced after RECYCLE cases and after any failure, and killed on a timeout or when its RSS passes
+ * the bound; the run it was doing then fails.
+ */
+class Lane {
+  constructor(i) {
+    this.i = i;
+    this.child = null;
+    this.cases = 0;
+    this.seq = 0;
+    this.pending = null; // { id, resolve, res }
+    this.lastRun = new Map(); // run id -> { n, mode }, for stray reports after a run ended
+  }
+
+  start() {
+    childrenStarted++;
+    const child = spawn(process.execPath, ['--max-old-space-size=512', CHILD, CLI], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: CHILD_ENV,
+    });
+    this.child = child;
+    this.cases = 0;
+    child.raw = ''; // what reaches the child's real stderr outside the captured writes (V8 fatal errors)
+    child.stderr.on('data', (d) => {
+      if (child.raw.length < 64 * 1024) child.raw += d;
+    });
+    child.ready = new Promise((resolve, reject) => {
+      child.once('message', (m) => (m?.type === 'ready' ? resolve() : reject(new Error(`unexpected first message ${JSON.stringify(m)}`))));
+      child.once('exit', (code, signal) => reject(new Error(`fuzz child exited during start-up (${signal ?? code}): ${child.raw.slice(0, 2000)}`)));
+    });
+    child.ready.catch(() => {});
+    child.on('message', (m) => this.onMessage(child, m));
+    child.on('exit', (code, signal) => {
+      // let messages already sent before the exit arrive first
+      setTimeout(() => this.onExit(child, code, signal), 100);
+    });
+  }
+
+  onMessage(child, m) {
+    const p = this.pending;
+    if (m.type === 'stray') {
+      const run = this.lastRun.get(m.id);
+      if (run) stray(run, m.text);
+      return;
+    }
+    if (!p || m.id !== p.id || child !== this.child) return;
+    if (m.type === 'returned') p.res.returned = m;
+    else if (m.type === 'died') p.res.uncaught = m.text;
+    else if (m.type === 'result') {
+      if (m.exitCalled) this.child = null; // it exits once this is sent: nothing more goes to it
+      this.finish({ ...p.res, ...m, stderr: m.stderr + child.raw });
+    }
+  }
+
+  onExit(child, code, signal) {
+    if (child !== this.child) return;
+    this.child = null;
+    const p = this.pending;
+    if (!p) return;
+    const last = procRss(child.pid);
+    this.finish({ ...p.res, died: { code, signal }, code: null, stderr: `${p.res.uncaught ?? ''}${child.raw}`, ms: Date.now() - p.t0, rss: last?.rss ?? 0 });
+  }
+
+  finish(res) {
+    const p = this.pending;
+    this.pending = null;
+    clearTimeout(p.timer);
+    clearInterval(p.sampler);
+    p.resolve(res);
+  }
+
+  stop() {
+    const c = this.child;
+    this.child = null;
+    if (!c) return;
+    if (c.connected) c.send({ type: 'stop' });
+    setTimeout(() => c.kill('SIGKILL'), 2000).unref();
+  }
+
+  /** Runs main(args) in the child; resolves with what a process run would have given, plus rss and peak. */
+  async run(n, mode, args) {
+    if (!this.child) this.start();
+    const child = this.child;
+    await child.ready;
+    child.raw = '';
+    const id = ++this.seq;
+    this.lastRun.set(id, { n, mode });
+    if (this.lastRun.size > 8) this.lastRun.delete(this.lastRun.keys().next().value);
+    const res = await new Promise((resolve) => {
+      const p = { id, resolve, res: {}, t0: Date.now() };
+      this.pending = p;
+      p.timer = setTimeout(() => {
+        p.res.timedOut = true;
+        child.kill('SIGKILL');
+      }, TIMEOUT);
+      p.sampler = setInterval(() => {
+        const m = procRss(child.pid);
+        if (m) p.res.sampledPeak = Math.max(p.res.sampledPeak ?? 0, m.peak);
+        if (m && m.rss > MAX_RSS && !p.res.overRss) {
+          p.res.overRss = m.rss;
+          child.kill('SIGKILL');
+        }
+      }, 250);
+      child.send({ type: 'run', id, args });
+    });
+    const m = this.child === child ? procRss(child.pid) : null;
+    res.peak = Math.max(m?.peak ?? 0, res.rss ?? 0, res.sampledPeak ?? 0, res.overRss ?? 0);
+    maxRss = Math.max(maxRss, res.peak);
+    if (!res.overRss && res.peak > MAX_RSS) res.overRss = res.peak;
+    return res;
+  }
+}
+
 function verdict(r) {
-  if (r.timedOut) return `timed out after ${TIMEOUT} ms`;
+  if (r.overRss) return `RSS ${MiB(r.overRss)} passed the ${MiB(MAX_RSS)} bound`;
+  if (r.timedOut) {
+    const busy = r.returned ? ` (main returned ${r.returned.code}, but the event loop stayed busy: ${r.returned.resources.join(', ')})` : '';
+    return `timed out after ${TIMEOUT} ms${busy}`;
+  }
+  if (r.uncaught) return `uncaught exception: ${r.uncaught.split('\n')[0].replace(/^uncaught exception: /, '')}`;
+  if (r.died) return r.died.signal ? `killed by ${r.died.signal}` : `child died with exit status ${r.died.code}`;
   if (r.signal) return `killed by ${r.signal}`;
+  if (r.threw) return `exception escaped main: ${r.threw.split('\n')[0]}`;
+  if (r.unhandled?.length) return r.unhandled[0].split('\n')[0];
   if (![0, 1, 2].includes(r.code)) return `exit status ${r.code}`;
   if (STACK.test(r.stderr)) return `stack trace / internal error: ${r.stderr.split('\n').find((l) => STACK.test(l))?.trim()}`;
   if (r.code === 2 && r.stderr.trim() === '') return 'exit 2 without a message';
   return null;
 }
+const exitKey = (r) => (r.overRss ? 'rss' : r.timedOut ? 'timeout' : r.died || r.signal || r.uncaught ? 'died' : r.threw ? 'threw' : String(r.code));
 
 const failDir = join(tmpdir(), `reprodiff-fuzz-failures-${SEED.toString(16)}`);
 const caseDir = join(work, 'cases');
+const outDir = join(work, 'out');
 mkdirSync(caseDir, { recursive: true });
+mkdirSync(outDir, { recursive: true });
 const originals = seeds.map((s) => readFileSync(s.path));
 const perFormat = {};
-const exits = { 0: 0, 1: 0, 2: 0 };
+const exits = {};
 const failures = [];
 let started = 0;
 let done = 0;
+let inProcessRuns = 0;
+let spawnedRuns = 0;
+let stopping = false;
 const t0 = Date.now();
 const deadline = t0 + SECONDS * 1000;
 
-async function oneCase(n) {
+/** Case n: the seed image and mutations come from the (seed, n) stream alone, so a case can be rebuilt. */
+function makeCase(n) {
   const r = caseRng(n);
   const si = int(r, seeds.length);
   const seed = seeds[si];
   const { bytes, steps } = mutate(r, seed, originals[si]);
+  return { si, seed, bytes, steps };
+}
+
+function cliArgs(mode, seed, file, out) {
+  return mode === 'inspect' ? ['inspect', file, '--json', out] : [seed.path, file, '--json', out, '--jobs', '1'];
+}
+
+function fail(n, mode, why, stderr, c = makeCase(n)) {
+  const { si, seed, bytes, steps } = c;
+  mkdirSync(failDir, { recursive: true });
+  const keep = join(failDir, `seed-${SEED.toString(16)}-case-${n}-${mode.split(' ')[0]}-${basename(seed.path)}`);
+  writeFileSync(keep, bytes);
+  const orig = join(failDir, `original-${basename(seed.path)}`);
+  if (!existsSync(orig)) writeFileSync(orig, originals[si]);
+  // the same arguments as the run: with the report in a file, the CLI also renders its text output to stdout
+  const repro = `node bin/reprodiff ${mode.startsWith('inspect') ? `inspect ${keep}` : `${orig} ${keep}`} --json /dev/null${mode.startsWith('compare') ? ' --jobs 1' : ''}`;
+  const f = { n, mode, format: seed.format, seed: seed.name, steps, why, keep, repro, stderr: (stderr ?? '').slice(0, 4000) };
+  failures.push(f);
+  console.log(`FAIL case ${n} (${seed.name}, ${mode}, ${steps.join('+')}): ${why}\n  input: ${keep}\n  repro: ${repro}`);
+  writeFileSync(join(failDir, 'failures.json'), `${JSON.stringify({ seed: SEED, failures }, null, 2)}\n`);
+}
+
+/** Output that reached stderr after a run had ended, or a rejection that came late. */
+function stray(run, text) {
+  if (STACK.test(text)) fail(run.n, `${run.mode} (after the run)`, `late stack trace / internal error: ${text.split('\n').find((l) => STACK.test(l))?.trim()}`, text);
+}
+
+async function oneCase(lane, n) {
+  const c = makeCase(n);
+  const { seed, bytes } = c;
   const file = join(caseDir, `case-${n}-${basename(seed.path)}`);
   writeFileSync(file, bytes);
   perFormat[seed.format] = (perFormat[seed.format] ?? 0) + 1;
-  const runs = [
-    ['inspect', ['inspect', file, '--json', '-']],
-    ['compare', [seed.path, file, '--json', '-', '--jobs', '1']],
-  ];
-  for (const [mode, args] of runs) {
-    const res = await runCli(args);
-    exits[res.code] = (exits[res.code] ?? 0) + 1;
+  let failed = false;
+  for (const mode of ['inspect', 'compare']) {
+    const out = join(outDir, `lane-${lane.i}-${mode}.json`);
+    rmSync(out, { force: true });
+    const res = await lane.run(n, mode, cliArgs(mode, seed, file, out));
+    inProcessRuns++;
+    exits[exitKey(res)] = (exits[exitKey(res)] ?? 0) + 1;
     const why = verdict(res);
     if (why) {
-      mkdirSync(failDir, { recursive: true });
-      const keep = join(failDir, `seed-${SEED.toString(16)}-case-${n}-${mode}-${basename(seed.path)}`);
-      writeFileSync(keep, bytes);
-      const orig = join(failDir, `original-${basename(seed.path)}`);
-      if (!existsSync(orig)) writeFileSync(orig, originals[si]);
-      failures.push({ n, mode, format: seed.format, seed: seed.name, steps, why, keep });
-      console.log(`FAIL case ${n} (${seed.name}, ${mode}, ${steps.join('+')}): ${why}\n  input: ${keep}`);
+      failed = true;
+      fail(n, mode, why, res.stderr, c);
+      continue;
+    }
+    if (SPAWN_EVERY && n % SPAWN_EVERY === 0) {
+      // the same run through bin/reprodiff in its own process: it must pass the same checks and agree
+      const out2 = join(outDir, `lane-${lane.i}-${mode}-bin.json`);
+      rmSync(out2, { force: true });
+      const res2 = await runCli(cliArgs(mode, seed, file, out2));
+      spawnedRuns++;
+      exits[exitKey(res2)] = (exits[exitKey(res2)] ?? 0) + 1;
+      const read = (p) => (existsSync(p) ? readFileSync(p, 'utf8') : null);
+      const why2 = verdict(res2)
+        ?? (res2.code !== res.code ? `bin/reprodiff exits ${res2.code}, in-process ${res.code}` : null)
+        ?? (res2.stderr !== res.stderr ? `bin/reprodiff and in-process stderr differ: ${JSON.stringify(res2.stderr.slice(0, 300))} vs ${JSON.stringify(res.stderr.slice(0, 300))}` : null)
+        ?? (read(out2) !== read(out) ? 'bin/reprodiff and in-process JSON reports differ' : null);
+      if (why2) {
+        failed = true;
+        fail(n, `${mode} (bin)`, why2, res2.stderr, c);
+      }
     }
   }
   rmSync(file, { force: true });
+  lane.cases++;
+  // a fresh child after a failure, so one case's leftovers cannot decide the next; and every RECYCLE cases
+  if (failed || lane.cases >= RECYCLE) lane.stop();
   done++;
-  if (done % 100 === 0) console.log(`.. ${done} cases, ${failures.length} failures, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-}
-
-async function worker() {
-  while (Date.now() < deadline && started < MAX_CASES) {
-    await oneCase(started++);
+  if (done % 100 === 0) {
+    const s = (Date.now() - t0) / 1000;
+    console.log(`.. ${done} cases, ${failures.length} failures, ${s.toFixed(0)} s, ${(done / s).toFixed(2)} cases/s, max RSS ${MiB(maxRss)}`);
   }
 }
 
-console.log(`reprodiff fuzz: seed 0x${SEED.toString(16)}, ${SECONDS} s, ${JOBS} jobs, ${seeds.length} seed images:`);
+async function laneLoop(lane) {
+  while (!stopping && Date.now() < deadline && started < MAX_CASES) {
+    await oneCase(lane, started++);
+  }
+  lane.stop();
+}
+
+function summary(note = '') {
+  const secs = (Date.now() - t0) / 1000;
+  const hangs = failures.filter((f) => f.why.startsWith('timed out')).length;
+  const sorted = (o) => Object.entries(o).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
+  console.log(`\nsummary${note}`);
+  console.log(`  seed        0x${SEED.toString(16)} (FUZZ_SEED=${SEED})`);
+  console.log(`  cases       ${done}`);
+  console.log(`  CLI runs    ${inProcessRuns + spawnedRuns} (${inProcessRuns} in ${JOBS} long-lived children, ${childrenStarted} started; ${spawnedRuns} through bin/reprodiff)`);
+  console.log(`  failures    ${failures.length}${failures.length ? ` (inputs in ${failDir})` : ''}`);
+  for (const f of failures) console.log(`    case ${f.n} ${f.seed} ${f.mode} [${f.steps.join('+')}]: ${f.why}\n      repro: ${f.repro}`);
+  console.log(`  hangs       ${hangs}`);
+  console.log(`  wall time   ${secs.toFixed(1)} s`);
+  console.log(`  cases/s     ${(done / secs).toFixed(2)}`);
+  console.log(`  max RSS     ${MiB(maxRss)} (one child; bound ${MiB(MAX_RSS)})`);
+  console.log(`  per format  ${sorted(perFormat).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  console.log(`  exit codes  ${sorted(exits).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+}
+
+const lanes = Array.from({ length: JOBS }, (_, i) => new Lane(i));
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    for (const l of lanes) l.child?.kill('SIGKILL');
+    summary(` (stopped by ${sig} after ${started} cases started)`);
+    rmSync(work, { recursive: true, force: true });
+    process.exit(failures.length ? 1 : 130);
+  });
+}
+
+console.log(`reprodiff fuzz: seed 0x${SEED.toString(16)}, ${SECONDS} s, ${Number.isFinite(MAX_CASES) ? `${MAX_CASES} cases, ` : ''}${JOBS} children, ${seeds.length} seed images:`);
 for (const s of seeds) console.log(`  ${s.format.padEnd(9)} ${s.name}`);
-await Promise.all(Array.from({ length: JOBS }, worker));
-const wall = ((Date.now() - t0) / 1000).toFixed(1);
-console.log('\nsummary');
-console.log(`  seed        0x${SEED.toString(16)} (FUZZ_SEED=${SEED})`);
-console.log(`  cases run   ${done} (${done * 2} CLI runs; exits ${JSON.stringify(exits)})`);
-console.log(`  per format  ${Object.entries(perFormat).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-console.log(`  failures    ${failures.length}${failures.length ? ` (inputs in ${failDir})` : ''}`);
-for (const f of failures) console.log(`    case ${f.n} ${f.format} ${f.mode} [${f.steps.join('+')}]: ${f.why}`);
-console.log(`  wall time   ${wall} s`);
+await Promise.all(lanes.map(laneLoop));
+summary();
 rmSync(work, { recursive: true, force: true });
 process.exit(failures.length ? 1 : 0);
