@@ -12,9 +12,10 @@ import type { Container, Kind } from '../model.js';
 import { KINDS } from '../model.js';
 import type { Finding, Report, ReportSpan } from '../report/types.js';
 import type { CompareResult, RawFinding, Scope } from './compare.js';
-import { intersect, normalize, subtract, total, type Interval } from './intervals.js';
+import { normalize, total, type Interval } from './intervals.js';
 import { pushAll } from '../util/array.js';
 import { FORMATS } from '../formats/index.js';
+import { normalValue, sameChangeKey, type Folded } from './fold.js';
 
 const MAX_UNKNOWN_FINDINGS = 500;
 /** unexplained runs closer than this are reported as one finding (byte counts stay exact) */
@@ -27,15 +28,6 @@ function outerIntervals(spans: ReportSpan[], side?: 'a' | 'b'): Interval[] {
 }
 
 
-/** copies of one change listed one by one; beyond this they are folded into one finding */
-const MAX_COPIES = 1000;
-
-const GROUPABLE = new Set<Kind>(['timestamp', 'random-id', 'inode', 'ownership', 'permissions']);
-
-function normalValue(v: unknown): string {
-  return typeof v === 'string' ? v.replace(/\.0+Z$/, 'Z') : JSON.stringify(v);
-}
-
 function fieldPriority(name: string): number {
   // an entry's own record before the copies in '.' and '..' records; modification times first
   const copy = /\.(self|parent)\./.test(name) || /(^|\.)(backup|joliet)\./.test(name) ? 10 : 0;
@@ -44,73 +36,61 @@ function fieldPriority(name: string): number {
   return copy + 2;
 }
 
+function valueRange(lo: string, hi: string): string {
+  return lo === hi ? lo : `${lo} … ${hi}`;
+}
+
 /**
- * Fields of one entry (or container) that changed the same way are one cause: the same file time stored in the
- * primary record, the Joliet record and three Rock Ridge TF slots. The most telling field stays root; the
- * others become derived from it (kept, with their own spans).
+ * Fields that changed the same way are one cause (see fold.ts for what "the same way" is): the same file time
+ * stored in the primary record, the Joliet record and three Rock Ridge TF slots; the times of every file of
+ * a tree copied afresh. The most telling field stays root; the others become derived from it (kept, with
+ * their own spans). Copies the comparer folded past the kept ones become one derived finding with their spans.
  */
-function groupSameChange(all: RawFinding[]): void {
+function groupSameChange(all: RawFinding[], folded: Map<string, Folded>): void {
   const groups = new Map<string, RawFinding[]>();
-  const folded = new Set<RawFinding>();
   for (const f of all) {
-    if (!f.root || f.field === null || !GROUPABLE.has(f.kind) || f.a === null || f.b === null) continue;
-    // a random id is the same cause wherever its value recurs in one container (a GPT partition GUID and
-    // its backup copy); other kinds group within one entry
-    // times: every entry of a container whose times changed the same way shares one cause (a tree copied
-    // afresh, a tool stamping the build time); container-level fields are grouped apart from entries
-    const where = f.kind === 'random-id' ? '' : f.kind === 'timestamp' ? (f.entry === undefined ? '(container)' : '(entries)') : f.path;
-    const key = [f.scope.path, where, f.format, f.kind, normalValue(f.a), normalValue(f.b)].join('\u0000');
-    (groups.get(key) ?? groups.set(key, []).get(key)!).push(f);
+    const key = sameChangeKey(f);
+    if (key !== undefined) (groups.get(key) ?? groups.set(key, []).get(key)!).push(f);
   }
-  for (const list of groups.values()) {
+  for (const [key, list] of groups) {
     if (list.length < 2) continue;
     list.sort((x, y) => fieldPriority(x.field!) - fieldPriority(y.field!) || (x.path < y.path ? -1 : x.path > y.path ? 1 : 0) || (x.field! < y.field! ? -1 : 1));
     const primary = list[0]!;
     const others = list.slice(1);
+    const rest = folded.get(key);
     const elsewhere = new Set(others.filter((o) => o.path !== primary.path).map((o) => o.path));
     const here = others.filter((o) => o.path === primary.path).map((o) => o.field);
+    const sameValues = others.every((o) => normalValue(o.a) === normalValue(primary.a) && normalValue(o.b) === normalValue(primary.b));
     const parts: string[] = [];
     if (here.length) parts.push(`the same change is stored again in ${here.join(', ')}`);
-    if (elsewhere.size) {
+    if (elsewhere.size || rest) {
       const names = [...elsewhere].sort();
-      parts.push(`the same change is made in ${names.length} other entr${names.length === 1 ? 'y' : 'ies'}: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`);
+      const more = rest ? rest.entries : 0;
+      const n = names.length + more;
+      const what = sameValues && !rest ? 'the same change' : `the same kind of change (${primary.kind})`;
+      parts.push(`${what} is made in ${n}${rest ? ' or more' : ''} other entr${n === 1 ? 'y' : 'ies'}: ${names.slice(0, 8).join(', ')}${n > 8 ? ', …' : ''}`);
     }
     primary.detail = [primary.detail, ...parts].filter(Boolean).join('; ');
-    const kept = others.slice(0, MAX_COPIES);
-    for (const o of kept) {
+    for (const o of others) {
       o.root = false;
       o.causes = [primary];
       o.detail = o.path === primary.path ? `a copy of ${primary.field}` : `the same change as ${primary.path} ${primary.field}`;
     }
-    if (others.length > MAX_COPIES) {
-      // past this many, the copies are folded into one derived finding that keeps all their spans
-      const rest = others.slice(MAX_COPIES);
-      const spans: ReportSpan[] = [];
-      for (const o of rest) {
-        pushAll(spans, o.spans);
-        folded.add(o);
-      }
-      const fieldsFolded = new Set(rest.map((o) => o.field));
-      const entries = new Set(rest.map((o) => o.path));
+    if (rest) {
       all.push({
         path: primary.scope.path,
         format: primary.format,
-        field: `${primary.field} (and ${rest.length - 1} more copies)`,
+        field: `${primary.field} (and ${rest.count - 1} more copies)`,
         kind: primary.kind,
         root: false,
         causes: [primary],
-        a: primary.a,
-        b: primary.b,
-        spans,
+        a: valueRange(rest.min[0], rest.max[0]),
+        b: valueRange(rest.min[1], rest.max[1]),
+        spans: rest.runs.spans,
         scope: primary.scope,
-        detail: `the same change in ${rest.length} more fields (${[...fieldsFolded].slice(0, 6).join(', ')}) of ${entries.size} entries, folded into one finding`,
+        detail: `the same ${primary.kind} change in ${rest.count} more fields (${[...rest.fields].slice(0, 6).join(', ')}${rest.fields.size > 6 ? ', …' : ''}) of ${rest.entries} entries, folded into one finding; its spans cover those fields and the equal bytes between them`,
       });
     }
-  }
-  if (folded.size) {
-    let w = 0;
-    for (const f of all) if (!folded.has(f)) all[w++] = f;
-    all.length = w;
   }
 }
 
@@ -370,25 +350,25 @@ export function buildReport(
 ): Report {
   const all = [...res.findings];
   if (opts.sourceDateEpoch !== undefined) markSourceDateEpoch(all, opts.sourceDateEpoch);
-  groupSameChange(all);
+  groupSameChange(all, res.folded);
   groupPresence(all);
   contentFieldsFromSpecifics(all);
   linkCauses(all);
   if (res.sizeA !== res.sizeB) addImageSize(all, res);
 
   // byte accounting over the outer files
-  const diff = normalize(res.diff.map(([s, e]) => [s, e] as Interval));
+  const diff = res.diff;
   const claimed: Interval[] = [];
   for (const f of all) pushAll(claimed, outerIntervals(f.spans));
-  const explainedIv = intersect(diff, normalize(claimed));
-  const unexplainedIv = subtract(diff, normalize(claimed));
+  const claimedIv = normalize(claimed);
+  const unexplainedIv = diff.minus(claimedIv);
   const capped = res.capped;
   let unexplainedBytes = total(unexplainedIv);
   let differing = res.differing;
   let explained = Math.max(0, differing - unexplainedBytes);
   if (!capped) {
-    differing = total(diff);
-    explained = total(explainedIv);
+    differing = diff.total();
+    explained = diff.totalWithin(claimedIv);
     unexplainedBytes = total(unexplainedIv);
   }
 
@@ -476,7 +456,7 @@ export function buildReport(
     const c = (causes[f.kind] ??= { findings: 0, bytes: 0 });
     c.findings++;
   }
-  for (const [kind, ivs] of kindIvs) causes[kind]!.bytes = total(intersect(diff, normalize(ivs)));
+  for (const [kind, ivs] of kindIvs) causes[kind]!.bytes = diff.totalWithin(normalize(ivs));
 
   const findings: Finding[] = all.map((f) => {
     const out: Finding = {

@@ -15,14 +15,17 @@ import type { Container, Entry, Field, Kind, OpenContext, Span, Value } from '..
 import type { ReportSpan } from '../report/types.js';
 import { explainContent } from '../classify/content.js';
 import { entrySource, isTransparent, NestGuard, openViews, sourceKey } from '../walk/open.js';
-import { intersect, normalize, overlaps, subtract, type Interval } from './intervals.js';
+import { normalize, Ranges, subtract, type Interval } from './intervals.js';
 import { diffFiles, hashContent, WorkerPool } from './pool.js';
 import { pushAll } from '../util/array.js';
+import { Folder, type Folded } from './fold.js';
 
 /** contents up to this size are decoded for embedded values when they differ */
 const EXPLAIN_MAX = 16 * 1024 * 1024;
 /** findings per entry from content heuristics; the rest are summarised in one */
 const MAX_EVIDENCE = 50;
+/** contents being hashed or opened at once, per container */
+const MAX_INFLIGHT = 64;
 
 /** Formats whose entries (partitions, boot images) may lie over structures another view of the same source compares. */
 const CO_RESIDENT = new Set(['mbr', 'gpt', 'apm', 'eltorito']);
@@ -102,10 +105,12 @@ function noteShift(scope: Scope, a: ReportSpan[], b: ReportSpan[], what: 'fields
 export interface CompareResult {
   sizeA: number;
   sizeB: number;
-  diff: Interval[];
+  diff: Ranges;
   differing: number;
   capped: boolean;
   findings: RawFinding[];
+  /** copies of one change past the kept ones, by group (see fold.ts) */
+  folded: Map<string, Folded>;
   scopes: Scope[];
   notes: string[];
   sourceA: ByteSource;
@@ -187,7 +192,10 @@ export class Comparer {
   readonly findings: RawFinding[] = [];
   readonly scopes: Scope[] = [];
   readonly notes: string[] = [];
-  private diff: Interval[] = [];
+  private diff = new Ranges([]);
+  private folder = new Folder(new Ranges([]));
+  /** findings made, kept or folded */
+  private made = 0;
   private readonly nestedSeen = new Map<string, string>();
   /** the keys of the sources above each nested source, to refuse a container inside itself */
   private readonly ancestors = new Map<ByteSource, string[]>();
@@ -205,8 +213,13 @@ export class Comparer {
     this.guard = new NestGuard(ctx.limits.maxContainers, (n) => this.notes.push(n));
   }
 
-  setDiff(diff: Interval[]): void {
+  setDiff(diff: Ranges): void {
     this.diff = diff;
+    this.folder = new Folder(diff);
+  }
+
+  get folded(): Map<string, Folded> {
+    return this.folder.folded;
   }
 
   /**
@@ -259,10 +272,11 @@ export class Comparer {
   /** True when the differing bytes inside these outer spans all lie in spans of findings made so far. */
   private explainedAlready(spansA: Span[], spansB: Span[]): boolean {
     if (!sameSpans(spansA, spansB) || spansA.some((s) => s.stream !== undefined)) return false;
-    const inside = intersect(this.diff, normalize(spansA.map((s) => [s.offset, s.offset + s.length] as Interval)));
+    const inside = this.diff.within(normalize(spansA.map((s) => [s.offset, s.offset + s.length] as Interval)));
     if (!inside.length) return false;
     const claimed: Interval[] = [];
     for (const f of this.findings) for (const s of f.spans) if (s.stream === undefined) claimed.push([s.offset, s.offset + s.length]);
+    for (const g of this.folder.folded.values()) for (const s of g.runs.spans) if (s.stream === undefined) claimed.push([s.offset, s.offset + s.length]);
     return subtract(inside, normalize(claimed)).length === 0;
   }
 
@@ -270,13 +284,15 @@ export class Comparer {
   private untouched(spans: Span[]): boolean {
     for (const s of spans) {
       if (s.stream !== undefined) return false;
-      if (overlaps(this.diff, s.offset, s.offset + s.length)) return false;
+      if (this.diff.overlaps(s.offset, s.offset + s.length)) return false;
     }
     return true;
   }
 
   private add(f: Omit<RawFinding, 'causes'> & { causes?: RawFinding[] }): RawFinding {
     const full: RawFinding = { causes: [], ...f };
+    this.made++;
+    if (!this.folder.offer(full)) return full;
     this.findings.push(full);
     f.scope.findings.push(full);
     return full;
@@ -307,6 +323,20 @@ export class Comparer {
   }
 
   private compareFields(fa: Field[], fb: Field[], path: string, format: string, scope: Scope, entry?: string): void {
+    // the common case: both sides hold the same fields in the same order (one record layout)
+    if (fa.length === fb.length) {
+      let aligned = true;
+      for (let i = 0; i < fa.length; i++) {
+        if (fa[i]!.name !== fb[i]!.name) {
+          aligned = false;
+          break;
+        }
+      }
+      if (aligned) {
+        for (let i = 0; i < fa.length; i++) this.compareField(fa[i]!, fb[i]!, path, format, scope, entry);
+        return;
+      }
+    }
     const key = (list: Field[]): Map<string, Field> => {
       const m = new Map<string, Field>();
       const count = new Map<string, number>();
@@ -325,46 +355,52 @@ export class Comparer {
         this.add({ path, format, field: a.name, kind: a.kind === 'checksum' || a.derived ? a.kind : 'removed', root: !(a.covers || a.derived), a: a.value, b: null, spans: reportSpans('a', a.spans), scope, entry, hint: a.hint, derivedField: a.derived, covers: a.covers && reportSpans('a', a.covers) });
         continue;
       }
-      let va: Value = a.value;
-      let vb: Value = b.value;
-      let differs = va !== vb;
-      if (!differs && !(sameSpans(a.spans, b.spans) && this.untouched(a.spans))) {
-        // same decoded value: compare the bytes themselves (a value may not show every bit)
-        const ra = readSpans(a.spans, this.rootA);
-        const rb = readSpans(b.spans, this.rootB);
-        if (ra && rb && !bytesEqual(ra, rb)) {
-          differs = true;
-          va = `${String(a.value)} (bytes ${hexShort(ra)})`;
-          vb = `${String(b.value)} (bytes ${hexShort(rb)})`;
-        }
-      }
-      if (!differs) {
-        if (!sameSpans(a.spans, b.spans)) noteShift(scope, reportSpans('a', a.spans), reportSpans('b', b.spans), 'fields');
-        continue;
-      }
-      const covers = a.covers || b.covers ? [...reportSpans('a', a.covers ?? []), ...reportSpans('b', b.covers ?? [])] : undefined;
-      // sizes, offsets and extents follow from something else; the accounting looks for the cause
-      const derived = a.derived || b.derived || a.kind === 'size' || a.kind === 'layout' || a.kind === 'ordering';
-      this.add({
-        path,
-        format,
-        field: a.name,
-        kind: a.kind,
-        root: !(covers || derived),
-        a: va,
-        b: vb,
-        spans: [...reportSpans('a', a.spans), ...reportSpans('b', b.spans)],
-        hint: a.hint ?? b.hint,
-        covers,
-        derivedField: derived,
-        scope,
-        entry,
-      });
+      this.compareField(a, b, path, format, scope, entry);
     }
     for (const [k, b] of mb) {
       if (ma.has(k)) continue;
       this.add({ path, format, field: b.name, kind: b.kind === 'checksum' || b.derived ? b.kind : 'added', root: !(b.covers || b.derived), a: null, b: b.value, spans: reportSpans('b', b.spans), scope, entry, hint: b.hint, derivedField: b.derived, covers: b.covers && reportSpans('b', b.covers) });
     }
+  }
+
+  /** One field both sides hold: by value, and where values agree but bytes may not, by bytes. */
+  private compareField(a: Field, b: Field, path: string, format: string, scope: Scope, entry?: string): void {
+    let va: Value = a.value;
+    let vb: Value = b.value;
+    let differs = va !== vb;
+    const same = sameSpans(a.spans, b.spans);
+    if (!differs && !(same && this.untouched(a.spans))) {
+      // same decoded value: compare the bytes themselves (a value may not show every bit)
+      const ra = readSpans(a.spans, this.rootA);
+      const rb = readSpans(b.spans, this.rootB);
+      if (ra && rb && !bytesEqual(ra, rb)) {
+        differs = true;
+        va = `${String(a.value)} (bytes ${hexShort(ra)})`;
+        vb = `${String(b.value)} (bytes ${hexShort(rb)})`;
+      }
+    }
+    if (!differs) {
+      if (!same) noteShift(scope, reportSpans('a', a.spans), reportSpans('b', b.spans), 'fields');
+      return;
+    }
+    const covers = a.covers || b.covers ? [...reportSpans('a', a.covers ?? []), ...reportSpans('b', b.covers ?? [])] : undefined;
+    // sizes, offsets and extents follow from something else; the accounting looks for the cause
+    const derived = a.derived || b.derived || a.kind === 'size' || a.kind === 'layout' || a.kind === 'ordering';
+    this.add({
+      path,
+      format,
+      field: a.name,
+      kind: a.kind,
+      root: !(covers || derived),
+      a: va,
+      b: vb,
+      spans: [...reportSpans('a', a.spans), ...reportSpans('b', b.spans)],
+      hint: a.hint ?? b.hint,
+      covers,
+      derivedField: derived,
+      scope,
+      entry,
+    });
   }
 
   private async compareContainer(ca: Container, cb: Container, prefix: string, depth: number, scope: Scope): Promise<void> {
@@ -380,7 +416,8 @@ export class Comparer {
     const mapA = new Map(ca.entries.map((e) => [e.path, e]));
     const pathOf = (e: Entry): string => (isTransparent(format, e.path) ? scope.path : prefix + e.path);
     const placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[] = [];
-    const nested: Promise<void>[] = [];
+    // contents that need hashing or opening run in the pool, a bounded number at a time
+    const inflight = new Set<Promise<void>>();
 
     for (const ea of ca.entries) {
       const eb = mapB.get(ea.path);
@@ -401,7 +438,13 @@ export class Comparer {
         this.add({ path, format, field: 'target', kind: 'content', root: true, a: ea.meta.target ?? null, b: eb.meta.target ?? null, spans: [], scope, entry: ea.path });
       }
       if (ea.type === 'file' || ea.extents.length || eb.extents.length) {
-        nested.push(this.compareContent(ca, cb, ea, eb, path, prefix, depth, scope, placed));
+        const pending = this.compareContent(ca, cb, ea, eb, path, prefix, depth, scope, placed);
+        if (pending) {
+          const tracked: Promise<void> = pending.finally(() => inflight.delete(tracked));
+          tracked.catch(() => undefined); // observed through race/all below
+          inflight.add(tracked);
+          if (inflight.size >= MAX_INFLIGHT) await Promise.race(inflight);
+        }
       }
       this.entriesDone++;
       if (this.onProgress && this.entriesDone % 1024 === 0) this.onProgress({ entries: this.entriesDone });
@@ -410,7 +453,7 @@ export class Comparer {
       if (mapA.has(eb.path)) continue;
       this.add({ path: pathOf(eb), format, field: null, kind: 'added', root: true, a: null, b: describeEntry(eb), spans: [...extentSpans('b', eb.contentSource ?? cb.source, eb.extents), ...eb.fields.flatMap((f) => reportSpans('b', f.spans))], scope, entry: eb.path });
     }
-    await Promise.all(nested);
+    await Promise.all(inflight);
     this.findOrdering(ca, cb, scope, placed);
     const sh = scope.shifted;
     if (sh) {
@@ -432,7 +475,8 @@ export class Comparer {
     this.rollUpStreams(ca, cb, scope);
   }
 
-  private async compareContent(
+  /** Compares two contents; undefined when that was settled at once (same bytes at the same offsets). */
+  private compareContent(
     ca: Container,
     cb: Container,
     ea: Entry,
@@ -442,25 +486,45 @@ export class Comparer {
     depth: number,
     scope: Scope,
     placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[],
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const srcA = ea.contentSource ?? ca.source;
     const srcB = eb.contentSource ?? cb.source;
     const spansA: Span[] = [];
     const spansB: Span[] = [];
     for (const e of ea.extents) pushAll(spansA, srcA.spans(e.offset, e.length));
     for (const e of eb.extents) pushAll(spansB, srcB.spans(e.offset, e.length));
+    if (ea.size === eb.size && sameSpans(spansA, spansB) && this.untouched(spansA)) {
+      const first = placementSpan(srcA, spansA);
+      if (first) placed.push({ path: ea.path, a: first.offset, b: first.offset, ea, eb });
+      return undefined;
+    }
+    return this.compareContentBytes(ca, cb, ea, eb, path, prefix, depth, scope, placed, srcA, srcB, spansA, spansB);
+  }
+
+  private async compareContentBytes(
+    ca: Container,
+    cb: Container,
+    ea: Entry,
+    eb: Entry,
+    path: string,
+    prefix: string,
+    depth: number,
+    scope: Scope,
+    placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[],
+    srcA: ByteSource,
+    srcB: ByteSource,
+    spansA: Span[],
+    spansB: Span[],
+  ): Promise<void> {
     let equal = false;
     let hashA: string | undefined;
     let hashB: string | undefined;
     if (ea.size === eb.size) {
-      if (sameSpans(spansA, spansB) && this.untouched(spansA)) equal = true;
-      else {
-        [hashA, hashB] = await Promise.all([
-          hashContent(this.pool, this.rootA.path, srcA, ea.extents, spansA),
-          hashContent(this.pool, this.rootB.path, srcB, eb.extents, spansB),
-        ]);
-        equal = hashA === hashB;
-      }
+      [hashA, hashB] = await Promise.all([
+        hashContent(this.pool, this.rootA.path, srcA, ea.extents, spansA),
+        hashContent(this.pool, this.rootB.path, srcB, eb.extents, spansB),
+      ]);
+      equal = hashA === hashB;
     }
     // placement in the outer file: a decoded content (a squashfs file, a deflated zip member) sits where its
     // encoded bytes are
@@ -582,11 +646,12 @@ export class Comparer {
     const formatsB = ob.views.map((v) => v.format).join(',');
     if (formatsA !== formatsB) return false;
     const before = this.findings.length;
+    const madeBefore = this.made;
     const transparent = isTransparent(ca.format, ea.path);
     // through a compression layer the inner container keeps the layer's own prefix (no path step)
     await this.compareViews(oa.views, ob.views, transparent ? prefix : `${path}/`, depth + 1);
     const inner = this.findings.slice(before);
-    if (inner.length === 0) {
+    if (this.made === madeBefore) {
       // formats saw no difference; the bytes still differ somewhere: let the caller report content
       return false;
     }
@@ -728,9 +793,10 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
         });
       }
     }
-    const diff: Interval[] = [];
-    for (let i = 0; i < diffResult.ranges.length; i += 2) diff.push([diffResult.ranges[i]!, diffResult.ranges[i + 1]!]);
-    if (rootA.size !== rootB.size) diff.push([common, Math.max(rootA.size, rootB.size)]);
+    const pairs = diffResult.ranges;
+    if (rootA.size !== rootB.size) pairs.push(common, Math.max(rootA.size, rootB.size));
+    const diff = new Ranges(pairs);
+    diffResult.ranges = [];
 
     const cmp = new Comparer(rootA, rootB, pool, ctx, opts.onProgress);
     cmp.sourceDateEpoch = opts.sourceDateEpoch;
@@ -745,6 +811,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
       differing,
       capped: diffResult.capped,
       findings: cmp.findings,
+      folded: cmp.folded,
       scopes: cmp.scopes,
       notes: cmp.notes,
       sourceA: rootA,

@@ -12,14 +12,17 @@ const utf16be = new TextDecoder('utf-16be', { fatal: false });
 const utf16le = new TextDecoder('utf-16le', { fatal: false });
 
 export class Bytes {
-  readonly view: DataView;
+  private dv: DataView | undefined;
   constructor(
     readonly data: Uint8Array,
     readonly src: ByteSource,
     readonly base: number,
     readonly structure: string,
-  ) {
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  ) {}
+
+  /** A DataView over the bytes, made on first use: most structures only read 8-, 16- and 32-bit integers. */
+  get view(): DataView {
+    return (this.dv ??= new DataView(this.data.buffer, this.data.byteOffset, this.data.byteLength));
   }
 
   /** Reads `length` bytes at `offset` of `src` and wraps them. */
@@ -43,27 +46,32 @@ export class Bytes {
 
   u8(off: number): number {
     this.check(off, 1);
-    return this.view.getUint8(off);
+    return this.data[off]!;
   }
   u16le(off: number): number {
     this.check(off, 2);
-    return this.view.getUint16(off, true);
+    const d = this.data;
+    return d[off]! | (d[off + 1]! << 8);
   }
   u16be(off: number): number {
     this.check(off, 2);
-    return this.view.getUint16(off, false);
+    const d = this.data;
+    return (d[off]! << 8) | d[off + 1]!;
   }
   u32le(off: number): number {
     this.check(off, 4);
-    return this.view.getUint32(off, true);
+    const d = this.data;
+    return (d[off]! | (d[off + 1]! << 8) | (d[off + 2]! << 16)) + d[off + 3]! * 0x1000000;
   }
   u32be(off: number): number {
     this.check(off, 4);
-    return this.view.getUint32(off, false);
+    const d = this.data;
+    return d[off]! * 0x1000000 + ((d[off + 1]! << 16) | (d[off + 2]! << 8) | d[off + 3]!);
   }
   i32le(off: number): number {
     this.check(off, 4);
-    return this.view.getInt32(off, true);
+    const d = this.data;
+    return d[off]! | (d[off + 1]! << 8) | (d[off + 2]! << 16) | (d[off + 3]! << 24);
   }
   /** 64-bit little-endian; throws E_FORMAT when the value does not fit a safe integer. */
   u64le(off: number): number {

@@ -7,8 +7,29 @@ function pad(n: number, w = 2): string {
 /** From a UTC epoch in milliseconds; `fraction` digits kept when the format carries them. */
 export function isoFromMs(ms: number, fractionDigits = 0): string | null {
   if (!Number.isFinite(ms)) return null;
+  // images repeat the same few times over and over (a tree stamped within seconds): decode each once
+  if (Math.abs(ms) >= 2 ** 49 || !Number.isInteger(ms) || fractionDigits > 7) return isoFromMsUncached(ms, fractionDigits);
+  const key = ms * 8 + fractionDigits;
+  const hit = ISO_CACHE.get(key);
+  if (hit !== undefined) return hit;
+  const s = isoFromMsUncached(ms, fractionDigits);
+  if (ISO_CACHE.size >= 4096) ISO_CACHE.clear();
+  ISO_CACHE.set(key, s);
+  return s;
+}
+
+const ISO_CACHE = new Map<number, string | null>();
+
+function isoFromMsUncached(ms: number, fractionDigits: number): string | null {
   const d = new Date(ms);
-  if (Number.isNaN(d.getTime())) return null;
+  const t = d.getTime();
+  if (Number.isNaN(t)) return null;
+  if (t >= YEAR_0 && t < YEAR_10000) {
+    // toISOString is YYYY-MM-DDTHH:MM:SS.sssZ
+    const iso = d.toISOString();
+    if (fractionDigits <= 0) return `${iso.slice(0, 19)}Z`;
+    if (fractionDigits <= 3) return `${iso.slice(0, 20 + fractionDigits)}Z`;
+  }
   const base = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
   if (fractionDigits > 0) {
     const frac = String(((ms % 1000) + 1000) % 1000).padStart(3, '0');
@@ -16,6 +37,9 @@ export function isoFromMs(ms: number, fractionDigits = 0): string | null {
   }
   return `${base}Z`;
 }
+
+const YEAR_0 = -62167219200000; // 0000-01-01T00:00:00Z
+const YEAR_10000 = 253402300800000;
 
 /** Unix seconds (may be negative) to ISO. */
 export function isoFromUnix(seconds: number): string | null {

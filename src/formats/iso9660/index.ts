@@ -13,6 +13,7 @@ import {
   field,
   type Container,
   type Entry,
+  type EntryMeta,
   type EntryType,
   type Field,
   type Format,
@@ -21,6 +22,7 @@ import {
   type Span,
 } from '../../model.js';
 import { typeFromMode } from '../../util/mode.js';
+import { pushAll } from '../../util/array.js';
 import { isoDate17, isoDate7 } from '../../util/time.js';
 import { detectProducer, fileDateHint, inodeHint, volumeDateHint, type IsoProducer } from './hints.js';
 import { parseSystemUse, type RockRidge } from './susp.js';
@@ -90,11 +92,9 @@ class IsoReader {
   private readonly entries: Entry[] = [];
   private readonly regions: Region[] = [];
   private readonly notes: string[] = [];
-  private readonly byPath = new Map<string, Entry>();
-  /** the records behind each entry (its fields are read from them on demand) */
-  private readonly refsOf = new Map<Entry, RecordRef[]>();
+  private readonly byPath = new Map<string, IsoEntry>();
   /** primary-tree files by extent offset, to attach Joliet records whose names differ */
-  private readonly byExtent = new Map<number, Entry>();
+  private readonly byExtent = new Map<number, IsoEntry>();
   private readonly visitedDirs = new Set<number>();
   private producer: { tool: IsoProducer; label: string | undefined } = { tool: 'unknown', label: undefined };
   private suspSkip: number | undefined;
@@ -104,6 +104,10 @@ class IsoReader {
     private readonly src: ByteSource,
     private readonly ctx: OpenContext,
   ) {}
+
+  get source(): ByteSource {
+    return this.src;
+  }
 
   read(): Container {
     const { src } = this;
@@ -250,7 +254,8 @@ class IsoReader {
   }
 
   /** Parses the directory record at the start of `b`. */
-  private parseRecord(b: Bytes, volume: VolumeInfo, rrPrefix: string, withFields = false): DirRecord {
+  /** `walk`: names, modes and links only (and the continuation areas are noted as regions); `fields`: every field; `meta`: with times. */
+  private parseRecord(b: Bytes, volume: VolumeInfo, rrPrefix: string, mode: 'walk' | 'fields' | 'meta' = 'walk'): DirRecord {
     const len = b.u8(0);
     if (len < 34) throw b.error(0, `directory record length ${len} is below the minimum of 34`);
     const lenFi = b.u8(32);
@@ -270,9 +275,10 @@ class IsoReader {
           src: this.src,
           maxChain: this.ctx.limits.maxChain,
           hints: { time: fileDateHint(this.producer.tool), inode: inodeHint(this.producer.tool), atime: ATIME_HINT },
-          fields: withFields,
+          fields: mode === 'fields',
+          times: mode !== 'walk',
         }, rrPrefix);
-        if (rr.ceSpans.length && !withFields) {
+        if (rr.ceSpans.length && mode === 'walk') {
           for (const ce of rr.ceSpans) this.regions.push({ name: 'SUSP continuation area', role: 'metadata', spans: this.src.spans(ce.offset, ce.length) });
         }
       }
@@ -382,22 +388,22 @@ class IsoReader {
       const rrPrefix = which ? `rr.${which}` : 'rr';
       const rec = this.parseRecord(dir.sub(p, len, `directory record in ${dirPath}`), volume, rrPrefix);
       const at = dir.base + p;
-      const ref = (t: string, r: string): RecordRef => ({ volume, at, len, tag: t, rr: r, ce: rec.rr?.ceSpans ?? [] });
+      const ce = rec.rr?.ceSpans.length ? rec.rr.ceSpans : NO_CE;
+      const ref = (t: string, r: string): RecordRef => ({ volume, at, len, tag: t, rr: r, ce });
       p += len;
       recordIndex++;
       if (rec.isoName === '.') {
         // the directory's own record: its dates and Rock Ridge fields belong to the directory entry
         const self = this.byPath.get(dirPath);
         if (self) {
-          this.refsOf.get(self)?.push(ref(`${tag}.self`, 'rr.self'));
-          if (rec.rr) this.applyRockRidge(self, rec.rr);
+          self.refs.push(ref(`${tag}.self`, 'rr.self'));
         }
         continue;
       }
       if (rec.isoName === '..') {
         // the parent's record inside this directory: its own copy of the parent's date and Rock Ridge fields
         const self = this.byPath.get(dirPath);
-        if (self) this.refsOf.get(self)?.push(ref(`${tag}.parent`, 'rr.parent'));
+        if (self) self.refs.push(ref(`${tag}.parent`, 'rr.parent'));
         continue;
       }
       if (rec.rr?.relocated) continue; // listed where its CL record points
@@ -474,19 +480,16 @@ class IsoReader {
   private finishDir(volume: VolumeInfo, path: string, rec: DirRecord, refs: RecordRef[]): void {
     const existing = this.byPath.get(path);
     if (existing) {
-      this.refsOf.get(existing)?.push(...refs);
+      pushAll(existing.refs, refs);
       return;
     }
     if (volume.kind === 'joliet') {
       // a directory only Joliet shows: list it under its own root so nothing is hidden
       const e = this.addEntry(`/.joliet${path}`, 'dir', 0, refs);
-      e.meta.mtime = isoDate7(rec.rec.bytes(18, 7)) ?? undefined;
       this.byPath.set(path, e);
       return;
     }
-    const e = this.addEntry(path, 'dir', 0, refs);
-    e.meta.mtime = isoDate7(rec.rec.bytes(18, 7)) ?? undefined;
-    if (rec.rr) this.applyRockRidge(e, rec.rr);
+    this.addEntry(path, 'dir', 0, refs, rec.rr?.target);
   }
 
   private finishFile(volume: VolumeInfo, dirPath: string, file: { rec: DirRecord; extents: Extent[]; size: number; refs: RecordRef[] }): void {
@@ -494,14 +497,14 @@ class IsoReader {
     const existing = this.byPath.get(path);
     if (volume.kind === 'joliet') {
       if (existing && existing.type !== 'dir') {
-        this.refsOf.get(existing)?.push(...file.refs);
+        pushAll(existing.refs, file.refs);
         return;
       }
       // match by extent (Joliet names may be truncated)
       const first = file.extents[0];
       const byExtent = first ? this.byExtent.get(first.offset) : undefined;
       if (byExtent && byExtent.size === file.size) {
-        this.refsOf.get(byExtent)?.push(...file.refs);
+        pushAll(byExtent.refs, file.refs);
         return;
       }
       const e = this.addEntry(`/.joliet${path}`, 'file', file.size, file.refs);
@@ -514,64 +517,53 @@ class IsoReader {
     let unique = path;
     for (let n = 2; this.byPath.has(unique); n++) unique = `${path}~${n}`;
     if (unique !== path) this.notes.push(`${path} appears more than once in its directory; later copies are named ${path}~N`);
-    const e = this.addEntry(unique, type, type === 'file' ? file.size : 0, file.refs);
+    const e = this.addEntry(unique, type, type === 'file' ? file.size : 0, file.refs, file.rec.rr?.target);
     e.extents = type === 'file' ? file.extents : [];
     const first = e.extents[0];
     if (first && !this.byExtent.has(first.offset)) this.byExtent.set(first.offset, e);
-    e.meta.mtime = isoDate7(file.rec.rec.bytes(18, 7)) ?? undefined;
-    if (file.rec.rr) this.applyRockRidge(e, file.rec.rr);
     if (file.rec.rr?.zisofs) {
       e.opaque = `zisofs-compressed (${file.rec.rr.zisofs.algorithm}); content compared as stored`;
     }
   }
 
-  private applyRockRidge(e: Entry, rr: RockRidge): void {
-    if (rr.mode !== undefined) e.meta.mode = rr.mode;
-    if (rr.uid !== undefined) e.meta.uid = rr.uid;
-    if (rr.gid !== undefined) e.meta.gid = rr.gid;
-    if (rr.nlink !== undefined) e.meta.nlink = rr.nlink;
-    if (rr.ino !== undefined) e.meta.ino = rr.ino;
-    if (rr.times.modify) e.meta.mtime = rr.times.modify;
-    if (rr.times.access) e.meta.atime = rr.times.access;
-    if (rr.times.attributes) e.meta.ctime = rr.times.attributes;
-    if (rr.times.creation) e.meta.birthtime = rr.times.creation;
-    if (rr.target !== undefined) e.meta.target = rr.target;
-  }
-
   /**
-   * Entries keep where their records are, not their fields: the fields (some thirty per file) are read from
-   * the records when first asked for, which the comparer does only for records whose bytes differ or moved.
+   * Entries keep where their records are, not their fields or metadata: the fields (some thirty per file) are
+   * read from the records when first asked for, which the comparer does only for records whose bytes differ
+   * or moved; the metadata when a listing asks.
    */
-  private addEntry(path: string, type: EntryType, size: number, refs: RecordRef[]): Entry {
+  private addEntry(path: string, type: EntryType, size: number, refs: RecordRef[], target?: string): IsoEntry {
     checkCap(this.entries.length + 1, this.ctx.limits.maxEntries, 'ISO 9660 entries', this.src.name);
-    const list = [...refs];
-    // not cached: the comparer reads them once per entry, and keeping them would hold every field in memory
-    const load = (): Field[] => list.flatMap((r) => this.recordFieldsAt(r));
-    const src = this.src;
-    const e = {
-      path,
-      type,
-      size,
-      extents: [],
-      meta: {},
-      order: this.order++,
-      get fields(): Field[] {
-        return load();
-      },
-      get records() {
-        return list.flatMap((r) => [...src.spans(r.at, r.len), ...r.ce.flatMap((c) => src.spans(c.offset, c.length))]);
-      },
-    } as Entry;
-    this.refsOf.set(e, list);
+    const e = new IsoEntry(this, path, type, size, this.order++, [...refs], target);
     this.entries.push(e);
     this.byPath.set(path, e);
     return e;
   }
 
+  /** The metadata of an entry, from its own record and its directory's '.' record (Rock Ridge). */
+  metaOf(e: IsoEntry): EntryMeta {
+    const meta: EntryMeta = {};
+    const first = e.refs[0];
+    if (first && (first.tag === 'dirent' || first.tag === 'joliet')) {
+      const rec = this.recordAt(first, 'meta');
+      const mtime = isoDate7(rec.rec.bytes(18, 7));
+      if (mtime) meta.mtime = mtime;
+      if (rec.rr) applyRockRidge(meta, rec.rr);
+    }
+    for (const r of e.refs) if (r.tag === 'dirent.self') {
+      const rec = this.recordAt(r, 'meta');
+      if (rec.rr) applyRockRidge(meta, rec.rr);
+    }
+    if (e.target !== undefined) meta.target = e.target;
+    return meta;
+  }
+
+  private recordAt(r: RecordRef, mode: 'fields' | 'meta'): DirRecord {
+    return this.parseRecord(Bytes.at(this.src, r.at, r.len, 'directory record'), r.volume, r.rr, mode);
+  }
+
   /** Reads one record again, with its fields. */
-  private recordFieldsAt(r: RecordRef): Field[] {
-    const b = Bytes.at(this.src, r.at, r.len, 'directory record');
-    const rec = this.parseRecord(b, r.volume, r.rr, true);
+  recordFieldsAt(r: RecordRef): Field[] {
+    const rec = this.recordAt(r, 'fields');
     const out = this.recordFields(rec, r.tag);
     if (rec.rr) out.push(...rec.rr.fields);
     return out;
@@ -617,6 +609,58 @@ class IsoReader {
         checkCap(n, this.ctx.limits.maxEntries, 'path table records', this.src.name, lba * SECTOR);
       }
     }
+  }
+}
+
+function applyRockRidge(meta: EntryMeta, rr: RockRidge): void {
+  if (rr.mode !== undefined) meta.mode = rr.mode;
+  if (rr.uid !== undefined) meta.uid = rr.uid;
+  if (rr.gid !== undefined) meta.gid = rr.gid;
+  if (rr.nlink !== undefined) meta.nlink = rr.nlink;
+  if (rr.ino !== undefined) meta.ino = rr.ino;
+  if (rr.times.modify) meta.mtime = rr.times.modify;
+  if (rr.times.access) meta.atime = rr.times.access;
+  if (rr.times.attributes) meta.ctime = rr.times.attributes;
+  if (rr.times.creation) meta.birthtime = rr.times.creation;
+  if (rr.target !== undefined) meta.target = rr.target;
+}
+
+const NO_EXTENTS: Extent[] = [];
+const NO_CE: { offset: number; length: number }[] = [];
+
+/** An entry that reads its fields and metadata from its records when asked (not cached: see addEntry). */
+class IsoEntry implements Entry {
+  extents: Extent[] = NO_EXTENTS;
+  opaque?: string;
+
+  constructor(
+    private readonly reader: IsoReader,
+    readonly path: string,
+    readonly type: EntryType,
+    readonly size: number,
+    readonly order: number,
+    readonly refs: RecordRef[],
+    readonly target: string | undefined,
+  ) {}
+
+  get fields(): Field[] {
+    const out: Field[] = [];
+    for (const r of this.refs) pushAll(out, this.reader.recordFieldsAt(r));
+    return out;
+  }
+
+  get meta(): EntryMeta {
+    return this.reader.metaOf(this);
+  }
+
+  get records(): Span[] {
+    const src = this.reader.source;
+    const out: Span[] = [];
+    for (const r of this.refs) {
+      pushAll(out, src.spans(r.at, r.len));
+      for (const c of r.ce) pushAll(out, src.spans(c.offset, c.length));
+    }
+    return out;
   }
 }
 

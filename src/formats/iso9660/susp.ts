@@ -49,6 +49,8 @@ export interface SuspContext {
   hints: { time: string; inode: string; atime?: string };
   /** false: decode names, modes and times only, and make no fields (the tree walk; fields are read on demand) */
   fields?: boolean;
+  /** false: times are not decoded (the tree walk needs none); default: as `fields` */
+  times?: boolean;
 }
 
 /**
@@ -58,6 +60,7 @@ export interface SuspContext {
 export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): RockRidge {
   const rr: RockRidge = { times: {}, relocated: false, extensions: [], fields: [], ceSpans: [] };
   const want = ctx.fields !== false;
+  const wantTimes = ctx.times ?? want;
   let nmParts: string[] | undefined;
   let nmCount = 0;
   let slCount = 0;
@@ -180,6 +183,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
           rr.relocated = true;
           break;
         case 'TF': {
+          if (!wantTimes) break;
           const flags = body.u8(4);
           const long = (flags & 0x80) !== 0;
           const w = long ? 17 : 7;

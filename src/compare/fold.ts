@@ -1,0 +1,159 @@
+/**
+ * Copies of one change, folded as they are found. A tree copied afresh changes the times of every file: on a
+ * release image that is hundreds of thousands of field findings that all say the same thing. The first
+ * MAX_COPIES + 1 of each group are kept as findings (one becomes the root, the rest derived from it); past
+ * that, a copy only adds its spans to the group's folded runs and is never kept, so memory follows the size
+ * of the report, not the number of entries.
+ */
+import type { Kind, Value } from '../model.js';
+import type { ReportSpan } from '../report/types.js';
+import type { Ranges } from './intervals.js';
+
+/** copies of one change listed one by one; beyond this they are folded into one finding */
+export const MAX_COPIES = 1000;
+
+const GROUPABLE = new Set<Kind>(['timestamp', 'random-id', 'inode', 'ownership', 'permissions']);
+
+/** What decides whether two field findings are copies of one change. */
+export interface Groupable {
+  root: boolean;
+  field: string | null;
+  kind: Kind;
+  a: Value;
+  b: Value;
+  format: string;
+  path: string;
+  entry?: string;
+  scope: { path: string };
+}
+
+export function normalValue(v: unknown): string {
+  return typeof v === 'string' ? v.replace(/\.0+Z$/, 'Z') : JSON.stringify(v);
+}
+
+/**
+ * The group a root field finding belongs to, or undefined when it stands alone.
+ * - a random id is the same cause wherever its value recurs in one container (a GPT partition GUID and its
+ *   backup copy);
+ * - entries' times and inode numbers: every entry of a container whose times (inode numbers) changed is one
+ *   cause, whatever the values (a tree copied afresh, a tool numbering files as it meets them);
+ * - a container's own times group by value (the volume dates a build stamps at once);
+ * - owners and permissions group per container by value (every file of uid 1000 now 0).
+ */
+export function sameChangeKey(f: Groupable): string | undefined {
+  if (!f.root || f.field === null || !GROUPABLE.has(f.kind) || f.a === null || f.b === null) return undefined;
+  const entries = f.entry !== undefined;
+  let where: string;
+  let values: string;
+  if (f.kind === 'random-id') {
+    where = '';
+    values = `${normalValue(f.a)}\u0000${normalValue(f.b)}`;
+  } else if ((f.kind === 'timestamp' || f.kind === 'inode') && entries) {
+    where = '(entries)';
+    values = '';
+  } else {
+    where = entries ? '(entries)' : '(container)';
+    values = `${normalValue(f.a)}\u0000${normalValue(f.b)}`;
+  }
+  return `${f.scope.path}\u0000${where}\u0000${f.format}\u0000${f.kind}\u0000${values}`;
+}
+
+/**
+ * Spans accumulated in arrival order and merged as they come: a span joins the last run of its side and
+ * stream when it touches it, or (outer-file spans) when no differing byte lies between them. The runs then
+ * claim exactly the differing bytes the spans claimed, in a few runs per directory instead of a few per file.
+ */
+export class SpanRuns {
+  private readonly runs: ReportSpan[] = [];
+  /** per side and stream, the few runs most recently extended (copies interleave: ISO record, Joliet record) */
+  private readonly open = new Map<string, ReportSpan[]>();
+  private static readonly OPEN = 4;
+
+  constructor(private readonly diff: Ranges) {}
+
+  add(spans: readonly ReportSpan[]): void {
+    for (const s of spans) {
+      if (s.length <= 0) continue;
+      const key = s.stream === undefined ? s.side : `${s.side}\u0000${s.stream}`;
+      let recent = this.open.get(key);
+      if (!recent) this.open.set(key, (recent = []));
+      if (this.extend(recent, s)) continue;
+      const fresh: ReportSpan = { ...s };
+      this.runs.push(fresh);
+      recent.unshift(fresh);
+      if (recent.length > SpanRuns.OPEN) recent.pop();
+    }
+  }
+
+  private extend(recent: ReportSpan[], s: ReportSpan): boolean {
+    for (let i = 0; i < recent.length; i++) {
+      const run = recent[i]!;
+      const end = run.offset + run.length;
+      if (s.offset < run.offset) continue;
+      const joins = s.offset <= end || (s.stream === undefined && !this.diff.overlaps(end, s.offset));
+      if (!joins) continue;
+      run.length = Math.max(end, s.offset + s.length) - run.offset;
+      if (i > 0) {
+        recent.splice(i, 1);
+        recent.unshift(run);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  get spans(): ReportSpan[] {
+    return this.runs;
+  }
+}
+
+/** The copies of one group past the kept ones. */
+export interface Folded {
+  count: number;
+  entries: number;
+  fields: Set<string>;
+  runs: SpanRuns;
+  /** the range of values folded, per side */
+  min: [string, string];
+  max: [string, string];
+  lastEntry?: string;
+}
+
+/** Counts the kept copies of each group and folds the rest. */
+export class Folder {
+  private readonly kept = new Map<string, number>();
+  readonly folded = new Map<string, Folded>();
+
+  constructor(private readonly diff: Ranges) {}
+
+  /** True when the finding is to be kept; false when it was folded (its spans are kept in the group). */
+  offer(f: Groupable & { spans: readonly ReportSpan[] }): boolean {
+    const key = sameChangeKey(f);
+    if (key === undefined) return true;
+    const n = this.kept.get(key) ?? 0;
+    if (n <= MAX_COPIES) {
+      this.kept.set(key, n + 1);
+      return true;
+    }
+    let g = this.folded.get(key);
+    const a = normalValue(f.a);
+    const b = normalValue(f.b);
+    if (!g) {
+      g = { count: 0, entries: 0, fields: new Set(), runs: new SpanRuns(this.diff), min: [a, b], max: [a, b] };
+      this.folded.set(key, g);
+    }
+    g.count++;
+    const entry = f.entry ?? f.path;
+    if (entry !== g.lastEntry) {
+      g.entries++;
+      g.lastEntry = entry;
+    }
+    if (g.fields.size < 16) g.fields.add(f.field!);
+    if (a < g.min[0]) g.min[0] = a;
+    if (b < g.min[1]) g.min[1] = b;
+    if (a > g.max[0]) g.max[0] = a;
+    if (b > g.max[1]) g.max[1] = b;
+    g.runs.add(f.spans);
+    return false;
+  }
+}

@@ -1,0 +1,160 @@
+/** Flat differing ranges, span runs and the folding of copies of one change. */
+import { describe, expect, it } from 'vitest';
+import { intersect, normalize, Ranges, subtract, total, type Interval } from '../../src/compare/intervals.js';
+import { Folder, MAX_COPIES, sameChangeKey, SpanRuns } from '../../src/compare/fold.js';
+import { Bytes } from '../../src/io/bytes.js';
+import { BufferSource } from '../../src/io/source.js';
+import { isoFromMs } from '../../src/util/time.js';
+
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+}
+
+describe('Ranges', () => {
+  it('merges touching pairs and agrees with the Interval[] functions on random lists', () => {
+    const r = rng(7);
+    for (let round = 0; round < 200; round++) {
+      const pairs: number[] = [];
+      let at = 0;
+      for (let i = 0; i < 30; i++) {
+        at += Math.floor(r() * 20);
+        const len = Math.floor(r() * 10);
+        pairs.push(at, at + len);
+        at += len;
+      }
+      const ivs: Interval[] = [];
+      for (let i = 0; i < pairs.length; i += 2) ivs.push([pairs[i]!, pairs[i + 1]!]);
+      const diff = normalize(ivs);
+      const ranges = new Ranges(pairs);
+      expect(ranges.count).toBe(diff.length);
+      expect(ranges.total()).toBe(total(diff));
+      const other: Interval[] = [];
+      for (let i = 0; i < 10; i++) {
+        const s = Math.floor(r() * at);
+        other.push([s, s + Math.floor(r() * 40)]);
+      }
+      const o = normalize(other);
+      expect(ranges.minus(o)).toEqual(subtract(diff, o));
+      expect(ranges.within(o)).toEqual(intersect(diff, o));
+      expect(ranges.totalWithin(o)).toBe(total(intersect(diff, o)));
+      for (let i = 0; i < 20; i++) {
+        const s = Math.floor(r() * at);
+        const e = s + 1 + Math.floor(r() * 5);
+        expect(ranges.overlaps(s, e)).toBe(intersect(diff, [[s, e]]).length > 0);
+      }
+    }
+  });
+
+  it('refuses pairs out of order', () => {
+    expect(() => new Ranges([10, 20, 5, 8])).toThrow(/order/);
+  });
+});
+
+describe('SpanRuns', () => {
+  it('joins spans across equal bytes but never across a differing byte it was not given', () => {
+    const diff = new Ranges([10, 12, 20, 22, 30, 32]);
+    const runs = new SpanRuns(diff);
+    runs.add([{ side: 'a', offset: 10, length: 2 }]);
+    runs.add([{ side: 'a', offset: 20, length: 2 }]); // 12..20 holds no differing byte: joined
+    runs.add([{ side: 'a', offset: 40, length: 2 }]); // 30..32 differs and is not this span's: a new run
+    runs.add([{ side: 'b', offset: 10, length: 2 }]);
+    expect(runs.spans).toEqual([
+      { side: 'a', offset: 10, length: 12 },
+      { side: 'a', offset: 40, length: 2 },
+      { side: 'b', offset: 10, length: 2 },
+    ]);
+    // the runs claim exactly the differing bytes the spans claimed
+    const claimed = normalize(runs.spans.filter((s) => s.side === 'a').map((s) => [s.offset, s.offset + s.length] as Interval));
+    expect(diff.totalWithin(claimed)).toBe(4);
+  });
+
+  it('keeps interleaved copies (a record and its Joliet twin far away) in a few runs', () => {
+    const pairs: number[] = [];
+    for (let i = 0; i < 100; i++) pairs.push(1000 + i * 50, 1000 + i * 50 + 7);
+    pairs.push(50000, 50001); // another change between the two runs
+    for (let i = 0; i < 100; i++) pairs.push(90000 + i * 50, 90000 + i * 50 + 7);
+    const runs = new SpanRuns(new Ranges(pairs));
+    for (let i = 0; i < 100; i++) {
+      runs.add([{ side: 'a', offset: 1000 + i * 50, length: 7 }]);
+      runs.add([{ side: 'a', offset: 90000 + i * 50, length: 7 }]);
+      runs.add([{ side: 'a', stream: 's', offset: i * 7, length: 7 }]);
+    }
+    expect(runs.spans).toEqual([
+      { side: 'a', offset: 1000, length: 99 * 50 + 7 },
+      { side: 'a', offset: 90000, length: 99 * 50 + 7 },
+      { side: 'a', stream: 's', offset: 0, length: 700 },
+    ]);
+  });
+});
+
+describe('Folder', () => {
+  const scope = { path: '/' };
+  const time = (entry: string, a: string, b: string, offset: number) => ({
+    root: true,
+    field: 'rr.tf.modify',
+    kind: 'timestamp' as const,
+    a,
+    b,
+    format: 'iso9660',
+    path: entry,
+    entry,
+    scope,
+    spans: [{ side: 'a' as const, offset, length: 7 }],
+  });
+
+  it("groups entries' times of one container whatever their values, and a container's own times by value", () => {
+    expect(sameChangeKey(time('/x', '2020-01-01T00:00:00Z', '2021-01-01T00:00:00Z', 0))).toBe(sameChangeKey(time('/y', '2020-02-02T00:00:00Z', '2022-01-01T00:00:00Z', 0)));
+    const vol = (a: string) => ({ ...time('/', a, '2021-01-01T00:00:00Z', 0), entry: undefined, field: 'pvd.creation_date' });
+    expect(sameChangeKey(vol('2020-01-01T00:00:00Z'))).not.toBe(sameChangeKey(vol('2020-01-02T00:00:00Z')));
+    expect(sameChangeKey({ ...time('/x', 'a', 'b', 0), root: false })).toBeUndefined();
+    expect(sameChangeKey({ ...time('/x', 'a', 'b', 0), kind: 'content' })).toBeUndefined();
+  });
+
+  it('keeps the first MAX_COPIES + 1 of a group and folds the rest into runs with the value range', () => {
+    const folder = new Folder(new Ranges([]));
+    let kept = 0;
+    for (let i = 0; i < MAX_COPIES + 51; i++) {
+      if (folder.offer(time(`/f${i}`, isoFromMs(i * 1000)!, isoFromMs(1e9 + i * 1000)!, i * 100))) kept++;
+    }
+    expect(kept).toBe(MAX_COPIES + 1);
+    const [g] = [...folder.folded.values()];
+    expect(g!.count).toBe(50);
+    expect(g!.entries).toBe(50);
+    expect(g!.min[0]).toBe(isoFromMs((MAX_COPIES + 1) * 1000));
+    expect(g!.max[0]).toBe(isoFromMs((MAX_COPIES + 50) * 1000));
+    expect(g!.runs.spans).toEqual([{ side: 'a', offset: (MAX_COPIES + 1) * 100, length: 49 * 100 + 7 }]);
+  });
+});
+
+describe('integer readers', () => {
+  it('read the same values as a DataView, at every alignment', () => {
+    const r = rng(3);
+    const data = Uint8Array.from({ length: 64 }, () => Math.floor(r() * 256));
+    const b = new Bytes(data, new BufferSource('x', data), 0, 'test');
+    const dv = new DataView(data.buffer);
+    for (let off = 0; off + 4 <= data.length; off++) {
+      expect(b.u8(off)).toBe(dv.getUint8(off));
+      expect(b.u16le(off)).toBe(dv.getUint16(off, true));
+      expect(b.u16be(off)).toBe(dv.getUint16(off, false));
+      expect(b.u32le(off)).toBe(dv.getUint32(off, true));
+      expect(b.u32be(off)).toBe(dv.getUint32(off, false));
+      expect(b.i32le(off)).toBe(dv.getInt32(off, true));
+    }
+    expect(() => b.u32le(61)).toThrow(/outside/);
+  });
+
+  it('time strings are the same from the cache and without it', () => {
+    for (const ms of [0, 1, 999, 1_700_000_000_123, -1, -62167219200000, 253402300799999, 253402300800000, -62167219200001]) {
+      for (const digits of [0, 2, 3]) {
+        const once = isoFromMs(ms, digits);
+        expect(isoFromMs(ms, digits)).toBe(once);
+        expect(once).toMatch(digits ? new RegExp(`\\.\\d{${digits}}Z$`) : /:\d\dZ$/);
+      }
+    }
+    expect(isoFromMs(1_700_000_000_123, 2)).toBe('2023-11-14T22:13:20.12Z');
+    expect(isoFromMs(-1, 3)).toBe('1969-12-31T23:59:59.999Z');
+  });
+});
