@@ -39,6 +39,7 @@ interface LimitOptions {
   maxEntries?: number;
   maxDecoded?: number;
   maxContainers?: number;
+  maxEntrySeconds?: number;
 }
 
 /** The limits for untrusted input, from the defaults and the command line. */
@@ -49,6 +50,7 @@ function limitsFrom(o: LimitOptions): Limits {
     ...(o.maxEntries !== undefined ? { maxEntries: o.maxEntries } : {}),
     ...(o.maxDecoded !== undefined ? { maxDecodedBytes: o.maxDecoded * 1024 * 1024 } : {}),
     ...(o.maxContainers !== undefined ? { maxContainers: o.maxContainers } : {}),
+    ...(o.maxEntrySeconds !== undefined ? { maxEntrySeconds: o.maxEntrySeconds } : {}),
   };
 }
 
@@ -58,7 +60,8 @@ function limitOptions(cmd: Command): Command {
     .option('--max-depth <n>', `containers nested inside each other (default ${DEFAULT_LIMITS.maxDepth})`, positiveInt)
     .option('--max-entries <n>', `entries in one container (default ${DEFAULT_LIMITS.maxEntries})`, positiveInt)
     .option('--max-decoded <MiB>', `bytes one decompressed stream may produce, in MiB (default ${DEFAULT_LIMITS.maxDecodedBytes / 1024 / 1024})`, positiveInt)
-    .option('--max-containers <n>', `nested containers opened in one run (default ${DEFAULT_LIMITS.maxContainers})`, positiveInt);
+    .option('--max-containers <n>', `nested containers opened in one run (default ${DEFAULT_LIMITS.maxContainers})`, positiveInt)
+    .option('--max-entry-seconds <s>', `seconds spent opening one entry's content: decoding, listing (default ${DEFAULT_LIMITS.maxEntrySeconds})`, positiveInt);
 }
 
 /** Writes `text` to FILE, or to stdout for `-`. */

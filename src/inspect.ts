@@ -85,8 +85,8 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
             const src = entrySource(c, e);
             if (!src) continue;
             const above = [...ancestors, sourceKey(c.source)];
-            if (!guard.allow(src, above, epath)) continue;
-            const nested = await openViews(src, ctx);
+            if (guard.allow(src, above, epath) !== 'ok') continue;
+            const nested = await openViews(src, { ...ctx, timeLimited: true });
             for (const f of nested.failures) result.notes.push(`${epath}: not opened as ${f.format}: ${f.error.describe()}`);
             const nextPrefix = isTransparent(c.format, e.path) ? prefix : `${epath}/`;
             if (nested.views.length) await visit(nested.views, nextPrefix, depth + 1, above);

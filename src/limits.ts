@@ -16,6 +16,8 @@ export interface Limits {
   maxChain: number;
   /** nested containers opened in one run, all depths together (bounds archive quines and garbage tables) */
   maxContainers: number;
+  /** seconds spent opening the contents of one entry (decoding, listing) */
+  maxEntrySeconds: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -26,11 +28,64 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxStructureBytes: 64 * 1024 * 1024,
   maxChain: 100_000,
   maxContainers: 20_000,
+  maxEntrySeconds: 120,
 });
 
 /** Throws E_LIMIT when `value` exceeds `cap`. `what` names the thing counted. */
 export function checkCap(value: number, cap: number, what: string, file?: string, offset?: number): void {
   if (!Number.isFinite(value) || value > cap) {
     throw new ReprodiffError('E_LIMIT', `${what} is ${value}, over the limit of ${cap}`, { file, offset });
+  }
+}
+
+/**
+ * The entry cap of one container was reached. Formats throw it where they add an entry and catch it where
+ * they walk: the container keeps the entries read so far and says where it stopped (`Container.partial`).
+ */
+export class EntryLimit extends Error {
+  constructor(
+    readonly what: string,
+    readonly cap: number,
+    readonly offset: number | undefined,
+  ) {
+    super(`${what}: more than ${cap}`);
+  }
+
+  /** What the report says about it. */
+  describe(): string {
+    return `entry limit reached: more than ${this.cap} ${this.what}${this.offset !== undefined ? ` (stopped at offset ${this.offset})` : ''}; the rest is not examined and its differing bytes count as unexplained (raise --max-entries)`;
+  }
+}
+
+/** Throws EntryLimit when a container would hold more than `limits.maxEntries` entries. */
+export function checkEntries(count: number, limits: Limits, what: string, offset?: number): void {
+  if (count > limits.maxEntries) throw new EntryLimit(what, limits.maxEntries, offset);
+}
+
+/** When the work on the entry being opened must end (ms since the epoch); Infinity outside such work. */
+let deadline = Infinity;
+let deadlineSeconds = 0;
+
+/**
+ * Runs the synchronous part of `fn` under a time limit: decoders and listings call checkTime as they go
+ * and stop with E_LIMIT once it has passed.
+ */
+export function withTimeLimit<T>(seconds: number, fn: () => T): T {
+  const before = deadline;
+  const beforeSeconds = deadlineSeconds;
+  deadline = Date.now() + seconds * 1000;
+  deadlineSeconds = seconds;
+  try {
+    return fn();
+  } finally {
+    deadline = before;
+    deadlineSeconds = beforeSeconds;
+  }
+}
+
+/** Throws E_LIMIT when the time limit of the entry being opened has passed. Cheap: call it per block or entry. */
+export function checkTime(what: string, file?: string, offset?: number): void {
+  if (deadline !== Infinity && Date.now() > deadline) {
+    throw new ReprodiffError('E_LIMIT', `time limit reached: ${what} took over ${deadlineSeconds} s (limit maxEntrySeconds; raise --max-entry-seconds)`, { file, offset });
   }
 }

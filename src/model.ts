@@ -132,6 +132,8 @@ export interface Container {
   regions: Region[];
   /** things the reader noticed and could not parse fully */
   notes: string[];
+  /** set when a limit stopped the reader before the end: what was hit and where; the entries listed are those read before */
+  partial?: string;
   /**
    * Decoded streams whose spans this container's fields use (a squashfs metadata block, a compressed
    * table), each with the spans of its encoded bytes: a difference inside a stream explains its encoded bytes.
@@ -141,6 +143,8 @@ export interface Container {
 
 export interface OpenContext {
   limits: Limits;
+  /** opening the content of an entry (not an input): limits.maxEntrySeconds applies */
+  timeLimited?: boolean;
 }
 
 export interface Format {

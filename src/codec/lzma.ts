@@ -4,6 +4,7 @@
  * Synchronous; the output never grows past `maxOutput` (E_LIMIT), and every input read is bounded (E_FORMAT).
  */
 import { ReprodiffError } from '../errors.js';
+import { checkTime } from '../limits.js';
 
 export class CodecError extends Error {
   constructor(
@@ -20,14 +21,25 @@ export class CodecError extends Error {
 export class OutBuf {
   buf: Uint8Array;
   pos = 0;
+  private nextCheck = 1 << 20;
+  get nextTick(): number {
+    return this.nextCheck;
+  }
   constructor(
     readonly cap: number,
     initial = 1 << 16,
   ) {
     this.buf = new Uint8Array(Math.max(16, Math.min(initial, cap)));
   }
+  /** Checks the time limit once per MiB written (see limits.ts checkTime). */
+  tick(): void {
+    if (this.pos < this.nextCheck) return;
+    this.nextCheck = this.pos + (1 << 20);
+    checkTime('decoding');
+  }
   /** Makes room for `n` more bytes. */
   ensure(n: number): void {
+    this.tick();
     const need = this.pos + n;
     if (need <= this.buf.length) return;
     if (need > this.cap) throw new CodecError('E_LIMIT', `decoded data exceeds the limit of ${this.cap} bytes`);
@@ -228,6 +240,7 @@ export class LzmaDecoder {
     const lc = this.lc;
     while (out.pos < limit) {
       const pos = out.pos;
+      if (pos >= out.nextTick) out.tick();
       const posState = pos & pbMask;
       const state = this.state;
       if (this.bit(IS_MATCH + (state << 4) + posState) === 0) {

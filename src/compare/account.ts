@@ -12,7 +12,7 @@ import type { Container, Kind } from '../model.js';
 import { KINDS } from '../model.js';
 import type { Finding, Report, ReportSpan } from '../report/types.js';
 import type { CompareResult, RawFinding, Scope } from './compare.js';
-import { normalize, total, type Interval } from './intervals.js';
+import { normalize, subtract, total, type Interval } from './intervals.js';
 import { pushAll } from '../util/array.js';
 import { FORMATS } from '../formats/index.js';
 import { normalValue, sameChangeKey, type Folded } from './fold.js';
@@ -358,10 +358,15 @@ export function buildReport(
 
   // byte accounting over the outer files
   const diff = res.diff;
+  // what a limit kept the comparer from examining is named by its own unknown finding and stays unexplained
   const claimed: Interval[] = [];
-  for (const f of all) pushAll(claimed, outerIntervals(f.spans));
+  const unexamined: Interval[] = [];
+  // (and so do the bytes that differ only because of it: the compressed stream around content not examined)
+  const unexaminedOnly = (f: RawFinding): boolean => f.kind === 'unknown' || (!f.root && f.causes.length > 0 && f.causes.every((c) => c.kind === 'unknown'));
+  for (const f of all) pushAll(unexaminedOnly(f) ? unexamined : claimed, outerIntervals(f.spans));
   const claimedIv = normalize(claimed);
   const unexplainedIv = diff.minus(claimedIv);
+  const unexaminedIv = normalize(unexamined);
   const capped = res.capped;
   let unexplainedBytes = total(unexplainedIv);
   let differing = res.differing;
@@ -374,7 +379,7 @@ export function buildReport(
 
   // unexplained runs -> unknown findings (grouped by proximity; never dropped)
   const groups: Interval[][] = [];
-  for (const iv of unexplainedIv) {
+  for (const iv of unexaminedIv.length ? subtract(unexplainedIv, unexaminedIv) : unexplainedIv) {
     const g = groups[groups.length - 1];
     const last = g?.[g.length - 1];
     if (g && last && iv[0] - last[1] <= UNKNOWN_GAP && groups.length) g.push(iv);

@@ -414,6 +414,9 @@ export class Comparer {
 
     const mapB = new Map(cb.entries.map((e) => [e.path, e]));
     const mapA = new Map(ca.entries.map((e) => [e.path, e]));
+    // a listing a limit cut short: an entry only one side lists may lie past the other side's cut
+    const cut = ca.partial !== undefined || cb.partial !== undefined;
+    if (cut) this.notes.push(`${scope.path} (${format}): a limit stopped the listing, so entries only one build lists are not reported as added or removed; their differing bytes count as unexplained`);
     const pathOf = (e: Entry): string => (isTransparent(format, e.path) ? scope.path : prefix + e.path);
     const placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[] = [];
     // contents that need hashing or opening run in the pool, a bounded number at a time
@@ -423,6 +426,7 @@ export class Comparer {
       const eb = mapB.get(ea.path);
       const path = pathOf(ea);
       if (!eb) {
+        if (cut) continue;
         this.add({ path, format, field: null, kind: 'removed', root: true, a: describeEntry(ea), b: null, spans: [...extentSpans('a', ea.contentSource ?? ca.source, ea.extents), ...ea.fields.flatMap((f) => reportSpans('a', f.spans))], scope, entry: ea.path });
         continue;
       }
@@ -450,7 +454,7 @@ export class Comparer {
       if (this.onProgress && this.entriesDone % 1024 === 0) this.onProgress({ entries: this.entriesDone });
     }
     for (const eb of cb.entries) {
-      if (mapA.has(eb.path)) continue;
+      if (mapA.has(eb.path) || cut) continue;
       this.add({ path: pathOf(eb), format, field: null, kind: 'added', root: true, a: null, b: describeEntry(eb), spans: [...extentSpans('b', eb.contentSource ?? cb.source, eb.extents), ...eb.fields.flatMap((f) => reportSpans('b', f.spans))], scope, entry: eb.path });
     }
     await Promise.all(inflight);
@@ -542,8 +546,26 @@ export class Comparer {
     if (CO_RESIDENT.has(ca.format) && this.explainedAlready(spansA, spansB)) return;
 
     // contents differ: open both as nested containers where a format recognises them
-    const nestedFound = await this.compareNested(ca, cb, ea, eb, path, prefix, depth, scope);
-    if (nestedFound) return;
+    const nested = await this.compareNested(ca, cb, ea, eb, path, prefix, depth, scope);
+    if (nested === true) return;
+    if (nested !== false) {
+      // a limit stopped the look inside: its bytes are not explained by calling them "content"
+      this.add({
+        path,
+        format: ca.format,
+        field: null,
+        kind: 'unknown',
+        root: true,
+        a: `${ea.size} bytes`,
+        b: `${eb.size} bytes`,
+        spans: [...reportSpans('a', spansA), ...reportSpans('b', spansB), ...encodedSpans(srcA, srcB)],
+        scope,
+        entry: ea.path,
+        detail: `not examined: ${nested.limit}`,
+        hint: 'raise the limit named here to look inside',
+      });
+      return;
+    }
     if (this.explainDiffering(ca, cb, ea, eb, path, scope)) return;
     this.add({
       path,
@@ -619,11 +641,15 @@ export class Comparer {
     return true;
   }
 
-  /** Opens both contents as containers; compares them when both open as the same formats. True when it did. */
-  private async compareNested(ca: Container, cb: Container, ea: Entry, eb: Entry, path: string, prefix: string, depth: number, scope: Scope): Promise<boolean> {
+  /**
+   * Opens both contents as containers; compares them when both open as the same formats. True when it did;
+   * `{ limit }` when a limit kept it from looking inside (which one, and where).
+   */
+  private async compareNested(ca: Container, cb: Container, ea: Entry, eb: Entry, path: string, prefix: string, depth: number, scope: Scope): Promise<boolean | { limit: string }> {
     if (depth + 1 > this.ctx.limits.maxDepth) {
-      this.notes.push(`${path}: nesting deeper than ${this.ctx.limits.maxDepth} levels is not opened (limit maxDepth)`);
-      return false;
+      const limit = `${path}: nesting deeper than ${this.ctx.limits.maxDepth} levels is not opened (limit maxDepth; raise --max-depth)`;
+      this.notes.push(limit);
+      return { limit };
     }
     const sa = entrySource(ca, ea);
     const sb = entrySource(cb, eb);
@@ -635,13 +661,21 @@ export class Comparer {
     this.nestedSeen.set(key, path);
     const ancA = [...(this.ancestors.get(ca.source) ?? []), sourceKey(ca.source)];
     const ancB = [...(this.ancestors.get(cb.source) ?? []), sourceKey(cb.source)];
-    if (!this.guard.allow(sa, ancA, path) || !this.guard.allow(sb, ancB, path)) return false;
+    const allowA = this.guard.allow(sa, ancA, path);
+    const allowB = allowA === 'ok' ? this.guard.allow(sb, ancB, path) : allowA;
+    if (allowA === 'limit' || allowB === 'limit') return { limit: `more than ${this.ctx.limits.maxContainers} nested containers (limit maxContainers; raise --max-containers)` };
+    if (allowA !== 'ok' || allowB !== 'ok') return false;
     this.ancestors.set(sa, ancA);
     this.ancestors.set(sb, ancB);
-    const [oa, ob] = [await openViews(sa, this.ctx), await openViews(sb, this.ctx)];
+    const nestedCtx: OpenContext = { ...this.ctx, timeLimited: true };
+    const [oa, ob] = [await openViews(sa, nestedCtx), await openViews(sb, nestedCtx)];
     for (const f of oa.failures) this.notes.push(`${sa.name}: not opened as ${f.format}: ${f.error.describe()}`);
     for (const f of ob.failures) this.notes.push(`${sb.name}: not opened as ${f.format}: ${f.error.describe()}`);
-    if (!oa.views.length || !ob.views.length) return false;
+    if (!oa.views.length || !ob.views.length) {
+      // a side a limit kept closed (too much decoded data, too long): what it holds is not examined
+      const limited = [...oa.failures, ...ob.failures].find((f) => f.error.code === 'E_LIMIT');
+      return limited ? { limit: `${limited.error.describe()}` } : false;
+    }
     const formatsA = oa.views.map((v) => v.format).join(',');
     const formatsB = ob.views.map((v) => v.format).join(',');
     if (formatsA !== formatsB) return false;

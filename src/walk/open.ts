@@ -7,6 +7,7 @@ import { isReprodiffError, ReprodiffError } from '../errors.js';
 import { ExtentSource, SliceSource, type ByteSource } from '../io/source.js';
 import type { Container, Entry, Format, OpenContext } from '../model.js';
 import { FORMATS } from '../formats/index.js';
+import { withTimeLimit } from '../limits.js';
 
 export interface OpenResult {
   views: Container[];
@@ -37,7 +38,9 @@ export async function openViews(src: ByteSource, ctx: OpenContext, formats: read
   const failures: OpenResult['failures'] = [];
   for (const f of detectFormats(src, formats)) {
     try {
-      views.push(await f.open(src, ctx));
+      // the synchronous part of opening runs under the time limit of the entry whose content this is
+      const opened = ctx.timeLimited ? withTimeLimit(ctx.limits.maxEntrySeconds, () => f.open(src, ctx)) : f.open(src, ctx);
+      views.push(await opened);
     } catch (e) {
       if (isReprodiffError(e)) failures.push({ format: f.name, error: e });
       else if (e instanceof RangeError || e instanceof TypeError) {
@@ -88,21 +91,24 @@ export class NestGuard {
     private readonly note: (text: string) => void,
   ) {}
 
-  /** True when `src` may be opened below `ancestors` (the keys of the sources above it). */
-  allow(src: ByteSource, ancestors: readonly string[], where: string): boolean {
+  /**
+   * 'ok' when `src` may be opened below `ancestors` (the keys of the sources above it); 'self' when it holds
+   * the bytes of a container above it; 'limit' past maxContainers.
+   */
+  allow(src: ByteSource, ancestors: readonly string[], where: string): 'ok' | 'self' | 'limit' {
     const key = sourceKey(src);
     if (ancestors.includes(key)) {
       this.note(`${where} holds the same bytes as a container above it; it is not opened again inside itself`);
-      return false;
+      return 'self';
     }
     if (this.opened >= this.max) {
       if (!this.capNoted) {
-        this.note(`more than ${this.max} nested containers: the rest are compared as plain contents (limit maxContainers)`);
+        this.note(`more than ${this.max} nested containers: the rest are not opened and their differing bytes count as unexplained (limit maxContainers)`);
         this.capNoted = true;
       }
-      return false;
+      return 'limit';
     }
     this.opened++;
-    return true;
+    return 'ok';
   }
 }

@@ -120,11 +120,14 @@ describe('hostile cpio', () => {
     const bad = new TextEncoder().encode(hdr('a', 0).replace('00000001', 'zzzzzzzz'));
     expect(() => openCpio(new BufferSource('b.cpio', bad), ctx)).toThrow(/hex/);
   });
-  it('caps the number of members', () => {
+  it('stops at the member cap and keeps the members before it, saying where it stopped', () => {
     let s = '';
     for (let i = 0; i < 20; i++) s += hdr(`f${i}`.padEnd(3, 'x'), 0) + '\0'.repeat((4 - ((110 + 4) % 4)) % 4);
     const bytes = new TextEncoder().encode(s);
-    expect(() => openCpio(new BufferSource('many.cpio', bytes), { limits: { ...DEFAULT_LIMITS, maxEntries: 5 } })).toThrow(/limit/);
+    const c = openCpio(new BufferSource('many.cpio', bytes), { limits: { ...DEFAULT_LIMITS, maxEntries: 5 } });
+    expect(c.entries.map((e) => e.path)).toEqual(['/f0x', '/f1x', '/f2x', '/f3x', '/f4x']);
+    expect(c.partial).toMatch(/more than 5 cpio members \(stopped at offset 580\)/);
+    expect(c.notes).toContain(c.partial);
   });
 });
 

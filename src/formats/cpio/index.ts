@@ -6,7 +6,7 @@
 import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
-import { checkCap } from '../../limits.js';
+import { checkCap, checkTime, EntryLimit } from '../../limits.js';
 import type { Container, Entry, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
@@ -153,6 +153,7 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
   let off = 0;
   let archive = 1;
   let inArchive = false;
+  let partial: string | undefined;
   while (off < src.size) {
     const dialect = magicAt(src, off);
     if (!dialect) {
@@ -220,7 +221,12 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
       off = next;
       continue;
     }
-    checkCap(entries.length + 1, ctx.limits.maxEntries, 'cpio members', src.name, off);
+    checkTime('listing cpio members', src.name, off);
+    if (entries.length + 1 > ctx.limits.maxEntries) {
+      partial = new EntryLimit('cpio members', ctx.limits.maxEntries, off).describe();
+      notes.push(partial);
+      break;
+    }
     const f: Field[] = [];
     const sp = (name: string): ReturnType<Bytes['spans']> => {
       const a = h.at[name] as [number, number];
@@ -270,8 +276,8 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
     entries.push(entry);
     off = next;
   }
-  if (inArchive) notes.push('the last cpio archive has no TRAILER!!!');
-  return { format: 'cpio', source: src, fields, entries, regions, notes };
+  if (inArchive && !partial) notes.push('the last cpio archive has no TRAILER!!!');
+  return { format: 'cpio', source: src, fields, entries, regions, notes, ...(partial ? { partial } : {}) };
 }
 
 export { CPIO_HINTS as cpioHints };

@@ -7,7 +7,7 @@ import type { Container, Entry, Field, Format, OpenContext, Region, Span } from 
 import { field } from '../../model.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource, Extent } from '../../io/source.js';
-import { checkCap } from '../../limits.js';
+import { checkCap, checkEntries, checkTime, EntryLimit } from '../../limits.js';
 import { dosDateTime } from '../../util/time.js';
 import { readBpb, type Bpb } from './bpb.js';
 
@@ -313,9 +313,8 @@ function walkDirs(c: Ctx, root: DirJob, containerFields: Field[]): void {
         field('fat.dirent.size', size, 'size', b.spans(o + 28, 4), { derived: true }),
       );
       const meta: Entry['meta'] = { ...t.meta, mode: modeOf(attr) };
-      if (c.entries.length >= c.limits.maxEntries) {
-        throw b.error(o, `more than ${c.limits.maxEntries} entries`, 'E_LIMIT');
-      }
+      checkEntries(c.entries.length + 1, c.limits, 'FAT entries', b.base + o);
+      checkTime('listing FAT entries', b.src.name, b.base + o);
       if (isDir) {
         const entry: Entry = { path, type: 'dir', size: 0, extents: [], fields, meta, order: order++ };
         c.entries.push(entry);
@@ -522,7 +521,14 @@ function open(src: ByteSource, ctx: OpenContext): Container {
     rootSlots = [];
     for (let off = 0; off < rootLen; off += DIRENT) rootSlots.push({ b: rb, off });
   }
-  walkDirs(c, { path: '/', slots: rootSlots, depth: 0, ownFields: undefined }, fields);
+  let partial: string | undefined;
+  try {
+    walkDirs(c, { path: '/', slots: rootSlots, depth: 0, ownFields: undefined }, fields);
+  } catch (e) {
+    if (!(e instanceof EntryLimit)) throw e;
+    partial = e.describe();
+    notes.push(partial);
+  }
   if (c.dirSpans.spans.length) regions.push({ name: 'directory clusters', role: 'metadata', spans: c.dirSpans.spans });
   if (c.slackSpans.spans.length) regions.push({ name: 'file slack', role: 'padding', spans: c.slackSpans.spans });
 
@@ -548,7 +554,7 @@ function open(src: ByteSource, ctx: OpenContext): Container {
   const dataEnd = clusterOffset(c, c.maxCluster + 1);
   if (dataEnd < src.size) regions.push({ name: 'after the last cluster', role: 'unused', spans: src.spans(dataEnd, src.size - dataEnd) });
 
-  return { format: 'fat', source: src, producer, fields, entries: c.entries, regions, notes };
+  return { format: 'fat', source: src, producer, fields, entries: c.entries, regions, notes, ...(partial ? { partial } : {}) };
 }
 
 export const fatFormat: Format = { name: 'fat', detect, exclusive: true, open };

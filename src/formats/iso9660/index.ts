@@ -8,7 +8,7 @@
  */
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource, Extent } from '../../io/source.js';
-import { checkCap } from '../../limits.js';
+import { checkCap, checkEntries, checkTime, EntryLimit } from '../../limits.js';
 import {
   field,
   type Container,
@@ -147,9 +147,16 @@ class IsoReader {
     const primary = volumes.find((v) => v.kind === 'primary');
     if (!primary) throw Bytes.at(src, VD_START * SECTOR, SECTOR, 'volume descriptor').error(0, 'no primary volume descriptor');
 
-    this.readTree(primary);
-    const joliet = volumes.find((v) => v.kind === 'joliet');
-    if (joliet) this.readTree(joliet);
+    let partial: string | undefined;
+    try {
+      this.readTree(primary);
+      const joliet = volumes.find((v) => v.kind === 'joliet');
+      if (joliet) this.readTree(joliet);
+    } catch (e) {
+      if (!(e instanceof EntryLimit)) throw e;
+      partial = e.describe();
+      this.notes.push(partial);
+    }
 
     for (const v of volumes) this.readPathTables(v);
     this.refineProducer();
@@ -169,6 +176,7 @@ class IsoReader {
       entries: this.entries,
       regions: this.regions,
       notes: this.notes,
+      ...(partial ? { partial } : {}),
     };
   }
 
@@ -532,7 +540,8 @@ class IsoReader {
    * or moved; the metadata when a listing asks.
    */
   private addEntry(path: string, type: EntryType, size: number, refs: RecordRef[], target?: string): IsoEntry {
-    checkCap(this.entries.length + 1, this.ctx.limits.maxEntries, 'ISO 9660 entries', this.src.name);
+    checkEntries(this.entries.length + 1, this.ctx.limits, 'ISO 9660 entries', refs[0]?.at);
+    checkTime('listing ISO 9660 entries', this.src.name, refs[0]?.at);
     const e = new IsoEntry(this, path, type, size, this.order++, [...refs], target);
     this.entries.push(e);
     this.byPath.set(path, e);
@@ -606,7 +615,10 @@ class IsoReader {
         this.fields.push(field(`${v.prefix}.path_table_${name}[${isoPath}].extent`, extent, 'layout', t.spans(p + 2, 4), { derived: true }));
         p += 8 + lenDi + (lenDi % 2);
         n++;
-        checkCap(n, this.ctx.limits.maxEntries, 'path table records', this.src.name, lba * SECTOR);
+        if (n >= this.ctx.limits.maxEntries) {
+          this.notes.push(`${v.prefix} path table ${name}: records past the ${this.ctx.limits.maxEntries}th are not read (limit maxEntries)`);
+          break;
+        }
       }
     }
   }

@@ -7,7 +7,7 @@ import { decompress } from '../../codec/index.js';
 import { ReprodiffError, isReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
-import { checkCap, type Limits } from '../../limits.js';
+import { checkCap, checkEntries, checkTime, EntryLimit, type Limits } from '../../limits.js';
 import type { Container, Entry, Field, Format, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
@@ -89,6 +89,7 @@ class SquashfsReader {
   private frags: Bytes | undefined;
   private cache!: BlockCache;
   private dataOpaque: string | undefined;
+  private partial: string | undefined;
 
   constructor(
     private readonly src: ByteSource,
@@ -105,6 +106,7 @@ class SquashfsReader {
       regions: this.regions,
       notes: this.notes,
       streams: this.metaTables.flatMap((t) => t.streams()),
+      ...(this.partial ? { partial: this.partial } : {}),
     });
     try {
       this.tables();
@@ -116,7 +118,13 @@ class SquashfsReader {
       }
       throw e;
     }
-    this.walk();
+    try {
+      this.walk();
+    } catch (e) {
+      if (!(e instanceof EntryLimit)) throw e;
+      this.partial = e.describe();
+      this.notes.push(this.partial);
+    }
     return container();
   }
 
@@ -382,7 +390,8 @@ class SquashfsReader {
   }
 
   private add(path: string, inode: InodeInfo, dirFields: Field[]): void {
-    checkCap(this.entries.length + 1, this.limits.maxEntries, 'squashfs entries', this.src.name);
+    checkEntries(this.entries.length + 1, this.limits, 'squashfs entries');
+    checkTime('listing squashfs entries', this.src.name);
     const uid = this.id(inode.uidIdx, 'uid');
     const gid = this.id(inode.gidIdx, 'gid');
     const fields: Field[] = [...dirFields, ...inode.fields];

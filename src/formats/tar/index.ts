@@ -5,7 +5,7 @@
 import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
-import { checkCap, type Limits } from '../../limits.js';
+import { checkCap, checkEntries, checkTime, EntryLimit, type Limits } from '../../limits.js';
 import type { Container, Entry, EntryType, Field, Format } from '../../model.js';
 import { field } from '../../model.js';
 import { RegionList } from '../../util/regions.js';
@@ -92,6 +92,7 @@ class TarReader {
     let pos = 0;
     let headers = 0;
     let ended = false;
+    let partial: string | undefined;
     while (pos + BLOCK <= src.size) {
       const b = Bytes.at(src, pos, BLOCK, 'tar header');
       if (isZeroBlock(b.data)) {
@@ -101,7 +102,15 @@ class TarReader {
       }
       headers++;
       checkCap(headers, this.limits.maxEntries, 'tar headers', src.name, pos);
-      pos = this.header(b, pos);
+      try {
+        pos = this.header(b, pos);
+      } catch (e) {
+        if (!(e instanceof EntryLimit)) throw e;
+        partial = e.describe();
+        this.notes.push(partial);
+        ended = true;
+        break;
+      }
     }
     if (!ended) {
       if (pos < src.size) {
@@ -122,6 +131,7 @@ class TarReader {
       entries: this.entries,
       regions: this.regions.list(),
       notes: this.notes,
+      ...(partial ? { partial } : {}),
     };
   }
 
@@ -308,7 +318,8 @@ class TarReader {
       meta,
       order: this.entries.length,
     };
-    checkCap(this.entries.length + 1, this.limits.maxEntries, 'tar members', this.src.name, pos);
+    checkEntries(this.entries.length + 1, this.limits, 'tar members', pos);
+    checkTime('listing tar members', this.src.name, pos);
     this.entries.push(entry);
   }
 

@@ -8,7 +8,7 @@ import yauzl from 'yauzl';
 import { ReprodiffError, isReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
-import { checkCap, type Limits } from '../../limits.js';
+import { checkTime, EntryLimit, type Limits } from '../../limits.js';
 import type { Container, Entry, EntryType, Field, Format } from '../../model.js';
 import { field } from '../../model.js';
 import { RegionList } from '../../util/regions.js';
@@ -159,7 +159,7 @@ class ZipReader {
     const eocdAt = findEocd(src);
     if (eocdAt < 0) throw new ReprodiffError('E_FORMAT', 'no end of central directory record', { file: src.name, structure: 'zip end of central directory' });
     const { cdStart, cdEnd, count } = this.eocd(eocdAt);
-    checkCap(count, this.limits.maxEntries, 'zip entries', src.name, eocdAt);
+    let partial: string | undefined;
     if (cdEnd > src.size) {
       throw new ReprodiffError('E_TRUNCATED', `central directory at ${cdStart} (${cdEnd - cdStart} bytes) runs past the end of the file`, {
         file: src.name,
@@ -184,7 +184,12 @@ class ZipReader {
           this.fail(e, 'zip central directory header', cdPos);
         }
         if (ye === null) break;
-        checkCap(i + 1, this.limits.maxEntries, 'zip entries', src.name, cdPos);
+        checkTime('listing zip entries', src.name, cdPos);
+        if (i + 1 > this.limits.maxEntries) {
+          partial = new EntryLimit(`zip entries (the central directory lists ${count})`, this.limits.maxEntries, cdPos).describe();
+          this.notes.push(partial);
+          break;
+        }
         const cd = this.centralHeader(cdPos, i);
         // our own reading and yauzl's must agree on where each header is and what it points at
         if (cd.localOffset !== ye.relativeOffsetOfLocalHeader || cd.nameLength !== ye.fileNameLength) {
@@ -203,13 +208,13 @@ class ZipReader {
         await this.member(cd, i, dataStart);
         cdPos = cd.next;
       }
-      if (cdPos !== cdEnd) this.notes.push(`the central directory ends at ${cdPos}, its record says ${cdEnd}`);
+      if (cdPos !== cdEnd && !partial) this.notes.push(`the central directory ends at ${cdPos}, its record says ${cdEnd}`);
       this.regions.add('zip central directory', 'metadata', src.spans(cdStart, Math.min(cdPos, src.size) - cdStart));
     } finally {
       zf.close();
     }
     this.layout(cdStart);
-    return { format: 'zip', source: src, fields: this.fields, entries: this.entries, regions: this.regions.list(), notes: this.notes };
+    return { format: 'zip', source: src, fields: this.fields, entries: this.entries, regions: this.regions.list(), notes: this.notes, ...(partial ? { partial } : {}) };
   }
 
   /** EOCD, and the zip64 locator and record when present. */
