@@ -10,6 +10,7 @@ import { buildReport } from './compare/account.js';
 import { compareFiles } from './compare/compare.js';
 import { inspectImage, renderInspectText } from './inspect.js';
 import { renderJson } from './report/json.js';
+import { trace } from './util/trace.js';
 import { renderMarkdown } from './report/markdown.js';
 import { colorWanted, Progress, renderText } from './report/text.js';
 import { renderHtml } from './report/html.js';
@@ -143,6 +144,7 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
   } finally {
     res.close();
   }
+  trace('report built');
   if (accept) report = applyAccept(report, accept);
 
   const toStdout = [o.json, o.markdown].includes('-');
@@ -155,6 +157,7 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
 
   const out = toStdout ? process.stderr : process.stdout;
   if (!toStdout) out.write(renderText(report, { color: colorWanted(process.stdout, process.env), maxFindings: o.maxFindings }));
+  trace('reports written');
   if (baseline) {
     const cmp = compareBaseline(report, baseline);
     out.write(renderBaseline(cmp));
@@ -180,6 +183,7 @@ async function runInspect(image: string, o: { json?: string; jobs?: number; hash
 }
 
 export async function main(argv: string[]): Promise<number> {
+  trace('started');
   let code = 0;
   const program = new Command();
   program

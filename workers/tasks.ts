@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 
-const CHUNK = 4 * 1024 * 1024;
+const CHUNK = 64 * 1024;
 
 /** One pair of read buffers per worker thread, reused by every task it runs. */
 let buffers: [Buffer, Buffer] | undefined;
@@ -29,6 +29,8 @@ export interface DiffTask {
   end: number;
   /** past this many ranges, new ones merge into the last */
   maxRanges: number;
+  /** an Int32Array over it: element 0 is set to 1 (and notified) when a differing byte is first found */
+  found?: SharedArrayBuffer;
 }
 
 export interface DiffResult {
@@ -103,7 +105,12 @@ export function diff(task: DiffTask): DiffResult {
   const ranges: number[] = [];
   let differing = 0;
   let capped = false;
+  const found = task.found ? new Int32Array(task.found) : undefined;
   const close = (s: number, e: number): void => {
+    if (found && differing === 0 && Atomics.load(found, 0) === 0) {
+      Atomics.store(found, 0, 1);
+      Atomics.notify(found, 0);
+    }
     differing += e - s;
     if (ranges.length / 2 >= task.maxRanges) {
       capped = true;

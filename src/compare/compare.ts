@@ -14,10 +14,12 @@ import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import type { Container, Entry, Field, Kind, OpenContext, Span, Value } from '../model.js';
 import type { ReportSpan } from '../report/types.js';
 import { explainContent } from '../classify/content.js';
-import { entrySource, isTransparent, NestGuard, openViews, sourceKey } from '../walk/open.js';
+import { entrySource, isTransparent, NestGuard, openViews, sourceKey, type OpenResult } from '../walk/open.js';
 import { normalize, Ranges, subtract, type Interval } from './intervals.js';
 import { diffFiles, hashContent, WorkerPool } from './pool.js';
+import type { DiffResult } from '../../workers/tasks.js';
 import { pushAll } from '../util/array.js';
+import { trace } from '../util/trace.js';
 import { Folder, type Folded } from './fold.js';
 
 /** contents up to this size are decoded for embedded values when they differ */
@@ -280,6 +282,9 @@ export class Comparer {
     return subtract(inside, normalize(claimed)).length === 0;
   }
 
+  /** True when a differing byte may touch these spans (a span in a decoded stream always may). */
+  private readonly touched = (spans: Span[]): boolean => !this.untouched(spans);
+
   /** True when no differing byte touches these outer spans (which must be the same on both sides). */
   private untouched(spans: Span[]): boolean {
     for (const s of spans) {
@@ -290,7 +295,9 @@ export class Comparer {
   }
 
   private add(f: Omit<RawFinding, 'causes'> & { causes?: RawFinding[] }): RawFinding {
-    const full: RawFinding = { causes: [], ...f };
+    // every caller passes a fresh object literal: complete it in place rather than copy it
+    const full = f as RawFinding;
+    full.causes ??= [];
     this.made++;
     if (!this.folder.offer(full)) return full;
     this.findings.push(full);
@@ -433,7 +440,14 @@ export class Comparer {
       // records at the same offsets with no differing byte hold the same fields: do not read them
       const ra = ea.records;
       const rb = eb.records;
-      if (!(ra && rb && sameSpans(ra, rb) && this.untouched(ra))) this.compareFields(ea.fields, eb.fields, path, format, scope, ea.path);
+      const here = ra !== undefined && rb !== undefined && sameSpans(ra, rb);
+      if (!(here && this.untouched(ra))) {
+        // records at the same offsets: only fields over differing bytes can differ, so only those are made
+        const touched = this.touched;
+        const fa = here && ea.fieldsTouching && eb.fieldsTouching ? ea.fieldsTouching(touched) : ea.fields;
+        const fb = here && ea.fieldsTouching && eb.fieldsTouching ? eb.fieldsTouching(touched) : eb.fields;
+        this.compareFields(fa, fb, path, format, scope, ea.path);
+      }
       if (ea.type !== eb.type) {
         this.add({ path, format, field: 'type', kind: 'content', root: true, a: ea.type, b: eb.type, spans: [], scope, entry: ea.path });
         continue;
@@ -809,12 +823,39 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
   opts.onSizes?.(rootA.size, rootB.size);
   try {
     const common = Math.min(rootA.size, rootB.size);
-    // the lockstep pass first: byte-identical inputs need no parsing at all (the nightly common case), and
-    // the differing ranges let the comparer skip every structure and content they do not touch
-    const diffResult = await diffFiles(pool, rootA.path, rootB.path, common);
+    // The lockstep pass runs in the pool. Byte-identical inputs need no parsing at all (the nightly common
+    // case), so both images are parsed only once the pass has found a differing byte (or the sizes differ):
+    // the pool signals the first one through shared memory, and parsing overlaps the rest of the pass.
+    const found = new SharedArrayBuffer(4);
+    const flag = new Int32Array(found);
+    if (rootA.size !== rootB.size) flag[0] = 1;
+    let opening: Promise<[OpenResult, OpenResult]> | undefined;
+    const open = (): Promise<[OpenResult, OpenResult]> => {
+      if (!opening) {
+        trace('first difference found: parsing both inputs');
+        opening = (async (): Promise<[OpenResult, OpenResult]> => {
+          const both: [OpenResult, OpenResult] = [await openViews(rootA, ctx), await openViews(rootB, ctx)];
+          trace('both inputs parsed');
+          return both;
+        })();
+        opening.catch(() => undefined); // awaited below; a failure is raised there
+      }
+      return opening;
+    };
+    const waiter = waitAsync(flag);
+    void waiter.then(() => {
+      if (Atomics.load(flag, 0) === 1) void open();
+    });
+    let diffResult: DiffResult;
+    try {
+      diffResult = await diffFiles(pool, rootA.path, rootB.path, common, undefined, found);
+    } finally {
+      Atomics.notify(flag, 0); // ends the wait when nothing differed
+    }
+    trace('lockstep pass done');
     const differing = diffResult.differing + Math.abs(rootA.size - rootB.size);
     const none = { views: [], failures: [] };
-    const [oa, ob] = differing === 0 ? [none, none] : [await openViews(rootA, ctx), await openViews(rootB, ctx)];
+    const [oa, ob] = differing === 0 ? [none, none] : await open();
     for (const [o, src] of [
       [oa, rootA],
       [ob, rootB],
@@ -838,6 +879,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     for (const f of oa.failures) cmp.notes.push(`${rootA.name}: not opened as ${f.format}: ${f.error.describe()}`);
     for (const f of ob.failures) cmp.notes.push(`${rootB.name}: not opened as ${f.format}: ${f.error.describe()}`);
     if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
+    trace('compared');
     return {
       sizeA: rootA.size,
       sizeB: rootB.size,
@@ -864,4 +906,10 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
   } finally {
     await pool.close();
   }
+}
+
+/** Resolves when element 0 of `flag` leaves 0 or is notified (Atomics.waitAsync, in Node since 16). */
+function waitAsync(flag: Int32Array): Promise<unknown> {
+  const wait = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<unknown> | string } }).waitAsync(flag, 0, 0);
+  return wait.async ? (wait.value as Promise<unknown>) : Promise.resolve(wait.value);
 }

@@ -47,12 +47,15 @@ export class WorkerPool {
  * Exact differing ranges of two files over their common length, split across the pool.
  * Returns flat [start, end) pairs in order, plus the exact count of differing bytes.
  */
-export async function diffFiles(pool: WorkerPool, a: string, b: string, common: number, maxRanges = 8_000_000): Promise<DiffResult> {
-  const parts = Math.max(1, Math.min(pool.threads * 4, Math.ceil(common / (64 * 1024 * 1024))));
+export async function diffFiles(pool: WorkerPool, a: string, b: string, common: number, maxRanges = 8_000_000, found?: SharedArrayBuffer): Promise<DiffResult> {
+  // with a `found` signal the main thread parses while the pool compares, and cannot hand out further tasks
+  // meanwhile: one part per thread then, so no thread waits for it
+  const perThread = found ? 1 : 4;
+  const parts = Math.max(1, Math.min(pool.threads * perThread, Math.ceil(common / (64 * 1024 * 1024))));
   const step = Math.ceil(common / parts / 4096) * 4096 || common;
   const tasks: Promise<DiffResult>[] = [];
   for (let s = 0; s < common; s += step) {
-    tasks.push(pool.diff({ a, b, start: s, end: Math.min(common, s + step), maxRanges: Math.ceil(maxRanges / parts) }));
+    tasks.push(pool.diff({ a, b, start: s, end: Math.min(common, s + step), maxRanges: Math.ceil(maxRanges / parts), ...(found ? { found } : {}) }));
   }
   const results = await Promise.all(tasks);
   const ranges: number[] = [];

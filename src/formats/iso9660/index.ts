@@ -89,7 +89,7 @@ interface DirRecord {
 
 class IsoReader {
   private readonly fields: Field[] = [];
-  private readonly entries: Entry[] = [];
+  private readonly entries: IsoEntry[] = [];
   private readonly regions: Region[] = [];
   private readonly notes: string[] = [];
   private readonly byPath = new Map<string, IsoEntry>();
@@ -160,6 +160,8 @@ class IsoReader {
 
     for (const v of volumes) this.readPathTables(v);
     this.refineProducer();
+    // arrays that grew by push keep room for more; a release image has hundreds of thousands of them
+    for (const e of this.entries) e.compact();
 
     const imageBytes = primary.volumeBlocks * SECTOR;
     if (imageBytes < src.size) {
@@ -263,7 +265,7 @@ class IsoReader {
 
   /** Parses the directory record at the start of `b`. */
   /** `walk`: names, modes and links only (and the continuation areas are noted as regions); `fields`: every field; `meta`: with times. */
-  private parseRecord(b: Bytes, volume: VolumeInfo, rrPrefix: string, mode: 'walk' | 'fields' | 'meta' = 'walk'): DirRecord {
+  private parseRecord(b: Bytes, volume: VolumeInfo, rrPrefix: string, mode: 'walk' | 'fields' | 'meta' = 'walk', keep?: (offset: number, length: number) => boolean): DirRecord {
     const len = b.u8(0);
     if (len < 34) throw b.error(0, `directory record length ${len} is below the minimum of 34`);
     const lenFi = b.u8(32);
@@ -285,6 +287,7 @@ class IsoReader {
           hints: { time: fileDateHint(this.producer.tool), inode: inodeHint(this.producer.tool), atime: ATIME_HINT },
           fields: mode === 'fields',
           times: mode !== 'walk',
+          ...(keep ? { keep } : {}),
         }, rrPrefix);
         if (rr.ceSpans.length && mode === 'walk') {
           for (const ce of rr.ceSpans) this.regions.push({ name: 'SUSP continuation area', role: 'metadata', spans: this.src.spans(ce.offset, ce.length) });
@@ -310,21 +313,23 @@ class IsoReader {
   }
 
   /** The fields of one directory record (not its Rock Ridge ones). */
-  private recordFields(r: DirRecord, prefix: string): Field[] {
+  private recordFields(r: DirRecord, prefix: string, keep?: (offset: number, length: number) => boolean): Field[] {
     const b = r.rec;
     const hint = fileDateHint(this.producer.tool);
     const lenFi = b.u8(32);
-    return [
-      field(`${prefix}.length`, b.u8(0), 'layout', b.spans(0, 1), { derived: true }),
-      field(`${prefix}.identifier`, r.isoName, 'content', b.spans(32, 1 + lenFi + (lenFi % 2 === 0 ? 1 : 0))),
-      field(`${prefix}.volume_sequence_number`, b.u16le(28), 'content', b.spans(28, 4)),
-      field(`${prefix}.unit_size`, r.unitSize, 'content', b.spans(26, 2)),
-      field(`${prefix}.extent`, r.lba, 'layout', b.spans(2, 8), { derived: true }),
-      field(`${prefix}.data_length`, r.size, 'size', b.spans(10, 8), { derived: true }),
-      field(`${prefix}.recording_date`, isoDate7(b.bytes(18, 7)), 'timestamp', b.spans(18, 7), { hint }),
-      field(`${prefix}.flags`, r.flags, 'content', b.spans(25, 1)),
-      field(`${prefix}.ext_attr_length`, b.u8(1), 'content', b.spans(1, 1)),
-    ];
+    const out: Field[] = [];
+    const k = (off: number, len: number): boolean => keep === undefined || keep(b.base + off, len);
+    if (k(0, 1)) out.push(field(`${prefix}.length`, b.u8(0), 'layout', b.spans(0, 1), { derived: true }));
+    const idLen = 1 + lenFi + (lenFi % 2 === 0 ? 1 : 0);
+    if (k(32, idLen)) out.push(field(`${prefix}.identifier`, r.isoName, 'content', b.spans(32, idLen)));
+    if (k(28, 4)) out.push(field(`${prefix}.volume_sequence_number`, b.u16le(28), 'content', b.spans(28, 4)));
+    if (k(26, 2)) out.push(field(`${prefix}.unit_size`, r.unitSize, 'content', b.spans(26, 2)));
+    if (k(2, 8)) out.push(field(`${prefix}.extent`, r.lba, 'layout', b.spans(2, 8), { derived: true }));
+    if (k(10, 8)) out.push(field(`${prefix}.data_length`, r.size, 'size', b.spans(10, 8), { derived: true }));
+    if (k(18, 7)) out.push(field(`${prefix}.recording_date`, isoDate7(b.bytes(18, 7)), 'timestamp', b.spans(18, 7), { hint }));
+    if (k(25, 1)) out.push(field(`${prefix}.flags`, r.flags, 'content', b.spans(25, 1)));
+    if (k(1, 1)) out.push(field(`${prefix}.ext_attr_length`, b.u8(1), 'content', b.spans(1, 1)));
+    return out;
   }
 
   private readTree(volume: VolumeInfo): void {
@@ -398,20 +403,21 @@ class IsoReader {
       const at = dir.base + p;
       const ce = rec.rr?.ceSpans.length ? rec.rr.ceSpans : NO_CE;
       const ref = (t: string, r: string): RecordRef => ({ volume, at, len, tag: t, rr: r, ce });
+      const tags = TAGS[tag === 'joliet' ? 'joliet' : 'dirent'];
       p += len;
       recordIndex++;
       if (rec.isoName === '.') {
         // the directory's own record: its dates and Rock Ridge fields belong to the directory entry
         const self = this.byPath.get(dirPath);
         if (self) {
-          self.refs.push(ref(`${tag}.self`, 'rr.self'));
+          self.refs.push(ref(tags.self, 'rr.self'));
         }
         continue;
       }
       if (rec.isoName === '..') {
         // the parent's record inside this directory: its own copy of the parent's date and Rock Ridge fields
         const self = this.byPath.get(dirPath);
-        if (self) self.refs.push(ref(`${tag}.parent`, 'rr.parent'));
+        if (self) self.refs.push(ref(tags.parent, 'rr.parent'));
         continue;
       }
       if (rec.rr?.relocated) continue; // listed where its CL record points
@@ -424,7 +430,7 @@ class IsoReader {
         pending.refs.push(ref(`${tag}.part${part}`, `rr.part${part}`));
       } else {
         if (pending) this.finishFile(volume, dirPath, pending);
-        pending = { rec, extents, size: rec.size, refs: [ref(tag, 'rr')] };
+        pending = { rec, extents, size: rec.size, refs: [ref(tags.base, 'rr')] };
       }
       if (!(rec.flags & 0x80)) {
         const done = pending;
@@ -566,14 +572,14 @@ class IsoReader {
     return meta;
   }
 
-  private recordAt(r: RecordRef, mode: 'fields' | 'meta'): DirRecord {
-    return this.parseRecord(Bytes.at(this.src, r.at, r.len, 'directory record'), r.volume, r.rr, mode);
+  private recordAt(r: RecordRef, mode: 'fields' | 'meta', keep?: (offset: number, length: number) => boolean): DirRecord {
+    return this.parseRecord(Bytes.at(this.src, r.at, r.len, 'directory record'), r.volume, r.rr, mode, keep);
   }
 
   /** Reads one record again, with its fields. */
-  recordFieldsAt(r: RecordRef): Field[] {
-    const rec = this.recordAt(r, 'fields');
-    const out = this.recordFields(rec, r.tag);
+  recordFieldsAt(r: RecordRef, keep?: (offset: number, length: number) => boolean): Field[] {
+    const rec = this.recordAt(r, 'fields', keep);
+    const out = this.recordFields(rec, r.tag, keep);
     if (rec.rr) out.push(...rec.rr.fields);
     return out;
   }
@@ -638,7 +644,54 @@ function applyRockRidge(meta: EntryMeta, rr: RockRidge): void {
 }
 
 const NO_EXTENTS: Extent[] = [];
+/** record tags, one string each (not one per record) */
+const TAGS = {
+  dirent: { base: 'dirent', self: 'dirent.self', parent: 'dirent.parent' },
+  joliet: { base: 'joliet', self: 'joliet.self', parent: 'joliet.parent' },
+};
 const NO_CE: { offset: number; length: number }[] = [];
+
+/** An entry's metadata: the comparer asks only for the target, which costs no read. */
+class IsoMeta implements EntryMeta {
+  private read: EntryMeta | undefined;
+  constructor(
+    private readonly entry: IsoEntry,
+    private readonly load: () => EntryMeta,
+  ) {}
+  private get all(): EntryMeta {
+    return (this.read ??= this.load());
+  }
+  get target(): string | undefined {
+    return this.entry.target;
+  }
+  get mode(): number | undefined {
+    return this.all.mode;
+  }
+  get uid(): number | undefined {
+    return this.all.uid;
+  }
+  get gid(): number | undefined {
+    return this.all.gid;
+  }
+  get nlink(): number | undefined {
+    return this.all.nlink;
+  }
+  get ino(): number | undefined {
+    return this.all.ino;
+  }
+  get mtime(): string | undefined {
+    return this.all.mtime;
+  }
+  get atime(): string | undefined {
+    return this.all.atime;
+  }
+  get ctime(): string | undefined {
+    return this.all.ctime;
+  }
+  get birthtime(): string | undefined {
+    return this.all.birthtime;
+  }
+}
 
 /** An entry that reads its fields and metadata from its records when asked (not cached: see addEntry). */
 class IsoEntry implements Entry {
@@ -651,9 +704,15 @@ class IsoEntry implements Entry {
     readonly type: EntryType,
     readonly size: number,
     readonly order: number,
-    readonly refs: RecordRef[],
+    public refs: RecordRef[],
     readonly target: string | undefined,
   ) {}
+
+  /** Copies the arrays grown by push to their exact size. */
+  compact(): void {
+    if (this.refs.length) this.refs = this.refs.slice();
+    if (this.extents.length) this.extents = this.extents.slice();
+  }
 
   get fields(): Field[] {
     const out: Field[] = [];
@@ -661,8 +720,17 @@ class IsoEntry implements Entry {
     return out;
   }
 
+  fieldsTouching(touched: (spans: Span[]) => boolean): Field[] {
+    const src = this.reader.source;
+    const keep = (offset: number, length: number): boolean => touched(src.spans(offset, length));
+    const out: Field[] = [];
+    for (const r of this.refs) pushAll(out, this.reader.recordFieldsAt(r, keep));
+    return out;
+  }
+
+  /** The symlink target is kept; the rest is read from the records when a listing first asks. */
   get meta(): EntryMeta {
-    return this.reader.metaOf(this);
+    return new IsoMeta(this, () => this.reader.metaOf(this));
   }
 
   get records(): Span[] {

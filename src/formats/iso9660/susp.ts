@@ -51,6 +51,11 @@ export interface SuspContext {
   fields?: boolean;
   /** false: times are not decoded (the tree walk needs none); default: as `fields` */
   times?: boolean;
+  /**
+   * With `fields`: makes only the fields whose bytes (`length` at `offset` of the source) this says yes to.
+   * The comparer asks for the fields a differing byte touches when both builds hold the record at one place.
+   */
+  keep?: (offset: number, length: number) => boolean;
 }
 
 /**
@@ -61,6 +66,9 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
   const rr: RockRidge = { times: {}, relocated: false, extensions: [], fields: [], ceSpans: [] };
   const want = ctx.fields !== false;
   const wantTimes = ctx.times ?? want;
+  const keep = ctx.keep;
+  /** whether to make the field of `len` bytes at `off` of `b` */
+  const wants = (b: Bytes, off: number, len: number): boolean => want && (keep === undefined || keep(b.base + off, len));
   let nmParts: string[] | undefined;
   let nmCount = 0;
   let slCount = 0;
@@ -75,7 +83,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
     current = undefined;
     let p = 0;
     while (p + 4 <= b.length) {
-      const sig = b.ascii(p, 2, false);
+      const sig = String.fromCharCode(b.data[p]!, b.data[p + 1]!);
       const len = b.u8(p + 2);
       if (len < 4 || p + len > b.length) break; // padding or damage: stop this area
       const body = b.sub(p, len, `SUSP ${sig} entry`);
@@ -99,7 +107,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
             if (size > SECTOR * 64) throw body.error(20, `continuation area of ${size} bytes is too large`, 'E_LIMIT');
             current = Bytes.at(ctx.src, at, size, 'SUSP continuation area');
             rr.ceSpans.push({ offset: at, length: size });
-            want && rr.fields.push(field(`${prefix}.ce.${hops}.location`, at, 'layout', body.spans(4, 24), { derived: true }));
+            if (wants(body, 4, 24)) rr.fields.push(field(`${prefix}.ce.${hops}.location`, at, 'layout', body.spans(4, 24), { derived: true }));
           }
           break;
         }
@@ -115,28 +123,27 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
           rr.nlink = body.u32le(12);
           rr.uid = body.u32le(20);
           rr.gid = body.u32le(28);
-          want && rr.fields.push(
-            field(`${prefix}.px.mode`, rr.mode.toString(8).padStart(6, '0'), 'permissions', body.spans(4, 8)),
-            field(`${prefix}.px.nlink`, rr.nlink, 'inode', body.spans(12, 8), { hint: ctx.hints.inode }),
-            field(`${prefix}.px.uid`, rr.uid, 'ownership', body.spans(20, 8)),
-            field(`${prefix}.px.gid`, rr.gid, 'ownership', body.spans(28, 8)),
-          );
+          if (wants(body, 4, 8)) rr.fields.push(field(`${prefix}.px.mode`, rr.mode.toString(8).padStart(6, '0'), 'permissions', body.spans(4, 8)));
+          if (wants(body, 12, 8)) rr.fields.push(field(`${prefix}.px.nlink`, rr.nlink, 'inode', body.spans(12, 8), { hint: ctx.hints.inode }));
+          if (wants(body, 20, 8)) rr.fields.push(field(`${prefix}.px.uid`, rr.uid, 'ownership', body.spans(20, 8)));
+          if (wants(body, 28, 8)) rr.fields.push(field(`${prefix}.px.gid`, rr.gid, 'ownership', body.spans(28, 8)));
           if (len >= 44) {
             rr.ino = body.u32le(36);
-            want && rr.fields.push(field(`${prefix}.px.ino`, rr.ino, 'inode', body.spans(36, 8), { hint: ctx.hints.inode }));
+            if (wants(body, 36, 8)) rr.fields.push(field(`${prefix}.px.ino`, rr.ino, 'inode', body.spans(36, 8), { hint: ctx.hints.inode }));
           }
           break;
         }
         case 'PN': {
           if (len < 20) break;
           rr.dev = { high: body.u32le(4), low: body.u32le(12) };
-          want && rr.fields.push(field(`${prefix}.pn.dev`, `${rr.dev.high},${rr.dev.low}`, 'content', body.spans(4, 16)));
+          if (wants(body, 4, 16)) rr.fields.push(field(`${prefix}.pn.dev`, `${rr.dev.high},${rr.dev.low}`, 'content', body.spans(4, 16)));
           break;
         }
         case 'NM': {
           if (len < 5) break;
           const flags = body.u8(4);
-          want && rr.fields.push(field(`${prefix}.nm.${nmCount++}`, body.utf8(5, len - 5), 'content', body.spans(0, len)));
+          const nm = nmCount++;
+          if (wants(body, 0, len)) rr.fields.push(field(`${prefix}.nm.${nm}`, body.utf8(5, len - 5), 'content', body.spans(0, len)));
           nmParts ??= [];
           if (flags & 2) nmParts.push('.');
           else if (flags & 4) nmParts.push('..');
@@ -145,7 +152,8 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
         }
         case 'SL': {
           if (len < 5) break;
-          want && rr.fields.push(field(`${prefix}.sl.${slCount++}`, body.hex(4, len - 4), 'content', body.spans(0, len)));
+          const sl = slCount++;
+          if (wants(body, 0, len)) rr.fields.push(field(`${prefix}.sl.${sl}`, body.hex(4, len - 4), 'content', body.spans(0, len)));
           slComponents ??= [];
           let q = 5;
           while (q + 2 <= len) {
@@ -170,13 +178,13 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
         case 'CL':
           if (len >= 12) {
             rr.childLink = body.u32le(4);
-            want && rr.fields.push(field(`${prefix}.cl.location`, rr.childLink, 'layout', body.spans(4, 8), { derived: true }));
+            if (wants(body, 4, 8)) rr.fields.push(field(`${prefix}.cl.location`, rr.childLink, 'layout', body.spans(4, 8), { derived: true }));
           }
           break;
         case 'PL':
           if (len >= 12) {
             rr.parentLink = body.u32le(4);
-            want && rr.fields.push(field(`${prefix}.pl.location`, rr.parentLink, 'layout', body.spans(4, 8), { derived: true }));
+            if (wants(body, 4, 8)) rr.fields.push(field(`${prefix}.pl.location`, rr.parentLink, 'layout', body.spans(4, 8), { derived: true }));
           }
           break;
         case 'RE':
@@ -192,11 +200,15 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
             if (!(flags & (1 << bit))) continue;
             if (q + w > len) break;
             const name = TF_ORDER[bit] as TfName;
+            if (want && !wants(body, q, w)) {
+              q += w;
+              continue;
+            }
             const raw = body.bytes(q, w);
             const value = long ? isoDate17(raw) : isoDate7(raw);
             rr.times[name] = value;
             const hint = name === 'access' && ctx.hints.atime ? ctx.hints.atime : ctx.hints.time;
-            want && rr.fields.push(field(`${prefix}.tf.${name}`, value, 'timestamp', body.spans(q, w), { hint }));
+            if (want) rr.fields.push(field(`${prefix}.tf.${name}`, value, 'timestamp', body.spans(q, w), { hint }));
             q += w;
           }
           break;
@@ -208,16 +220,16 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
             blockSizeLog2: body.u8(7),
             uncompressedSize: body.u32le(8),
           };
-          want && rr.fields.push(field(`${prefix}.zf.uncompressed_size`, rr.zisofs.uncompressedSize, 'size', body.spans(8, 8), { derived: true }));
+          if (wants(body, 8, 8)) rr.fields.push(field(`${prefix}.zf.uncompressed_size`, rr.zisofs.uncompressedSize, 'size', body.spans(8, 8), { derived: true }));
           break;
         }
         default:
           // RR, ER, ES, AA, AL, SF, AS, ...: kept as raw fields so their bytes are accounted for
-          want && rr.fields.push(field(`${prefix}.${sig.toLowerCase().replace(/[^a-z0-9]/g, '_')}`, body.hex(0, Math.min(len, 64)), 'content', body.spans(0, len)));
+          if (wants(body, 0, len)) rr.fields.push(field(`${prefix}.${sig.toLowerCase().replace(/[^a-z0-9]/g, '_')}`, body.hex(0, Math.min(len, 64)), 'content', body.spans(0, len)));
           break;
       }
       if (sig !== 'NM' && sig !== 'SL' && SUSP_HEADERS.has(sig)) {
-        want && rr.fields.push(field(`${prefix}.${sig.toLowerCase()}.header`, body.hex(0, 4), 'content', body.spans(0, 4)));
+        if (wants(body, 0, 4)) rr.fields.push(field(`${prefix}.${sig.toLowerCase()}.header`, body.hex(0, 4), 'content', body.spans(0, 4)));
       }
       p += len;
     }
