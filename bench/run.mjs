@@ -10,6 +10,7 @@
  *   BENCH_SMALL_GB       size of the small ISO pair (default 0.5, or a quarter of BENCH_SIZE_GB if that is smaller)
  *   BENCH_FILES          files in the many-files pair (default 100000)
  *   BENCH_DIFFOSCOPE_TIMEOUT  seconds before diffoscope is stopped (default 120; 0 skips diffoscope)
+ *   BENCH_REPEAT         runs of each reprodiff and read-limit command; the median wall time is reported (default 3)
  *   BENCH_PROFILE=1      also run reprodiff once under --cpu-prof on the small pair and print the top functions
  *   XDG_CACHE_HOME       the images are built once into $XDG_CACHE_HOME/reprodiff-bench (default ~/.cache)
  *
@@ -48,6 +49,7 @@ const SMALL_GB = num('BENCH_SMALL_GB', Math.min(0.5, SIZE_GB / 4));
 const FILES = Math.floor(num('BENCH_FILES', 100000));
 const DIFFOSCOPE_TIMEOUT = num('BENCH_DIFFOSCOPE_TIMEOUT', 120);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const REPEAT = Math.max(1, Math.floor(num('BENCH_REPEAT', 3)));
 const CACHE = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'reprodiff-bench');
 const STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
 const DI = '/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64';
@@ -241,7 +243,21 @@ const TIMEFILE = join(CACHE, 'time.out');
  * Run one command under /usr/bin/time; stdout goes to /dev/null. `ok` lists the exit codes that count as
  * success (reprodiff exits 1 when the inputs differ; cmp too).
  */
-function measure(pair, label, argv, { ok = [0], timeoutS = 0, kind = 'baseline', stdoutFile = '' } = {}) {
+function measure(pair, label, argv, { ok = [0], timeoutS = 0, kind = 'baseline', stdoutFile = '', repeat = 1 } = {}) {
+  if (repeat > 1) {
+    // the median wall time of `repeat` runs (the machine is shared: single runs are noisy), the largest RSS
+    const runs = [];
+    for (let i = 0; i < repeat; i++) {
+      runs.push(measure(pair, label, argv, { ok, timeoutS, kind, stdoutFile }));
+      rows.pop();
+    }
+    const failed = runs.find((r) => r.status !== 'ok');
+    const sorted = [...runs].sort((x, y) => x.wall - y.wall);
+    const mid = sorted[Math.floor(sorted.length / 2)];
+    const row = { ...mid, rssMb: Math.max(...runs.map((r) => r.rssMb)), status: failed ? failed.status : 'ok', runs: runs.map((r) => r.wall) };
+    rows.push(row);
+    return row;
+  }
   const cmd = timeoutS > 0 ? ['timeout', '-k', '10', String(timeoutS), ...argv] : argv;
   log(`${pair}: ${label}`);
   const outFd = stdoutFile ? openSync(stdoutFile, 'w') : 'ignore';
@@ -256,7 +272,8 @@ function measure(pair, label, argv, { ok = [0], timeoutS = 0, kind = 'baseline',
   const [wall = NaN, user = NaN, sys = NaN, rssKb = NaN] = t;
   const code = r.status ?? -1;
   let status = ok.includes(code) ? 'ok' : `exit ${code}`;
-  if (timeoutS > 0 && code === 124) status = 'timed out';
+  // timeout exits 124 when it stopped the command, 137 when it had to kill it after -k
+  if (timeoutS > 0 && (code === 124 || code === 137)) status = 'timed out';
   if (status.startsWith('exit')) {
     const err = (r.stderr?.toString() ?? '').trim().split('\n').slice(-3).join(' | ');
     if (err) status += `: ${err.slice(0, 160)}`;
@@ -268,10 +285,10 @@ function measure(pair, label, argv, { ok = [0], timeoutS = 0, kind = 'baseline',
 
 const reprodiff = (pair, a, b, label = 'reprodiff', node = []) =>
   measure(pair, label, ['node', ...node, BIN, a, b, '-q', '--json', join(CACHE, `${pair}.${label.replace(/\W+/g, '_')}.json`)],
-    { ok: [0, 1], kind: 'reprodiff' });
+    { ok: [0, 1], kind: 'reprodiff', repeat: REPEAT });
 const readLimit = (pair, a, b) => {
   spawnSync('cat', [a, b], { stdio: ['ignore', 'ignore', 'ignore'] }); // warm the page cache
-  return measure(pair, 'cat A B (read limit)', ['cat', a, b]);
+  return measure(pair, 'cat A B (read limit)', ['cat', a, b], { repeat: REPEAT });
 };
 const diffoscope = (pair, a, b) => HAVE.diffoscope
   ? measure(pair, `diffoscope (timeout ${DIFFOSCOPE_TIMEOUT}s)`, ['diffoscope', '--no-progress', a, b], { ok: [0, 1], timeoutS: DIFFOSCOPE_TIMEOUT })
@@ -310,7 +327,7 @@ R.smallDiffo = diffoscope(smallName, small.a, small.b);
 // many files
 const manyName = `iso-${FILES}files`;
 R.manyRead = readLimit(manyName, many.a, many.b);
-R.manyIsoinfo = HAVE.isoinfo ? measure(manyName, 'isoinfo -R -l -i A', ['isoinfo', '-R', '-l', '-i', many.a]) : null;
+R.manyIsoinfo = HAVE.isoinfo ? measure(manyName, 'isoinfo -R -l -i A', ['isoinfo', '-R', '-l', '-i', many.a], { repeat: REPEAT }) : null;
 R.many = reprodiff(manyName, many.a, many.b);
 R.manyDiffo = diffoscope(manyName, many.a, many.b);
 // UKI
