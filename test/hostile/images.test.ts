@@ -4,7 +4,7 @@
  * a PE section past the end of the file. Each must end with exit 0/1/2, a clear message, no trace, in time.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,54 @@ describe('ISO 9660', () => {
     writeFileSync(f, b);
     const r = expectClean(runCapped(['inspect', f]));
     expect(r.status).toBe(2);
+  });
+});
+
+describe('ISO 9660 relocated directories (Rock Ridge CL/PL/RE)', () => {
+  /** genisoimage relocates directories deeper than 8 levels into /rr_moved, linked by CL, PL and RE entries. */
+  function deepIso(): Buffer {
+    const tree = join(dir, 'deep');
+    let p = tree;
+    for (let i = 1; i <= 10; i++) p = join(p, `d${i}`);
+    mkdirSync(p, { recursive: true });
+    writeFileSync(join(p, 'f.txt'), 'deep\n');
+    const out = join(dir, 'deep.iso');
+    execFileSync('genisoimage', ['-quiet', '-R', '-o', out, tree]);
+    return readFileSync(out);
+  }
+  /** Offset of the first SUSP entry with this signature (length byte and version 1 after it). */
+  const entryAt = (b: Buffer, sig: string): number => {
+    for (let i = 0x8000; i + 4 < b.length; i++) if (b[i] === sig.charCodeAt(0) && b[i + 1] === sig.charCodeAt(1) && b[i + 3] === 1 && b[i + 2]! >= 4 && b[i + 2]! <= 12) return i;
+    return -1;
+  };
+
+  it.skipIf(!hasTool('genisoimage'))('the real relocation lists the deep path where CL points', () => {
+    const f = join(dir, 'deep-ok.iso');
+    writeFileSync(f, deepIso());
+    const r = expectClean(runCapped(['inspect', f]));
+    expect(r.stdout).toMatch(/\/d1\/d2\/d3\/d4\/d5\/d6\/d7\/d8\/d9\/d10\/f\.txt/);
+  });
+
+  it.skipIf(!hasTool('genisoimage'))('a CL that points back at the root, or at the directory holding it (relocation cycles)', () => {
+    const orig = deepIso();
+    const cl = entryAt(orig, 'CL');
+    expect(cl).toBeGreaterThan(0);
+    const rootLba = orig.readUInt32LE(0x8000 + 156 + 2);
+    for (const [name, lba] of [
+      ['cl-root', rootLba],
+      ['cl-self', Math.floor(cl / 2048)],
+    ] as const) {
+      const b = Buffer.from(orig);
+      both32(b, cl + 4, lba);
+      const pl = entryAt(b, 'PL');
+      if (pl > 0) both32(b, pl + 4, Math.floor(pl / 2048)); // and a PL naming its own directory as parent
+      const f = join(dir, `${name}.iso`);
+      writeFileSync(f, b);
+      const r = expectClean(runCapped(['inspect', f]));
+      if (r.status === 2) expect(r.stderr).toMatch(/itself|ancestor|loop|twice/);
+      const c = expectClean(runCapped([join(dir, 'deep.iso'), f]));
+      if (c.status === 2) expect(c.stderr).toMatch(/itself|ancestor|loop|twice/);
+    }
   });
 });
 
