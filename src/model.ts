@@ -114,11 +114,12 @@ export interface Entry {
    */
   records?: Span[];
   /**
-   * The fields `touched` says yes to (it is given their spans), made without making the others: what the
-   * comparer asks for when both builds hold the entry's records at the same offsets, so that only fields
-   * over differing bytes can differ. Formats whose fields are cheap leave it out.
+   * The fields `touched` says yes to (it is given where a field's bytes are in the container's source),
+   * made without making the others: what the comparer asks for when both builds hold the entry's records at
+   * the same offsets, so that only fields over differing bytes can differ. Formats whose fields are cheap
+   * leave it out.
    */
-  fieldsTouching?(touched: (spans: Span[]) => boolean): Field[];
+  fieldsTouching?(touched: (offset: number, length: number) => boolean): Field[];
 }
 
 export interface Region {

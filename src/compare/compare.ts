@@ -282,8 +282,16 @@ export class Comparer {
     return subtract(inside, normalize(claimed)).length === 0;
   }
 
-  /** True when a differing byte may touch these spans (a span in a decoded stream always may). */
-  private readonly touched = (spans: Span[]): boolean => !this.untouched(spans);
+  /**
+   * Whether a differing byte may touch `length` bytes at `offset` of `src` (a span in a decoded stream
+   * always may). The inputs themselves are checked without mapping spans: most records are there.
+   */
+  private touchedIn(src: ByteSource): (offset: number, length: number) => boolean {
+    if (src === this.rootA || src === this.rootB) return this.touchedOuter;
+    return (offset, length) => !this.untouched(src.spans(offset, length));
+  }
+
+  private readonly touchedOuter = (offset: number, length: number): boolean => this.diff.overlaps(offset, offset + length);
 
   /** True when no differing byte touches these outer spans (which must be the same on both sides). */
   private untouched(spans: Span[]): boolean {
@@ -443,9 +451,8 @@ export class Comparer {
       const here = ra !== undefined && rb !== undefined && sameSpans(ra, rb);
       if (!(here && this.untouched(ra))) {
         // records at the same offsets: only fields over differing bytes can differ, so only those are made
-        const touched = this.touched;
-        const fa = here && ea.fieldsTouching && eb.fieldsTouching ? ea.fieldsTouching(touched) : ea.fields;
-        const fb = here && ea.fieldsTouching && eb.fieldsTouching ? eb.fieldsTouching(touched) : eb.fields;
+        const fa = here && ea.fieldsTouching && eb.fieldsTouching ? ea.fieldsTouching(this.touchedIn(ca.source)) : ea.fields;
+        const fb = here && ea.fieldsTouching && eb.fieldsTouching ? eb.fieldsTouching(this.touchedIn(cb.source)) : eb.fields;
         this.compareFields(fa, fb, path, format, scope, ea.path);
       }
       if (ea.type !== eb.type) {

@@ -19,15 +19,16 @@ describe('ISO 9660 fieldsTouching', () => {
           seed = (seed * 1103515245 + 12345) >>> 0;
           touchedSet.add(seed % src.size);
         }
-        const touched = (spans: Span[]): boolean => spans.some((s) => {
-          for (let o = s.offset; o < s.offset + s.length; o++) if (touchedSet.has(o)) return true;
+        const touchedSpans = (spans: Span[]): boolean => spans.some((s) => touched(s.offset, s.length));
+        const touched = (offset: number, length: number): boolean => {
+          for (let o = offset; o < offset + length; o++) if (touchedSet.has(o)) return true;
           return false;
-        });
+        };
         let some = 0;
         for (const e of c.entries) {
           expect(e.fieldsTouching).toBeDefined();
           const all = e.fields;
-          const want = all.filter((f) => touched(f.spans));
+          const want = all.filter((f) => touchedSpans(f.spans));
           expect(e.fieldsTouching!(touched)).toEqual(want);
           expect(e.fieldsTouching!(() => true)).toEqual(all);
           expect(e.fieldsTouching!(() => false)).toEqual([]);

@@ -720,11 +720,9 @@ class IsoEntry implements Entry {
     return out;
   }
 
-  fieldsTouching(touched: (spans: Span[]) => boolean): Field[] {
-    const src = this.reader.source;
-    const keep = (offset: number, length: number): boolean => touched(src.spans(offset, length));
+  fieldsTouching(touched: (offset: number, length: number) => boolean): Field[] {
     const out: Field[] = [];
-    for (const r of this.refs) pushAll(out, this.reader.recordFieldsAt(r, keep));
+    for (const r of this.refs) pushAll(out, this.reader.recordFieldsAt(r, touched));
     return out;
   }
 
