@@ -7,7 +7,7 @@ import { isReprodiffError, ReprodiffError } from '../errors.js';
 import { ExtentSource, SliceSource, type ByteSource } from '../io/source.js';
 import type { Container, Entry, Format, OpenContext } from '../model.js';
 import { FORMATS } from '../formats/index.js';
-import { withTimeLimit } from '../limits.js';
+import { EntryLimit, withTimeLimit } from '../limits.js';
 
 export interface OpenResult {
   views: Container[];
@@ -43,6 +43,10 @@ export async function openViews(src: ByteSource, ctx: OpenContext, formats: read
       views.push(await opened);
     } catch (e) {
       if (isReprodiffError(e)) failures.push({ format: f.name, error: e });
+      else if (e instanceof EntryLimit) {
+        // a format that let its entry cap escape instead of keeping a partial listing
+        failures.push({ format: f.name, error: new ReprodiffError('E_LIMIT', e.describe(), { file: src.name, offset: e.offset }) });
+      }
       else if (e instanceof RangeError || e instanceof TypeError) {
         failures.push({ format: f.name, error: new ReprodiffError('E_FORMAT', `${f.name} reader failed: ${e.message}`, { file: src.name }) });
       } else throw e;

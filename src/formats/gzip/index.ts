@@ -107,7 +107,8 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     // the deflate stream: inflate it to learn where it ends
     let res: { buffer: Buffer; engine: { bytesWritten: number } };
     try {
-      res = inflateRawSync(input.subarray(q), { info: true, maxOutputLength: Math.max(1, maxOut - outPos) }) as unknown as typeof res;
+      const room = Math.max(1, maxOut - outPos);
+      res = inflateRawSync(input.subarray(q), { info: true, maxOutputLength: room, chunkSize: outputChunk(input, q, room) }) as unknown as typeof res;
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ERR_BUFFER_TOO_LARGE') {
@@ -155,4 +156,21 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     regions,
     notes,
   };
+}
+
+/**
+ * The output chunk size for inflating the member at `at`: the size the stream's last trailer states (ISIZE,
+ * the decoded size mod 2^32), when that is plausible. zlib then writes the whole output into one chunk and
+ * hands it back as is; with its default 16 KiB chunks it gathers them and copies them into one buffer at the
+ * end, which holds the decoded data twice at the peak (2 x 137 MB for a Debian installer initrd). A wrong
+ * ISIZE (several members, a lying trailer) only changes the chunk size, not the result; deflate expands at
+ * most about 1032:1, which bounds what is believed.
+ */
+function outputChunk(input: Uint8Array, at: number, room: number): number {
+  const DEFAULT = 64 * 1024;
+  if (input.length < at + 8) return DEFAULT;
+  const n = input.length;
+  const isize = (input[n - 4]! | (input[n - 3]! << 8) | (input[n - 2]! << 16)) + input[n - 1]! * 0x1000000;
+  if (isize === 0 || isize > 1032 * (n - at) + 1024 || isize >= room) return DEFAULT;
+  return Math.max(DEFAULT, isize + 1);
 }
