@@ -86,6 +86,30 @@ export interface Scope {
   shifted?: { spans: ReportSpan[]; fields: number; contents: number };
 }
 
+/** An entry found in both builds, with where its content starts in each (for placement order). */
+interface Placed {
+  path: string;
+  a: number;
+  b: number;
+  ea: Entry;
+  eb: Entry;
+}
+
+/** Two entries of one path whose contents are compared, and where the result goes. */
+interface ContentPair {
+  ca: Container;
+  cb: Container;
+  ea: Entry;
+  eb: Entry;
+  /** the entry's report path */
+  path: string;
+  /** the container's path prefix, and its nesting depth */
+  prefix: string;
+  depth: number;
+  scope: Scope;
+  placed: Placed[];
+}
+
 /** Records bytes that moved; adjacent spans of one side are merged as they come (records are read in order). */
 function noteShift(scope: Scope, a: ReportSpan[], b: ReportSpan[], what: 'fields' | 'contents'): void {
   const sh = (scope.shifted ??= { spans: [], fields: 0, contents: 0 });
@@ -433,7 +457,7 @@ export class Comparer {
     const cut = ca.partial !== undefined || cb.partial !== undefined;
     if (cut) this.notes.push(`${scope.path} (${format}): a limit stopped the listing, so entries only one build lists are not reported as added or removed; their differing bytes count as unexplained`);
     const pathOf = (e: Entry): string => (isTransparent(format, e.path) ? scope.path : prefix + e.path);
-    const placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[] = [];
+    const placed: Placed[] = [];
     // contents that need hashing or opening run in the pool, a bounded number at a time
     const inflight = new Set<Promise<void>>();
 
@@ -451,8 +475,9 @@ export class Comparer {
       const here = ra !== undefined && rb !== undefined && sameSpans(ra, rb);
       if (!(here && this.untouched(ra))) {
         // records at the same offsets: only fields over differing bytes can differ, so only those are made
-        const fa = here && ea.fieldsTouching && eb.fieldsTouching ? ea.fieldsTouching(this.touchedIn(ca.source)) : ea.fields;
-        const fb = here && ea.fieldsTouching && eb.fieldsTouching ? eb.fieldsTouching(this.touchedIn(cb.source)) : eb.fields;
+        const touching = here && ea.fieldsTouching !== undefined && eb.fieldsTouching !== undefined;
+        const fa = touching ? ea.fieldsTouching!(this.touchedIn(ca.source)) : ea.fields;
+        const fb = touching ? eb.fieldsTouching!(this.touchedIn(cb.source)) : eb.fields;
         this.compareFields(fa, fb, path, format, scope, ea.path);
       }
       if (ea.type !== eb.type) {
@@ -463,7 +488,7 @@ export class Comparer {
         this.add({ path, format, field: 'target', kind: 'content', root: true, a: ea.meta.target ?? null, b: eb.meta.target ?? null, spans: [], scope, entry: ea.path });
       }
       if (ea.type === 'file' || ea.extents.length || eb.extents.length) {
-        const pending = this.compareContent(ca, cb, ea, eb, path, prefix, depth, scope, placed);
+        const pending = this.compareContent({ ca, cb, ea, eb, path, prefix, depth, scope, placed });
         if (pending) {
           const tracked: Promise<void> = pending.finally(() => inflight.delete(tracked));
           tracked.catch(() => undefined); // observed through race/all below
@@ -501,17 +526,8 @@ export class Comparer {
   }
 
   /** Compares two contents; undefined when that was settled at once (same bytes at the same offsets). */
-  private compareContent(
-    ca: Container,
-    cb: Container,
-    ea: Entry,
-    eb: Entry,
-    path: string,
-    prefix: string,
-    depth: number,
-    scope: Scope,
-    placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[],
-  ): Promise<void> | undefined {
+  private compareContent(pair: ContentPair): Promise<void> | undefined {
+    const { ca, cb, ea, eb, placed } = pair;
     const srcA = ea.contentSource ?? ca.source;
     const srcB = eb.contentSource ?? cb.source;
     const spansA: Span[] = [];
@@ -523,24 +539,12 @@ export class Comparer {
       if (first) placed.push({ path: ea.path, a: first.offset, b: first.offset, ea, eb });
       return undefined;
     }
-    return this.compareContentBytes(ca, cb, ea, eb, path, prefix, depth, scope, placed, srcA, srcB, spansA, spansB);
+    return this.compareContentBytes(pair, srcA, srcB, spansA, spansB);
   }
 
-  private async compareContentBytes(
-    ca: Container,
-    cb: Container,
-    ea: Entry,
-    eb: Entry,
-    path: string,
-    prefix: string,
-    depth: number,
-    scope: Scope,
-    placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[],
-    srcA: ByteSource,
-    srcB: ByteSource,
-    spansA: Span[],
-    spansB: Span[],
-  ): Promise<void> {
+  /** The contents' bytes differ or moved: hash them, then look inside when they differ. */
+  private async compareContentBytes(pair: ContentPair, srcA: ByteSource, srcB: ByteSource, spansA: Span[], spansB: Span[]): Promise<void> {
+    const { ca, cb, ea, eb, path, prefix, depth, scope, placed } = pair;
     let equal = false;
     let hashA: string | undefined;
     let hashB: string | undefined;
@@ -644,7 +648,7 @@ export class Comparer {
         field: null,
         kind: 'content',
         root: false,
-        causes: this.findings.filter((f) => f.scope === scope && f.entry === ea.path && f.field === null && f.root),
+        causes: made,
         a: null,
         b: null,
         spans: encoded,
@@ -736,7 +740,7 @@ export class Comparer {
    * Entries placed in another relative order: one ordering root finding per container, the moved entries
    * (outside the longest run kept in order) named in its detail, their bytes explained by it.
    */
-  private findOrdering(ca: Container, cb: Container, scope: Scope, placed: { path: string; a: number; b: number; ea: Entry; eb: Entry }[]): void {
+  private findOrdering(ca: Container, cb: Container, scope: Scope, placed: Placed[]): void {
     if (placed.length < 2) return;
     const byA = [...placed].sort((x, y) => x.a - y.a);
     const seq = byA.map((p) => p.b);

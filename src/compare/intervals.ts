@@ -56,19 +56,6 @@ export function total(list: Interval[]): number {
   return n;
 }
 
-/** True when [s, e) overlaps any interval of the normalized list (binary search). */
-export function overlaps(list: Interval[], s: number, e: number): boolean {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((list[mid] as Interval)[1] <= s) lo = mid + 1;
-    else hi = mid;
-  }
-  const iv = list[lo];
-  return iv !== undefined && iv[0] < e;
-}
-
 /**
  * Sorted, non-overlapping [start, end) ranges held flat, two numbers per range: the differing ranges of two
  * release images run to millions, and a pair of numbers in one typed array costs 16 bytes where an
