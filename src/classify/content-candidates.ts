@@ -35,22 +35,19 @@ export class Sides {
 
   /** index of the last range starting at or before `p` in A (-1 when none) */
   lastRangeAtA(p: number): number {
-    let lo = 0, hi = this.ranges.length - 1, ans = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if ((this.ranges[mid] as DiffRange).aOffset <= p) {
-        ans = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return ans;
+    return this.lastRangeAt(p, 'aOffset');
   }
 
+  /** index of the last range starting at or before `p` in B (-1 when none) */
   lastRangeAtB(p: number): number {
+    return this.lastRangeAt(p, 'bOffset');
+  }
+
+  private lastRangeAt(p: number, side: 'aOffset' | 'bOffset'): number {
     let lo = 0, hi = this.ranges.length - 1, ans = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if ((this.ranges[mid] as DiffRange).bOffset <= p) {
+      if ((this.ranges[mid] as DiffRange)[side] <= p) {
         ans = mid;
         lo = mid + 1;
       } else hi = mid - 1;

@@ -7,22 +7,26 @@ import { alignContents } from '../../src/classify/content-align.js';
 import { explainContent, hexExcerpt } from '../../src/classify/content.js';
 import { expectCovers } from './cover.js';
 
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-/** Deterministic random-looking bytes (xorshift32), so that every run sees the same inputs. */
-let seed = 2463534242;
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
+/** xorshift32: the same bytes on every run */
+function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
     x ^= x << 13;
     x >>>= 0;
     x ^= x >>> 17;
     x ^= x << 5;
     x >>>= 0;
-    out[i] = x & 255;
-  }
-  seed = x;
+    return x;
+  };
+}
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** Deterministic random-looking bytes, one stream across calls, so that every run sees the same inputs. */
+const byteStream = prng(2463534242);
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = byteStream() & 255;
   return out;
 }
 const T1 = 1795329917;
@@ -251,15 +255,7 @@ describe('speed and hostile inputs', () => {
   });
 
   it('small random pairs and mutations never throw and always account for every byte', () => {
-    let x = 88172645;
-    const r = (): number => {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      return x;
-    };
+    const r = prng(88172645);
     const alphabet = enc('0123456789abcdefABCDEF:-/ .\0\nNovSun@T');
     const pick = (): number => (r() % 3 === 0 ? r() & 255 : (alphabet[r() % alphabet.length] as number));
     for (let iter = 0; iter < 1500; iter++) {
@@ -286,18 +282,6 @@ describe('speed and hostile inputs', () => {
 });
 
 describe('false positives', () => {
-  /** xorshift32: the same bytes on every run */
-  function prng(seed: number): () => number {
-    let x = seed >>> 0 || 1;
-    return () => {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      return x;
-    };
-  }
   const claimed = (a: Uint8Array, b: Uint8Array): number => {
     const e = explainContent(a, b);
     expectCovers(a, b, e);
