@@ -239,25 +239,26 @@ function ukiPair() {
 const rows = [];
 const TIMEFILE = join(CACHE, 'time.out');
 
+/** Runs a command `repeat` times (see measureOnce) and records one row for it. */
+function measure(pair, label, argv, { repeat = 1, ...opts } = {}) {
+  const runs = [];
+  for (let i = 0; i < repeat; i++) runs.push(measureOnce(pair, label, argv, opts));
+  let row = runs[0];
+  if (repeat > 1) {
+    // the median wall time of `repeat` runs (the machine is shared: single runs are noisy), the largest RSS
+    const failed = runs.find((r) => r.status !== 'ok');
+    const mid = [...runs].sort((x, y) => x.wall - y.wall)[Math.floor(runs.length / 2)];
+    row = { ...mid, rssMb: Math.max(...runs.map((r) => r.rssMb)), status: failed ? failed.status : 'ok', runs: runs.map((r) => r.wall) };
+  }
+  rows.push(row);
+  return row;
+}
+
 /**
  * Run one command under /usr/bin/time; stdout goes to /dev/null. `ok` lists the exit codes that count as
  * success (reprodiff exits 1 when the inputs differ; cmp too).
  */
-function measure(pair, label, argv, { ok = [0], timeoutS = 0, kind = 'baseline', stdoutFile = '', repeat = 1 } = {}) {
-  if (repeat > 1) {
-    // the median wall time of `repeat` runs (the machine is shared: single runs are noisy), the largest RSS
-    const runs = [];
-    for (let i = 0; i < repeat; i++) {
-      runs.push(measure(pair, label, argv, { ok, timeoutS, kind, stdoutFile }));
-      rows.pop();
-    }
-    const failed = runs.find((r) => r.status !== 'ok');
-    const sorted = [...runs].sort((x, y) => x.wall - y.wall);
-    const mid = sorted[Math.floor(sorted.length / 2)];
-    const row = { ...mid, rssMb: Math.max(...runs.map((r) => r.rssMb)), status: failed ? failed.status : 'ok', runs: runs.map((r) => r.wall) };
-    rows.push(row);
-    return row;
-  }
+function measureOnce(pair, label, argv, { ok = [0], timeoutS = 0, kind = 'baseline', stdoutFile = '' } = {}) {
   const cmd = timeoutS > 0 ? ['timeout', '-k', '10', String(timeoutS), ...argv] : argv;
   log(`${pair}: ${label}`);
   const outFd = stdoutFile ? openSync(stdoutFile, 'w') : 'ignore';
@@ -278,9 +279,7 @@ function measure(pair, label, argv, { ok = [0], timeoutS = 0, kind = 'baseline',
     const err = (r.stderr?.toString() ?? '').trim().split('\n').slice(-3).join(' | ');
     if (err) status += `: ${err.slice(0, 160)}`;
   }
-  const row = { pair, label, kind, wall, cpu: user + sys, rssMb: rssKb / 1024, status };
-  rows.push(row);
-  return row;
+  return { pair, label, kind, wall, cpu: user + sys, rssMb: rssKb / 1024, status };
 }
 
 const reprodiff = (pair, a, b, label = 'reprodiff', node = []) =>
