@@ -41,6 +41,7 @@ interface LimitOptions {
   maxDecoded?: number;
   maxContainers?: number;
   maxEntrySeconds?: number;
+  inMemory?: number;
 }
 
 /** The limits for untrusted input, from the defaults and the command line. */
@@ -52,6 +53,7 @@ function limitsFrom(o: LimitOptions): Limits {
     ...(o.maxDecoded !== undefined ? { maxDecodedBytes: o.maxDecoded * 1024 * 1024 } : {}),
     ...(o.maxContainers !== undefined ? { maxContainers: o.maxContainers } : {}),
     ...(o.maxEntrySeconds !== undefined ? { maxEntrySeconds: o.maxEntrySeconds } : {}),
+    ...(o.inMemory !== undefined ? { memoryDecodedBytes: o.inMemory * 1024 * 1024 } : {}),
   };
 }
 
@@ -62,7 +64,8 @@ function limitOptions(cmd: Command): Command {
     .option('--max-entries <n>', `entries in one container (default ${DEFAULT_LIMITS.maxEntries})`, positiveInt)
     .option('--max-decoded <MiB>', `bytes one decompressed stream may produce, in MiB (default ${DEFAULT_LIMITS.maxDecodedBytes / 1024 / 1024})`, positiveInt)
     .option('--max-containers <n>', `nested containers opened in one run (default ${DEFAULT_LIMITS.maxContainers})`, positiveInt)
-    .option('--max-entry-seconds <s>', `seconds spent opening one entry's content: decoding, listing (default ${DEFAULT_LIMITS.maxEntrySeconds})`, positiveInt);
+    .option('--max-entry-seconds <s>', `seconds spent opening one entry's content: decoding, listing (default ${DEFAULT_LIMITS.maxEntrySeconds})`, positiveInt)
+    .option('--in-memory <MiB>', `decoded bytes of one stream kept in memory, in MiB; a larger stream goes to an unnamed temporary file in $TMPDIR (default ${DEFAULT_LIMITS.memoryDecodedBytes / 1024 / 1024})`, nonNegativeInt);
 }
 
 /** Writes `text` to FILE, or to stdout for `-`. */

@@ -6,6 +6,7 @@ import { ReprodiffError } from './errors.js';
 import { FORMATS } from './formats/index.js';
 import { FileSource } from './io/file.js';
 import type { Span } from './model.js';
+import { TempFiles } from './io/spill.js';
 import { type Container, type Entry, type EntryMeta, type Field, type OpenContext } from './model.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { entrySource, isTransparent, NestGuard, openViews, sourceKey } from './walk/open.js';
@@ -47,7 +48,8 @@ export interface InspectResult {
 
 export async function inspectImage(path: string, opts: { jobs?: number; limits?: Limits; hash?: boolean } = {}): Promise<InspectResult> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  const ctx: OpenContext = { limits };
+  const temp = new TempFiles();
+  const ctx: OpenContext = { limits, temp };
   const root = new FileSource(path);
   const pool = new WorkerPool(opts.jobs);
   const result: InspectResult = { schemaVersion: 1, input: { path, size: root.size }, containers: [], entries: [], notes: [] };
@@ -100,6 +102,7 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
   } finally {
     await pool.close();
     root.close();
+    temp.close();
   }
 }
 

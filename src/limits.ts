@@ -18,6 +18,8 @@ export interface Limits {
   maxContainers: number;
   /** seconds spent opening the contents of one entry (decoding, listing) */
   maxEntrySeconds: number;
+  /** decoded bytes of one stream kept in memory; a larger stream goes to an unnamed temporary file (io/spill.ts) */
+  memoryDecodedBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -29,6 +31,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxChain: 100_000,
   maxContainers: 20_000,
   maxEntrySeconds: 120,
+  memoryDecodedBytes: 8 * 1024 * 1024,
 });
 
 /** Throws E_LIMIT when `value` exceeds `cap`. `what` names the thing counted. */

@@ -5,6 +5,7 @@
  */
 import type { ByteSource, Extent } from './io/source.js';
 import type { Limits } from './limits.js';
+import type { TempFiles } from './io/spill.js';
 
 export const KINDS = [
   'timestamp',
@@ -152,6 +153,8 @@ export interface OpenContext {
   limits: Limits;
   /** opening the content of an entry (not an input): limits.maxEntrySeconds applies */
   timeLimited?: boolean;
+  /** where decoded streams over limits.memoryDecodedBytes go; closed when the run ends */
+  temp?: TempFiles;
 }
 
 export interface Format {

@@ -10,13 +10,14 @@ import { ReprodiffError } from '../errors.js';
 import { FORMATS } from '../formats/index.js';
 import { FileSource } from '../io/file.js';
 import { DecodedSource, type ByteSource, type Extent } from '../io/source.js';
+import { TempFiles } from '../io/spill.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import type { Container, Entry, Field, Kind, OpenContext, Span, Value } from '../model.js';
 import type { ReportSpan } from '../report/types.js';
 import { explainContent } from '../classify/content.js';
 import { entrySource, isTransparent, NestGuard, openViews, sourceKey, type OpenResult } from '../walk/open.js';
 import { normalize, Ranges, subtract, type Interval } from './intervals.js';
-import { diffFiles, hashContent, WorkerPool } from './pool.js';
+import { diffFiles, hashContent, sameContent, WorkerPool } from './pool.js';
 import type { DiffResult } from '../../workers/tasks.js';
 import { pushAll } from '../util/array.js';
 import { trace } from '../util/trace.js';
@@ -546,14 +547,21 @@ export class Comparer {
   private async compareContentBytes(pair: ContentPair, srcA: ByteSource, srcB: ByteSource, spansA: Span[], spansB: Span[]): Promise<void> {
     const { ca, cb, ea, eb, path, prefix, depth, scope, placed } = pair;
     let equal = false;
-    let hashA: string | undefined;
-    let hashB: string | undefined;
-    if (ea.size === eb.size) {
-      [hashA, hashB] = await Promise.all([
+    let hashes: Promise<[string, string]> | undefined;
+    const hashBoth = (): Promise<[string, string]> =>
+      (hashes ??= Promise.all([
         hashContent(this.pool, this.rootA.path, srcA, ea.extents, spansA),
         hashContent(this.pool, this.rootB.path, srcB, eb.extents, spansB),
-      ]);
-      equal = hashA === hashB;
+      ]));
+    if (ea.size === eb.size) {
+      // contents in the inputs are hashed by the pool, which reads them itself; those in decoded streams are
+      // compared here byte by byte (stopping at the first difference), and hashed only for a report that
+      // shows their digests
+      const inFiles = spansA.every((s) => s.stream === undefined) && spansB.every((s) => s.stream === undefined);
+      if (inFiles) {
+        const [ha, hb] = await hashBoth();
+        equal = ha === hb;
+      } else equal = sameContent(srcA, ea.extents, srcB, eb.extents);
     }
     // placement in the outer file: a decoded content (a squashfs file, a deflated zip member) sits where its
     // encoded bytes are
@@ -592,14 +600,15 @@ export class Comparer {
       return;
     }
     if (this.explainDiffering(ca, cb, ea, eb, path, scope)) return;
+    const [hashA, hashB] = ea.size === eb.size ? await hashBoth() : ['', ''];
     this.add({
       path,
       format: ca.format,
       field: null,
       kind: 'content',
       root: true,
-      a: ea.size === eb.size ? `sha256:${(hashA ?? '').slice(0, 16)}` : `${ea.size} bytes`,
-      b: ea.size === eb.size ? `sha256:${(hashB ?? '').slice(0, 16)}` : `${eb.size} bytes`,
+      a: ea.size === eb.size ? `sha256:${hashA.slice(0, 16)}` : `${ea.size} bytes`,
+      b: ea.size === eb.size ? `sha256:${hashB.slice(0, 16)}` : `${eb.size} bytes`,
       // a decoded content also claims its encoded bytes: they differ because it does
       spans: [...reportSpans('a', spansA), ...reportSpans('b', spansB), ...encodedSpans(srcA, srcB)],
       scope,
@@ -827,7 +836,8 @@ export function longestIncreasing(seq: number[]): Set<number> {
 /** Runs the whole comparison of two files. */
 export async function compareFiles(pathA: string, pathB: string, opts: CompareOptions = {}): Promise<CompareResult> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  const ctx: OpenContext = { limits };
+  const temp = new TempFiles();
+  const ctx: OpenContext = { limits, temp };
   const rootA = new FileSource(pathA);
   const rootB = new FileSource(pathB);
   const pool = new WorkerPool(opts.jobs);
@@ -908,11 +918,13 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
       close: () => {
         rootA.close();
         rootB.close();
+        temp.close();
       },
     };
   } catch (e) {
     rootA.close();
     rootB.close();
+    temp.close();
     throw e;
   } finally {
     await pool.close();

@@ -88,3 +88,47 @@ export async function hashContent(pool: WorkerPool, file: string, src: ByteSourc
   }
   return h.digest('hex');
 }
+
+/** Piece size for comparing contents read through their sources. */
+const PIECE = 1 << 20;
+let scratch: [Uint8Array, Uint8Array] | undefined;
+
+/**
+ * The bytes of `extents` of `src`, in pieces of at most PIECE bytes. Through `readInto` when the source has
+ * it, into one reused buffer: each piece is valid only until the next is asked for.
+ */
+function* pieces(src: ByteSource, extents: readonly Extent[], scratch: Uint8Array): Generator<Uint8Array> {
+  for (const e of extents) {
+    for (let at = 0; at < e.length; at += PIECE) {
+      const n = Math.min(PIECE, e.length - at);
+      if (src.readInto) {
+        const into = scratch.subarray(0, n);
+        src.readInto(e.offset + at, into, 'content');
+        yield into;
+      } else yield src.read(e.offset + at, n, 'content');
+    }
+  }
+}
+
+/**
+ * Whether two contents of equal length hold the same bytes, read through their sources and compared piece
+ * by piece. For contents in decoded streams (a file in a compressed initrd) this replaces hashing both: a
+ * byte comparison is several times faster than SHA-256, and most such contents are equal.
+ */
+export function sameContent(srcA: ByteSource, extA: readonly Extent[], srcB: ByteSource, extB: readonly Extent[]): boolean {
+  // one pair of buffers for every call: the comparison is synchronous, so no two calls overlap
+  scratch ??= [new Uint8Array(PIECE), new Uint8Array(PIECE)];
+  const ia = pieces(srcA, extA, scratch[0]);
+  const ib = pieces(srcB, extB, scratch[1]);
+  let a = new Uint8Array(0);
+  let b = new Uint8Array(0);
+  for (;;) {
+    if (!a.length) a = ia.next().value ?? a;
+    if (!b.length) b = ib.next().value ?? b;
+    if (!a.length || !b.length) return !a.length && !b.length;
+    const n = Math.min(a.length, b.length);
+    if (Buffer.compare(a.subarray(0, n), b.subarray(0, n)) !== 0) return false;
+    a = a.subarray(n);
+    b = b.subarray(n);
+  }
+}

@@ -80,8 +80,18 @@ export class FileSource implements ByteSource {
     return data;
   }
 
+  /** Fills `into` with the bytes at `offset`, past the block cache (for long sequential scans). */
+  readInto(offset: number, into: Uint8Array, structure?: string): void {
+    checkRange(this, offset, into.length, structure);
+    this.fill(into, offset, structure);
+  }
+
   private readDirect(offset: number, length: number, structure?: string): Uint8Array {
-    const buf = new Uint8Array(length);
+    return this.fill(new Uint8Array(length), offset, structure);
+  }
+
+  private fill(buf: Uint8Array, offset: number, structure?: string): Uint8Array {
+    const length = buf.length;
     let done = 0;
     while (done < length) {
       let n: number;

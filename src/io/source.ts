@@ -7,6 +7,7 @@
  */
 import { ReprodiffError } from '../errors.js';
 import type { Span } from '../model.js';
+import type { SpillFile } from './spill.js';
 
 export interface ByteSource {
   /** a human name for messages: a file path, or a nested path like `a.iso//efiboot.img` */
@@ -22,6 +23,11 @@ export interface ByteSource {
   spans(offset: number, length: number): Span[];
   /** The stream id that spans in this source fall back to (`undefined` for the outermost file). */
   readonly stream: string | undefined;
+  /**
+   * Fills `into` with the bytes at `offset` (E_TRUNCATED past the end), for sources that read from a file:
+   * a caller scanning much data reuses one buffer instead of getting a new one per read.
+   */
+  readInto?(offset: number, into: Uint8Array, structure?: string): void;
 }
 
 export function checkRange(src: { name: string; size: number }, offset: number, length: number, structure?: string): void {
@@ -68,6 +74,11 @@ export class SliceSource implements ByteSource {
   read(offset: number, length: number, structure?: string): Uint8Array {
     checkRange(this, offset, length, structure);
     return this.parent.read(this.base + offset, length, structure);
+  }
+  readInto(offset: number, into: Uint8Array, structure?: string): void {
+    checkRange(this, offset, into.length, structure);
+    if (this.parent.readInto) this.parent.readInto(this.base + offset, into, structure);
+    else into.set(this.parent.read(this.base + offset, into.length, structure));
   }
   spans(offset: number, length: number): Span[] {
     return this.parent.spans(this.base + offset, length);
@@ -149,17 +160,33 @@ export class ExtentSource implements ByteSource {
 }
 
 /**
- * A decoded (decompressed) stream. Its bytes live only in memory, so spans inside it name the stream;
- * `origin` is the span of the encoded bytes in the parent, to which differences are rolled up.
+ * A decoded (decompressed) stream. Its bytes live only in memory or in an unnamed temporary file
+ * (io/spill.ts), so spans inside it name the stream; `origin` is the span of the encoded bytes in the parent,
+ * to which differences are rolled up.
  */
-export class DecodedSource extends BufferSource {
+export class DecodedSource implements ByteSource {
+  readonly size: number;
   constructor(
-    name: string,
-    data: Uint8Array,
-    stream: string,
+    readonly name: string,
+    private readonly store: Uint8Array | SpillFile,
+    readonly stream: string,
     readonly origin: Span[],
   ) {
-    super(name, data, stream);
+    this.size = store instanceof Uint8Array ? store.length : store.size;
+  }
+  read(offset: number, length: number, structure?: string): Uint8Array {
+    checkRange(this, offset, length, structure);
+    const s = this.store;
+    return s instanceof Uint8Array ? s.subarray(offset, offset + length) : s.read(offset, length);
+  }
+  readInto(offset: number, into: Uint8Array, structure?: string): void {
+    checkRange(this, offset, into.length, structure);
+    const s = this.store;
+    if (s instanceof Uint8Array) into.set(s.subarray(offset, offset + into.length));
+    else s.readInto(offset, into);
+  }
+  spans(offset: number, length: number): Span[] {
+    return [{ stream: this.stream, offset, length }];
   }
 }
 

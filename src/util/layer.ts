@@ -1,7 +1,8 @@
 /** Helpers shared by the compression-layer containers (gzip, xz, zstd, lz4): one `/content` entry over a decoded stream. */
 import { ReprodiffError } from '../errors.js';
 import { DecodedSource, readAll, type ByteSource } from '../io/source.js';
-import type { Entry, FormatName, Span } from '../model.js';
+import type { Entry, FormatName, OpenContext, Span } from '../model.js';
+import { storeDecoded, type SpillFile } from '../io/spill.js';
 
 /** Reads the whole compressed source, refusing sources over `cap` bytes. */
 export function readCompressed(src: ByteSource, cap: number, format: string): Uint8Array {
@@ -13,14 +14,20 @@ export function streamId(src: ByteSource, format: FormatName): string {
   return `${src.name}#${format}`;
 }
 
-/** The `/content` entry whose bytes are `data`, decoded from the `origin` spans of `src`. */
-export function contentEntry(src: ByteSource, format: FormatName, data: Uint8Array, origin: Span[]): Entry {
-  const source = new DecodedSource(`${src.name}//content`, data, streamId(src, format), origin);
+/**
+ * The `/content` entry whose bytes are `data`, decoded from the `origin` spans of `src`. With `ctx`, data over
+ * limits.memoryDecodedBytes moves to a temporary file, so that only one decoded stream is held at a time.
+ */
+export function contentEntry(src: ByteSource, format: FormatName, data: Uint8Array | SpillFile, origin: Span[], ctx?: OpenContext): Entry {
+  const name = `${src.name}//content`;
+  const store = data instanceof Uint8Array && ctx ? storeDecoded(name, data, ctx.limits.memoryDecodedBytes, ctx.temp) : data;
+  const source = new DecodedSource(name, store, streamId(src, format), origin);
+  const size = source.size;
   return {
     path: '/content',
     type: 'file',
-    size: data.length,
-    extents: data.length ? [{ offset: 0, length: data.length }] : [],
+    size,
+    extents: size ? [{ offset: 0, length: size }] : [],
     contentSource: source,
     fields: [],
     meta: {},

@@ -6,19 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { alignContents } from '../../src/classify/content-align.js';
 import { explainContent, hexExcerpt } from '../../src/classify/content.js';
 import { expectCovers } from './cover.js';
+import { prng } from '../helpers/mutate.js';
 
-/** xorshift32: the same bytes on every run */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 

@@ -6,6 +6,7 @@ import { BufferSource } from '../../src/io/source.js';
 import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { gzipFormat, openGzip } from '../../src/formats/gzip/index.js';
 import { hasTool, scratch } from '../helpers/tools.js';
+import { TempFiles } from '../../src/io/spill.js';
 
 const ctx = { limits: { ...DEFAULT_LIMITS } };
 const { dir, cleanup } = scratch('reprodiff-gzip-');
@@ -70,6 +71,37 @@ describe('gzip container', () => {
       expect(c.notes).toEqual([`gzip member 0: ISIZE ${lie} does not match the data (${sample.length})`]);
     }
     expect(honest.notes).toEqual([]);
+  });
+  it.skipIf(!hasTool('gzip'))('inflates a stream past the memory allowance into a temporary file, as gzip -dc does', () => {
+    // about 6 MB of text in two members, with 1 MiB allowed in memory: most of it goes to the file
+    sh('for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do cat initrd.img; done > big.img && for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do cat big.img; done | head -c 6000000 > big.img.2 && mv big.img.2 big.img');
+    sh('head -c 4000000 big.img | gzip -n -c > big.gz && tail -c +4000001 big.img | gzip -1 -c >> big.gz');
+    const expected = execFileSync('gzip', ['-dc', join(dir, 'big.gz')], { maxBuffer: 64 << 20 });
+    const temp = new TempFiles();
+    try {
+      const c = openGzip(new BufferSource('big.gz', new Uint8Array(readFileSync(join(dir, 'big.gz')))), { limits: { ...DEFAULT_LIMITS, memoryDecodedBytes: 1 << 20 }, temp });
+      expect(c.notes).toEqual(['2 gzip members']);
+      const src = c.entries[0]!.contentSource!;
+      expect(src.size).toBe(expected.length);
+      for (let at = 0; at < src.size; at += 1 << 20) {
+        const n = Math.min(1 << 20, src.size - at);
+        expect(Buffer.from(src.read(at, n)).equals(expected.subarray(at, at + n))).toBe(true);
+      }
+      expect(v(c, 'gzip.member[1].trailer.isize')).toBe(2_000_000);
+      expect(c.fields.find((f) => f.name === 'gzip.member[1].trailer.crc32')!.covers).toEqual([{ stream: 'big.gz#gzip', offset: 4_000_000, length: 2_000_000 }]);
+    } finally {
+      temp.close();
+    }
+  });
+  it.skipIf(!hasTool('gzip'))('names a truncated trailer and a truncated deflate stream', () => {
+    sh('gzip -n -c initrd.img > cut.gz');
+    const whole = new Uint8Array(readFileSync(join(dir, 'cut.gz')));
+    // the deflate data ends exactly where the input does: only the trailer is missing
+    expect(() => openGzip(new BufferSource('cut.gz', whole.subarray(0, whole.length - 8)), ctx)).toThrow(/gzip trailer is truncated/);
+    expect(() => openGzip(new BufferSource('cut.gz', whole.subarray(0, whole.length - 3)), ctx)).toThrow(/gzip trailer is truncated/);
+    expect(() => openGzip(new BufferSource('cut.gz', whole.subarray(0, whole.length >> 1)), ctx)).toThrow(
+      expect.objectContaining({ code: 'E_FORMAT', message: expect.stringMatching(/corrupt deflate data: unexpected end of file/) }),
+    );
   });
   it('rejects a truncated member', () => {
     const b = new Uint8Array([0x1f, 0x8b, 8, 8, 0, 0, 0, 0, 0, 3, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69]);

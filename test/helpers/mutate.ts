@@ -27,3 +27,16 @@ export async function mutations(base: Uint8Array, count: number, open: (src: Buf
   }
   return outcomes;
 }
+
+/** xorshift32: the same numbers on every run */
+export function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}

@@ -1,6 +1,7 @@
 /**
  * What the CLI touches on disk, traced with strace: it reads the two inputs (and its own code), writes only
- * the report paths it was given, and creates, renames or removes nothing else.
+ * the report paths it was given, and creates, renames or removes nothing else. Decoded data past --in-memory
+ * goes to files in TMPDIR that never have a name.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -66,6 +67,29 @@ describe.skipIf(!hasTool('strace'))('files touched', () => {
     expect(readdirSync(t.cwd).sort()).toEqual(['report.html', 'report.json', 'report.md']);
     expect(readdirSync(t.tmp)).toEqual([]);
     expect(readdirSync(t.home)).toEqual([]);
+  });
+
+  it('decoded data past --in-memory goes to unnamed files in TMPDIR, and nothing is left there', () => {
+    const a = join(SAMPLES, 'uki-a.efi');
+    const b = join(SAMPLES, 'uki-b.efi');
+    const t = traced([a, b, '--in-memory', '0', '--json', 'report.json'], 'spill');
+    expect(t.status).toBe(1);
+    const writes = t.calls.filter((c) => c.call !== 'open' && c.call !== 'openat' ? true : /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(c.flags));
+    const temps = writes.filter((c) => c.path === t.tmp);
+    // the zstd initrd of each side, decoded into a file that never has a name
+    expect(temps.length).toBe(2);
+    for (const c of temps) expect(c.flags).toMatch(/O_TMPFILE/);
+    expect(writes.filter((c) => !temps.includes(c)).map((c) => `${c.call} ${c.path}`)).toEqual(['openat report.json']);
+    expect(readdirSync(t.tmp)).toEqual([]);
+    expect(readdirSync(t.cwd)).toEqual(['report.json']);
+    // the same report as with everything in memory
+    const inMemory = traced([a, b, '--json', 'report.json'], 'in-memory');
+    const strip = (dirName: string): unknown => {
+      const r = JSON.parse(readFileSync(join(dirName, 'report.json'), 'utf8')) as Record<string, unknown>;
+      delete r.inputs;
+      return r;
+    };
+    expect(strip(t.cwd)).toEqual(strip(inMemory.cwd));
   });
 
   it('inspect reads its input and writes nothing but its JSON', () => {

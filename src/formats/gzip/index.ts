@@ -2,14 +2,16 @@
  * gzip (RFC 1952) as a container: one `/content` entry holding the decoded data of every member,
  * the members' headers and trailers as fields, zero padding after the last member as a region.
  */
-import { crc32, inflateRawSync } from 'node:zlib';
+import { constants as zlibConstants, crc32, InflateRaw, inflateRawSync } from 'node:zlib';
 import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
 import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
-import { contentEntry, readCompressed, streamId } from '../../util/layer.js';
+import { checkCap, checkTime } from '../../limits.js';
+import { DecodedSink } from '../../io/spill.js';
+import { contentEntry, streamId } from '../../util/layer.js';
 
 export const GZIP_MTIME_HINT =
   'gzip stores the input file\'s mtime: compress with `gzip -n` (or GZIP=-n, `pigz -n`, Python gzip mtime=0), or set the input mtime to SOURCE_DATE_EPOCH';
@@ -35,57 +37,61 @@ export const gzipFormat: Format = {
 
 export function openGzip(src: ByteSource, ctx: OpenContext): Container {
   const maxOut = ctx.limits.maxDecodedBytes;
-  const input = readCompressed(src, maxOut, 'gzip');
-  const b = new Bytes(input, src, 0, 'gzip member');
+  const size = src.size;
+  checkCap(size, maxOut, 'gzip stream size', src.name, 0);
   const stream = streamId(src, 'gzip');
   const fields: Field[] = [];
   const regions: Region[] = [];
   const notes: string[] = [];
-  const chunks: Uint8Array[] = [];
-  let outPos = 0;
+  // every member's output, in memory or, past limits.memoryDecodedBytes, in a temporary file; the compressed
+  // input is read piece by piece too, so neither is ever held whole
+  const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp, lastIsize(src));
   let p = 0;
   let member = 0;
-  while (p < input.length) {
-    if (member > 0 && input[p] === 0) {
-      let q = p;
-      while (q < input.length && input[q] === 0) q++;
-      if (q === input.length) {
-        regions.push({ name: 'gzip trailing zero padding', role: 'padding', spans: b.spans(p, q - p) });
-        p = q;
+  while (p < size) {
+    if (member > 0) {
+      const zeros = zeroRun(src, p);
+      if (zeros > 0 && p + zeros === size) {
+        regions.push({ name: 'gzip trailing zero padding', role: 'padding', spans: src.spans(p, zeros) });
+        p = size;
         break;
       }
     }
-    if (input.length - p < 18 || input[p] !== 0x1f || input[p + 1] !== 0x8b) {
-      if (member === 0) throw b.error(p, 'not a gzip member');
-      notes.push(`${input.length - p} bytes after the last gzip member at offset ${p} are not gzip data`);
-      regions.push({ name: 'data after the gzip stream', role: 'unused', spans: b.spans(p, input.length - p) });
-      p = input.length;
+    const start = p;
+    // the member header, read through a window: its optional name and comment end within it
+    const b = Bytes.at(src, start, Math.min(size - start, HEADER_WINDOW), 'gzip member');
+    const win = b.data;
+    if (size - p < 18 || win[0] !== 0x1f || win[1] !== 0x8b) {
+      if (member === 0) throw b.error(0, 'not a gzip member');
+      notes.push(`${size - p} bytes after the last gzip member at offset ${p} are not gzip data`);
+      regions.push({ name: 'data after the gzip stream', role: 'unused', spans: src.spans(p, size - p) });
+      p = size;
       break;
     }
-    if (input[p + 2] !== 8) throw b.error(p + 2, `unknown gzip compression method ${input[p + 2]}`, 'E_UNSUPPORTED');
+    if (win[2] !== 8) throw b.error(2, `unknown gzip compression method ${win[2]}`, 'E_UNSUPPORTED');
     const pre = member === 0 ? 'gzip.' : `gzip.member[${member}].`;
-    const start = p;
-    const flg = b.u8(p + 3);
-    if (flg & 0xe0) throw b.error(p + 3, 'reserved gzip flag bits are set');
-    fields.push(field(`${pre}header.flags`, flg, 'content', b.spans(p + 3, 1)));
-    const mtime = b.u32le(p + 4);
-    fields.push(
-      field(`${pre}header.mtime`, mtime === 0 ? null : isoFromUnix(mtime), 'timestamp', b.spans(p + 4, 4), { hint: GZIP_MTIME_HINT }),
-    );
-    fields.push(field(`${pre}header.xfl`, b.u8(p + 8), 'content', b.spans(p + 8, 1)));
-    const os = b.u8(p + 9);
-    fields.push(field(`${pre}header.os`, OS_NAMES[os] ?? os, 'content', b.spans(p + 9, 1)));
-    let q = p + 10;
+    const flg = b.u8(3);
+    if (flg & 0xe0) throw b.error(3, 'reserved gzip flag bits are set');
+    fields.push(field(`${pre}header.flags`, flg, 'content', b.spans(3, 1)));
+    const mtime = b.u32le(4);
+    fields.push(field(`${pre}header.mtime`, mtime === 0 ? null : isoFromUnix(mtime), 'timestamp', b.spans(4, 4), { hint: GZIP_MTIME_HINT }));
+    fields.push(field(`${pre}header.xfl`, b.u8(8), 'content', b.spans(8, 1)));
+    const os = b.u8(9);
+    fields.push(field(`${pre}header.os`, OS_NAMES[os] ?? os, 'content', b.spans(9, 1)));
+    let q = 10;
     if (flg & 4) {
       const xlen = b.u16le(q);
-      if (q + 2 + xlen > input.length) throw b.error(q, 'gzip extra field runs past the end');
+      if (q + 2 + xlen > win.length) throw b.error(q, 'gzip extra field runs past the end');
       fields.push(field(`${pre}header.extra`, b.hex(q + 2, xlen), 'content', b.spans(q, 2 + xlen)));
       q += 2 + xlen;
     }
     const zstring = (what: string): [string, number, number] => {
       const s = q;
-      while (q < input.length && input[q] !== 0) q++;
-      if (q >= input.length) throw b.error(s, `gzip ${what} is not terminated`);
+      while (q < win.length && win[q] !== 0) q++;
+      if (q >= win.length) {
+        if (start + win.length < size) throw b.error(s, `gzip ${what} is not terminated within ${HEADER_WINDOW} bytes`, 'E_LIMIT');
+        throw b.error(s, `gzip ${what} is not terminated`);
+      }
       q++;
       return [b.ascii(s, q - 1 - s, false), s, q - s];
     };
@@ -98,79 +104,151 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
       fields.push(field(`${pre}header.comment`, comment, 'content', b.spans(s, n)));
     }
     if (flg & 2) {
-      fields.push(
-        field(`${pre}header.crc16`, b.u16le(q), 'checksum', b.spans(q, 2), { covers: b.spans(start, q - start), derived: true }),
-      );
+      fields.push(field(`${pre}header.crc16`, b.u16le(q), 'checksum', b.spans(q, 2), { covers: b.spans(0, q), derived: true }));
       q += 2;
     }
-    regions.push({ name: `gzip member ${member} header`, role: 'metadata', spans: b.spans(start, q - start) });
+    regions.push({ name: `gzip member ${member} header`, role: 'metadata', spans: b.spans(0, q) });
     // the deflate stream: inflate it to learn where it ends
-    let res: { buffer: Buffer; engine: { bytesWritten: number } };
-    try {
-      const room = Math.max(1, maxOut - outPos);
-      res = inflateRawSync(input.subarray(q), { info: true, maxOutputLength: room, chunkSize: outputChunk(input, q, room) }) as unknown as typeof res;
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${maxOut} bytes`, { file: src.name, structure: 'gzip stream', offset: q });
-      }
-      throw new ReprodiffError('E_FORMAT', `corrupt deflate data: ${err.message}`, { file: src.name, structure: 'gzip stream', offset: q });
-    }
-    const used = res.engine.bytesWritten;
-    const data = new Uint8Array(res.buffer.buffer, res.buffer.byteOffset, res.buffer.byteLength);
-    q += used;
-    if (q + 8 > input.length) throw b.error(q, 'gzip trailer is truncated');
-    const crc = b.u32le(q);
-    const isize = b.u32le(q + 4);
-    const outSpan = [{ stream, offset: outPos, length: data.length }];
-    const actualCrc = crc32(data);
-    if (actualCrc !== crc) notes.push(`gzip member ${member}: CRC32 ${crc.toString(16)} does not match the data (${actualCrc.toString(16)})`);
-    if (isize !== data.length % 2 ** 32) notes.push(`gzip member ${member}: ISIZE ${isize} does not match the data (${data.length})`);
-    fields.push(
-      field(`${pre}trailer.crc32`, crc.toString(16).padStart(8, '0'), 'checksum', b.spans(q, 4), { covers: outSpan, derived: true }),
-    );
-    fields.push(field(`${pre}trailer.isize`, isize, 'size', b.spans(q + 4, 4), { derived: true }));
-    regions.push({ name: `gzip member ${member} trailer`, role: 'metadata', spans: b.spans(q, 8) });
-    chunks.push(data);
-    outPos += data.length;
-    p = q + 8;
+    const before = sink.size;
+    const inflated = inflateMember(src, start + q, sink, maxOut);
+    const outSize = sink.size - before;
+    const at = start + q + inflated.used;
+    if (at + 8 > size) throw new ReprodiffError('E_FORMAT', 'gzip trailer is truncated', { file: src.name, structure: 'gzip member', offset: at });
+    const t = Bytes.at(src, at, 8, 'gzip trailer');
+    const crc = t.u32le(0);
+    const isize = t.u32le(4);
+    const outSpan = [{ stream, offset: before, length: outSize }];
+    if (inflated.crc !== crc) notes.push(`gzip member ${member}: CRC32 ${crc.toString(16)} does not match the data (${inflated.crc.toString(16)})`);
+    if (isize !== outSize % 2 ** 32) notes.push(`gzip member ${member}: ISIZE ${isize} does not match the data (${outSize})`);
+    fields.push(field(`${pre}trailer.crc32`, crc.toString(16).padStart(8, '0'), 'checksum', t.spans(0, 4), { covers: outSpan, derived: true }));
+    fields.push(field(`${pre}trailer.isize`, isize, 'size', t.spans(4, 4), { derived: true }));
+    regions.push({ name: `gzip member ${member} trailer`, role: 'metadata', spans: t.spans(0, 8) });
+    p = at + 8;
     member++;
-    if (member > ctx.limits.maxEntries) throw b.error(p, `more than ${ctx.limits.maxEntries} gzip members`, 'E_LIMIT');
-  }
-  let data: Uint8Array;
-  if (chunks.length === 1) data = chunks[0] as Uint8Array;
-  else {
-    data = new Uint8Array(outPos);
-    let o = 0;
-    for (const c of chunks) {
-      data.set(c, o);
-      o += c.length;
-    }
+    if (member > ctx.limits.maxEntries) throw new ReprodiffError('E_LIMIT', `more than ${ctx.limits.maxEntries} gzip members`, { file: src.name, structure: 'gzip member', offset: p });
   }
   if (member > 1) notes.push(`${member} gzip members`);
   return {
     format: 'gzip',
     source: src,
     fields,
-    entries: [contentEntry(src, 'gzip', data, src.spans(0, src.size))],
+    entries: [contentEntry(src, 'gzip', sink.finish(), src.spans(0, src.size))],
     regions,
     notes,
   };
 }
 
+/** the bytes read at once for a member header: its optional name and comment must end within them */
+const HEADER_WINDOW = 1 << 20;
+
+/** The last member's ISIZE (the decoded size mod 2^32), as a hint of how much will be decoded; 0 when too short. */
+function lastIsize(src: ByteSource): number {
+  if (src.size < 18) return 0;
+  const t = src.read(src.size - 4, 4, 'gzip trailer');
+  return ((t[0] as number) | ((t[1] as number) << 8) | ((t[2] as number) << 16) | ((t[3] as number) << 24)) >>> 0;
+}
+
+/** How many zero bytes start at `p` of `src` (read a window at a time). */
+function zeroRun(src: ByteSource, p: number): number {
+  let q = p;
+  while (q < src.size) {
+    const w = src.read(q, Math.min(src.size - q, 64 * 1024), 'gzip padding');
+    let i = 0;
+    while (i < w.length && w[i] === 0) i++;
+    q += i;
+    if (i < w.length) break;
+  }
+  return q - p;
+}
+
+/** compressed bytes read and fed to zlib at once */
+const FEED = 256 * 1024;
+/** zlib's output buffer: what is held of the decoded data at once */
+const OUT = 1 << 20;
+
+/** The parts of node's zlib engine that its own synchronous calls use (lib/zlib.js, processChunkSync). */
+interface ZlibHandle {
+  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+  onerror: (message: string, errno: number, code?: string) => void;
+}
+
 /**
- * The output chunk size for inflating the member at `at`: the size the stream's last trailer states (ISIZE,
- * the decoded size mod 2^32), when that is plausible. zlib then writes the whole output into one chunk and
- * hands it back as is; with its default 16 KiB chunks it gathers them and copies them into one buffer at the
- * end, which holds the decoded data twice at the peak (2 x 137 MB for a Debian installer initrd). A wrong
- * ISIZE (several members, a lying trailer) only changes the chunk size, not the result; deflate expands at
- * most about 1032:1, which bounds what is believed.
+ * Inflates the raw deflate stream at `at` of `input` into `sink` a megabyte at a time, so a stream of any
+ * size is never held whole (past the sink's memory allowance it goes to a temporary file). Returns the input
+ * bytes the stream used and the CRC-32 of its output.
+ *
+ * node:zlib's synchronous calls gather the whole output before returning, so this drives the engine the way
+ * they do, through its handle, and takes each megabyte as it comes. Should a node lack that handle, the
+ * one-shot call is used instead.
  */
-function outputChunk(input: Uint8Array, at: number, room: number): number {
-  const DEFAULT = 64 * 1024;
-  if (input.length < at + 8) return DEFAULT;
-  const n = input.length;
-  const isize = (input[n - 4]! | (input[n - 3]! << 8) | (input[n - 2]! << 16)) + input[n - 1]! * 0x1000000;
-  if (isize === 0 || isize > 1032 * (n - at) + 1024 || isize >= room) return DEFAULT;
-  return Math.max(DEFAULT, isize + 1);
+function inflateMember(src: ByteSource, at: number, sink: DecodedSink, maxOut: number): { used: number; crc: number } {
+  const file = src.name;
+  const place = { file, structure: 'gzip stream', offset: at };
+  const engine = new InflateRaw() as InflateRaw & { _handle?: ZlibHandle; _writeState?: Uint32Array };
+  const handle = engine._handle;
+  const state = engine._writeState;
+  if (!handle || typeof handle.writeSync !== 'function' || !(state instanceof Uint32Array)) {
+    engine.close();
+    return inflateWhole(src.read(at, src.size - at, 'gzip stream'), sink, maxOut, file, at);
+  }
+  let failure: string | undefined;
+  handle.onerror = (message, _errno, code) => {
+    failure = `${message}${code ? ` (${code})` : ''}`;
+  };
+  const out = Buffer.allocUnsafe(OUT);
+  let crc = 0;
+  let pos = at;
+  // the compressed input, a piece at a time, into one buffer where the source allows
+  const feed = new Uint8Array(FEED);
+  let piece: Uint8Array = feed.subarray(0, 0);
+  let pieceAt = at;
+  /** one call into zlib with the unread rest of `piece`; true when it filled its output buffer (call again) */
+  const step = (flush: number): boolean => {
+    const off = pos - pieceAt;
+    const len = piece.length - off;
+    handle.writeSync(flush, piece, off, len, out, 0, OUT);
+    if (failure !== undefined) throw new ReprodiffError('E_FORMAT', `corrupt deflate data: ${failure}`, place);
+    const made = OUT - (state[0] as number);
+    pos += len - (state[1] as number);
+    if (made) {
+      if (sink.size + made > maxOut) throw new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${maxOut} bytes`, place);
+      const got = out.subarray(0, made);
+      crc = crc32(got, crc);
+      sink.write(got);
+      checkTime('decoding gzip', file, pos);
+    }
+    return state[0] === 0;
+  };
+  try {
+    while (pos < src.size) {
+      pieceAt = pos;
+      const n = Math.min(src.size - pos, FEED);
+      if (src.readInto) src.readInto(pos, (piece = feed.subarray(0, n)), 'gzip stream');
+      else piece = src.read(pos, n, 'gzip stream');
+      while (step(zlibConstants.Z_NO_FLUSH));
+      // zlib left input unread although its output had room: the stream ended there
+      if (pos < pieceAt + piece.length) return { used: pos - at, crc };
+    }
+    // all input read: finishing tells a stream that ended right at the end from a truncated one
+    pieceAt = pos;
+    piece = new Uint8Array(0);
+    while (step(zlibConstants.Z_FINISH));
+    return { used: pos - at, crc };
+  } finally {
+    engine.close();
+  }
+}
+
+/** inflateMember without the engine's handle: the whole member in one buffer, then into the sink. */
+function inflateWhole(input: Uint8Array, sink: DecodedSink, maxOut: number, file: string, at: number): { used: number; crc: number } {
+  let res: { buffer: Buffer; engine: { bytesWritten: number } };
+  try {
+    res = inflateRawSync(input, { info: true, maxOutputLength: Math.max(1, maxOut - sink.size) }) as unknown as typeof res;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ERR_BUFFER_TOO_LARGE') throw new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${maxOut} bytes`, { file, structure: 'gzip stream', offset: at });
+    throw new ReprodiffError('E_FORMAT', `corrupt deflate data: ${err.message}`, { file, structure: 'gzip stream', offset: at });
+  }
+  sink.write(res.buffer, true);
+  return { used: res.engine.bytesWritten, crc: crc32(res.buffer) };
 }

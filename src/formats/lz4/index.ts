@@ -65,7 +65,7 @@ export function openLz4(src: ByteSource, ctx: OpenContext): Container {
     format: 'lz4',
     source: src,
     fields,
-    entries: [contentEntry(src, 'lz4', parsed.output, src.spans(0, src.size))],
+    entries: [contentEntry(src, 'lz4', parsed.output, src.spans(0, src.size), ctx)],
     regions,
     notes,
   };

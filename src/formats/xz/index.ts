@@ -86,7 +86,7 @@ export function openXz(src: ByteSource, ctx: OpenContext): Container {
     format: 'xz',
     source: src,
     fields,
-    entries: [contentEntry(src, 'xz', parsed.output, src.spans(0, src.size))],
+    entries: [contentEntry(src, 'xz', parsed.output, src.spans(0, src.size), ctx)],
     regions,
     notes,
   };

@@ -87,7 +87,7 @@ export function openZstd(src: ByteSource, ctx: OpenContext): Container {
     format: 'zstd',
     source: src,
     fields,
-    entries: [contentEntry(src, 'zstd', parsed.output, src.spans(0, src.size))],
+    entries: [contentEntry(src, 'zstd', parsed.output, src.spans(0, src.size), ctx)],
     regions,
     notes,
   };

@@ -1,0 +1,216 @@
+/**
+ * Decoded data too large to keep in memory: an initrd inflates to 100-300 MB, and a comparison holds two.
+ * Past `limits.memoryDecodedBytes` a decoded stream is written to an unnamed temporary file in the
+ * temporary folder (`$TMPDIR`, else /tmp) and read back through a small block cache.
+ *
+ * The file never has a name when the system allows it (Linux O_TMPFILE); otherwise it is created with a
+ * random name and removed at once, before anything is written to it. Either way it is gone when its
+ * descriptor closes: at the end of the run, when the process exits or is killed, and nothing is left behind.
+ */
+import { closeSync, constants, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ReprodiffError } from '../errors.js';
+import { readAcrossBlocks } from './blocks.js';
+
+/** Linux's O_TMPFILE (__O_TMPFILE | O_DIRECTORY); node:fs does not export it. */
+const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
+/** cached block size: small, since a listing (cpio headers every few KiB) reads a block per record */
+const BLOCK = 16 * 1024;
+/** reads at least this long go straight to a fresh buffer, past the cache */
+const DIRECT = 16 * 1024;
+
+/** Descriptors of spill files no longer reachable: closed by the collector if nobody closed them. */
+const orphans = new FinalizationRegistry<{ fd: number; open: boolean }>((h) => {
+  if (h.open) {
+    h.open = false;
+    closeSync(h.fd);
+  }
+});
+
+function openTemp(dir: string): number {
+  try {
+    return openSync(dir, O_TMPFILE | constants.O_RDWR, 0o600);
+  } catch {
+    // no O_TMPFILE here (another system, or a file system without it): a random name, removed at once
+    const path = join(dir, `reprodiff-${process.pid}-${randomBytes(8).toString('hex')}`);
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    return fd;
+  }
+}
+
+/** Decoded bytes in an unnamed temporary file. Reads are positional; the last few blocks read are cached. */
+export class SpillFile {
+  private readonly handle: { fd: number; open: boolean };
+  private size_ = 0;
+  private sealed = false;
+  private readonly cache = new Map<number, Uint8Array>();
+
+  constructor(readonly name: string) {
+    const dir = tmpdir();
+    let fd: number;
+    try {
+      fd = openTemp(dir);
+    } catch (e) {
+      throw new ReprodiffError('E_IO', `cannot make a temporary file in ${dir} for decoded data: ${(e as Error).message} (set TMPDIR to a writable folder, or raise --in-memory)`, { file: name });
+    }
+    this.handle = { fd, open: true };
+    orphans.register(this, this.handle, this);
+  }
+
+  get size(): number {
+    return this.size_;
+  }
+
+  append(chunk: Uint8Array): void {
+    if (this.sealed) throw new Error('spill file is sealed');
+    let done = 0;
+    while (done < chunk.length) {
+      let n: number;
+      try {
+        n = writeSync(this.handle.fd, chunk, done, chunk.length - done, this.size_ + done);
+      } catch (e) {
+        throw new ReprodiffError('E_IO', `cannot write decoded data to a temporary file in ${tmpdir()}: ${(e as Error).message} (free space there, set TMPDIR, or raise --in-memory)`, { file: this.name });
+      }
+      done += n;
+    }
+    this.size_ += chunk.length;
+  }
+
+  /** No more appends: reads may start. */
+  seal(): void {
+    this.sealed = true;
+  }
+
+  /** Exactly `length` bytes at `offset`; the caller has checked the range. */
+  read(offset: number, length: number): Uint8Array {
+    if (length >= DIRECT) return this.readRaw(offset, length);
+    return readAcrossBlocks(offset, length, BLOCK, (i) => this.block(i));
+  }
+
+  private block(i: number): Uint8Array {
+    const hit = this.cache.get(i);
+    if (hit) return hit;
+    const start = i * BLOCK;
+    const data = this.readRaw(start, Math.min(BLOCK, this.size_ - start));
+    if (this.cache.size >= 8) this.cache.delete(this.cache.keys().next().value as number);
+    this.cache.set(i, data);
+    return data;
+  }
+
+  private readRaw(offset: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    this.readInto(offset, out);
+    return out;
+  }
+
+  /** Fills `into` with the bytes at `offset`; the caller has checked the range. */
+  readInto(offset: number, into: Uint8Array): void {
+    if (!this.handle.open) throw new Error(`${this.name}: read after the temporary file was closed`);
+    let done = 0;
+    while (done < into.length) {
+      const n = readSync(this.handle.fd, into, done, into.length - done, offset + done);
+      if (n === 0) throw new ReprodiffError('E_IO', `temporary file for decoded data ended early at ${offset + done}`, { file: this.name });
+      done += n;
+    }
+  }
+
+  close(): void {
+    if (!this.handle.open) return;
+    this.handle.open = false;
+    orphans.unregister(this);
+    this.cache.clear();
+    closeSync(this.handle.fd);
+  }
+}
+
+/** The spill files of one run, closed together when the run ends. */
+export class TempFiles {
+  private readonly files = new Set<SpillFile>();
+  make(name: string): SpillFile {
+    const f = new SpillFile(name);
+    this.files.add(f);
+    return f;
+  }
+  close(): void {
+    for (const f of this.files) f.close();
+    this.files.clear();
+  }
+}
+
+/**
+ * Collects a decoded stream as it is produced: in memory up to `inMemory` bytes, then in a SpillFile.
+ * Chunks passed to `write` may be reused by the caller afterwards; they are copied or written out at once.
+ */
+export class DecodedSink {
+  private chunks: Uint8Array[] = [];
+  private held = 0;
+  private file: SpillFile | undefined;
+
+  /** `expected`: the size the stream is believed to have (a trailer's word); over `inMemory`, the file is used from the start */
+  constructor(
+    readonly name: string,
+    private readonly inMemory: number,
+    private readonly temp: TempFiles | undefined,
+    expected = 0,
+  ) {
+    if (expected > inMemory) this.file = this.makeFile();
+  }
+
+  private makeFile(): SpillFile {
+    return this.temp ? this.temp.make(this.name) : new SpillFile(this.name);
+  }
+
+  get size(): number {
+    return this.file ? this.file.size + this.held : this.held;
+  }
+
+  /** `owned`: the chunk is not reused by the caller, so it may be kept without a copy. */
+  write(chunk: Uint8Array, owned = false): void {
+    if (!chunk.length) return;
+    if (!this.file && this.held + chunk.length > this.inMemory) {
+      this.file = this.makeFile();
+      for (const c of this.chunks) this.file.append(c);
+      this.chunks = [];
+      this.held = 0;
+    }
+    if (this.file) this.file.append(chunk);
+    else {
+      // a copy (a Buffer's slice() would share the caller's memory)
+      this.chunks.push(owned ? chunk : new Uint8Array(chunk));
+      this.held += chunk.length;
+    }
+  }
+
+  /** The whole stream: one buffer in memory, or the sealed spill file. */
+  finish(): Uint8Array | SpillFile {
+    if (this.file) {
+      this.file.seal();
+      return this.file;
+    }
+    if (this.chunks.length === 1) return this.chunks[0] as Uint8Array;
+    const out = new Uint8Array(this.held);
+    let o = 0;
+    for (const c of this.chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
+    this.chunks = [];
+    return out;
+  }
+}
+
+/** Keeps `data` in memory when it is at most `inMemory` bytes, otherwise moves it to a spill file. */
+export function storeDecoded(name: string, data: Uint8Array, inMemory: number, temp: TempFiles | undefined): Uint8Array | SpillFile {
+  if (data.length <= inMemory) return data;
+  const sink = new DecodedSink(name, inMemory, temp);
+  sink.write(data, true);
+  return sink.finish();
+}
