@@ -172,6 +172,25 @@ export interface Format {
 }
 
 /** Builds a field from a structure view: `bytes.spans(off, len)` gives its spans. */
+const fieldNames = new Map<string, Map<string, string>>();
+let fieldNameCount = 0;
+
+/**
+ * `prefix.suffix`, the same string object each time for a small set of names (a record layout's fields,
+ * made again for every record): comparing and keying by names then needs no string building.
+ */
+export function fieldName(prefix: string, suffix: string): string {
+  let bySuffix = fieldNames.get(prefix);
+  const known = bySuffix?.get(suffix);
+  if (known !== undefined) return known;
+  const name = `${prefix}.${suffix}`;
+  if (fieldNameCount >= 100_000) return name; // names that vary per record are not worth keeping
+  if (!bySuffix) fieldNames.set(prefix, (bySuffix = new Map()));
+  bySuffix.set(suffix, name);
+  fieldNameCount++;
+  return name;
+}
+
 export function field(name: string, value: Value, kind: Kind, spans: Span[], extra?: Partial<Field>): Field {
   const f: Field = { name, value, kind, spans };
   if (extra) {

@@ -95,15 +95,25 @@ export class Ranges {
     return this.flat[2 * i + 1]!;
   }
 
+  /** the last answer of firstEndingAfter: queries mostly walk forward through neighbouring records */
+  private hint = 0;
+
   /** Index of the first range ending after `s`. */
   private firstEndingAfter(s: number): number {
+    const f = this.flat;
+    const n = this.count;
+    const h = this.hint;
+    // range h or h + 1 is the answer when it ends after s and the one before it does not
+    if (h < n && f[2 * h + 1]! > s && (h === 0 || f[2 * h - 1]! <= s)) return h;
+    if (h + 1 < n && f[2 * h + 3]! > s && f[2 * h + 1]! <= s) return (this.hint = h + 1);
     let lo = 0;
-    let hi = this.count;
+    let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.flat[2 * mid + 1]! <= s) lo = mid + 1;
+      if (f[2 * mid + 1]! <= s) lo = mid + 1;
       else hi = mid;
     }
+    this.hint = Math.min(lo, Math.max(0, n - 1));
     return lo;
   }
 

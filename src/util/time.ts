@@ -63,11 +63,16 @@ export function isoDate17(b: Uint8Array): string | null {
 
 /** ISO 9660 9.1.5 recording date: years since 1900, month, day, hour, minute, second, GMT offset in 15-minute units. */
 export function isoDate7(b: Uint8Array): string | null {
-  const [y, mo, d, h, mi, s] = [b[0], b[1], b[2], b[3], b[4], b[5]] as number[];
+  const y = b[0] as number;
+  const mo = b[1] as number;
+  const d = b[2] as number;
+  const h = b[3] as number;
+  const mi = b[4] as number;
+  const s = b[5] as number;
   if (y === 0 && mo === 0 && d === 0 && h === 0 && mi === 0 && s === 0) return null;
   const off = ((b[6] as number) << 24) >> 24;
-  if ((mo as number) < 1 || (mo as number) > 12 || (d as number) < 1 || (d as number) > 31) return null;
-  const ms = Date.UTC(1900 + (y as number), (mo as number) - 1, d as number, h as number, mi as number, s as number) - off * 15 * 60 * 1000;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31) return null;
+  const ms = Date.UTC(1900 + y, mo - 1, d, h, mi, s) - off * 15 * 60 * 1000;
   return isoFromMs(ms);
 }
 

@@ -11,6 +11,7 @@ import type { ByteSource, Extent } from '../../io/source.js';
 import { checkCap, checkEntries, checkTime, EntryLimit } from '../../limits.js';
 import {
   field,
+  fieldName,
   type Container,
   type Entry,
   type EntryMeta,
@@ -25,7 +26,7 @@ import { typeFromMode } from '../../util/mode.js';
 import { pushAll } from '../../util/array.js';
 import { isoDate17, isoDate7 } from '../../util/time.js';
 import { detectProducer, fileDateHint, inodeHint, volumeDateHint, type IsoProducer } from './hints.js';
-import { parseSystemUse, type RockRidge } from './susp.js';
+import { parseSystemUse, type RockRidge, type SuspContext } from './susp.js';
 
 const SECTOR = 2048;
 const VD_START = 16;
@@ -98,6 +99,7 @@ class IsoReader {
   private readonly visitedDirs = new Set<number>();
   private producer: { tool: IsoProducer; label: string | undefined } = { tool: 'unknown', label: undefined };
   private suspSkip: number | undefined;
+  private hints: SuspContext['hints'] | undefined;
   private order = 0;
 
   constructor(
@@ -263,19 +265,26 @@ class IsoReader {
     };
   }
 
-  /** Parses the directory record at the start of `b`. */
-  /** `walk`: names, modes and links only (and the continuation areas are noted as regions); `fields`: every field; `meta`: with times. */
+  /** The hints SUSP fields carry: one object per reader, not one per record. */
+  private get suspHints(): SuspContext['hints'] {
+    return (this.hints ??= { time: fileDateHint(this.producer.tool), inode: inodeHint(this.producer.tool), atime: ATIME_HINT });
+  }
+
+  /**
+   * Parses the directory record at the start of `b`.
+   * `walk`: names, modes and links only (and the continuation areas are noted as regions); `fields`: every
+   * field, or with `keep` only those over bytes it says yes to (names are then decoded only when their bytes
+   * are kept); `meta`: with times.
+   */
   private parseRecord(b: Bytes, volume: VolumeInfo, rrPrefix: string, mode: 'walk' | 'fields' | 'meta' = 'walk', keep?: (offset: number, length: number) => boolean): DirRecord {
     const len = b.u8(0);
     if (len < 34) throw b.error(0, `directory record length ${len} is below the minimum of 34`);
     const lenFi = b.u8(32);
     if (33 + lenFi > len) throw b.error(32, `file identifier of ${lenFi} bytes overruns the ${len}-byte record`);
-    const fi = b.bytes(33, lenFi);
-    let isoName: string;
-    if (lenFi === 1 && fi[0] === 0) isoName = '.';
-    else if (lenFi === 1 && fi[0] === 1) isoName = '..';
-    else if (volume.kind === 'joliet') isoName = b.utf16be(33, lenFi);
-    else isoName = b.ascii(33, lenFi, false);
+    const first = b.data[33];
+    const dot = lenFi === 1 && first === 0 ? '.' : lenFi === 1 && first === 1 ? '..' : undefined;
+    // the names are needed to walk the tree; to make fields, only when the identifier's bytes are asked for
+    const names = mode === 'walk' || (mode === 'fields' && (keep === undefined || keep(b.base + 32, 1 + lenFi + (lenFi % 2 === 0 ? 1 : 0))));
     let rr: RockRidge | undefined;
     if (volume.kind === 'primary') {
       const suStart = 33 + lenFi + (lenFi % 2 === 0 ? 1 : 0);
@@ -284,9 +293,10 @@ class IsoReader {
         rr = parseSystemUse(b.sub(suStart + skip, len - suStart - skip, 'system use area'), {
           src: this.src,
           maxChain: this.ctx.limits.maxChain,
-          hints: { time: fileDateHint(this.producer.tool), inode: inodeHint(this.producer.tool), atime: ATIME_HINT },
+          hints: this.suspHints,
           fields: mode === 'fields',
           times: mode !== 'walk',
+          names: mode !== 'fields',
           ...(keep ? { keep } : {}),
         }, rrPrefix);
         if (rr.ceSpans.length && mode === 'walk') {
@@ -294,10 +304,15 @@ class IsoReader {
         }
       }
     }
+    let isoName = dot ?? '';
     let name = isoName;
-    if (rr?.name !== undefined && isoName !== '.' && isoName !== '..') name = rr.name;
-    else if (volume.kind === 'primary' && isoName !== '.' && isoName !== '..') name = isoName.replace(/;\d+$/, '').replace(/\.$/, '');
-    else if (volume.kind === 'joliet') name = isoName.replace(/;\d+$/, '');
+    if (dot === undefined) {
+      if (rr?.name !== undefined) name = rr.name;
+      if (names && (mode !== 'walk' || rr?.name === undefined)) {
+        isoName = volume.kind === 'joliet' ? b.utf16be(33, lenFi) : b.ascii(33, lenFi, false);
+        if (rr?.name === undefined) name = volume.kind === 'primary' ? isoName.replace(/;\d+$/, '').replace(/\.$/, '') : isoName.replace(/;\d+$/, '');
+      }
+    }
     return {
       at: b.base,
       rec: b,
@@ -315,20 +330,20 @@ class IsoReader {
   /** The fields of one directory record (not its Rock Ridge ones). */
   private recordFields(r: DirRecord, prefix: string, keep?: (offset: number, length: number) => boolean): Field[] {
     const b = r.rec;
-    const hint = fileDateHint(this.producer.tool);
+    const hint = this.suspHints.time;
     const lenFi = b.u8(32);
     const out: Field[] = [];
     const k = (off: number, len: number): boolean => keep === undefined || keep(b.base + off, len);
-    if (k(0, 1)) out.push(field(`${prefix}.length`, b.u8(0), 'layout', b.spans(0, 1), { derived: true }));
+    if (k(0, 1)) out.push(field(fieldName(prefix, 'length'), b.u8(0), 'layout', b.spans(0, 1), { derived: true }));
     const idLen = 1 + lenFi + (lenFi % 2 === 0 ? 1 : 0);
-    if (k(32, idLen)) out.push(field(`${prefix}.identifier`, r.isoName, 'content', b.spans(32, idLen)));
-    if (k(28, 4)) out.push(field(`${prefix}.volume_sequence_number`, b.u16le(28), 'content', b.spans(28, 4)));
-    if (k(26, 2)) out.push(field(`${prefix}.unit_size`, r.unitSize, 'content', b.spans(26, 2)));
-    if (k(2, 8)) out.push(field(`${prefix}.extent`, r.lba, 'layout', b.spans(2, 8), { derived: true }));
-    if (k(10, 8)) out.push(field(`${prefix}.data_length`, r.size, 'size', b.spans(10, 8), { derived: true }));
-    if (k(18, 7)) out.push(field(`${prefix}.recording_date`, isoDate7(b.bytes(18, 7)), 'timestamp', b.spans(18, 7), { hint }));
-    if (k(25, 1)) out.push(field(`${prefix}.flags`, r.flags, 'content', b.spans(25, 1)));
-    if (k(1, 1)) out.push(field(`${prefix}.ext_attr_length`, b.u8(1), 'content', b.spans(1, 1)));
+    if (k(32, idLen)) out.push(field(fieldName(prefix, 'identifier'), r.isoName, 'content', b.spans(32, idLen)));
+    if (k(28, 4)) out.push(field(fieldName(prefix, 'volume_sequence_number'), b.u16le(28), 'content', b.spans(28, 4)));
+    if (k(26, 2)) out.push(field(fieldName(prefix, 'unit_size'), r.unitSize, 'content', b.spans(26, 2)));
+    if (k(2, 8)) out.push(field(fieldName(prefix, 'extent'), r.lba, 'layout', b.spans(2, 8), { derived: true }));
+    if (k(10, 8)) out.push(field(fieldName(prefix, 'data_length'), r.size, 'size', b.spans(10, 8), { derived: true }));
+    if (k(18, 7)) out.push(field(fieldName(prefix, 'recording_date'), isoDate7(b.bytes(18, 7)), 'timestamp', b.spans(18, 7), { hint }));
+    if (k(25, 1)) out.push(field(fieldName(prefix, 'flags'), r.flags, 'content', b.spans(25, 1)));
+    if (k(1, 1)) out.push(field(fieldName(prefix, 'ext_attr_length'), b.u8(1), 'content', b.spans(1, 1)));
     return out;
   }
 
@@ -508,8 +523,8 @@ class IsoReader {
 
   private finishFile(volume: VolumeInfo, dirPath: string, file: { rec: DirRecord; extents: Extent[]; size: number; refs: RecordRef[] }): void {
     const path = joinPath(dirPath, file.rec.name);
-    const existing = this.byPath.get(path);
     if (volume.kind === 'joliet') {
+      const existing = this.byPath.get(path);
       if (existing && existing.type !== 'dir') {
         pushAll(existing.refs, file.refs);
         return;
@@ -722,7 +737,11 @@ class IsoEntry implements Entry {
 
   fieldsTouching(touched: (offset: number, length: number) => boolean): Field[] {
     const out: Field[] = [];
-    for (const r of this.refs) pushAll(out, this.reader.recordFieldsAt(r, touched));
+    for (const r of this.refs) {
+      // a record (with its continuation areas) no differing byte touches has no field to make
+      if (!touched(r.at, r.len) && !r.ce.some((c) => touched(c.offset, c.length))) continue;
+      pushAll(out, this.reader.recordFieldsAt(r, touched));
+    }
     return out;
   }
 

@@ -4,12 +4,28 @@
  */
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
-import { field, type Field } from '../../model.js';
+import { field, fieldName, type Field } from '../../model.js';
 import { isoDate17, isoDate7 } from '../../util/time.js';
 
 const SECTOR = 2048;
-/** entries whose data the reader splits into fields: their 4-byte headers are fields of their own */
-const SUSP_HEADERS = new Set(['SP', 'CE', 'PX', 'PN', 'TF', 'CL', 'PL', 'RE', 'ZF', 'ST']);
+/** A SUSP signature as a number: its two ASCII letters, big-endian. */
+const sig = (s: string): number => (s.charCodeAt(0) << 8) | s.charCodeAt(1);
+const SIG_SP = sig('SP');
+const SIG_ST = sig('ST');
+const SIG_CE = sig('CE');
+const SIG_ER = sig('ER');
+const SIG_PX = sig('PX');
+const SIG_PN = sig('PN');
+const SIG_NM = sig('NM');
+const SIG_SL = sig('SL');
+const SIG_CL = sig('CL');
+const SIG_PL = sig('PL');
+const SIG_RE = sig('RE');
+const SIG_TF = sig('TF');
+const SIG_ZF = sig('ZF');
+const sigName = (code: number): string => String.fromCharCode(code >> 8, code & 0xff);
+/** entries whose data the reader splits into fields: their 4-byte headers are fields of their own (not NM, SL) */
+const SUSP_HEADERS = new Set([SIG_SP, SIG_CE, SIG_PX, SIG_PN, SIG_TF, SIG_CL, SIG_PL, SIG_RE, SIG_ZF, SIG_ST]);
 
 export interface RockRidge {
   /** SUSP in use (SP seen in the root's '.' record) */
@@ -41,6 +57,7 @@ export interface RockRidge {
 
 export type TfName = 'creation' | 'modify' | 'access' | 'attributes' | 'backup' | 'expiration' | 'effective';
 const TF_ORDER: TfName[] = ['creation', 'modify', 'access', 'attributes', 'backup', 'expiration', 'effective'];
+const TF_SUFFIX = TF_ORDER.map((n) => `tf.${n}`);
 
 export interface SuspContext {
   src: ByteSource;
@@ -51,6 +68,8 @@ export interface SuspContext {
   fields?: boolean;
   /** false: times are not decoded (the tree walk needs none); default: as `fields` */
   times?: boolean;
+  /** false: NM and SL are not decoded into a name and a target (making fields needs neither); default true */
+  names?: boolean;
   /**
    * With `fields`: makes only the fields whose bytes (`length` at `offset` of the source) this says yes to.
    * The comparer asks for the fields a differing byte touches when both builds hold the record at one place.
@@ -66,6 +85,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
   const rr: RockRidge = { times: {}, relocated: false, extensions: [], fields: [], ceSpans: [] };
   const want = ctx.fields !== false;
   const wantTimes = ctx.times ?? want;
+  const wantNames = ctx.names !== false;
   const keep = ctx.keep;
   /** whether to make the field of `len` bytes at `off` of `b` */
   const wants = (b: Bytes, off: number, len: number): boolean => want && (keep === undefined || keep(b.base + off, len));
@@ -74,7 +94,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
   let slCount = 0;
   let slComponents: string[] | undefined;
   let slPending = '';
-  const visited = new Set<number>();
+  let visited: Set<number> | undefined;
   let current: Bytes | undefined = area;
   let hops = 0;
 
@@ -83,88 +103,91 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
     current = undefined;
     let p = 0;
     while (p + 4 <= b.length) {
-      const sig = String.fromCharCode(b.data[p]!, b.data[p + 1]!);
+      const code = ((b.data[p] as number) << 8) | (b.data[p + 1] as number);
       const len = b.u8(p + 2);
       if (len < 4 || p + len > b.length) break; // padding or damage: stop this area
-      const body = b.sub(p, len, `SUSP ${sig} entry`);
-      switch (sig) {
-        case 'SP':
-          if (len >= 7) rr.spSkip = body.u8(6);
+      // the entry's fields are read from `b` at `p + offset`: no view per entry
+      switch (code) {
+        case SIG_SP:
+          if (len >= 7) rr.spSkip = b.u8(p + 6);
           break;
-        case 'ST':
+        case SIG_ST:
           p = b.length; // terminator
           continue;
-        case 'CE': {
+        case SIG_CE: {
           if (len < 28) break;
-          const block = body.u32le(4);
-          const off = body.u32le(12);
-          const size = body.u32le(20);
+          const block = b.u32le(p + 4);
+          const off = b.u32le(p + 12);
+          const size = b.u32le(p + 20);
           const at = block * SECTOR + off;
-          if (visited.has(at)) throw body.error(4, `continuation area at offset ${at} is visited twice (CE loop)`, 'E_LOOP');
-          if (++hops > ctx.maxChain) throw body.error(4, `more than ${ctx.maxChain} continuation areas`, 'E_LIMIT');
+          visited ??= new Set<number>();
+          if (visited.has(at)) throw b.error(p + 4, `continuation area at offset ${at} is visited twice (CE loop)`, 'E_LOOP');
+          if (++hops > ctx.maxChain) throw b.error(p + 4, `more than ${ctx.maxChain} continuation areas`, 'E_LIMIT');
           visited.add(at);
           if (size > 0) {
-            if (size > SECTOR * 64) throw body.error(20, `continuation area of ${size} bytes is too large`, 'E_LIMIT');
+            if (size > SECTOR * 64) throw b.error(p + 20, `continuation area of ${size} bytes is too large`, 'E_LIMIT');
             current = Bytes.at(ctx.src, at, size, 'SUSP continuation area');
             rr.ceSpans.push({ offset: at, length: size });
-            if (wants(body, 4, 24)) rr.fields.push(field(`${prefix}.ce.${hops}.location`, at, 'layout', body.spans(4, 24), { derived: true }));
+            if (wants(b, p + 4, 24)) rr.fields.push(field(fieldName(prefix, `ce.${hops}.location`), at, 'layout', b.spans(p + 4, 24), { derived: true }));
           }
           break;
         }
-        case 'ER': {
+        case SIG_ER: {
           if (len < 8) break;
-          const lenId = body.u8(4);
-          if (8 + lenId <= len) rr.extensions.push(body.ascii(8, lenId));
+          const lenId = b.u8(p + 4);
+          if (8 + lenId <= len) rr.extensions.push(b.ascii(p + 8, lenId));
           break;
         }
-        case 'PX': {
+        case SIG_PX: {
           if (len < 36) break;
-          rr.mode = body.u32le(4);
-          rr.nlink = body.u32le(12);
-          rr.uid = body.u32le(20);
-          rr.gid = body.u32le(28);
-          if (wants(body, 4, 8)) rr.fields.push(field(`${prefix}.px.mode`, rr.mode.toString(8).padStart(6, '0'), 'permissions', body.spans(4, 8)));
-          if (wants(body, 12, 8)) rr.fields.push(field(`${prefix}.px.nlink`, rr.nlink, 'inode', body.spans(12, 8), { hint: ctx.hints.inode }));
-          if (wants(body, 20, 8)) rr.fields.push(field(`${prefix}.px.uid`, rr.uid, 'ownership', body.spans(20, 8)));
-          if (wants(body, 28, 8)) rr.fields.push(field(`${prefix}.px.gid`, rr.gid, 'ownership', body.spans(28, 8)));
+          rr.mode = b.u32le(p + 4);
+          rr.nlink = b.u32le(p + 12);
+          rr.uid = b.u32le(p + 20);
+          rr.gid = b.u32le(p + 28);
+          if (wants(b, p + 4, 8)) rr.fields.push(field(fieldName(prefix, 'px.mode'), rr.mode.toString(8).padStart(6, '0'), 'permissions', b.spans(p + 4, 8)));
+          if (wants(b, p + 12, 8)) rr.fields.push(field(fieldName(prefix, 'px.nlink'), rr.nlink, 'inode', b.spans(p + 12, 8), { hint: ctx.hints.inode }));
+          if (wants(b, p + 20, 8)) rr.fields.push(field(fieldName(prefix, 'px.uid'), rr.uid, 'ownership', b.spans(p + 20, 8)));
+          if (wants(b, p + 28, 8)) rr.fields.push(field(fieldName(prefix, 'px.gid'), rr.gid, 'ownership', b.spans(p + 28, 8)));
           if (len >= 44) {
-            rr.ino = body.u32le(36);
-            if (wants(body, 36, 8)) rr.fields.push(field(`${prefix}.px.ino`, rr.ino, 'inode', body.spans(36, 8), { hint: ctx.hints.inode }));
+            rr.ino = b.u32le(p + 36);
+            if (wants(b, p + 36, 8)) rr.fields.push(field(fieldName(prefix, 'px.ino'), rr.ino, 'inode', b.spans(p + 36, 8), { hint: ctx.hints.inode }));
           }
           break;
         }
-        case 'PN': {
+        case SIG_PN: {
           if (len < 20) break;
-          rr.dev = { high: body.u32le(4), low: body.u32le(12) };
-          if (wants(body, 4, 16)) rr.fields.push(field(`${prefix}.pn.dev`, `${rr.dev.high},${rr.dev.low}`, 'content', body.spans(4, 16)));
+          rr.dev = { high: b.u32le(p + 4), low: b.u32le(p + 12) };
+          if (wants(b, p + 4, 16)) rr.fields.push(field(fieldName(prefix, 'pn.dev'), `${rr.dev.high},${rr.dev.low}`, 'content', b.spans(p + 4, 16)));
           break;
         }
-        case 'NM': {
+        case SIG_NM: {
           if (len < 5) break;
-          const flags = body.u8(4);
+          const flags = b.u8(p + 4);
           const nm = nmCount++;
-          if (wants(body, 0, len)) rr.fields.push(field(`${prefix}.nm.${nm}`, body.utf8(5, len - 5), 'content', body.spans(0, len)));
+          if (wants(b, p, len)) rr.fields.push(field(fieldName(prefix, `nm.${nm}`), b.utf8(p + 5, len - 5), 'content', b.spans(p, len)));
+          if (!wantNames) break;
           nmParts ??= [];
           if (flags & 2) nmParts.push('.');
           else if (flags & 4) nmParts.push('..');
-          else nmParts.push(body.utf8(5, len - 5));
+          else nmParts.push(b.utf8(p + 5, len - 5));
           break;
         }
-        case 'SL': {
+        case SIG_SL: {
           if (len < 5) break;
           const sl = slCount++;
-          if (wants(body, 0, len)) rr.fields.push(field(`${prefix}.sl.${sl}`, body.hex(4, len - 4), 'content', body.spans(0, len)));
+          if (wants(b, p, len)) rr.fields.push(field(fieldName(prefix, `sl.${sl}`), b.hex(p + 4, len - 4), 'content', b.spans(p, len)));
+          if (!wantNames) break;
           slComponents ??= [];
           let q = 5;
           while (q + 2 <= len) {
-            const cflags = body.u8(q);
-            const clen = body.u8(q + 1);
+            const cflags = b.u8(p + q);
+            const clen = b.u8(p + q + 1);
             if (q + 2 + clen > len) break;
             let text: string;
             if (cflags & 2) text = '.';
             else if (cflags & 4) text = '..';
             else if (cflags & 8) text = '';
-            else text = body.utf8(q + 2, clen);
+            else text = b.utf8(p + q + 2, clen);
             slPending += text;
             if (cflags & 8) slComponents.push('/');
             if (!(cflags & 1)) {
@@ -175,24 +198,24 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
           }
           break;
         }
-        case 'CL':
+        case SIG_CL:
           if (len >= 12) {
-            rr.childLink = body.u32le(4);
-            if (wants(body, 4, 8)) rr.fields.push(field(`${prefix}.cl.location`, rr.childLink, 'layout', body.spans(4, 8), { derived: true }));
+            rr.childLink = b.u32le(p + 4);
+            if (wants(b, p + 4, 8)) rr.fields.push(field(fieldName(prefix, 'cl.location'), rr.childLink, 'layout', b.spans(p + 4, 8), { derived: true }));
           }
           break;
-        case 'PL':
+        case SIG_PL:
           if (len >= 12) {
-            rr.parentLink = body.u32le(4);
-            if (wants(body, 4, 8)) rr.fields.push(field(`${prefix}.pl.location`, rr.parentLink, 'layout', body.spans(4, 8), { derived: true }));
+            rr.parentLink = b.u32le(p + 4);
+            if (wants(b, p + 4, 8)) rr.fields.push(field(fieldName(prefix, 'pl.location'), rr.parentLink, 'layout', b.spans(p + 4, 8), { derived: true }));
           }
           break;
-        case 'RE':
+        case SIG_RE:
           rr.relocated = true;
           break;
-        case 'TF': {
+        case SIG_TF: {
           if (!wantTimes) break;
-          const flags = body.u8(4);
+          const flags = b.u8(p + 4);
           const long = (flags & 0x80) !== 0;
           const w = long ? 17 : 7;
           let q = 5;
@@ -200,36 +223,36 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
             if (!(flags & (1 << bit))) continue;
             if (q + w > len) break;
             const name = TF_ORDER[bit] as TfName;
-            if (want && !wants(body, q, w)) {
+            if (want && !wants(b, p + q, w)) {
               q += w;
               continue;
             }
-            const raw = body.bytes(q, w);
+            const raw = b.bytes(p + q, w);
             const value = long ? isoDate17(raw) : isoDate7(raw);
             rr.times[name] = value;
             const hint = name === 'access' && ctx.hints.atime ? ctx.hints.atime : ctx.hints.time;
-            if (want) rr.fields.push(field(`${prefix}.tf.${name}`, value, 'timestamp', body.spans(q, w), { hint }));
+            if (want) rr.fields.push(field(fieldName(prefix, TF_SUFFIX[bit] as string), value, 'timestamp', b.spans(p + q, w), { hint }));
             q += w;
           }
           break;
         }
-        case 'ZF': {
+        case SIG_ZF: {
           if (len < 16) break;
           rr.zisofs = {
-            algorithm: body.ascii(4, 2, false),
-            blockSizeLog2: body.u8(7),
-            uncompressedSize: body.u32le(8),
+            algorithm: b.ascii(p + 4, 2, false),
+            blockSizeLog2: b.u8(p + 7),
+            uncompressedSize: b.u32le(p + 8),
           };
-          if (wants(body, 8, 8)) rr.fields.push(field(`${prefix}.zf.uncompressed_size`, rr.zisofs.uncompressedSize, 'size', body.spans(8, 8), { derived: true }));
+          if (wants(b, p + 8, 8)) rr.fields.push(field(fieldName(prefix, 'zf.uncompressed_size'), rr.zisofs.uncompressedSize, 'size', b.spans(p + 8, 8), { derived: true }));
           break;
         }
         default:
           // RR, ER, ES, AA, AL, SF, AS, ...: kept as raw fields so their bytes are accounted for
-          if (wants(body, 0, len)) rr.fields.push(field(`${prefix}.${sig.toLowerCase().replace(/[^a-z0-9]/g, '_')}`, body.hex(0, Math.min(len, 64)), 'content', body.spans(0, len)));
+          if (wants(b, p, len)) rr.fields.push(field(`${prefix}.${sigName(code).toLowerCase().replace(/[^a-z0-9]/g, '_')}`, b.hex(p, Math.min(len, 64)), 'content', b.spans(p, len)));
           break;
       }
-      if (sig !== 'NM' && sig !== 'SL' && SUSP_HEADERS.has(sig)) {
-        if (wants(body, 0, 4)) rr.fields.push(field(`${prefix}.${sig.toLowerCase()}.header`, body.hex(0, 4), 'content', body.spans(0, 4)));
+      if (SUSP_HEADERS.has(code)) {
+        if (wants(b, p, 4)) rr.fields.push(field(fieldName(prefix, `${sigName(code).toLowerCase()}.header`), b.hex(p, 4), 'content', b.spans(p, 4)));
       }
       p += len;
     }
