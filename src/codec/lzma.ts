@@ -28,8 +28,10 @@ export class OutBuf {
   constructor(
     readonly cap: number,
     initial = 1 << 16,
+    /** where pushed bytes go instead of `buf` (see push) */
+    readonly sink?: { write(bytes: Uint8Array, owned?: boolean): void },
   ) {
-    this.buf = new Uint8Array(Math.max(16, Math.min(initial, cap)));
+    this.buf = new Uint8Array(sink ? 16 : Math.max(16, Math.min(initial, cap)));
   }
   /** Checks the time limit once per MiB written (see limits.ts checkTime). */
   tick(): void {
@@ -49,7 +51,18 @@ export class OutBuf {
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
   }
-  push(bytes: Uint8Array): void {
+  /**
+   * Appends `bytes`. With a sink (decoders that keep their own window, as fzstd does) they go straight to it and
+   * nothing is held here; `owned`: the caller does not reuse them.
+   */
+  push(bytes: Uint8Array, owned = false): void {
+    if (this.sink) {
+      this.tick();
+      if (this.pos + bytes.length > this.cap) throw new CodecError('E_LIMIT', `decoded data exceeds the limit of ${this.cap} bytes`);
+      this.sink.write(bytes, owned);
+      this.pos += bytes.length;
+      return;
+    }
     this.ensure(bytes.length);
     this.buf.set(bytes, this.pos);
     this.pos += bytes.length;

@@ -130,13 +130,14 @@ export function decodeZstdFrame(input: Uint8Array, start: number, end: number, o
     // fzstd allocates exactly the declared size; decoding into a caller's buffer is slower in fzstd 0.1.1
     const res = fzstdOneShot(input.subarray(start, end));
     if (res.length !== contentSize) throw new CodecError('E_FORMAT', 'zstd frame content size does not match the data', start);
-    if (out.pos === 0 && out.buf.length < contentSize) {
+    if (out.sink) out.push(res, true);
+    else if (out.pos === 0 && out.buf.length < contentSize) {
       out.buf = res;
     } else {
       out.ensure(contentSize);
       out.buf.set(res, out.pos);
     }
-    out.pos += contentSize;
+    if (!out.sink) out.pos += contentSize;
     return;
   }
   if (contentSize !== null && out.pos + contentSize > out.cap) {
@@ -149,9 +150,12 @@ export function decodeZstdFrame(input: Uint8Array, start: number, end: number, o
   }
 }
 
-/** Walks and decodes every frame; zero bytes after the last frame end the walk. */
-export function parseZstd(input: Uint8Array, maxOutput: number, decode = true): { frames: ZstdFrame[]; output: Uint8Array; end: number } {
-  const out = new OutBuf(maxOutput, 1 << 20);
+/**
+ * Walks and decodes every frame; zero bytes after the last frame end the walk. With a `sink` the decoded bytes
+ * go there as they come and `output` is empty.
+ */
+export function parseZstd(input: Uint8Array, maxOutput: number, decode = true, sink?: OutBuf['sink']): { frames: ZstdFrame[]; output: Uint8Array; end: number } {
+  const out = new OutBuf(maxOutput, 1 << 20, sink);
   const frames: ZstdFrame[] = [];
   let p = 0;
   const maxBlocks = Math.max(1024, Math.ceil(input.length / 3));
@@ -177,5 +181,5 @@ export function parseZstd(input: Uint8Array, maxOutput: number, decode = true): 
     p = f.end;
   }
   if (frames.length === 0) throw new CodecError('E_FORMAT', 'not a zstd stream', 0);
-  return { frames, output: out.result(), end: p };
+  return { frames, output: sink ? new Uint8Array(0) : out.result(), end: p };
 }

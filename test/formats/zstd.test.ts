@@ -6,6 +6,7 @@ import { BufferSource } from '../../src/io/source.js';
 import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { openZstd, zstdFormat } from '../../src/formats/zstd/index.js';
 import { hasTool, scratch } from '../helpers/tools.js';
+import { TempFiles } from '../../src/io/spill.js';
 
 const ctx = { limits: { ...DEFAULT_LIMITS } };
 const { dir, cleanup } = scratch('reprodiff-zstd-');
@@ -19,6 +20,31 @@ afterAll(() => cleanup());
 const bytes = (f: string): Uint8Array => new Uint8Array(readFileSync(join(dir, f)));
 
 describe('zstd container', () => {
+  it.skipIf(!hasTool('zstd'))('decodes frames past the memory allowance into a temporary file as they come, as zstd -dc does', () => {
+    // from a pipe, so the frame declares no content size and is decoded block by block; then a second frame
+    sh('for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do cat s; done | zstd -q -c > big.zst && zstd -q -c s >> big.zst');
+    const expected = execFileSync('zstd', ['-dc', join(dir, 'big.zst')], { maxBuffer: 64 << 20 });
+    const temp = new TempFiles();
+    try {
+      const c = openZstd(new BufferSource('big.zst', bytes('big.zst')), { limits: { ...DEFAULT_LIMITS, memoryDecodedBytes: 1 << 20 }, temp });
+      const src = c.entries[0]!.contentSource!;
+      expect(src.size).toBe(expected.length);
+      expect(src.size).toBeGreaterThan(4_000_000);
+      for (let at = 0; at < src.size; at += 1 << 20) {
+        const n = Math.min(1 << 20, src.size - at);
+        expect(Buffer.from(src.read(at, n)).equals(expected.subarray(at, at + n))).toBe(true);
+      }
+      expect(c.notes).toEqual(['2 zstd frames']);
+    } finally {
+      temp.close();
+    }
+  });
+  it.skipIf(!hasTool('zstd'))('stops frames streamed into the sink at maxDecodedBytes', () => {
+    sh('head -c 8M /dev/zero | zstd -q -c > zeros.zst');
+    expect(() => openZstd(new BufferSource('zeros.zst', bytes('zeros.zst')), { limits: { ...DEFAULT_LIMITS, maxDecodedBytes: 1 << 20 } })).toThrow(
+      expect.objectContaining({ code: 'E_LIMIT' }),
+    );
+  });
   it.skipIf(!hasTool('zstd'))('reads the frame header and checksum zstd -lv reports', () => {
     sh('zstd -q --check -c s > s.zst');
     const src = new BufferSource('s.zst', bytes('s.zst'));

@@ -8,6 +8,7 @@ import type { ByteSource } from '../../io/source.js';
 import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { parseZstd } from '../../codec/zstd.js';
+import { DecodedSink } from '../../io/spill.js';
 import { contentEntry, layerError, readCompressed, streamId } from '../../util/layer.js';
 
 export const zstdFormat: Format = {
@@ -25,9 +26,11 @@ export const zstdFormat: Format = {
 
 export function openZstd(src: ByteSource, ctx: OpenContext): Container {
   const input = readCompressed(src, ctx.limits.maxDecodedBytes, 'zstd');
+  // the decoded frames go to memory or, past limits.memoryDecodedBytes, to a temporary file as they come
+  const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp);
   let parsed;
   try {
-    parsed = parseZstd(input, ctx.limits.maxDecodedBytes);
+    parsed = parseZstd(input, ctx.limits.maxDecodedBytes, true, sink);
   } catch (e) {
     throw layerError(e, src, 'zstd');
   }
@@ -87,7 +90,7 @@ export function openZstd(src: ByteSource, ctx: OpenContext): Container {
     format: 'zstd',
     source: src,
     fields,
-    entries: [contentEntry(src, 'zstd', parsed.output, src.spans(0, src.size), ctx)],
+    entries: [contentEntry(src, 'zstd', sink.finish(), src.spans(0, src.size))],
     regions,
     notes,
   };
