@@ -21,6 +21,8 @@ export class CodecError extends Error {
 export class OutBuf {
   buf: Uint8Array;
   pos = 0;
+  /** bytes handed to a sink by flush(): `buf[0]` is output byte `base` */
+  base = 0;
   private nextCheck = 1 << 20;
   get nextTick(): number {
     return this.nextCheck;
@@ -35,8 +37,9 @@ export class OutBuf {
   }
   /** Checks the time limit once per MiB written (see limits.ts checkTime). */
   tick(): void {
-    if (this.pos < this.nextCheck) return;
-    this.nextCheck = this.pos + (1 << 20);
+    const at = this.base + this.pos;
+    if (at < this.nextCheck) return;
+    this.nextCheck = at + (1 << 20);
     checkTime('decoding');
   }
   /** Makes room for `n` more bytes. */
@@ -44,10 +47,10 @@ export class OutBuf {
     this.tick();
     const need = this.pos + n;
     if (need <= this.buf.length) return;
-    if (need > this.cap) throw new CodecError('E_LIMIT', `decoded data exceeds the limit of ${this.cap} bytes`);
+    if (this.base + need > this.cap) throw new CodecError('E_LIMIT', `decoded data exceeds the limit of ${this.cap} bytes`);
     let size = this.buf.length * 2;
     while (size < need) size *= 2;
-    const next = new Uint8Array(Math.min(size, this.cap));
+    const next = new Uint8Array(Math.min(size, this.cap - this.base));
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
   }
@@ -66,6 +69,15 @@ export class OutBuf {
     this.ensure(bytes.length);
     this.buf.set(bytes, this.pos);
     this.pos += bytes.length;
+  }
+  /**
+   * Hands everything in `buf` to `sink` and starts again at its start, keeping the buffer: for decoders whose
+   * state resets at known points (an xz block), so only one such piece is held at a time.
+   */
+  flush(sink: { write(bytes: Uint8Array, owned?: boolean): void }): void {
+    sink.write(this.buf.subarray(0, this.pos));
+    this.base += this.pos;
+    this.pos = 0;
   }
   result(): Uint8Array {
     return this.buf.subarray(0, this.pos);
@@ -397,7 +409,7 @@ export function decodeLzma2(input: Uint8Array, start: number, end: number, out: 
     } else if (needProps) throw new CodecError('E_FORMAT', 'LZMA2 chunk before any properties', p - 5);
     if (reset >= 1) dec.resetState();
     if (p + packed > end) throw new CodecError('E_FORMAT', 'LZMA2 compressed chunk is truncated', p);
-    if (out.pos + unpacked > out.cap) throw new CodecError('E_LIMIT', `decoded data exceeds the limit of ${out.cap} bytes`, p);
+    if (out.base + out.pos + unpacked > out.cap) throw new CodecError('E_LIMIT', `decoded data exceeds the limit of ${out.cap} bytes`, p);
     dec.initRange(input, p, p + packed);
     dec.decode(out.pos + unpacked, false);
     if (dec.inputPos !== p + packed || !dec.rangeFinished) throw new CodecError('E_FORMAT', 'LZMA2 chunk does not end where its header says', p);

@@ -126,8 +126,12 @@ export interface XzResult {
   output: Uint8Array;
 }
 
-/** Walks (and, when `decode`, decodes and verifies) every stream in `input`. */
-export function parseXz(input: Uint8Array, maxOutput: number, decode = true): XzResult {
+/**
+ * Walks (and, when `decode`, decodes and verifies) every stream in `input`. With a `sink`, each block's output
+ * goes there once the block is checked (blocks are independent: each starts a fresh dictionary), so only one
+ * block is held at a time, and `output` is empty.
+ */
+export function parseXz(input: Uint8Array, maxOutput: number, decode = true, sink?: { write(bytes: Uint8Array, owned?: boolean): void }): XzResult {
   const out = new OutBuf(maxOutput, 1 << 20);
   const streams: XzStream[] = [];
   let p = 0;
@@ -191,7 +195,9 @@ export function parseXz(input: Uint8Array, maxOutput: number, decode = true): Xz
         if (f.id !== 0x04) throw new CodecError('E_UNSUPPORTED', `xz filter 0x${f.id.toString(16)} is not supported`, h);
       }
       const dataOffset = h + headerSize;
-      const outOffset = out.pos;
+      const outOffset = out.base + out.pos;
+      /** where this block's output starts in `out.buf` */
+      const bufStart = out.pos;
       let dataEnd: number;
       if (decode) {
         const dictEnd = compressedSizeField !== null ? Math.min(input.length, dataOffset + compressedSizeField) : input.length;
@@ -199,7 +205,7 @@ export function parseXz(input: Uint8Array, maxOutput: number, decode = true): Xz
         const bcj = filters.find((f) => f.id === 0x04);
         if (bcj) {
           const startPos = bcj.props.length === 4 ? u32le(bcj.props, 0) : 0;
-          bcjX86Decode(out.buf, outOffset, out.pos, startPos);
+          bcjX86Decode(out.buf, bufStart, out.pos, startPos);
         }
       } else {
         if (compressedSizeField === null) throw new CodecError('E_UNSUPPORTED', 'xz block without a compressed size needs decoding', h);
@@ -209,7 +215,7 @@ export function parseXz(input: Uint8Array, maxOutput: number, decode = true): Xz
       if (compressedSizeField !== null && compressedSizeField !== dataSize) {
         throw new CodecError('E_FORMAT', 'xz block compressed size does not match its header', h);
       }
-      const outSize = decode ? out.pos - outOffset : (uncompressedSizeField ?? 0);
+      const outSize = decode ? out.base + out.pos - outOffset : (uncompressedSizeField ?? 0);
       if (decode && uncompressedSizeField !== null && uncompressedSizeField !== outSize) {
         throw new CodecError('E_FORMAT', 'xz block uncompressed size does not match its header', h);
       }
@@ -218,11 +224,12 @@ export function parseXz(input: Uint8Array, maxOutput: number, decode = true): Xz
       if (checkOffset + checkSize > input.length) throw new CodecError('E_FORMAT', 'xz block check is truncated', checkOffset);
       for (let i = dataEnd; i < checkOffset; i++) if (input[i] !== 0) throw new CodecError('E_FORMAT', 'xz block padding is not zero', i);
       if (decode) {
-        const want = computeCheck(checkType, out.buf.subarray(outOffset, out.pos));
+        const want = computeCheck(checkType, out.buf.subarray(bufStart, out.pos));
         if (want && !eq(want, input.subarray(checkOffset, checkOffset + checkSize))) {
           throw new CodecError('E_FORMAT', `xz block ${CHECK_NAMES[checkType]} check does not match the decoded data`, checkOffset);
         }
       }
+      if (sink && decode) out.flush(sink);
       stream.blocks.push({
         headerOffset: h,
         headerSize,
@@ -282,5 +289,5 @@ export function parseXz(input: Uint8Array, maxOutput: number, decode = true): Xz
     p = stream.end;
   }
   if (streams.length === 0) throw new CodecError('E_FORMAT', 'no xz stream', 0);
-  return { streams, output: out.result() };
+  return { streams, output: sink ? new Uint8Array(0) : out.result() };
 }

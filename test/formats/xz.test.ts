@@ -7,6 +7,7 @@ import { BufferSource, DecodedSource } from '../../src/io/source.js';
 import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { openXz, xzFormat } from '../../src/formats/xz/index.js';
 import { hasTool, scratch } from '../helpers/tools.js';
+import { TempFiles } from '../../src/io/spill.js';
 
 const ctx = { limits: { ...DEFAULT_LIMITS } };
 const { dir, cleanup } = scratch('reprodiff-xz-');
@@ -21,6 +22,23 @@ afterAll(() => cleanup());
 const open = (f: string) => openXz(new BufferSource(f, new Uint8Array(readFileSync(join(dir, f)))), ctx);
 
 describe('xz container', () => {
+  it.skipIf(!hasTool('xz'))('hands each block to a temporary file once checked, past the memory allowance, as xz -dc decodes it', () => {
+    // four blocks with a BCJ filter and SHA-256 checks, and 256 KiB allowed in memory
+    sh('xz -c --check=sha256 --x86 --lzma2=preset=1 --block-size=300KiB s > blocks.xz');
+    const expected = execFileSync('xz', ['-dc', join(dir, 'blocks.xz')], { maxBuffer: 64 << 20 });
+    const temp = new TempFiles();
+    try {
+      const c = openXz(new BufferSource('blocks.xz', new Uint8Array(readFileSync(join(dir, 'blocks.xz')))), { limits: { ...DEFAULT_LIMITS, memoryDecodedBytes: 256 << 10 }, temp });
+      const src = c.entries[0]!.contentSource!;
+      expect(Buffer.from(src.read(0, src.size)).equals(expected)).toBe(true);
+      const checks = c.fields.filter((f) => /^xz\.block\[\d+\]\.check$/.test(f.name));
+      expect(checks.length).toBe(Math.ceil(sample.length / (300 << 10)));
+      // each block's check covers its own part of the decoded stream
+      expect(checks.map((f) => f.covers![0]!.offset)).toEqual(checks.map((_, i) => i * (300 << 10)));
+    } finally {
+      temp.close();
+    }
+  });
   it.skipIf(!hasTool('xz'))('lists the blocks and checks xz --robot -lvv lists', () => {
     sh('xz -c --block-size=400KiB s > s.xz');
     const src = new BufferSource('s.xz', new Uint8Array(readFileSync(join(dir, 's.xz'))));

@@ -7,6 +7,7 @@ import type { ByteSource } from '../../io/source.js';
 import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { CHECK_NAMES, parseXz, XZ_MAGIC } from '../../codec/xz.js';
+import { DecodedSink } from '../../io/spill.js';
 import { contentEntry, layerError, readCompressed, streamId } from '../../util/layer.js';
 
 const FILTER_NAMES: Record<number, string> = { 0x21: 'lzma2', 0x04: 'x86', 0x03: 'delta', 0x05: 'powerpc', 0x06: 'ia64', 0x07: 'arm', 0x08: 'armthumb', 0x09: 'sparc', 0x0a: 'arm64' };
@@ -26,9 +27,11 @@ export const xzFormat: Format = {
 
 export function openXz(src: ByteSource, ctx: OpenContext): Container {
   const input = readCompressed(src, ctx.limits.maxDecodedBytes, 'xz');
+  // each block's output goes to memory or, past limits.memoryDecodedBytes, to a temporary file once decoded
+  const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp);
   let parsed;
   try {
-    parsed = parseXz(input, ctx.limits.maxDecodedBytes);
+    parsed = parseXz(input, ctx.limits.maxDecodedBytes, true, sink);
   } catch (e) {
     throw layerError(e, src, 'xz');
   }
@@ -86,7 +89,7 @@ export function openXz(src: ByteSource, ctx: OpenContext): Container {
     format: 'xz',
     source: src,
     fields,
-    entries: [contentEntry(src, 'xz', parsed.output, src.spans(0, src.size), ctx)],
+    entries: [contentEntry(src, 'xz', sink.finish(), src.spans(0, src.size))],
     regions,
     notes,
   };
