@@ -158,14 +158,26 @@ function extentSpans(side: 'a' | 'b', src: ByteSource, extents: Extent[]): Repor
   return out;
 }
 
-function sameSpans(a: Span[], b: Span[]): boolean {
+/**
+ * Whether spans of the two builds sit at the same place: the same offsets in the inputs, or in corresponding
+ * decoded streams. A stream's id starts with its input's name (`a.iso//efi.img#gzip`), so ids are compared
+ * past the names `nameA` and `nameB`: a squashfs metadata block or a gzip layer at the same place in both
+ * builds is one stream.
+ */
+function sameSpans(a: Span[], b: Span[], nameA = '', nameB = ''): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    if (x.offset !== y.offset || x.length !== y.length || x.stream !== y.stream) return false;
+    if (x.offset !== y.offset || x.length !== y.length) return false;
+    if (x.stream !== y.stream && !sameStream(x.stream, y.stream, nameA, nameB)) return false;
   }
   return true;
+}
+
+function sameStream(x: string | undefined, y: string | undefined, nameA: string, nameB: string): boolean {
+  if (x === undefined || y === undefined || !nameA || !x.startsWith(nameA) || !y.startsWith(nameB)) return false;
+  return x.length - nameA.length === y.length - nameB.length && x.endsWith(y.slice(nameB.length));
 }
 
 function readSpans(spans: Span[], root: ByteSource): Uint8Array | undefined {
@@ -296,6 +308,11 @@ export class Comparer {
     });
   }
 
+  /** sameSpans for spans of build A and build B, streams matched past the inputs' names */
+  private sameSpans(a: Span[], b: Span[]): boolean {
+    return sameSpans(a, b, this.rootA.name, this.rootB.name);
+  }
+
   /** True when the differing bytes inside these outer spans all lie in spans of findings made so far. */
   private explainedAlready(spansA: Span[], spansB: Span[]): boolean {
     if (!sameSpans(spansA, spansB) || spansA.some((s) => s.stream !== undefined)) return false;
@@ -408,7 +425,7 @@ export class Comparer {
     let va: Value = a.value;
     let vb: Value = b.value;
     let differs = va !== vb;
-    const same = sameSpans(a.spans, b.spans);
+    const same = this.sameSpans(a.spans, b.spans);
     if (!differs && !(same && this.untouched(a.spans))) {
       // same decoded value: compare the bytes themselves (a value may not show every bit)
       const ra = readSpans(a.spans, this.rootA);
@@ -473,7 +490,7 @@ export class Comparer {
       // records at the same offsets with no differing byte hold the same fields: do not read them
       const ra = ea.records;
       const rb = eb.records;
-      const here = ra !== undefined && rb !== undefined && sameSpans(ra, rb);
+      const here = ra !== undefined && rb !== undefined && this.sameSpans(ra, rb);
       if (!(here && this.untouched(ra))) {
         // records at the same offsets: only fields over differing bytes can differ, so only those are made
         const touching = here && ea.fieldsTouching !== undefined && eb.fieldsTouching !== undefined;
@@ -535,7 +552,7 @@ export class Comparer {
     const spansB: Span[] = [];
     for (const e of ea.extents) pushAll(spansA, srcA.spans(e.offset, e.length));
     for (const e of eb.extents) pushAll(spansB, srcB.spans(e.offset, e.length));
-    if (ea.size === eb.size && sameSpans(spansA, spansB) && this.untouched(spansA)) {
+    if (ea.size === eb.size && this.sameSpans(spansA, spansB) && this.untouched(spansA)) {
       const first = placementSpan(srcA, spansA);
       if (first) placed.push({ path: ea.path, a: first.offset, b: first.offset, ea, eb });
       return undefined;
@@ -569,7 +586,7 @@ export class Comparer {
     const firstB = placementSpan(srcB, spansB);
     if (equal) {
       if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
-      if (!sameSpans(spansA, spansB)) noteShift(scope, reportSpans('a', spansA), reportSpans('b', spansB), 'contents');
+      if (!this.sameSpans(spansA, spansB)) noteShift(scope, reportSpans('a', spansA), reportSpans('b', spansB), 'contents');
       return;
     }
     if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });

@@ -59,8 +59,9 @@ export function sameChangeKey(f: Groupable): string | undefined {
 }
 
 /**
- * Spans accumulated in arrival order and merged as they come: a span joins the last run of its side and
- * stream when it touches it, or (outer-file spans) when no differing byte lies between them. The runs then
+ * Spans accumulated in arrival order and merged as they come: a span joins a recent run of its side and
+ * stream when it touches it, when no differing byte lies between them (outer-file spans), or always (spans in
+ * a decoded stream). The runs then
  * claim exactly the differing bytes the spans claimed, in a few runs per directory instead of a few per file.
  */
 export class SpanRuns {
@@ -90,7 +91,9 @@ export class SpanRuns {
       const run = recent[i]!;
       const end = run.offset + run.length;
       if (s.offset < run.offset) continue;
-      const joins = s.offset <= end || (s.stream === undefined && !this.diff.overlaps(end, s.offset));
+      // in a decoded stream (runs are per stream) the equal bytes between copies are taken in too: such bytes are
+      // accounted for by the encoded bytes the stream rolls up to, not one by one
+      const joins = s.offset <= end || s.stream !== undefined || !this.diff.overlaps(end, s.offset);
       if (!joins) continue;
       run.length = Math.max(end, s.offset + s.length) - run.offset;
       if (i > 0) {

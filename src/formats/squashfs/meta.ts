@@ -5,7 +5,7 @@
  *
  * `MetaTable` presents one run as a ByteSource over the concatenated decoded blocks (block i at i * 8192), so
  * structures that straddle blocks read as one, and spans map back: to the outer source for stored blocks, to
- * the block's decoded stream (`<name>#squashfs-meta:<disk offset>`) for compressed ones.
+ * the block's decoded stream (`<name>#squashfs-meta:<table>:<block number>`) for compressed ones.
  */
 import { ReprodiffError } from '../../errors.js';
 import type { Codec } from '../../codec/index.js';
@@ -61,7 +61,9 @@ export class MetaTable implements ByteSource {
         throw h.error(0, `metadata block of ${stored} bytes does not fit before offset ${end}`);
       }
       this.index.set(p - start, this.blocks.length);
-      this.blocks.push({ disk: p, stored, compressed, stream: `${src.name}#squashfs-meta:${p}` });
+      // named by table and position, not disk offset: block i of a table is the same block in both builds even
+      // when an earlier block compressed to another size and this one moved
+      this.blocks.push({ disk: p, stored, compressed, stream: `${src.name}#squashfs-meta:${what}:${this.blocks.length}` });
       p += 2 + stored;
     }
     checkCap(this.blocks.length * META_SIZE, limits.maxStructureBytes, `${what} decoded size`, src.name, start);
