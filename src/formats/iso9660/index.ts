@@ -26,6 +26,7 @@ import { typeFromMode } from '../../util/mode.js';
 import { pushAll } from '../../util/array.js';
 import { isoDate17, isoDate7 } from '../../util/time.js';
 import { detectProducer, fileDateHint, inodeHint, volumeDateHint, type IsoProducer } from './hints.js';
+import { LazyMeta } from '../../util/lazy-meta.js';
 import { parseSystemUse, type RockRidge, type SuspContext } from './susp.js';
 
 const SECTOR = 2048;
@@ -666,48 +667,6 @@ const TAGS = {
 };
 const NO_CE: { offset: number; length: number }[] = [];
 
-/** An entry's metadata: the comparer asks only for the target, which costs no read. */
-class IsoMeta implements EntryMeta {
-  private read: EntryMeta | undefined;
-  constructor(
-    private readonly entry: IsoEntry,
-    private readonly load: () => EntryMeta,
-  ) {}
-  private get all(): EntryMeta {
-    return (this.read ??= this.load());
-  }
-  get target(): string | undefined {
-    return this.entry.target;
-  }
-  get mode(): number | undefined {
-    return this.all.mode;
-  }
-  get uid(): number | undefined {
-    return this.all.uid;
-  }
-  get gid(): number | undefined {
-    return this.all.gid;
-  }
-  get nlink(): number | undefined {
-    return this.all.nlink;
-  }
-  get ino(): number | undefined {
-    return this.all.ino;
-  }
-  get mtime(): string | undefined {
-    return this.all.mtime;
-  }
-  get atime(): string | undefined {
-    return this.all.atime;
-  }
-  get ctime(): string | undefined {
-    return this.all.ctime;
-  }
-  get birthtime(): string | undefined {
-    return this.all.birthtime;
-  }
-}
-
 /** An entry that reads its fields and metadata from its records when asked (not cached: see addEntry). */
 class IsoEntry implements Entry {
   extents: Extent[] = NO_EXTENTS;
@@ -747,7 +706,7 @@ class IsoEntry implements Entry {
 
   /** The symlink target is kept; the rest is read from the records when a listing first asks. */
   get meta(): EntryMeta {
-    return new IsoMeta(this, () => this.reader.metaOf(this));
+    return new LazyMeta(this.target, () => this.reader.metaOf(this));
   }
 
   get records(): Span[] {

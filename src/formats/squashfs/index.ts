@@ -6,11 +6,13 @@ import type { Codec } from '../../codec/index.js';
 import { decompress } from '../../codec/index.js';
 import { ReprodiffError, isReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
-import type { ByteSource } from '../../io/source.js';
+import type { ByteSource, Extent } from '../../io/source.js';
 import { checkCap, checkEntries, checkTime, EntryLimit, type Limits } from '../../limits.js';
-import type { Container, Entry, Field, Format, Region } from '../../model.js';
+import type { Container, Entry, EntryMeta, EntryType, Field, Format, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
+import { LazyMeta } from '../../util/lazy-meta.js';
+import { pushAll } from '../../util/array.js';
 import { BlockCache, SquashfsFileSource, type DataBlock, type Fragment } from './content.js';
 import { NO_FRAGMENT, isoTime, readInode, type InodeInfo } from './inode.js';
 import { MetaTable, readIndexedTable } from './meta.js';
@@ -77,7 +79,7 @@ class SquashfsReader {
   private readonly fields: Field[] = [];
   private readonly regions: Region[] = [];
   private readonly notes: string[] = [];
-  private readonly entries: Entry[] = [];
+  private readonly entries: SquashfsEntry[] = [];
   private sb!: Super;
   private codec: Codec | undefined;
   private compressorName = '';
@@ -314,7 +316,7 @@ class SquashfsReader {
     const rootPos = this.refPos(this.inodes, this.sb.rootRef, 'squashfs root inode reference');
     const root = readInode(this.inodes, rootPos, this.sb.blockSize);
     if (root.type !== 'dir') throw new ReprodiffError('E_FORMAT', 'the root inode is not a directory', { file: this.src.name, structure: 'squashfs root inode' });
-    this.add('/', root, []);
+    this.add('/', root, rootPos, undefined);
     // iterative depth-first walk; a directory inode seen twice means a loop
     const seen = new Set<number>([rootPos]);
     const stack: { path: string; inode: InodeInfo; depth: number }[] = [{ path: '', inode: root, depth: 0 }];
@@ -327,7 +329,7 @@ class SquashfsReader {
         const path = `${d.path}/${c.name}`;
         const inode = readInode(this.inodes, c.pos, this.sb.blockSize);
         if (inode.number !== c.number) this.notes.push(`${path}: directory entry says inode ${c.number}, the inode says ${inode.number}`);
-        this.add(path, inode, c.fields);
+        this.add(path, inode, c.pos, c.dirent);
         if (inode.type === 'dir') {
           if (seen.has(c.pos)) {
             throw new ReprodiffError('E_LOOP', `directory ${path} is already in the tree (a directory loop)`, { file: this.src.name, structure: 'squashfs directory entry' });
@@ -340,9 +342,9 @@ class SquashfsReader {
     }
   }
 
-  /** One directory's entries, in stored order, with the positions of their inodes. */
-  private listing(dir: InodeInfo): { name: string; pos: number; number: number; fields: Field[] }[] {
-    const out: { name: string; pos: number; number: number; fields: Field[] }[] = [];
+  /** One directory's entries, in stored order, with the positions of their inodes and of their own records. */
+  private listing(dir: InodeInfo): { name: string; pos: number; number: number; dirent: DirentRef }[] {
+    const out: { name: string; pos: number; number: number; dirent: DirentRef }[] = [];
     const size = dir.dirSize ?? 0;
     if (size === 0) return out;
     const start = this.dirs.position(dir.dirBlock ?? 0, dir.dirOffset ?? 0, 'squashfs directory inode');
@@ -355,33 +357,20 @@ class SquashfsReader {
       const block = h.u32le(4); // 4 - start (inode block)
       const base = h.u32le(8); // 8 - inode_number
       if (count > 256) throw h.error(0, `directory header announces ${count} entries (at most 256)`);
-      const hdrFields = [
-        field('squashfs.dirhdr.count', count, 'size', h.spans(0, 4), { derived: true }),
-        field('squashfs.dirhdr.start', block, 'layout', h.spans(4, 4), { derived: true }),
-        field('squashfs.dirhdr.inode_number', base, 'inode', h.spans(8, 4), { derived: true }),
-      ];
+      const header = p;
       p += 12;
       for (let i = 0; i < count; i++) {
         if (p + 8 > end) throw h.error(p - h.base, 'directory entry runs past the listing');
         const e = Bytes.at(this.dirs, p, 8, 'squashfs directory entry');
         const offset = e.u16le(0); // 0 - offset (in the inode block)
         const delta = (e.u16le(2) << 16) >> 16; // 2 - inode_offset (signed)
-        const type = e.u16le(4); // 4 - type
         const nameSize = e.u16le(6) + 1; // 6 - name_size (minus one)
         if (nameSize > 256 || p + 8 + nameSize > end) throw e.error(6, `name of ${nameSize} bytes runs past the listing`);
         const nb = Bytes.at(this.dirs, p + 8, nameSize, 'squashfs directory entry name');
         const name = nb.utf8(0, nameSize);
         if (name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw nb.error(0, `invalid name "${name}"`);
-        const fields = [
-          ...(i === 0 ? hdrFields : []),
-          field('squashfs.dirent.offset', offset, 'layout', e.spans(0, 2), { derived: true }),
-          field('squashfs.dirent.inode_offset', delta, 'inode', e.spans(2, 2), { derived: true }),
-          field('squashfs.dirent.type', type, 'content', e.spans(4, 2)),
-          field('squashfs.dirent.name_size', nameSize, 'size', e.spans(6, 2), { derived: true }),
-          field('squashfs.dirent.name', name, 'content', nb.spans(0, nameSize)),
-        ];
         const pos = this.inodes.position(block, offset, 'squashfs directory entry');
-        out.push({ name, pos, number: base + delta, fields });
+        out.push({ name, pos, number: base + delta, dirent: { at: p, header: i === 0 ? header : -1 } });
         p += 8 + nameSize;
       }
       checkCap(out.length, this.limits.maxEntries, 'squashfs directory entries', this.src.name);
@@ -389,38 +378,80 @@ class SquashfsReader {
     return out;
   }
 
-  private add(path: string, inode: InodeInfo, dirFields: Field[]): void {
+  /** The fields of a directory entry record (with its header's, for the first entry under a header), read again. */
+  private direntFields(d: DirentRef): Field[] {
+    const out: Field[] = [];
+    if (d.header >= 0) {
+      const h = Bytes.at(this.dirs, d.header, 12, 'squashfs directory header');
+      out.push(
+        field('squashfs.dirhdr.count', h.u32le(0) + 1, 'size', h.spans(0, 4), { derived: true }),
+        field('squashfs.dirhdr.start', h.u32le(4), 'layout', h.spans(4, 4), { derived: true }),
+        field('squashfs.dirhdr.inode_number', h.u32le(8), 'inode', h.spans(8, 4), { derived: true }),
+      );
+    }
+    const e = Bytes.at(this.dirs, d.at, 8, 'squashfs directory entry');
+    const nameSize = e.u16le(6) + 1;
+    const nb = Bytes.at(this.dirs, d.at + 8, nameSize, 'squashfs directory entry name');
+    out.push(
+      field('squashfs.dirent.offset', e.u16le(0), 'layout', e.spans(0, 2), { derived: true }),
+      field('squashfs.dirent.inode_offset', (e.u16le(2) << 16) >> 16, 'inode', e.spans(2, 2), { derived: true }),
+      field('squashfs.dirent.type', e.u16le(4), 'content', e.spans(4, 2)),
+      field('squashfs.dirent.name_size', nameSize, 'size', e.spans(6, 2), { derived: true }),
+      field('squashfs.dirent.name', nb.utf8(0, nameSize), 'content', nb.spans(0, nameSize)),
+    );
+    return out;
+  }
+
+  /** Every field of an entry, read again from its directory record and its inode. */
+  fieldsOf(e: SquashfsEntry): Field[] {
+    const inode = readInode(this.inodes, e.inodePos, this.sb.blockSize);
+    const fields: Field[] = e.dirent ? this.direntFields(e.dirent) : [];
+    pushAll(fields, inode.fields);
+    // uid/gid: the inode holds indexes into the id table; record the resolved ids on the index bytes
+    fields.push(field('squashfs.inode.uid', this.id(inode.uidIdx, 'uid'), 'ownership', inode.uidSpans, { hint: OWNER_HINT }));
+    fields.push(field('squashfs.inode.gid', this.id(inode.gidIdx, 'gid'), 'ownership', inode.gidSpans, { hint: OWNER_HINT }));
+    if (inode.type === 'file') pushAll(fields, this.fragmentFields(inode));
+    return fields;
+  }
+
+  /** An entry's metadata, read again from its inode. */
+  metaOf(e: SquashfsEntry): EntryMeta {
+    const inode = readInode(this.inodes, e.inodePos, this.sb.blockSize);
+    const meta: EntryMeta = { mode: inode.perms & 0o7777, uid: this.id(inode.uidIdx, 'uid'), gid: this.id(inode.gidIdx, 'gid'), nlink: inode.nlink, ino: inode.number };
+    const mtime = isoTime(inode.mtime);
+    if (mtime !== null) meta.mtime = mtime;
+    if (e.target !== undefined) meta.target = e.target;
+    return meta;
+  }
+
+  /** The fragment table entry a file's tail sits in, as fields; none when it has no fragment. */
+  private fragmentFields(inode: InodeInfo): Field[] {
+    const fi = inode.fragIndex ?? NO_FRAGMENT;
+    const size = inode.fileSize ?? 0;
+    if (fi === NO_FRAGMENT || size % this.sb.blockSize === 0 || !this.frags || fi >= this.sb.fragCount) return [];
+    const f = this.frags;
+    return [
+      field('squashfs.fragment.start', f.u64le(fi * 16), 'layout', f.spans(fi * 16, 8), { derived: true }),
+      field('squashfs.fragment.size', f.u32le(fi * 16 + 8) & 0xffffff, 'size', f.spans(fi * 16 + 8, 4), { derived: true }),
+    ];
+  }
+
+  /**
+   * Adds an entry that keeps where its records are, not their fields: those (some twenty per file) are read
+   * again when the comparer asks, so a listing of hundreds of thousands of files holds little per file.
+   */
+  private add(path: string, inode: InodeInfo, pos: number, dirent: DirentRef | undefined): void {
     checkEntries(this.entries.length + 1, this.limits, 'squashfs entries');
     checkTime('listing squashfs entries', this.src.name);
-    const uid = this.id(inode.uidIdx, 'uid');
-    const gid = this.id(inode.gidIdx, 'gid');
-    const fields: Field[] = [...dirFields, ...inode.fields];
-    // uid/gid: the inode holds indexes into the id table; record the resolved ids on the index bytes
-    fields.push(field('squashfs.inode.uid', uid, 'ownership', inode.uidSpans, { hint: 'mksquashfs: -all-root (or -force-uid 0 -force-gid 0)' }));
-    fields.push(field('squashfs.inode.gid', gid, 'ownership', inode.gidSpans, { hint: 'mksquashfs: -all-root (or -force-uid 0 -force-gid 0)' }));
-    const entry: Entry = {
-      path,
-      type: inode.type,
-      size: 0,
-      extents: [],
-      fields,
-      meta: {
-        mode: inode.perms & 0o7777,
-        uid,
-        gid,
-        nlink: inode.nlink,
-        ino: inode.number,
-        mtime: isoTime(inode.mtime) ?? undefined,
-      },
-      order: this.entries.length,
-    };
-    if (entry.meta.mtime === undefined) delete entry.meta.mtime;
-    if (inode.target !== undefined) entry.meta.target = inode.target;
+    // checked once here, so that reading the fields again cannot fail
+    this.id(inode.uidIdx, 'uid');
+    this.id(inode.gidIdx, 'gid');
+    const entry = new SquashfsEntry(this, path, inode.type, this.entries.length, pos, dirent, inode.target);
     if (inode.type === 'file') this.content(entry, inode);
     this.entries.push(entry);
   }
 
-  private content(entry: Entry, inode: InodeInfo): void {
+  private content(entry: SquashfsEntry, inode: InodeInfo): void {
     const sb = this.sb;
     const size = inode.fileSize ?? 0;
     entry.size = size;
@@ -451,8 +482,6 @@ class SquashfsReader {
       if (stored === 0 || stored > sb.blockSize || start + stored > sb.bytesUsed) throw f.error(fi * 16, `fragment ${fi} at ${start} (${stored} bytes) does not fit the image`);
       fragment = { disk: start, stored, compressed, offset: inode.fragOffset ?? 0 };
       anyCompressed ||= compressed;
-      entry.fields.push(field('squashfs.fragment.start', start, 'layout', f.spans(fi * 16, 8), { derived: true }));
-      entry.fields.push(field('squashfs.fragment.size', stored, 'size', f.spans(fi * 16 + 8, 4), { derived: true }));
     }
     if (size === 0) return;
     // the source is kept even for opaque content: its origin() still says where the encoded blocks are
@@ -464,3 +493,37 @@ class SquashfsReader {
     entry.extents = [{ offset: 0, length: size }];
   }
 }
+
+/** Where an entry's directory record sits in the directory table; `header`: its header's, when it is the first under it (else -1). */
+interface DirentRef {
+  at: number;
+  header: number;
+}
+
+/** A squashfs entry that reads its fields and metadata from its records when asked (not cached). */
+class SquashfsEntry implements Entry {
+  size = 0;
+  extents: Extent[] = NO_EXTENTS;
+  contentSource?: ByteSource;
+  opaque?: string;
+  constructor(
+    private readonly reader: SquashfsReader,
+    readonly path: string,
+    readonly type: EntryType,
+    readonly order: number,
+    readonly inodePos: number,
+    readonly dirent: DirentRef | undefined,
+    readonly target: string | undefined,
+  ) {}
+
+  get fields(): Field[] {
+    return this.reader.fieldsOf(this);
+  }
+
+  get meta(): EntryMeta {
+    return new LazyMeta(this.target, () => this.reader.metaOf(this));
+  }
+}
+
+const NO_EXTENTS: Extent[] = [];
+const OWNER_HINT = 'mksquashfs: -all-root (or -force-uid 0 -force-gid 0)';
