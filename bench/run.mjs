@@ -9,6 +9,7 @@
  *   BENCH_SIZE_GB        size of the big ISO pair in GB (default 2)
  *   BENCH_SMALL_GB       size of the small ISO pair (default 0.5, or a quarter of BENCH_SIZE_GB if that is smaller)
  *   BENCH_FILES          files in the many-files pair (default 100000)
+ *   BENCH_SQUASHFS_FILES files in the squashfs pair (default 50000; 0 skips it)
  *   BENCH_DIFFOSCOPE_TIMEOUT  seconds before diffoscope is stopped (default 120; 0 skips diffoscope)
  *   BENCH_REPEAT         runs of each reprodiff and read-limit command; the median wall time is reported (default 3)
  *   BENCH_PROFILE=1      also run reprodiff once under --cpu-prof on the small pair and print the top functions
@@ -47,6 +48,7 @@ function die(msg) {
 const SIZE_GB = num('BENCH_SIZE_GB', 2);
 const SMALL_GB = num('BENCH_SMALL_GB', Math.min(0.5, SIZE_GB / 4));
 const FILES = Math.floor(num('BENCH_FILES', 100000));
+const SQFS_FILES = Math.floor(num('BENCH_SQUASHFS_FILES', 50000));
 const DIFFOSCOPE_TIMEOUT = num('BENCH_DIFFOSCOPE_TIMEOUT', 120);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const REPEAT = Math.max(1, Math.floor(num('BENCH_REPEAT', 3)));
@@ -65,6 +67,7 @@ const HAVE = {
   diffoscope: DIFFOSCOPE_TIMEOUT > 0 && which('diffoscope'),
   uki: existsSync(STUB) && existsSync(join(DI, 'linux')) && existsSync(join(DI, 'initrd.gz'))
     && which('objcopy') && which('objdump') && which('cpio') && which('gzip'),
+  squashfs: SQFS_FILES > 0 && which('mksquashfs') && which('unsquashfs'),
 };
 mkdirSync(CACHE, { recursive: true });
 
@@ -124,11 +127,27 @@ const touchTree = (tree) => sh(`find . -exec touch -h {} +`, tree);
 
 /** Build a.iso, wait, refresh the tree's times, build b.iso; reuse them when already built. */
 function isoPair(name, makeTree) {
+  return imagePair(name, 'iso', makeTree, (tree, out) => {
+    log(`${name}: xorriso -> ${out}`);
+    execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', 'BENCH', '-o', out, tree], { stdio: ['ignore', 'ignore', 'inherit'] });
+  });
+}
+
+/** Build a.sqfs, wait, refresh the tree's times, build b.sqfs (mksquashfs defaults, as a live image build uses). */
+function squashfsPair(name, makeTree) {
+  return imagePair(name, 'sqfs', makeTree, (tree, out) => {
+    log(`${name}: mksquashfs -> ${out}`);
+    execFileSync('mksquashfs', [tree, out, '-noappend', '-quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  });
+}
+
+/** Build a.EXT, wait, refresh the tree's times, build b.EXT with `build(tree, out)`; reuse them when already built. */
+function imagePair(name, ext, makeTree, build) {
   const dir = join(CACHE, name);
   const done = join(dir, 'done.json');
   if (existsSync(done)) {
     log(`reusing ${dir}`);
-    return { dir, a: join(dir, 'a.iso'), b: join(dir, 'b.iso'), ...JSON.parse(readFileSync(done, 'utf8')) };
+    return { dir, a: join(dir, `a.${ext}`), b: join(dir, `b.${ext}`), ...JSON.parse(readFileSync(done, 'utf8')) };
   }
   rmSync(dir, { recursive: true, force: true });
   const tree = join(dir, 'tree');
@@ -140,13 +159,11 @@ function isoPair(name, makeTree) {
       sleep(3);
       touchTree(tree);
     }
-    log(`${name}: xorriso -> ${side}.iso`);
-    execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', 'BENCH', '-o', join(dir, `${side}.iso`), tree],
-      { stdio: ['ignore', 'ignore', 'inherit'] });
+    build(tree, join(dir, `${side}.${ext}`));
   }
   rmSync(tree, { recursive: true, force: true });
   writeFileSync(done, JSON.stringify(info));
-  return { dir, a: join(dir, 'a.iso'), b: join(dir, 'b.iso'), ...info };
+  return { dir, a: join(dir, `a.${ext}`), b: join(dir, `b.${ext}`), ...info };
 }
 
 /**
@@ -302,6 +319,9 @@ const big = isoPair(bigName, sizedTree(SIZE_GB));
 const small = isoPair(smallName, sizedTree(SMALL_GB));
 const many = isoPair(`iso-${FILES}files`, manyFilesTree(FILES));
 const uki = HAVE.uki ? ukiPair() : null;
+const sqfsName = `squashfs-${SQFS_FILES}files`;
+const sqfs = HAVE.squashfs ? squashfsPair(sqfsName, manyFilesTree(SQFS_FILES)) : null;
+if (!HAVE.squashfs && SQFS_FILES > 0) log('skipping the squashfs pair (needs squashfs-tools)');
 if (!HAVE.uki) log('skipping the UKI pair (needs systemd-boot-efi, debian-installer-12-netboot-amd64, binutils, cpio)');
 
 const copy = join(big.dir, 'a-copy.iso');
@@ -336,6 +356,14 @@ if (uki) {
   R.ukiDiffo = diffoscope('uki', uki.a, uki.b);
 }
 
+// squashfs (what a live image carries): unsquashfs listing one image is the baseline
+if (sqfs) {
+  R.sqfsRead = readLimit(sqfsName, sqfs.a, sqfs.b);
+  R.sqfsList = measure(sqfsName, 'unsquashfs -lls A', ['unsquashfs', '-lls', sqfs.a], { repeat: REPEAT });
+  R.sqfs = reprodiff(sqfsName, sqfs.a, sqfs.b);
+  R.sqfsDiffo = diffoscope(sqfsName, sqfs.a, sqfs.b);
+}
+
 let profile = null;
 if (PROFILE) {
   const pdir = join(CACHE, 'prof');
@@ -361,6 +389,7 @@ for (const r of rows.filter((x) => x.status.startsWith('exit'))) out.push(`${r.p
 out.push('', 'Inputs:');
 out.push(`  ${bigName}: ${sizes(big)}, ${big.files} files;  ${smallName}: ${sizes(small)}, ${small.files} files;`);
 out.push(`  ${manyName}: ${sizes(many)}, ${many.files} files${uki ? `;  uki: ${f(statSync(uki.a).size / MB, 1)} MB each` : ''}`);
+if (sqfs) out.push(`  ${sqfsName}: ${sizes(sqfs)}, ${sqfs.files} files`);
 out.push('');
 out.push('Ratios (wall time):');
 const ratios = [
@@ -370,10 +399,11 @@ const ratios = [
   [`${manyName}: reprodiff / read limit`, ratio(R.many, R.manyRead)],
   [`${manyName}: reprodiff / isoinfo -R -l`, ratio(R.many, R.manyIsoinfo)],
   ...(uki ? [['uki: reprodiff / read limit', ratio(R.uki, R.ukiRead)]] : []),
+  ...(sqfs ? [[`${sqfsName}: reprodiff / unsquashfs -lls`, ratio(R.sqfs, R.sqfsList)]] : []),
 ];
-for (const [pair, d] of [[bigName, R.bigDiffo], [smallName, R.smallDiffo], [manyName, R.manyDiffo], ['uki', R.ukiDiffo]]) {
+for (const [pair, d] of [[bigName, R.bigDiffo], [smallName, R.smallDiffo], [manyName, R.manyDiffo], ['uki', R.ukiDiffo], [sqfsName, R.sqfsDiffo]]) {
   if (!d) continue;
-  const rp = { [bigName]: R.big, [smallName]: R.small, [manyName]: R.many, uki: R.uki }[pair];
+  const rp = { [bigName]: R.big, [smallName]: R.small, [manyName]: R.many, uki: R.uki, [sqfsName]: R.sqfs }[pair];
   ratios.push([`${pair}: diffoscope / reprodiff`, rp.status !== 'ok' ? NaN : d.status === 'timed out' ? `> ${f(DIFFOSCOPE_TIMEOUT / rp.wall, 1)} (diffoscope timed out)` : ratio(d, rp)]);
 }
 for (const [k, v] of ratios) out.push(`  ${k}: ${typeof v === 'string' ? v : f(v)}`);
