@@ -768,9 +768,12 @@ export class Comparer {
    */
   private findOrdering(ca: Container, cb: Container, scope: Scope, placed: Placed[]): void {
     if (placed.length < 2) return;
-    const byA = [...placed].sort((x, y) => x.a - y.a);
+    // entries that share a place (files packed into one squashfs fragment block, placed by that block) keep
+    // their order when they share it on both sides: ties sort by their other side, and equal places do not
+    // count as a reversal
+    const byA = [...placed].sort((x, y) => x.a - y.a || x.b - y.b);
     const seq = byA.map((p) => p.b);
-    const keep = longestIncreasing(seq);
+    const keep = longestIncreasing(seq, false);
     if (keep.size === byA.length) {
       // also compare the container's own order (directory or member order)
       const orderA = [...placed].sort((x, y) => x.ea.order - y.ea.order).map((p) => p.path);
@@ -823,8 +826,8 @@ function describeEntry(e: Entry): string {
   return e.type === 'file' ? `file, ${e.size} bytes` : e.type;
 }
 
-/** Indices of one longest strictly increasing subsequence (O(n log n)). */
-export function longestIncreasing(seq: number[]): Set<number> {
+/** Indices of one longest strictly (or, with `strict` false, non-strictly) increasing subsequence (O(n log n)). */
+export function longestIncreasing(seq: number[], strict = true): Set<number> {
   const tails: number[] = [];
   const tailIdx: number[] = [];
   const prev = new Array<number>(seq.length).fill(-1);
@@ -834,7 +837,7 @@ export function longestIncreasing(seq: number[]): Set<number> {
     let hi = tails.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (tails[mid]! < v) lo = mid + 1;
+      if (tails[mid]! < v || (!strict && tails[mid] === v)) lo = mid + 1;
       else hi = mid;
     }
     tails[lo] = v;

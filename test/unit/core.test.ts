@@ -109,4 +109,9 @@ describe('intervals and order', () => {
     const keep = longestIncreasing([1, 2, 3, 4, 5, 0]);
     expect([...keep].sort()).toEqual([0, 1, 2, 3, 4]);
   });
+  it('longestIncreasing: equal values break a strict run, not a non-strict one', () => {
+    expect(longestIncreasing([1, 2, 2, 2, 3]).size).toBe(3);
+    expect(longestIncreasing([1, 2, 2, 2, 3], false).size).toBe(5);
+    expect([...longestIncreasing([5, 5, 1, 5], false)].sort()).toEqual([0, 1, 3]);
+  });
 });
