@@ -180,10 +180,13 @@ export class DecodedSource implements ByteSource {
     return s instanceof Uint8Array ? s.subarray(offset, offset + length) : s.read(offset, length);
   }
   readInto(offset: number, into: Uint8Array, structure?: string): void {
-    checkRange(this, offset, into.length, structure);
     const s = this.store;
-    if (s instanceof Uint8Array) into.set(s.subarray(offset, offset + into.length));
-    else s.readInto(offset, into);
+    // through read(), which subclasses that decode on demand (squashfs files, zip members) override
+    if (s instanceof Uint8Array) into.set(this.read(offset, into.length, structure));
+    else {
+      checkRange(this, offset, into.length, structure);
+      s.readInto(offset, into);
+    }
   }
   spans(offset: number, length: number): Span[] {
     return [{ stream: this.stream, offset, length }];

@@ -223,6 +223,9 @@ class ZipReader {
     const b = Bytes.at(src, at, EOCD_SIZE, 'zip end of central directory');
     const f = this.fields;
     const commentLen = b.u16le(20);
+    // the signature as a field too: when the record moves (a member compressed to another size), its bytes are
+    // the same at another offset, which the comparison calls placement instead of leaving them unexplained
+    f.push(field('zip.eocd.signature', b.hex(0, 4), 'content', b.spans(0, 4))); // 0 - signature PK\5\6
     f.push(field('zip.eocd.disk', b.u16le(4), 'layout', b.spans(4, 2))); // 4 - number of this disk
     f.push(field('zip.eocd.cd_disk', b.u16le(6), 'layout', b.spans(6, 2))); // 6 - disk where the central directory starts
     f.push(field('zip.eocd.disk_entries', b.u16le(8), 'size', b.spans(8, 2), { derived: true })); // 8 - entries on this disk
