@@ -58,8 +58,9 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
       }
     }
     const start = p;
-    // the member header, read through a window: its optional name and comment end within it
-    const b = Bytes.at(src, start, Math.min(size - start, HEADER_WINDOW), 'gzip member');
+    // the member header, read through a window that holds it (its optional name and comment end within
+    // HEADER_WINDOW bytes), found first with small reads: a stream of many members reads little per member
+    const b = Bytes.at(src, start, headerExtent(src, start), 'gzip member');
     const win = b.data;
     if (size - p < 18 || win[0] !== 0x1f || win[1] !== 0x8b) {
       if (member === 0) throw b.error(0, 'not a gzip member');
@@ -148,8 +149,41 @@ function lastIsize(src: ByteSource): number {
   return ((t[0] as number) | ((t[1] as number) << 8) | ((t[2] as number) << 16) | ((t[3] as number) << 24)) >>> 0;
 }
 
+/**
+ * How many bytes to read for the member header at `start`: up to the end of its optional fields (at least the
+ * 18 bytes of the smallest member), or HEADER_WINDOW bytes when a name or comment does not end sooner (the
+ * header parse then says so). Read a few KiB at a time.
+ */
+function headerExtent(src: ByteSource, start: number): number {
+  const end = Math.min(src.size, start + HEADER_WINDOW);
+  const whole = end - start;
+  if (whole < 10) return whole;
+  const flg = src.read(start, 10, 'gzip member')[3] as number;
+  let q = start + 10;
+  if (flg & 4) {
+    if (q + 2 > end) return whole;
+    const x = src.read(q, 2, 'gzip extra field');
+    q += 2 + ((x[0] as number) | ((x[1] as number) << 8));
+  }
+  for (const bit of [8, 16]) {
+    if (!(flg & bit)) continue;
+    // past the terminating zero of the name (8) or the comment (16)
+    let found = false;
+    while (!found && q < end) {
+      const w = src.read(q, Math.min(4096, end - q), 'gzip member');
+      const z = w.indexOf(0);
+      if (z >= 0) found = true;
+      q += z >= 0 ? z + 1 : w.length;
+    }
+    if (!found) return whole;
+  }
+  if (flg & 2) q += 2;
+  return Math.min(whole, Math.max(q - start, 18));
+}
+
 /** How many zero bytes start at `p` of `src` (read a window at a time). */
 function zeroRun(src: ByteSource, p: number): number {
+  if (p >= src.size || src.read(p, 1, 'gzip padding')[0] !== 0) return 0; // the common case: another member
   let q = p;
   while (q < src.size) {
     const w = src.read(q, Math.min(src.size - q, 64 * 1024), 'gzip padding');
@@ -165,6 +199,7 @@ function zeroRun(src: ByteSource, p: number): number {
 const FEED = 256 * 1024;
 /** zlib's output buffer: what is held of the decoded data at once */
 const OUT = 1 << 20;
+let buffers: { out: Buffer; feed: Uint8Array } | undefined;
 
 /** The parts of node's zlib engine that its own synchronous calls use (lib/zlib.js, processChunkSync). */
 interface ZlibHandle {
@@ -195,11 +230,11 @@ function inflateMember(src: ByteSource, at: number, sink: DecodedSink, maxOut: n
   handle.onerror = (message, _errno, code) => {
     failure = `${message}${code ? ` (${code})` : ''}`;
   };
-  const out = Buffer.allocUnsafe(OUT);
+  // one pair of buffers for every member: the inflate is synchronous, and the sink copies what it keeps
+  const { out, feed } = (buffers ??= { out: Buffer.allocUnsafe(OUT), feed: new Uint8Array(FEED) });
   let crc = 0;
   let pos = at;
   // the compressed input, a piece at a time, into one buffer where the source allows
-  const feed = new Uint8Array(FEED);
   let piece: Uint8Array = feed.subarray(0, 0);
   let pieceAt = at;
   /** one call into zlib with the unread rest of `piece`; true when it filled its output buffer (call again) */
