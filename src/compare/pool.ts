@@ -97,12 +97,12 @@ let scratch: [Uint8Array, Uint8Array] | undefined;
  * The bytes of `extents` of `src`, in pieces of at most PIECE bytes. Through `readInto` when the source has
  * it, into one reused buffer: each piece is valid only until the next is asked for.
  */
-function* pieces(src: ByteSource, extents: readonly Extent[], scratch: Uint8Array): Generator<Uint8Array> {
+function* pieces(src: ByteSource, extents: readonly Extent[], buffer: Uint8Array): Generator<Uint8Array> {
   for (const e of extents) {
     for (let at = 0; at < e.length; at += PIECE) {
       const n = Math.min(PIECE, e.length - at);
       if (src.readInto) {
-        const into = scratch.subarray(0, n);
+        const into = buffer.subarray(0, n);
         src.readInto(e.offset + at, into, 'content');
         yield into;
       } else yield src.read(e.offset + at, n, 'content');
