@@ -376,7 +376,8 @@ if (PROFILE) {
 
 const f = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 const ratio = (a, b) => (a && b && a.status === 'ok' && b.status === 'ok' && b.wall > 0 ? a.wall / b.wall : NaN);
-const sizes = (p) => `${f(statSync(p.a).size / GB, 2)} GB + ${f(statSync(p.b).size / GB, 2)} GB`;
+const size = (n) => (n >= GB / 10 ? `${f(n / GB, 2)} GB` : `${f(n / MB, 1)} MB`);
+const sizes = (p) => `${size(statSync(p.a).size)} + ${size(statSync(p.b).size)}`;
 
 const head = ['pair', 'command', 'wall s', 'CPU s', 'peak RSS MB', 'status'];
 const table = [head, ...rows.map((r) => [r.pair, r.label, f(r.wall), f(r.cpu), f(r.rssMb, 0), r.status.length > 60 ? `${r.status.slice(0, 57)}...` : r.status])];
