@@ -180,6 +180,12 @@ function sameStream(x: string | undefined, y: string | undefined, nameA: string,
   return x.length - nameA.length === y.length - nameB.length && x.endsWith(y.slice(nameB.length));
 }
 
+function sameExtents(a: readonly Extent[], b: readonly Extent[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.offset !== b[i]!.offset || a[i]!.length !== b[i]!.length) return false;
+  return true;
+}
+
 function readSpans(spans: Span[], root: ByteSource): Uint8Array | undefined {
   // only outer-file spans can be read back from the root source
   let n = 0;
@@ -553,6 +559,21 @@ export class Comparer {
     for (const e of ea.extents) pushAll(spansA, srcA.spans(e.offset, e.length));
     for (const e of eb.extents) pushAll(spansB, srcB.spans(e.offset, e.length));
     if (ea.size === eb.size && this.sameSpans(spansA, spansB) && this.untouched(spansA)) {
+      const first = placementSpan(srcA, spansA);
+      if (first) placed.push({ path: ea.path, a: first.offset, b: first.offset, ea, eb });
+      return undefined;
+    }
+    // a decoded content (a squashfs file) whose encoded bytes sit at the same places, unchanged, and decode the
+    // same way, holds the same bytes: it needs no decoding
+    if (
+      ea.size === eb.size &&
+      srcA instanceof DecodedSource &&
+      srcB instanceof DecodedSource &&
+      sameExtents(ea.extents, eb.extents) &&
+      srcA.sameEncoding(srcB) &&
+      sameSpans(srcA.origin, srcB.origin) &&
+      this.untouched(srcA.origin)
+    ) {
       const first = placementSpan(srcA, spansA);
       if (first) placed.push({ path: ea.path, a: first.offset, b: first.offset, ea, eb });
       return undefined;

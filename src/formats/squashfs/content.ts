@@ -83,6 +83,21 @@ export class SquashfsFileSource extends DecodedSource {
     return this.cache.blockSize;
   }
 
+  /** The same data blocks and fragment (block and offset in it), decoded with the same compressor and block size. */
+  override sameEncoding(other: DecodedSource): boolean {
+    if (!(other instanceof SquashfsFileSource) || other.size !== this.size) return false;
+    if (other.cache.codec !== this.cache.codec || other.blockSize !== this.blockSize || other.blocks.length !== this.blocks.length) return false;
+    for (let i = 0; i < this.blocks.length; i++) {
+      const x = this.blocks[i] as DataBlock;
+      const y = other.blocks[i] as DataBlock;
+      if (x.disk !== y.disk || x.stored !== y.stored || x.compressed !== y.compressed) return false;
+    }
+    const f = this.fragment;
+    const g = other.fragment;
+    if (!f || !g) return f === g;
+    return f.disk === g.disk && f.stored === g.stored && f.compressed === g.compressed && f.offset === g.offset;
+  }
+
   /** The decoded bytes of piece `i` (a data block, or the fragment tail when `i` is past the blocks). */
   private piece(i: number): Uint8Array {
     const start = i * this.blockSize;
