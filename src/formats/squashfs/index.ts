@@ -14,7 +14,7 @@ import { isoFromUnix } from '../../util/time.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
 import { pushAll } from '../../util/array.js';
 import { BlockCache, SquashfsFileSource, type DataBlock, type Fragment } from './content.js';
-import { NO_FRAGMENT, isoTime, readInode, type InodeInfo } from './inode.js';
+import { NO_FRAGMENT, readInode, type InodeInfo } from './inode.js';
 import { MetaTable, readIndexedTable } from './meta.js';
 
 export { SquashfsFileSource } from './content.js';
@@ -418,7 +418,7 @@ class SquashfsReader {
   metaOf(e: SquashfsEntry): EntryMeta {
     const inode = readInode(this.inodes, e.inodePos, this.sb.blockSize);
     const meta: EntryMeta = { mode: inode.perms & 0o7777, uid: this.id(inode.uidIdx, 'uid'), gid: this.id(inode.gidIdx, 'gid'), nlink: inode.nlink, ino: inode.number };
-    const mtime = isoTime(inode.mtime);
+    const mtime = isoFromUnix(inode.mtime);
     if (mtime !== null) meta.mtime = mtime;
     if (e.target !== undefined) meta.target = e.target;
     return meta;

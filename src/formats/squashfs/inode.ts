@@ -50,18 +50,6 @@ const TYPES: Record<number, EntryType> = {
   8: 'dir', 9: 'file', 10: 'symlink', 11: 'blockdev', 12: 'chardev', 13: 'fifo', 14: 'socket',
 };
 
-/** Decoded times, shared: images hold few distinct times and many inodes. */
-const TIMES = new Map<number, string | null>();
-export function isoTime(t: number): string | null {
-  let s = TIMES.get(t);
-  if (s === undefined) {
-    s = isoFromUnix(t);
-    if (TIMES.size >= 65536) TIMES.clear();
-    TIMES.set(t, s);
-  }
-  return s;
-}
-
 /** Reads the inode at decoded position `pos` of the inode table. `blockSize` decides the block count of files. */
 export function readInode(t: MetaTable, pos: number, blockSize: number): InodeInfo {
   const h = Bytes.at(t, pos, 16, 'squashfs inode');
@@ -76,7 +64,7 @@ export function readInode(t: MetaTable, pos: number, blockSize: number): InodeIn
   const fields: Field[] = [
     field('squashfs.inode.type', rawType, 'content', h.spans(0, 2)),
     field('squashfs.inode.mode', perms & 0o7777, 'permissions', h.spans(2, 2)),
-    field('squashfs.inode.mtime', isoTime(mtime), 'timestamp', h.spans(8, 4), { hint: MTIME_HINT }),
+    field('squashfs.inode.mtime', isoFromUnix(mtime), 'timestamp', h.spans(8, 4), { hint: MTIME_HINT }),
     field('squashfs.inode.number', number, 'inode', h.spans(12, 4)),
   ];
   const info: InodeInfo = { type, rawType, number, perms, uidIdx, gidIdx, mtime, nlink: 1, fields, uidSpans: h.spans(4, 2), gidSpans: h.spans(6, 2) };
