@@ -558,27 +558,27 @@ export class Comparer {
     const spansB: Span[] = [];
     for (const e of ea.extents) pushAll(spansA, srcA.spans(e.offset, e.length));
     for (const e of eb.extents) pushAll(spansB, srcB.spans(e.offset, e.length));
-    if (ea.size === eb.size && this.sameSpans(spansA, spansB) && this.untouched(spansA)) {
+    if (ea.size === eb.size && ((this.sameSpans(spansA, spansB) && this.untouched(spansA)) || this.sameDecoded(srcA, srcB, ea, eb))) {
       const first = placementSpan(srcA, spansA);
       if (first) placed.push({ path: ea.path, a: first.offset, b: first.offset, ea, eb });
       return undefined;
     }
-    // a decoded content (a squashfs file) whose encoded bytes sit at the same places, unchanged, and decode the
-    // same way, holds the same bytes: it needs no decoding
-    if (
-      ea.size === eb.size &&
+    return this.compareContentBytes(pair, srcA, srcB, spansA, spansB);
+  }
+
+  /**
+   * A decoded content (a squashfs file) whose encoded bytes sit at the same places, unchanged, and decode the
+   * same way, holds the same bytes: it needs no decoding.
+   */
+  private sameDecoded(srcA: ByteSource, srcB: ByteSource, ea: Entry, eb: Entry): boolean {
+    return (
       srcA instanceof DecodedSource &&
       srcB instanceof DecodedSource &&
       sameExtents(ea.extents, eb.extents) &&
       srcA.sameEncoding(srcB) &&
       sameSpans(srcA.origin, srcB.origin) &&
       this.untouched(srcA.origin)
-    ) {
-      const first = placementSpan(srcA, spansA);
-      if (first) placed.push({ path: ea.path, a: first.offset, b: first.offset, ea, eb });
-      return undefined;
-    }
-    return this.compareContentBytes(pair, srcA, srcB, spansA, spansB);
+    );
   }
 
   /** The contents' bytes differ or moved: hash them, then look inside when they differ. */
