@@ -202,6 +202,20 @@ export class DecodedSource implements ByteSource {
   }
 }
 
+/** How many zero bytes start at `at` of `src` (padding); reads one byte first, then a window at a time. */
+export function zeroRun(src: ByteSource, at: number, structure: string): number {
+  if (at >= src.size || src.read(at, 1, structure)[0] !== 0) return 0;
+  let q = at;
+  while (q < src.size) {
+    const w = src.read(q, Math.min(src.size - q, 64 * 1024), structure);
+    let i = 0;
+    while (i < w.length && w[i] === 0) i++;
+    q += i;
+    if (i < w.length) break;
+  }
+  return q - at;
+}
+
 /** Reads a whole small source (bounded by the caller) into memory. */
 export function readAll(src: ByteSource, cap: number, structure?: string): Uint8Array {
   if (src.size > cap) {

@@ -5,7 +5,7 @@
  */
 import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
-import type { ByteSource } from '../../io/source.js';
+import { zeroRun, type ByteSource } from '../../io/source.js';
 import { checkCap, checkTime, EntryLimit } from '../../limits.js';
 import type { Container, Entry, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
@@ -159,16 +159,7 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
     if (!dialect) {
       if (inArchive) throw new ReprodiffError('E_FORMAT', 'no cpio header where one is expected', { file: src.name, structure: 'cpio header', offset: off });
       // between archives: zero padding, then another archive or a compressed stream
-      let z = off;
-      const chunk = 4096;
-      while (z < src.size) {
-        const n = Math.min(chunk, src.size - z);
-        const buf = src.read(z, n, 'cpio padding');
-        let i = 0;
-        while (i < n && buf[i] === 0) i++;
-        z += i;
-        if (i < n) break;
-      }
+      const z = off + zeroRun(src, off, 'cpio padding');
       if (z > off) regions.push({ name: `cpio padding after archive ${archive - 1}`, role: 'padding', spans: src.spans(off, z - off) });
       off = z;
       if (off >= src.size) break;

@@ -5,7 +5,7 @@
 import { constants as zlibConstants, crc32, InflateRaw, inflateRawSync } from 'node:zlib';
 import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
-import type { ByteSource } from '../../io/source.js';
+import { zeroRun, type ByteSource } from '../../io/source.js';
 import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
@@ -50,7 +50,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
   let member = 0;
   while (p < size) {
     if (member > 0) {
-      const zeros = zeroRun(src, p);
+      const zeros = zeroRun(src, p, 'gzip padding');
       if (zeros > 0 && p + zeros === size) {
         regions.push({ name: 'gzip trailing zero padding', role: 'padding', spans: src.spans(p, zeros) });
         p = size;
@@ -145,8 +145,7 @@ const HEADER_WINDOW = 1 << 20;
 /** The last member's ISIZE (the decoded size mod 2^32), as a hint of how much will be decoded; 0 when too short. */
 function lastIsize(src: ByteSource): number {
   if (src.size < 18) return 0;
-  const t = src.read(src.size - 4, 4, 'gzip trailer');
-  return ((t[0] as number) | ((t[1] as number) << 8) | ((t[2] as number) << 16) | ((t[3] as number) << 24)) >>> 0;
+  return Bytes.at(src, src.size - 4, 4, 'gzip trailer').u32le(0);
 }
 
 /**
@@ -179,20 +178,6 @@ function headerExtent(src: ByteSource, start: number): number {
   }
   if (flg & 2) q += 2;
   return Math.min(whole, Math.max(q - start, 18));
-}
-
-/** How many zero bytes start at `p` of `src` (read a window at a time). */
-function zeroRun(src: ByteSource, p: number): number {
-  if (p >= src.size || src.read(p, 1, 'gzip padding')[0] !== 0) return 0; // the common case: another member
-  let q = p;
-  while (q < src.size) {
-    const w = src.read(q, Math.min(src.size - q, 64 * 1024), 'gzip padding');
-    let i = 0;
-    while (i < w.length && w[i] === 0) i++;
-    q += i;
-    if (i < w.length) break;
-  }
-  return q - p;
 }
 
 /** compressed bytes read and fed to zlib at once */
