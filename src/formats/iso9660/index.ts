@@ -285,10 +285,10 @@ class IsoReader {
     const first = b.data[33];
     const dot = lenFi === 1 && first === 0 ? '.' : lenFi === 1 && first === 1 ? '..' : undefined;
     // the names are needed to walk the tree; to make fields, only when the identifier's bytes are asked for
-    const names = mode === 'walk' || (mode === 'fields' && (keep === undefined || keep(b.base + 32, 1 + lenFi + (lenFi % 2 === 0 ? 1 : 0))));
+    const names = mode === 'walk' || (mode === 'fields' && (keep === undefined || keep(b.base + 32, identifierField(lenFi))));
     let rr: RockRidge | undefined;
     if (volume.kind === 'primary') {
-      const suStart = 33 + lenFi + (lenFi % 2 === 0 ? 1 : 0);
+      const suStart = 32 + identifierField(lenFi);
       const skip = this.suspSkip ?? 0;
       if (suStart + skip + 4 <= len) {
         rr = parseSystemUse(b.sub(suStart + skip, len - suStart - skip, 'system use area'), {
@@ -336,7 +336,7 @@ class IsoReader {
     const out: Field[] = [];
     const k = (off: number, len: number): boolean => keep === undefined || keep(b.base + off, len);
     if (k(0, 1)) out.push(field(fieldName(prefix, 'length'), b.u8(0), 'layout', b.spans(0, 1), { derived: true }));
-    const idLen = 1 + lenFi + (lenFi % 2 === 0 ? 1 : 0);
+    const idLen = identifierField(lenFi);
     if (k(32, idLen)) out.push(field(fieldName(prefix, 'identifier'), r.isoName, 'content', b.spans(32, idLen)));
     if (k(28, 4)) out.push(field(fieldName(prefix, 'volume_sequence_number'), b.u16le(28), 'content', b.spans(28, 4)));
     if (k(26, 2)) out.push(field(fieldName(prefix, 'unit_size'), r.unitSize, 'content', b.spans(26, 2)));
@@ -364,7 +364,7 @@ class IsoReader {
       const len = first.u8(0);
       if (len >= 34 && len <= first.length) {
         const lenFi = first.u8(32);
-        const suStart = 33 + lenFi + (lenFi % 2 === 0 ? 1 : 0);
+        const suStart = 32 + identifierField(lenFi);
         if (suStart + 7 <= len && first.ascii(suStart, 2, false) === 'SP' && first.u8(suStart + 4) === 0xbe && first.u8(suStart + 5) === 0xef) {
           this.suspSkip = first.u8(suStart + 6);
         }
@@ -644,6 +644,14 @@ class IsoReader {
       }
     }
   }
+}
+
+/**
+ * Bytes from offset 32 of a directory record to its system use area: the identifier length byte, the
+ * identifier, and a padding byte when the identifier's length is even (ECMA-119 9.1.12).
+ */
+function identifierField(lenFi: number): number {
+  return 1 + lenFi + (lenFi % 2 === 0 ? 1 : 0);
 }
 
 function applyRockRidge(meta: EntryMeta, rr: RockRidge): void {
