@@ -130,14 +130,17 @@ export function decodeZstdFrame(input: Uint8Array, start: number, end: number, o
     // fzstd allocates exactly the declared size; decoding into a caller's buffer is slower in fzstd 0.1.1
     const res = fzstdOneShot(input.subarray(start, end));
     if (res.length !== contentSize) throw new CodecError('E_FORMAT', 'zstd frame content size does not match the data', start);
-    if (out.sink) out.push(res, true);
-    else if (out.pos === 0 && out.buf.length < contentSize) {
+    if (out.sink) {
+      out.push(res, true);
+      return;
+    }
+    if (out.pos === 0 && out.buf.length < contentSize) {
       out.buf = res;
     } else {
       out.ensure(contentSize);
       out.buf.set(res, out.pos);
     }
-    if (!out.sink) out.pos += contentSize;
+    out.pos += contentSize;
     return;
   }
   if (contentSize !== null && out.pos + contentSize > out.cap) {
