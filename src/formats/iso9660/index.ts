@@ -27,6 +27,7 @@ import { pushAll } from '../../util/array.js';
 import { isoDate17, isoDate7 } from '../../util/time.js';
 import { detectProducer, fileDateHint, inodeHint, volumeDateHint, type IsoProducer } from './hints.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
+import { RecordTable, type Chain } from './records.js';
 import { parseSystemUse, type RockRidge, type SuspContext } from './susp.js';
 
 const SECTOR = 2048;
@@ -62,19 +63,6 @@ interface VolumeInfo {
   pathTable: { size: number; l: number; lOpt: number; m: number; mOpt: number };
 }
 
-/** Where one directory record of an entry sits, and how its fields are named; fields are read from it on demand. */
-interface RecordRef {
-  volume: VolumeInfo;
-  at: number;
-  len: number;
-  /** prefix of the record's own fields: `dirent`, `dirent.self`, `joliet.parent`, `dirent.part1` */
-  tag: string;
-  /** prefix of its Rock Ridge fields: `rr`, `rr.self`, `rr.parent` */
-  rr: string;
-  /** continuation areas its SUSP entries use */
-  ce: { offset: number; length: number }[];
-}
-
 interface DirRecord {
   /** offset of the record in the source */
   at: number;
@@ -98,6 +86,8 @@ class IsoReader {
   /** primary-tree files by extent offset, to attach Joliet records whose names differ */
   private readonly byExtent = new Map<number, IsoEntry>();
   private readonly visitedDirs = new Set<number>();
+  /** where every entry's directory records are (see records.ts) */
+  readonly rows = new RecordTable<VolumeInfo>();
   private producer: { tool: IsoProducer; label: string | undefined } = { tool: 'unknown', label: undefined };
   private suspSkip: number | undefined;
   private hints: SuspContext['hints'] | undefined;
@@ -163,8 +153,7 @@ class IsoReader {
 
     for (const v of volumes) this.readPathTables(v);
     this.refineProducer();
-    // arrays that grew by push keep room for more; a release image has hundreds of thousands of them
-    for (const e of this.entries) e.compact();
+    this.rows.compact();
 
     const imageBytes = primary.volumeBlocks * SECTOR;
     if (imageBytes < src.size) {
@@ -370,10 +359,7 @@ class IsoReader {
         }
       }
     }
-    let root = this.byPath.get('/');
-    if (!root) {
-      root = this.addEntry('/', 'dir', 0, []);
-    }
+    if (!this.byPath.has('/')) this.addEntry('/', 'dir', 0, { first: -1, last: -1 });
     this.walkDir(volume, rootRec.lba, rootRec.size, '/', tag, 0, new Set());
   }
 
@@ -402,7 +388,7 @@ class IsoReader {
     this.regions.push({ name: `directory ${dirPath}${volume.kind === 'joliet' ? ' (Joliet)' : ''}`, role: 'metadata', spans: dir.spans(0, size) });
 
     // Multi-extent files: consecutive records with the same name, all but the last flagged bit 7.
-    let pending: { rec: DirRecord; extents: Extent[]; size: number; refs: RecordRef[] } | undefined;
+    let pending: PendingFile | undefined;
     let p = 0;
     let recordIndex = 0;
     while (p < size) {
@@ -418,35 +404,36 @@ class IsoReader {
       const rec = this.parseRecord(dir.sub(p, len, `directory record in ${dirPath}`), volume, rrPrefix);
       const at = dir.base + p;
       const ce = rec.rr?.ceSpans.length ? rec.rr.ceSpans : NO_CE;
-      const ref = (t: string, r: string): RecordRef => ({ volume, at, len, tag: t, rr: r, ce });
+      const ref = (t: string, r: string): Chain => {
+        const row = this.rows.add(volume, at, len, t, r, ce);
+        return { first: row, last: row };
+      };
       const tags = TAGS[tag === 'joliet' ? 'joliet' : 'dirent'];
       p += len;
       recordIndex++;
       if (rec.isoName === '.') {
         // the directory's own record: its dates and Rock Ridge fields belong to the directory entry
         const self = this.byPath.get(dirPath);
-        if (self) {
-          self.refs.push(ref(tags.self, 'rr.self'));
-        }
+        if (self) this.rows.append(self, ref(tags.self, 'rr.self'));
         continue;
       }
       if (rec.isoName === '..') {
         // the parent's record inside this directory: its own copy of the parent's date and Rock Ridge fields
         const self = this.byPath.get(dirPath);
-        if (self) self.refs.push(ref(tags.parent, 'rr.parent'));
+        if (self) this.rows.append(self, ref(tags.parent, 'rr.parent'));
         continue;
       }
       if (rec.rr?.relocated) continue; // listed where its CL record points
 
       const extents = this.fileExtents(rec);
       if (pending && pending.rec.name === rec.name) {
-        const part = pending.refs.length;
+        const part = pending.parts++;
         pending.extents.push(...extents);
         pending.size += rec.size;
-        pending.refs.push(ref(`${tag}.part${part}`, `rr.part${part}`));
+        this.rows.append(pending.refs, ref(`${tag}.part${part}`, `rr.part${part}`));
       } else {
         if (pending) this.finishFile(volume, dirPath, pending);
-        pending = { rec, extents, size: rec.size, refs: [ref(tags.base, 'rr')] };
+        pending = { rec, extents, size: rec.size, refs: ref(tags.base, 'rr'), parts: 1 };
       }
       if (!(rec.flags & 0x80)) {
         const done = pending;
@@ -507,10 +494,10 @@ class IsoReader {
     return out;
   }
 
-  private finishDir(volume: VolumeInfo, path: string, rec: DirRecord, refs: RecordRef[]): void {
+  private finishDir(volume: VolumeInfo, path: string, rec: DirRecord, refs: Chain): void {
     const existing = this.byPath.get(path);
     if (existing) {
-      pushAll(existing.refs, refs);
+      this.rows.append(existing, refs);
       return;
     }
     if (volume.kind === 'joliet') {
@@ -522,23 +509,23 @@ class IsoReader {
     this.addEntry(path, 'dir', 0, refs, rec.rr?.target);
   }
 
-  private finishFile(volume: VolumeInfo, dirPath: string, file: { rec: DirRecord; extents: Extent[]; size: number; refs: RecordRef[] }): void {
+  private finishFile(volume: VolumeInfo, dirPath: string, file: PendingFile): void {
     const path = joinPath(dirPath, file.rec.name);
     if (volume.kind === 'joliet') {
       const existing = this.byPath.get(path);
       if (existing && existing.type !== 'dir') {
-        pushAll(existing.refs, file.refs);
+        this.rows.append(existing, file.refs);
         return;
       }
       // match by extent (Joliet names may be truncated)
       const first = file.extents[0];
       const byExtent = first ? this.byExtent.get(first.offset) : undefined;
       if (byExtent && byExtent.size === file.size) {
-        pushAll(byExtent.refs, file.refs);
+        this.rows.append(byExtent, file.refs);
         return;
       }
       const e = this.addEntry(`/.joliet${path}`, 'file', file.size, file.refs);
-      e.extents = file.extents;
+      e.setExtents(file.extents);
       return;
     }
     let type: EntryType = 'file';
@@ -548,8 +535,8 @@ class IsoReader {
     for (let n = 2; this.byPath.has(unique); n++) unique = `${path}~${n}`;
     if (unique !== path) this.notes.push(`${path} appears more than once in its directory; later copies are named ${path}~N`);
     const e = this.addEntry(unique, type, type === 'file' ? file.size : 0, file.refs, file.rec.rr?.target);
-    e.extents = type === 'file' ? file.extents : [];
-    const first = e.extents[0];
+    if (type === 'file') e.setExtents(file.extents);
+    const first = type === 'file' ? file.extents[0] : undefined;
     if (first && !this.byExtent.has(first.offset)) this.byExtent.set(first.offset, e);
     if (file.rec.rr?.zisofs) {
       e.opaque = `zisofs-compressed (${file.rec.rr.zisofs.algorithm}); content compared as stored`;
@@ -561,10 +548,11 @@ class IsoReader {
    * read from the records when first asked for, which the comparer does only for records whose bytes differ
    * or moved; the metadata when a listing asks.
    */
-  private addEntry(path: string, type: EntryType, size: number, refs: RecordRef[], target?: string): IsoEntry {
-    checkEntries(this.entries.length + 1, this.ctx.limits, 'ISO 9660 entries', refs[0]?.at);
-    checkTime('listing ISO 9660 entries', this.src.name, refs[0]?.at);
-    const e = new IsoEntry(this, path, type, size, this.order++, [...refs], target);
+  private addEntry(path: string, type: EntryType, size: number, refs: Chain, target?: string): IsoEntry {
+    const at = refs.first >= 0 ? this.rows.offset(refs.first) : undefined;
+    checkEntries(this.entries.length + 1, this.ctx.limits, 'ISO 9660 entries', at);
+    checkTime('listing ISO 9660 entries', this.src.name, at);
+    const e = new IsoEntry(this, path, type, size, this.order++, refs.first, refs.last, target);
     this.entries.push(e);
     this.byPath.set(path, e);
     return e;
@@ -573,14 +561,16 @@ class IsoReader {
   /** The metadata of an entry, from its own record and its directory's '.' record (Rock Ridge). */
   metaOf(e: IsoEntry): EntryMeta {
     const meta: EntryMeta = {};
-    const first = e.refs[0];
-    if (first && (first.tag === 'dirent' || first.tag === 'joliet')) {
+    const first = e.first;
+    const tag = first >= 0 ? this.rows.kind(first).tag : undefined;
+    if (tag === 'dirent' || tag === 'joliet') {
       const rec = this.recordAt(first, 'meta');
       const mtime = isoDate7(rec.rec.bytes(18, 7));
       if (mtime) meta.mtime = mtime;
       if (rec.rr) applyRockRidge(meta, rec.rr);
     }
-    for (const r of e.refs) if (r.tag === 'dirent.self') {
+    for (let r = first; r >= 0; r = this.rows.next(r)) {
+      if (this.rows.kind(r).tag !== 'dirent.self') continue;
       const rec = this.recordAt(r, 'meta');
       if (rec.rr) applyRockRidge(meta, rec.rr);
     }
@@ -588,14 +578,15 @@ class IsoReader {
     return meta;
   }
 
-  private recordAt(r: RecordRef, mode: 'fields' | 'meta', keep?: (offset: number, length: number) => boolean): DirRecord {
-    return this.parseRecord(Bytes.at(this.src, r.at, r.len, 'directory record'), r.volume, r.rr, mode, keep);
+  private recordAt(row: number, mode: 'fields' | 'meta', keep?: (offset: number, length: number) => boolean): DirRecord {
+    const { volume, rr } = this.rows.kind(row);
+    return this.parseRecord(Bytes.at(this.src, this.rows.offset(row), this.rows.length(row), 'directory record'), volume, rr, mode, keep);
   }
 
-  /** Reads one record again, with its fields. */
-  recordFieldsAt(r: RecordRef, keep?: (offset: number, length: number) => boolean): Field[] {
-    const rec = this.recordAt(r, 'fields', keep);
-    const out = this.recordFields(rec, r.tag, keep);
+  /** Reads one record (a row of `rows`) again, with its fields. */
+  recordFieldsAt(row: number, keep?: (offset: number, length: number) => boolean): Field[] {
+    const rec = this.recordAt(row, 'fields', keep);
+    const out = this.recordFields(rec, this.rows.kind(row).tag, keep);
     if (rec.rr) out.push(...rec.rr.fields);
     return out;
   }
@@ -675,10 +666,25 @@ const TAGS = {
 };
 const NO_CE: { offset: number; length: number }[] = [];
 
-/** An entry that reads its fields and metadata from its records when asked (not cached: see addEntry). */
-class IsoEntry implements Entry {
-  extents: Extent[] = NO_EXTENTS;
+/** A file being listed: a multi-extent file's records follow one another with the same name. */
+interface PendingFile {
+  rec: DirRecord;
+  extents: Extent[];
+  size: number;
+  refs: Chain;
+  /** records so far */
+  parts: number;
+}
+
+/**
+ * An entry that reads its fields and metadata from its records when asked (not cached: see addEntry). Its
+ * records are a chain of rows of the reader's table; its content is one extent at `extentAt` of `size` bytes, or a list
+ * (a multi-extent, interleaved or truncated file).
+ */
+class IsoEntry implements Entry, Chain {
   opaque?: string;
+  private extentAt = -1;
+  private extentList: Extent[] | undefined;
 
   constructor(
     private readonly reader: IsoReader,
@@ -686,27 +692,36 @@ class IsoEntry implements Entry {
     readonly type: EntryType,
     readonly size: number,
     readonly order: number,
-    public refs: RecordRef[],
+    /** its first and last record (rows of the reader's table) */
+    public first: number,
+    public last: number,
     readonly target: string | undefined,
   ) {}
 
-  /** Copies the arrays grown by push to their exact size. */
-  compact(): void {
-    if (this.refs.length) this.refs = this.refs.slice();
-    if (this.extents.length) this.extents = this.extents.slice();
+  setExtents(list: Extent[]): void {
+    const only = list.length === 1 ? list[0]! : undefined;
+    if (only && only.length === this.size) this.extentAt = only.offset;
+    else if (list.length) this.extentList = list.slice();
+  }
+
+  get extents(): Extent[] {
+    if (this.extentList) return this.extentList;
+    return this.extentAt < 0 ? NO_EXTENTS : [{ offset: this.extentAt, length: this.size }];
   }
 
   get fields(): Field[] {
+    const rows = this.reader.rows;
     const out: Field[] = [];
-    for (const r of this.refs) pushAll(out, this.reader.recordFieldsAt(r));
+    for (let r = this.first; r >= 0; r = rows.next(r)) pushAll(out, this.reader.recordFieldsAt(r));
     return out;
   }
 
   fieldsTouching(touched: (offset: number, length: number) => boolean): Field[] {
+    const rows = this.reader.rows;
     const out: Field[] = [];
-    for (const r of this.refs) {
+    for (let r = this.first; r >= 0; r = rows.next(r)) {
       // a record (with its continuation areas) no differing byte touches has no field to make
-      if (!touched(r.at, r.len) && !r.ce.some((c) => touched(c.offset, c.length))) continue;
+      if (!touched(rows.offset(r), rows.length(r)) && !rows.continuations(r).some((c) => touched(c.offset, c.length))) continue;
       pushAll(out, this.reader.recordFieldsAt(r, touched));
     }
     return out;
@@ -719,10 +734,11 @@ class IsoEntry implements Entry {
 
   get records(): Span[] {
     const src = this.reader.source;
+    const rows = this.reader.rows;
     const out: Span[] = [];
-    for (const r of this.refs) {
-      pushAll(out, src.spans(r.at, r.len));
-      for (const c of r.ce) pushAll(out, src.spans(c.offset, c.length));
+    for (let r = this.first; r >= 0; r = rows.next(r)) {
+      pushAll(out, src.spans(rows.offset(r), rows.length(r)));
+      for (const c of rows.continuations(r)) pushAll(out, src.spans(c.offset, c.length));
     }
     return out;
   }
