@@ -28,6 +28,7 @@ import { isoDate17, isoDate7 } from '../../util/time.js';
 import { detectProducer, fileDateHint, inodeHint, volumeDateHint, type IsoProducer } from './hints.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
 import { RecordTable, type Chain } from './records.js';
+import { ReusedReads } from '../../io/reuse.js';
 import { parseSystemUse, type RockRidge, type SuspContext } from './susp.js';
 
 const SECTOR = 2048;
@@ -92,11 +93,15 @@ class IsoReader {
   private suspSkip: number | undefined;
   private hints: SuspContext['hints'] | undefined;
   private order = 0;
+  /** directories and records are read into reused buffers: nothing keeps a view of them */
+  private readonly reads: ReusedReads;
 
   constructor(
     private readonly src: ByteSource,
     private readonly ctx: OpenContext,
-  ) {}
+  ) {
+    this.reads = new ReusedReads(src);
+  }
 
   get source(): ByteSource {
     return this.src;
@@ -153,7 +158,10 @@ class IsoReader {
 
     for (const v of volumes) this.readPathTables(v);
     this.refineProducer();
-    this.rows.compact();
+    // what only the walk needed: the entries outlive it, and hold this reader
+    this.byPath.clear();
+    this.byExtent.clear();
+    this.visitedDirs.clear();
 
     const imageBytes = primary.volumeBlocks * SECTOR;
     if (imageBytes < src.size) {
@@ -384,7 +392,10 @@ class IsoReader {
       return;
     }
     this.visitedDirs.add(key);
-    const dir = this.readExtentBytes(lba, size, `directory ${dirPath}`);
+    checkCap(size, this.ctx.limits.maxStructureBytes, `directory ${dirPath} size`, this.src.name, lba * SECTOR);
+    // one buffer per depth: this directory's bytes are parsed on after its subdirectories are read
+    const structure = `directory ${dirPath}`;
+    const dir = new Bytes(this.reads.slot(depth, lba * SECTOR, size, structure), this.src, lba * SECTOR, structure);
     this.regions.push({ name: `directory ${dirPath}${volume.kind === 'joliet' ? ' (Joliet)' : ''}`, role: 'metadata', spans: dir.spans(0, size) });
 
     // Multi-extent files: consecutive records with the same name, all but the last flagged bit 7.
@@ -580,7 +591,9 @@ class IsoReader {
 
   private recordAt(row: number, mode: 'fields' | 'meta', keep?: (offset: number, length: number) => boolean): DirRecord {
     const { volume, rr } = this.rows.kind(row);
-    return this.parseRecord(Bytes.at(this.src, this.rows.offset(row), this.rows.length(row), 'directory record'), volume, rr, mode, keep);
+    const at = this.rows.offset(row);
+    const bytes = new Bytes(this.reads.window(at, this.rows.length(row), 'directory record'), this.src, at, 'directory record');
+    return this.parseRecord(bytes, volume, rr, mode, keep);
   }
 
   /** Reads one record (a row of `rows`) again, with its fields. */

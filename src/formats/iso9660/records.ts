@@ -23,11 +23,21 @@ export interface Chain {
 
 const NONE: readonly Extent[] = [];
 
+/** rows per chunk: the table grows by chunks, so nothing is copied and no old array is left to collect */
+const CHUNK_BITS = 14;
+const CHUNK = 1 << CHUNK_BITS;
+const IN_CHUNK = CHUNK - 1;
+
+/** One chunk of rows. */
+class Rows {
+  readonly at = new Float64Array(CHUNK);
+  readonly len = new Uint8Array(CHUNK);
+  readonly kind = new Uint32Array(CHUNK);
+  readonly next = new Int32Array(CHUNK);
+}
+
 export class RecordTable<V> {
-  private at = new Float64Array(1024);
-  private len = new Uint8Array(1024);
-  private kindOf = new Uint32Array(1024);
-  private nextOf = new Int32Array(1024);
+  private readonly chunks: Rows[] = [];
   private count = 0;
   private readonly kinds: RecordKind<V>[] = [];
   /** kind ids by volume, tag and rr prefix */
@@ -37,12 +47,14 @@ export class RecordTable<V> {
 
   /** Adds one record (a directory record is at most 255 bytes); returns its row, chained to nothing. */
   add(volume: V, at: number, len: number, tag: string, rr: string, ce: readonly Extent[]): number {
-    if (this.count === this.at.length) this.grow(this.count * 2);
     const row = this.count++;
-    this.at[row] = at;
-    this.len[row] = len;
-    this.kindOf[row] = this.kindId(volume, tag, rr);
-    this.nextOf[row] = -1;
+    const i = row & IN_CHUNK;
+    if (i === 0) this.chunks.push(new Rows());
+    const c = this.chunks[row >>> CHUNK_BITS]!;
+    c.at[i] = at;
+    c.len[i] = len;
+    c.kind[i] = this.kindId(volume, tag, rr);
+    c.next[i] = -1;
     if (ce.length) this.ce.set(row, ce);
     return row;
   }
@@ -51,49 +63,28 @@ export class RecordTable<V> {
   append(head: Chain, tail: Chain): void {
     if (tail.first < 0) return;
     if (head.first < 0) head.first = tail.first;
-    else this.nextOf[head.last] = tail.first;
+    else this.chunks[head.last >>> CHUNK_BITS]!.next[head.last & IN_CHUNK] = tail.first;
     head.last = tail.last;
   }
 
   next(row: number): number {
-    return this.nextOf[row]!;
+    return this.chunks[row >>> CHUNK_BITS]!.next[row & IN_CHUNK]!;
   }
 
   offset(row: number): number {
-    return this.at[row]!;
+    return this.chunks[row >>> CHUNK_BITS]!.at[row & IN_CHUNK]!;
   }
 
   length(row: number): number {
-    return this.len[row]!;
+    return this.chunks[row >>> CHUNK_BITS]!.len[row & IN_CHUNK]!;
   }
 
   kind(row: number): RecordKind<V> {
-    return this.kinds[this.kindOf[row]!]!;
+    return this.kinds[this.chunks[row >>> CHUNK_BITS]!.kind[row & IN_CHUNK]!]!;
   }
 
   continuations(row: number): readonly Extent[] {
     return this.ce.get(row) ?? NONE;
-  }
-
-  /** Gives back the room left for rows that were never added. */
-  compact(): void {
-    this.grow(this.count);
-  }
-
-  private grow(size: number): void {
-    const n = Math.max(size, 1);
-    const at = new Float64Array(n);
-    at.set(this.at.subarray(0, this.count));
-    const len = new Uint8Array(n);
-    len.set(this.len.subarray(0, this.count));
-    const kindOf = new Uint32Array(n);
-    kindOf.set(this.kindOf.subarray(0, this.count));
-    const nextOf = new Int32Array(n);
-    nextOf.set(this.nextOf.subarray(0, this.count));
-    this.at = at;
-    this.len = len;
-    this.kindOf = kindOf;
-    this.nextOf = nextOf;
   }
 
   private kindId(volume: V, tag: string, rr: string): number {
