@@ -34,8 +34,8 @@ export interface DiffTask {
 }
 
 export interface DiffResult {
-  /** flat [start0, end0, start1, end1, ...] of differing byte ranges */
-  ranges: number[];
+  /** flat [start0, end0, start1, end1, ...] of differing byte ranges (typed: a release image has millions) */
+  ranges: Float64Array;
   /** true when maxRanges was hit: later ranges were merged, so ranges over-cover */
   capped: boolean;
   /** exact count of differing bytes */
@@ -102,7 +102,8 @@ export function hash(task: HashTask): string {
 export function diff(task: DiffTask): DiffResult {
   const fa = openSync(task.a, 'r');
   const fb = openSync(task.b, 'r');
-  const ranges: number[] = [];
+  let ranges = new Float64Array(1024);
+  let n = 0;
   let differing = 0;
   let capped = false;
   const found = task.found ? new Int32Array(task.found) : undefined;
@@ -112,13 +113,19 @@ export function diff(task: DiffTask): DiffResult {
       Atomics.notify(found, 0);
     }
     differing += e - s;
-    if (ranges.length / 2 >= task.maxRanges) {
+    if (n / 2 >= task.maxRanges) {
       capped = true;
-      ranges[ranges.length - 1] = e;
-    } else if (ranges.length && ranges[ranges.length - 1] === s) {
-      ranges[ranges.length - 1] = e;
+      ranges[n - 1] = e;
+    } else if (n && ranges[n - 1] === s) {
+      ranges[n - 1] = e;
     } else {
-      ranges.push(s, e);
+      if (n === ranges.length) {
+        const more = new Float64Array(ranges.length * 2);
+        more.set(ranges);
+        ranges = more;
+      }
+      ranges[n++] = s;
+      ranges[n++] = e;
     }
   };
   try {
@@ -143,7 +150,7 @@ export function diff(task: DiffTask): DiffResult {
       }
     }
     if (openStart >= 0) close(openStart, task.end);
-    return { ranges, capped, differing };
+    return { ranges: ranges.slice(0, n), capped, differing };
   } finally {
     closeSync(fa);
     closeSync(fb);

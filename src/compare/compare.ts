@@ -930,10 +930,16 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
         });
       }
     }
-    const pairs = diffResult.ranges;
-    if (rootA.size !== rootB.size) pairs.push(common, Math.max(rootA.size, rootB.size));
+    let pairs = diffResult.ranges;
+    if (rootA.size !== rootB.size) {
+      // past the shorter input's end, every byte differs
+      pairs = new Float64Array(pairs.length + 2);
+      pairs.set(diffResult.ranges);
+      pairs[pairs.length - 2] = common;
+      pairs[pairs.length - 1] = Math.max(rootA.size, rootB.size);
+    }
     const diff = new Ranges(pairs);
-    diffResult.ranges = [];
+    diffResult.ranges = new Float64Array(0);
 
     const cmp = new Comparer(rootA, rootB, pool, ctx, opts.onProgress);
     cmp.sourceDateEpoch = opts.sourceDateEpoch;

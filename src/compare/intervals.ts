@@ -64,9 +64,12 @@ export function total(list: Interval[]): number {
 export class Ranges {
   private readonly flat: Float64Array;
 
-  /** `pairs`: [start0, end0, start1, end1, ...] in ascending order; touching or overlapping ranges are merged. */
+  /**
+   * `pairs`: [start0, end0, start1, end1, ...] in ascending order; touching or overlapping ranges are merged.
+   * A Float64Array is merged in place and kept (the lockstep pass hands over millions of numbers).
+   */
   constructor(pairs: ArrayLike<number>) {
-    const out = new Float64Array(pairs.length);
+    const out = pairs instanceof Float64Array ? pairs : new Float64Array(pairs.length);
     let n = 0;
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const s = pairs[i]!;

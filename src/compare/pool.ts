@@ -58,20 +58,24 @@ export async function diffFiles(pool: WorkerPool, a: string, b: string, common: 
     tasks.push(pool.diff({ a, b, start: s, end: Math.min(common, s + step), maxRanges: Math.ceil(maxRanges / parts), ...(found ? { found } : {}) }));
   }
   const results = await Promise.all(tasks);
-  const ranges: number[] = [];
+  const ranges = new Float64Array(results.reduce((n, r) => n + r.ranges.length, 0));
+  let n = 0;
   let differing = 0;
   let capped = false;
   for (const r of results) {
     differing += r.differing;
     capped ||= r.capped;
-    for (let i = 0; i < r.ranges.length; i += 2) {
-      const s = r.ranges[i] as number;
-      const e = r.ranges[i + 1] as number;
-      if (ranges.length && ranges[ranges.length - 1] === s) ranges[ranges.length - 1] = e;
-      else ranges.push(s, e);
+    const part = r.ranges;
+    let i = 0;
+    // a range cut at a part's end goes on in the next part
+    if (n && part.length && ranges[n - 1] === part[0]) {
+      ranges[n - 1] = part[1]!;
+      i = 2;
     }
+    ranges.set(part.subarray(i), n);
+    n += part.length - i;
   }
-  return { ranges, capped, differing };
+  return { ranges: ranges.subarray(0, n), capped, differing };
 }
 
 /**
