@@ -475,8 +475,10 @@ export class Comparer {
     for (const n of ca.notes) this.notes.push(inB.has(n) ? `${scope.path} (${format}): ${n}` : `${this.rootA.name}: ${scope.path} (${format}): ${n}`);
     for (const n of cb.notes) if (!inA.has(n)) this.notes.push(`${this.rootB.name}: ${scope.path} (${format}): ${n}`);
 
-    const mapB = new Map(cb.entries.map((e) => [e.path, e]));
-    const mapA = new Map(ca.entries.map((e) => [e.path, e]));
+    // build B's entries by path, and which of them build A lists too
+    const indexB = new Map<string, number>();
+    cb.entries.forEach((e, i) => indexB.set(e.path, i));
+    const listedInA = new Uint8Array(cb.entries.length);
     // a listing a limit cut short: an entry only one side lists may lie past the other side's cut
     const cut = ca.partial !== undefined || cb.partial !== undefined;
     if (cut) this.notes.push(`${scope.path} (${format}): a limit stopped the listing, so entries only one build lists are not reported as added or removed; their differing bytes count as unexplained`);
@@ -486,8 +488,10 @@ export class Comparer {
     const inflight = new Set<Promise<void>>();
 
     for (const ea of ca.entries) {
-      const eb = mapB.get(ea.path);
+      const ib = indexB.get(ea.path);
+      const eb = ib === undefined ? undefined : cb.entries[ib]!;
       const path = pathOf(ea);
+      if (ib !== undefined) listedInA[ib] = 1;
       if (!eb) {
         if (cut) continue;
         this.add({ path, format, field: null, kind: 'removed', root: true, a: describeEntry(ea), b: null, spans: [...extentSpans('a', ea.contentSource ?? ca.source, ea.extents), ...ea.fields.flatMap((f) => reportSpans('a', f.spans))], scope, entry: ea.path });
@@ -523,8 +527,8 @@ export class Comparer {
       this.entriesDone++;
       if (this.onProgress && this.entriesDone % 1024 === 0) this.onProgress({ entries: this.entriesDone });
     }
-    for (const eb of cb.entries) {
-      if (mapA.has(eb.path) || cut) continue;
+    for (const [i, eb] of cb.entries.entries()) {
+      if (listedInA[i] || cut) continue;
       this.add({ path: pathOf(eb), format, field: null, kind: 'added', root: true, a: null, b: describeEntry(eb), spans: [...extentSpans('b', eb.contentSource ?? cb.source, eb.extents), ...eb.fields.flatMap((f) => reportSpans('b', f.spans))], scope, entry: eb.path });
     }
     await Promise.all(inflight);
@@ -792,16 +796,17 @@ export class Comparer {
     // entries that share a place (files packed into one squashfs fragment block, placed by that block) keep
     // their order when they share it on both sides: ties sort by their other side, and equal places do not
     // count as a reversal
-    const byA = [...placed].sort((x, y) => x.a - y.a || x.b - y.b);
-    const seq = byA.map((p) => p.b);
-    const keep = longestIncreasing(seq, false);
-    if (keep.size === byA.length) {
-      // also compare the container's own order (directory or member order)
-      const orderA = [...placed].sort((x, y) => x.ea.order - y.ea.order).map((p) => p.path);
-      const orderB = [...placed].sort((x, y) => x.eb.order - y.eb.order).map((p) => p.path);
-      if (orderA.join('\0') === orderB.join('\0')) return;
+    // the common case, nothing moved, is settled without copying or sorting: entries are met in order
+    const byA = sortedBy(placed, (x, y) => x.a - y.a || x.b - y.b);
+    const inPlace = byA.every((p, i) => i === 0 || byA[i - 1]!.b <= p.b);
+    const keep = inPlace ? undefined : longestIncreasing(byA.map((p) => p.b), false);
+    if (!keep) {
+      // also compare the container's own order (directory or member order): each path once, so the same order
+      // is build B's order rising along build A's
+      const byOrder = sortedBy(placed, (x, y) => x.ea.order - y.ea.order);
+      if (byOrder.every((p, i) => i === 0 || byOrder[i - 1]!.eb.order < p.eb.order)) return;
     }
-    const moved = byA.filter((_, i) => !keep.has(i));
+    const moved = keep ? byA.filter((_, i) => !keep.has(i)) : [];
     // every entry whose placement changed is displaced by the new order, not only those outside the kept run
     const displaced = placed.filter((p) => p.a !== p.b);
     for (const m of displaced) scope.moved.add(m.path);
@@ -826,6 +831,12 @@ export class Comparer {
     });
     scope.ordering = f;
   }
+}
+
+/** `list` when already in `cmp` order, else a sorted copy. */
+function sortedBy<T>(list: T[], cmp: (x: T, y: T) => number): T[] {
+  for (let i = 1; i < list.length; i++) if (cmp(list[i - 1]!, list[i]!) > 0) return [...list].sort(cmp);
+  return list;
 }
 
 function orderingHint(c: Container): string {
