@@ -6,9 +6,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isReprodiffError, ReprodiffError } from './errors.js';
-import { buildReport } from './compare/account.js';
-import { compareFiles } from './compare/compare.js';
-import { inspectImage, renderInspectText } from './inspect.js';
+import { compareFiles } from './compare/run.js';
 import { renderJson } from './report/json.js';
 import { trace } from './util/trace.js';
 import { renderMarkdown } from './report/markdown.js';
@@ -143,6 +141,7 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
   );
   let report: Report;
   try {
+    const { buildReport } = await import('./compare/account.js');
     report = buildReport(res, inputs, toolVersion(), { sourceDateEpoch: sde });
   } finally {
     res.close();
@@ -179,6 +178,7 @@ function appendSummary(path: string, text: string): void {
 }
 
 async function runInspect(image: string, o: { json?: string; jobs?: number; hash?: boolean } & LimitOptions): Promise<number> {
+  const { inspectImage, renderInspectText } = await import('./inspect.js');
   const r = await inspectImage(image, { jobs: o.jobs, hash: o.hash, limits: limitsFrom(o) });
   if (o.json) emit(o.json, `${JSON.stringify(r, null, 2)}\n`);
   if (o.json !== '-') process.stdout.write(renderInspectText(r));

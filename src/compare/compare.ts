@@ -6,21 +6,16 @@
  * nested containers and compared in turn. Findings are then classified root or derived and every differing
  * byte is attributed (see account.ts).
  */
-import { ReprodiffError } from '../errors.js';
-import { FORMATS } from '../formats/index.js';
-import { FileSource } from '../io/file.js';
+import type { FileSource } from '../io/file.js';
 import { DecodedSource, type ByteSource, type Extent } from '../io/source.js';
-import { TempFiles } from '../io/spill.js';
-import { DEFAULT_LIMITS, type Limits } from '../limits.js';
+import type { Limits } from '../limits.js';
 import type { Container, Entry, Field, Kind, OpenContext, Span, Value } from '../model.js';
 import type { ReportSpan } from '../report/types.js';
 import { explainContent } from '../classify/content.js';
-import { entrySource, isTransparent, NestGuard, openViews, sourceKey, type OpenResult } from '../walk/open.js';
+import { entrySource, isTransparent, NestGuard, openViews, sourceKey } from '../walk/open.js';
 import { normalize, Ranges, subtract, type Interval } from './intervals.js';
-import { diffFiles, hashContent, sameContent, WorkerPool } from './pool.js';
-import type { DiffResult } from '../../workers/tasks.js';
+import { hashContent, sameContent, type WorkerPool } from './pool.js';
 import { pushAll } from '../util/array.js';
-import { trace } from '../util/trace.js';
 import { Folder, type Folded } from './fold.js';
 
 /** contents up to this size are decoded for embedded values when they differ */
@@ -885,112 +880,4 @@ export function longestIncreasing(seq: number[], strict = true): Set<number> {
   return out;
 }
 
-/** Runs the whole comparison of two files. */
-export async function compareFiles(pathA: string, pathB: string, opts: CompareOptions = {}): Promise<CompareResult> {
-  const limits = opts.limits ?? DEFAULT_LIMITS;
-  const temp = new TempFiles();
-  const ctx: OpenContext = { limits, temp };
-  const rootA = new FileSource(pathA);
-  const rootB = new FileSource(pathB);
-  const pool = new WorkerPool(opts.jobs);
-  opts.onSizes?.(rootA.size, rootB.size);
-  try {
-    const common = Math.min(rootA.size, rootB.size);
-    // The lockstep pass runs in the pool. Byte-identical inputs need no parsing at all (the nightly common
-    // case), so both images are parsed only once the pass has found a differing byte (or the sizes differ):
-    // the pool signals the first one through shared memory, and parsing overlaps the rest of the pass.
-    const found = new SharedArrayBuffer(4);
-    const flag = new Int32Array(found);
-    if (rootA.size !== rootB.size) flag[0] = 1;
-    let opening: Promise<[OpenResult, OpenResult]> | undefined;
-    const open = (): Promise<[OpenResult, OpenResult]> => {
-      if (!opening) {
-        trace('first difference found: parsing both inputs');
-        opening = (async (): Promise<[OpenResult, OpenResult]> => {
-          const both: [OpenResult, OpenResult] = [await openViews(rootA, ctx), await openViews(rootB, ctx)];
-          trace('both inputs parsed');
-          return both;
-        })();
-        opening.catch(() => undefined); // awaited below; a failure is raised there
-      }
-      return opening;
-    };
-    const waiter = waitAsync(flag);
-    void waiter.then(() => {
-      if (Atomics.load(flag, 0) === 1) void open();
-    });
-    let diffResult: DiffResult;
-    try {
-      diffResult = await diffFiles(pool, rootA.path, rootB.path, common, undefined, found);
-    } finally {
-      Atomics.notify(flag, 0); // ends the wait when nothing differed
-    }
-    trace('lockstep pass done');
-    const differing = diffResult.differing + Math.abs(rootA.size - rootB.size);
-    const none = { views: [], failures: [] };
-    const [oa, ob] = differing === 0 ? [none, none] : await open();
-    for (const [o, src] of [
-      [oa, rootA],
-      [ob, rootB],
-    ] as const) {
-      if (!o.views.length && differing > 0) {
-        if (o.failures.length) throw o.failures[0]!.error;
-        throw new ReprodiffError('E_FORMAT', `no known format recognises this file (${FORMATS.map((f) => f.name).join(', ')})`, {
-          file: src.name,
-          offset: 0,
-        });
-      }
-    }
-    let pairs = diffResult.ranges;
-    if (rootA.size !== rootB.size) {
-      // past the shorter input's end, every byte differs
-      pairs = new Float64Array(pairs.length + 2);
-      pairs.set(diffResult.ranges);
-      pairs[pairs.length - 2] = common;
-      pairs[pairs.length - 1] = Math.max(rootA.size, rootB.size);
-    }
-    const diff = new Ranges(pairs);
-    diffResult.ranges = new Float64Array(0);
-
-    const cmp = new Comparer(rootA, rootB, pool, ctx, opts.onProgress);
-    cmp.sourceDateEpoch = opts.sourceDateEpoch;
-    cmp.setDiff(diff);
-    for (const f of oa.failures) cmp.notes.push(`${rootA.name}: not opened as ${f.format}: ${f.error.describe()}`);
-    for (const f of ob.failures) cmp.notes.push(`${rootB.name}: not opened as ${f.format}: ${f.error.describe()}`);
-    if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
-    trace('compared');
-    return {
-      sizeA: rootA.size,
-      sizeB: rootB.size,
-      diff,
-      differing,
-      capped: diffResult.capped,
-      findings: cmp.findings,
-      folded: cmp.folded,
-      scopes: cmp.scopes,
-      notes: cmp.notes,
-      sourceA: rootA,
-      sourceB: rootB,
-      viewsA: oa.views,
-      viewsB: ob.views,
-      close: () => {
-        rootA.close();
-        rootB.close();
-        temp.close();
-      },
-    };
-  } catch (e) {
-    rootA.close();
-    rootB.close();
-    temp.close();
-    throw e;
-  } finally {
-    await pool.close();
-  }
-}
-
-/** Resolves when element 0 of `flag` leaves 0 or is notified (Atomics.waitAsync, in Node since 16). */
-function waitAsync(flag: Int32Array): Promise<unknown> {
-  const wait = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<unknown> | string } }).waitAsync(flag, 0, 0);
-  return wait.async ? (wait.value as Promise<unknown>) : Promise.resolve(wait.value);
-}
+export { compareFiles } from './run.js';

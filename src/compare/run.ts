@@ -1,0 +1,140 @@
+/**
+ * The whole comparison of two files: the lockstep pass in the pool, and the parsers and the comparer on the main
+ * thread once it finds a differing byte. Most of the program (every format's parser, the comparer, the content
+ * classifiers) is loaded only after the pass is handed to the pool, so it loads while the pool's threads start;
+ * inputs found byte-identical never need it.
+ */
+import { ReprodiffError } from '../errors.js';
+import { FileSource } from '../io/file.js';
+import { TempFiles } from '../io/spill.js';
+import { DEFAULT_LIMITS } from '../limits.js';
+import type { OpenContext } from '../model.js';
+import type { OpenResult } from '../walk/open.js';
+import type { DiffResult } from '../../workers/tasks.js';
+import { Ranges } from './intervals.js';
+import { diffFiles, WorkerPool } from './pool.js';
+import { trace } from '../util/trace.js';
+import type { CompareOptions, CompareResult } from './compare.js';
+
+/** The comparer and the parsers, loaded once. */
+async function loadProgram(): Promise<{ Comparer: typeof import('./compare.js').Comparer; openViews: typeof import('../walk/open.js').openViews; formats: string[] }> {
+  // the report's accounting is loaded here too, for the same reason
+  const [{ Comparer }, { openViews }, { FORMATS }] = await Promise.all([import('./compare.js'), import('../walk/open.js'), import('../formats/index.js'), import('./account.js')]);
+  return { Comparer, openViews, formats: FORMATS.map((f) => f.name) };
+}
+
+/** Runs the whole comparison of two files. */
+export async function compareFiles(pathA: string, pathB: string, opts: CompareOptions = {}): Promise<CompareResult> {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const temp = new TempFiles();
+  const ctx: OpenContext = { limits, temp };
+  const rootA = new FileSource(pathA);
+  const rootB = new FileSource(pathB);
+  const pool = new WorkerPool(opts.jobs);
+  opts.onSizes?.(rootA.size, rootB.size);
+  try {
+    const common = Math.min(rootA.size, rootB.size);
+    // The lockstep pass runs in the pool. Byte-identical inputs need no parsing at all (the nightly common
+    // case), so both images are parsed only once the pass has found a differing byte (or the sizes differ):
+    // the pool signals the first one through shared memory, and parsing overlaps the rest of the pass.
+    const found = new SharedArrayBuffer(4);
+    const flag = new Int32Array(found);
+    if (rootA.size !== rootB.size) flag[0] = 1;
+    let program: ReturnType<typeof loadProgram> | undefined;
+    let opening: Promise<[OpenResult, OpenResult]> | undefined;
+    const open = (): Promise<[OpenResult, OpenResult]> => {
+      if (!opening) {
+        trace('first difference found: parsing both inputs');
+        opening = (async (): Promise<[OpenResult, OpenResult]> => {
+          const { openViews } = await (program ??= loadProgram());
+          const both: [OpenResult, OpenResult] = [await openViews(rootA, ctx), await openViews(rootB, ctx)];
+          trace('both inputs parsed');
+          return both;
+        })();
+        opening.catch(() => undefined); // awaited below; a failure is raised there
+      }
+      return opening;
+    };
+    const waiter = waitAsync(flag);
+    void waiter.then(() => {
+      if (Atomics.load(flag, 0) === 1) void open();
+    });
+    let diffResult: DiffResult;
+    try {
+      const passing = diffFiles(pool, rootA.path, rootB.path, common, undefined, found);
+      program ??= loadProgram();
+      program.catch(() => undefined); // awaited below
+      diffResult = await passing;
+    } finally {
+      Atomics.notify(flag, 0); // ends the wait when nothing differed
+    }
+    trace('lockstep pass done');
+    const differing = diffResult.differing + Math.abs(rootA.size - rootB.size);
+    const { Comparer, formats } = await program;
+    const none = { views: [], failures: [] };
+    const [oa, ob] = differing === 0 ? [none, none] : await open();
+    for (const [o, src] of [
+      [oa, rootA],
+      [ob, rootB],
+    ] as const) {
+      if (!o.views.length && differing > 0) {
+        if (o.failures.length) throw o.failures[0]!.error;
+        throw new ReprodiffError('E_FORMAT', `no known format recognises this file (${formats.join(', ')})`, {
+          file: src.name,
+          offset: 0,
+        });
+      }
+    }
+    let pairs = diffResult.ranges;
+    if (rootA.size !== rootB.size) {
+      // past the shorter input's end, every byte differs
+      pairs = new Float64Array(pairs.length + 2);
+      pairs.set(diffResult.ranges);
+      pairs[pairs.length - 2] = common;
+      pairs[pairs.length - 1] = Math.max(rootA.size, rootB.size);
+    }
+    const diff = new Ranges(pairs);
+    diffResult.ranges = new Float64Array(0);
+
+    const cmp = new Comparer(rootA, rootB, pool, ctx, opts.onProgress);
+    cmp.sourceDateEpoch = opts.sourceDateEpoch;
+    cmp.setDiff(diff);
+    for (const f of oa.failures) cmp.notes.push(`${rootA.name}: not opened as ${f.format}: ${f.error.describe()}`);
+    for (const f of ob.failures) cmp.notes.push(`${rootB.name}: not opened as ${f.format}: ${f.error.describe()}`);
+    if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
+    trace('compared');
+    return {
+      sizeA: rootA.size,
+      sizeB: rootB.size,
+      diff,
+      differing,
+      capped: diffResult.capped,
+      findings: cmp.findings,
+      folded: cmp.folded,
+      scopes: cmp.scopes,
+      notes: cmp.notes,
+      sourceA: rootA,
+      sourceB: rootB,
+      viewsA: oa.views,
+      viewsB: ob.views,
+      close: () => {
+        rootA.close();
+        rootB.close();
+        temp.close();
+      },
+    };
+  } catch (e) {
+    rootA.close();
+    rootB.close();
+    temp.close();
+    throw e;
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Resolves when element 0 of `flag` leaves 0 or is notified (Atomics.waitAsync, in Node since 16). */
+function waitAsync(flag: Int32Array): Promise<unknown> {
+  const wait = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<unknown> | string } }).waitAsync(flag, 0, 0);
+  return wait.async ? (wait.value as Promise<unknown>) : Promise.resolve(wait.value);
+}
