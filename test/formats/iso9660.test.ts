@@ -4,7 +4,7 @@
  * come from `xorriso -find / -exec lsdl`; modification times from files extracted by xorriso (which restores
  * them), compared with the Rock Ridge times the reader decoded.
  */
-import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileSource } from '../../src/io/file.js';
@@ -120,5 +120,73 @@ describe('fields', () => {
     expect(c.producer).toMatch(/^xorriso \d/);
     // every field records where its bytes are
     for (const f of c.fields) expect(f.spans.length, f.name).toBeGreaterThan(0);
+  });
+});
+
+/** The byte offsets of every occurrence of `needle` in `hay`. */
+function occurrences(hay: Uint8Array, needle: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = Buffer.from(hay).indexOf(needle); i >= 0; i = Buffer.from(hay).indexOf(needle, i + 1)) out.push(i);
+  return out;
+}
+
+describe('trees whose two listings disagree', () => {
+  const s = scratch('reprodiff-iso-trees-');
+  afterAll(s.cleanup);
+  const xorriso = hasTool('xorriso');
+
+  function build(name: string, opts: string[], files: Record<string, string>): string {
+    const tree = join(s.dir, `${name}-tree`);
+    run('mkdir', ['-p', tree]);
+    for (const [f, body] of Object.entries(files)) writeFileSync(join(tree, f), body);
+    const iso = join(s.dir, `${name}.iso`);
+    run('xorriso', ['-as', 'mkisofs', '-quiet', ...opts, '-o', iso, tree]);
+    return iso;
+  }
+
+  it.skipIf(!xorriso)('a name Joliet truncates joins its Rock Ridge entry by extent: nothing is listed twice', () => {
+    const long = `${'n'.repeat(90)}.txt`;
+    const iso = build('long', ['-R', '-J'], { [long]: 'long name\n', 'short.txt': 'short\n' });
+    const c = open(iso);
+    expect(c.entries.map((e) => e.path).sort()).toEqual(['/', `/${long}`, '/short.txt']);
+    expect(run('isoinfo', ['-J', '-l', '-i', iso])).not.toContain(long); // Joliet holds a shorter name
+    const e = c.entries.find((x) => x.path === `/${long}`)!;
+    expect(e.fields.some((f) => f.name.startsWith('joliet.'))).toBe(true);
+    expect(e.fields.some((f) => f.name.startsWith('dirent.'))).toBe(true);
+  });
+
+  it.skipIf(!xorriso)('Joliet records match ISO 9660 names by extent; one matching none is listed under /.joliet', () => {
+    const iso = build('joliet', ['--norock', '-J'], { 'a.txt': 'aaaa\n', 'b.txt': 'bbbb\n' });
+    const img = new Uint8Array(readFileSync(iso));
+    // without Rock Ridge the primary names are A.TXT and B.TXT: every Joliet record matches by extent
+    expect(open(iso).entries.map((e) => e.path).sort()).toEqual(['/', '/A.TXT', '/B.TXT']);
+    // rename Joliet's b.txt to c.txt and make its size disagree: it matches nothing
+    const name = Buffer.from('\u0000b\u0000.\u0000t\u0000x\u0000t', 'latin1');
+    const at = occurrences(img, name);
+    expect(at.length).toBe(1);
+    img[at[0]! + 1] = 'c'.charCodeAt(0);
+    const rec = at[0]! - 33;
+    const dv = new DataView(img.buffer);
+    dv.setUint32(rec + 10, 6, true);
+    dv.setUint32(rec + 14, 6, false);
+    const patched = join(s.dir, 'joliet-patched.iso');
+    writeFileSync(patched, img);
+    const c = open(patched);
+    expect(c.entries.map((e) => e.path).sort()).toEqual(['/', '/.joliet/c.txt', '/A.TXT', '/B.TXT']);
+    expect(c.entries.find((e) => e.path === '/.joliet/c.txt')!.size).toBe(6);
+  });
+
+  it.skipIf(!xorriso)('two records of one name in a directory are both listed, the later one as name~2', () => {
+    const iso = build('dup', ['--norock'], { 'a.txt': 'aaaa\n', 'b.txt': 'bbbb\n' });
+    const img = new Uint8Array(readFileSync(iso));
+    const at = occurrences(img, Buffer.from('B.TXT;1', 'latin1'));
+    expect(at.length).toBe(1);
+    img[at[0]!] = 'A'.charCodeAt(0);
+    const patched = join(s.dir, 'dup-patched.iso');
+    writeFileSync(patched, img);
+    const c = open(patched);
+    expect(c.entries.map((e) => e.path).sort()).toEqual(['/', '/A.TXT', '/A.TXT~2']);
+    expect(c.notes.join('\n')).toContain('/A.TXT appears more than once in its directory');
+    expect(c.entries.find((e) => e.path === '/A.TXT~2')!.size).toBe(5);
   });
 });

@@ -83,9 +83,14 @@ class IsoReader {
   private readonly entries: IsoEntry[] = [];
   private readonly regions: Region[] = [];
   private readonly notes: string[] = [];
-  private readonly byPath = new Map<string, IsoEntry>();
+  /**
+   * Every entry by its directory's path and its own name: the walk looks names up in one directory at a time,
+   * in small maps, instead of hashing every full path into one map of them all.
+   */
+  private readonly tree = new Map<string, Map<string, IsoEntry>>();
+  private root: IsoEntry | undefined;
   /** primary-tree files by extent offset, to attach Joliet records whose names differ */
-  private readonly byExtent = new Map<number, IsoEntry>();
+  private byExtent: Map<number, IsoEntry> | undefined;
   private readonly visitedDirs = new Set<number>();
   /** where every entry's directory records are (see records.ts) */
   readonly rows = new RecordTable<VolumeInfo>();
@@ -159,8 +164,8 @@ class IsoReader {
     for (const v of volumes) this.readPathTables(v);
     this.refineProducer();
     // what only the walk needed: the entries outlive it, and hold this reader
-    this.byPath.clear();
-    this.byExtent.clear();
+    this.tree.clear();
+    this.byExtent = undefined;
     this.visitedDirs.clear();
 
     const imageBytes = primary.volumeBlocks * SECTOR;
@@ -188,7 +193,7 @@ class IsoReader {
    */
   private refineProducer(): void {
     if (this.producer.tool !== 'xorriso') return;
-    const grub = this.byPath.has('/boot/grub/i386-pc/eltorito.img') || (this.byPath.has('/boot/grub/x86_64-efi') && this.byPath.has('/efi.img'));
+    const grub = this.has('/boot/grub/i386-pc/eltorito.img') || (this.has('/boot/grub/x86_64-efi') && this.has('/efi.img'));
     if (!grub) return;
     const before = { volume: volumeDateHint('xorriso'), file: fileDateHint('xorriso') };
     this.producer = { tool: 'grub-mkrescue', label: `grub-mkrescue (${this.producer.label ?? 'xorriso'})` };
@@ -367,8 +372,8 @@ class IsoReader {
         }
       }
     }
-    if (!this.byPath.has('/')) this.addEntry('/', 'dir', 0, { first: -1, last: -1 });
-    this.walkDir(volume, rootRec.lba, rootRec.size, '/', tag, 0, new Set());
+    this.root ??= this.addEntry('', '/', 'dir', 0, { first: -1, last: -1 });
+    this.walkDir(volume, rootRec.lba, rootRec.size, '/', this.root, tag, 0, new Set());
   }
 
   private parseRecordNoSusp(volume: VolumeInfo): DirRecord {
@@ -381,7 +386,8 @@ class IsoReader {
     return Bytes.at(this.src, lba * SECTOR, size, structure);
   }
 
-  private walkDir(volume: VolumeInfo, lba: number, size: number, dirPath: string, tag: string, depth: number, ancestors: Set<number>): void {
+  /** Lists a directory's records; `self` is the directory's own entry, which its '.' and '..' records join. */
+  private walkDir(volume: VolumeInfo, lba: number, size: number, dirPath: string, self: IsoEntry, tag: string, depth: number, ancestors: Set<number>): void {
     checkCap(depth, this.ctx.limits.maxDirDepth, 'directory depth', this.src.name, lba * SECTOR);
     const key = lba * 2 + (volume.kind === 'joliet' ? 1 : 0);
     if (ancestors.has(lba)) {
@@ -397,6 +403,7 @@ class IsoReader {
     const structure = `directory ${dirPath}`;
     const dir = new Bytes(this.reads.slot(depth, lba * SECTOR, size, structure), this.src, lba * SECTOR, structure);
     this.regions.push({ name: `directory ${dirPath}${volume.kind === 'joliet' ? ' (Joliet)' : ''}`, role: 'metadata', spans: dir.spans(0, size) });
+    const here = this.entriesIn(dirPath);
 
     // Multi-extent files: consecutive records with the same name, all but the last flagged bit 7.
     let pending: PendingFile | undefined;
@@ -424,14 +431,12 @@ class IsoReader {
       recordIndex++;
       if (rec.isoName === '.') {
         // the directory's own record: its dates and Rock Ridge fields belong to the directory entry
-        const self = this.byPath.get(dirPath);
-        if (self) this.rows.append(self, ref(tags.self, 'rr.self'));
+        this.rows.append(self, ref(tags.self, 'rr.self'));
         continue;
       }
       if (rec.isoName === '..') {
         // the parent's record inside this directory: its own copy of the parent's date and Rock Ridge fields
-        const self = this.byPath.get(dirPath);
-        if (self) this.rows.append(self, ref(tags.parent, 'rr.parent'));
+        this.rows.append(self, ref(tags.parent, 'rr.parent'));
         continue;
       }
       if (rec.rr?.relocated) continue; // listed where its CL record points
@@ -443,7 +448,7 @@ class IsoReader {
         pending.size += rec.size;
         this.rows.append(pending.refs, ref(`${tag}.part${part}`, `rr.part${part}`));
       } else {
-        if (pending) this.finishFile(volume, dirPath, pending);
+        if (pending) this.finishFile(volume, dirPath, here, pending);
         pending = { rec, extents, size: rec.size, refs: ref(tags.base, 'rr'), parts: 1 };
       }
       if (!(rec.flags & 0x80)) {
@@ -452,7 +457,7 @@ class IsoReader {
         const isDir = (done.rec.flags & 0x02) !== 0 || done.rec.rr?.childLink !== undefined;
         if (isDir) {
           const childPath = joinPath(dirPath, done.rec.name);
-          this.finishDir(volume, childPath, done.rec, done.refs);
+          const child = this.finishDir(volume, dirPath, here, done.rec, done.refs);
           let childLba = done.rec.lba;
           let childSize = done.rec.size;
           if (done.rec.rr?.childLink !== undefined) {
@@ -464,13 +469,13 @@ class IsoReader {
           }
           const next = new Set(ancestors);
           next.add(lba);
-          this.walkDir(volume, childLba, childSize, childPath, tag, depth + 1, next);
+          this.walkDir(volume, childLba, childSize, childPath, child, tag, depth + 1, next);
         } else {
-          this.finishFile(volume, dirPath, done);
+          this.finishFile(volume, dirPath, here, done);
         }
       }
     }
-    if (pending) this.finishFile(volume, dirPath, pending);
+    if (pending) this.finishFile(volume, dirPath, here, pending);
   }
 
   private fileExtents(rec: DirRecord): Extent[] {
@@ -505,67 +510,99 @@ class IsoReader {
     return out;
   }
 
-  private finishDir(volume: VolumeInfo, path: string, rec: DirRecord, refs: Chain): void {
-    const existing = this.byPath.get(path);
+  /** The entry a directory record stands for (a new one, or the one its other tree's record made); returned for its walk. */
+  private finishDir(volume: VolumeInfo, dirPath: string, here: Map<string, IsoEntry>, rec: DirRecord, refs: Chain): IsoEntry {
+    const existing = here.get(rec.name);
     if (existing) {
       this.rows.append(existing, refs);
-      return;
+      return existing;
     }
     if (volume.kind === 'joliet') {
       // a directory only Joliet shows: list it under its own root so nothing is hidden
-      const e = this.addEntry(`/.joliet${path}`, 'dir', 0, refs);
-      this.byPath.set(path, e);
-      return;
+      const e = this.addEntry(jolietOnly(dirPath), rec.name, 'dir', 0, refs);
+      here.set(rec.name, e);
+      return e;
     }
-    this.addEntry(path, 'dir', 0, refs, rec.rr?.target);
+    return this.addEntry(dirPath, rec.name, 'dir', 0, refs, rec.rr?.target);
   }
 
-  private finishFile(volume: VolumeInfo, dirPath: string, file: PendingFile): void {
-    const path = joinPath(dirPath, file.rec.name);
+  private finishFile(volume: VolumeInfo, dirPath: string, here: Map<string, IsoEntry>, file: PendingFile): void {
+    const name = file.rec.name;
     if (volume.kind === 'joliet') {
-      const existing = this.byPath.get(path);
+      const existing = here.get(name);
       if (existing && existing.type !== 'dir') {
         this.rows.append(existing, file.refs);
         return;
       }
       // match by extent (Joliet names may be truncated)
       const first = file.extents[0];
-      const byExtent = first ? this.byExtent.get(first.offset) : undefined;
+      const byExtent = first ? this.filesByExtent().get(first.offset) : undefined;
       if (byExtent && byExtent.size === file.size) {
         this.rows.append(byExtent, file.refs);
         return;
       }
-      const e = this.addEntry(`/.joliet${path}`, 'file', file.size, file.refs);
+      const e = this.addEntry(jolietOnly(dirPath), name, 'file', file.size, file.refs);
       e.setExtents(file.extents);
       return;
     }
     let type: EntryType = 'file';
     const mode = file.rec.rr?.mode;
     if (mode !== undefined) type = typeFromMode(mode);
-    let unique = path;
-    for (let n = 2; this.byPath.has(unique); n++) unique = `${path}~${n}`;
-    if (unique !== path) this.notes.push(`${path} appears more than once in its directory; later copies are named ${path}~N`);
-    const e = this.addEntry(unique, type, type === 'file' ? file.size : 0, file.refs, file.rec.rr?.target);
+    let unique = name;
+    for (let n = 2; here.has(unique); n++) unique = `${name}~${n}`;
+    if (unique !== name) {
+      const path = joinPath(dirPath, name);
+      this.notes.push(`${path} appears more than once in its directory; later copies are named ${path}~N`);
+    }
+    const e = this.addEntry(dirPath, unique, type, type === 'file' ? file.size : 0, file.refs, file.rec.rr?.target);
     if (type === 'file') e.setExtents(file.extents);
-    const first = type === 'file' ? file.extents[0] : undefined;
-    if (first && !this.byExtent.has(first.offset)) this.byExtent.set(first.offset, e);
     if (file.rec.rr?.zisofs) {
       e.opaque = `zisofs-compressed (${file.rec.rr.zisofs.algorithm}); content compared as stored`;
     }
   }
 
   /**
+   * The primary tree's files by where their content starts, for Joliet records whose names do not match: made
+   * when the first such record is met (the primary tree is listed by then), not for every image.
+   */
+  private filesByExtent(): Map<number, IsoEntry> {
+    if (!this.byExtent) {
+      this.byExtent = new Map();
+      for (const e of this.entries) {
+        const first = e.type === 'file' ? e.extents[0] : undefined;
+        if (first && !this.byExtent.has(first.offset)) this.byExtent.set(first.offset, e);
+      }
+    }
+    return this.byExtent;
+  }
+
+  /** The entries listed in one directory so far, by name. */
+  private entriesIn(dirPath: string): Map<string, IsoEntry> {
+    let m = this.tree.get(dirPath);
+    if (!m) this.tree.set(dirPath, (m = new Map()));
+    return m;
+  }
+
+  /** Whether the walk listed an entry at this path. */
+  private has(path: string): boolean {
+    if (path === '/') return this.root !== undefined;
+    const cut = path.lastIndexOf('/');
+    return this.tree.get(cut === 0 ? '/' : path.slice(0, cut))?.has(path.slice(cut + 1)) ?? false;
+  }
+
+  /**
    * Entries keep where their records are, not their fields or metadata: the fields (some thirty per file) are
    * read from the records when first asked for, which the comparer does only for records whose bytes differ
-   * or moved; the metadata when a listing asks.
+   * or moved; the metadata when a listing asks. `dirPath` '' with name '/' is the root.
    */
-  private addEntry(path: string, type: EntryType, size: number, refs: Chain, target?: string): IsoEntry {
+  private addEntry(dirPath: string, name: string, type: EntryType, size: number, refs: Chain, target?: string): IsoEntry {
     const at = refs.first >= 0 ? this.rows.offset(refs.first) : undefined;
     checkEntries(this.entries.length + 1, this.ctx.limits, 'ISO 9660 entries', at);
     checkTime('listing ISO 9660 entries', this.src.name, at);
+    const path = dirPath === '' ? name : joinPath(dirPath, name);
     const e = new IsoEntry(this, path, type, size, this.order++, refs.first, refs.last, target);
     this.entries.push(e);
-    this.byPath.set(path, e);
+    if (dirPath !== '') this.entriesIn(dirPath).set(name, e);
     return e;
   }
 
@@ -755,6 +792,11 @@ class IsoEntry implements Entry, Chain {
     }
     return out;
   }
+}
+
+/** Where a directory's entries that only the Joliet tree lists go: under `/.joliet`, so nothing is hidden. */
+function jolietOnly(dirPath: string): string {
+  return dirPath === '/' ? '/.joliet' : `/.joliet${dirPath}`;
 }
 
 function joinPath(dir: string, name: string): string {
