@@ -28,7 +28,25 @@ export interface Groupable {
 }
 
 export function normalValue(v: unknown): string {
-  return typeof v === 'string' ? v.replace(/\.0+Z$/, 'Z') : JSON.stringify(v);
+  if (typeof v !== 'string') return JSON.stringify(v);
+  // only a time with a zero fraction ends in "0Z": the common case needs no pattern
+  return v.length > 1 && v.charCodeAt(v.length - 1) === 90 && v.charCodeAt(v.length - 2) === 48 ? v.replace(/\.0+Z$/, 'Z') : v;
+}
+
+/**
+ * The keys of groups that do not depend on values (entries' times and inode numbers), by scope, format and
+ * kind: hundreds of thousands of findings share a few, and a key made afresh for each would be hashed afresh.
+ */
+const entryKeys = new WeakMap<object, Map<string, Map<Kind, string>>>();
+
+function entryKey(scope: { path: string }, format: string, kind: Kind): string {
+  let byFormat = entryKeys.get(scope);
+  if (!byFormat) entryKeys.set(scope, (byFormat = new Map()));
+  let byKind = byFormat.get(format);
+  if (!byKind) byFormat.set(format, (byKind = new Map()));
+  let key = byKind.get(kind);
+  if (key === undefined) byKind.set(kind, (key = `${scope.path}\u0000(entries)\u0000${format}\u0000${kind}\u0000`));
+  return key;
 }
 
 /**
@@ -49,8 +67,7 @@ export function sameChangeKey(f: Groupable): string | undefined {
     where = '';
     values = `${normalValue(f.a)}\u0000${normalValue(f.b)}`;
   } else if ((f.kind === 'timestamp' || f.kind === 'inode') && entries) {
-    where = '(entries)';
-    values = '';
+    return entryKey(f.scope, f.format, f.kind);
   } else {
     where = entries ? '(entries)' : '(container)';
     values = `${normalValue(f.a)}\u0000${normalValue(f.b)}`;
