@@ -470,10 +470,18 @@ export class Comparer {
     for (const n of ca.notes) this.notes.push(inB.has(n) ? `${scope.path} (${format}): ${n}` : `${this.rootA.name}: ${scope.path} (${format}): ${n}`);
     for (const n of cb.notes) if (!inA.has(n)) this.notes.push(`${this.rootB.name}: ${scope.path} (${format}): ${n}`);
 
-    // build B's entries by path, and which of them build A lists too
-    const indexB = new Map<string, number>();
-    cb.entries.forEach((e, i) => indexB.set(e.path, i));
+    // which of build B's entries build A lists too; listings in the same order (the usual case) pair by
+    // position, and build B's entries are mapped by path only once a position does not match
     const listedInA = new Uint8Array(cb.entries.length);
+    let indexB: Map<string, number> | undefined;
+    const findB = (path: string, i: number): number | undefined => {
+      if (cb.entries[i]?.path === path) return i;
+      if (!indexB) {
+        indexB = new Map();
+        for (const [j, e] of cb.entries.entries()) indexB.set(e.path, j);
+      }
+      return indexB.get(path);
+    };
     // a listing a limit cut short: an entry only one side lists may lie past the other side's cut
     const cut = ca.partial !== undefined || cb.partial !== undefined;
     if (cut) this.notes.push(`${scope.path} (${format}): a limit stopped the listing, so entries only one build lists are not reported as added or removed; their differing bytes count as unexplained`);
@@ -482,8 +490,8 @@ export class Comparer {
     // contents that need hashing or opening run in the pool, a bounded number at a time
     const inflight = new Set<Promise<void>>();
 
-    for (const ea of ca.entries) {
-      const ib = indexB.get(ea.path);
+    for (const [ia, ea] of ca.entries.entries()) {
+      const ib = findB(ea.path, ia);
       const eb = ib === undefined ? undefined : cb.entries[ib]!;
       const path = pathOf(ea);
       if (ib !== undefined) listedInA[ib] = 1;
