@@ -27,10 +27,23 @@ export interface DiffTask {
   /** byte range of both files to compare, [start, end) within the shorter file */
   start: number;
   end: number;
-  /** past this many ranges, new ones merge into the last */
+  /** the range is compared in segments of this many bytes, which the pool's threads take in turn */
+  segment: number;
+  /** past this many ranges in one segment, new ones merge into the last */
   maxRanges: number;
+  /**
+   * Int32Array over it: element 0 counts the segments taken; element 1, when 1, holds back every thread but the
+   * lead one (the main thread is parsing and needs a CPU), and is notified when it drops to 0.
+   */
+  work: SharedArrayBuffer;
+  lead: boolean;
   /** an Int32Array over it: element 0 is set to 1 (and notified) when a differing byte is first found */
   found?: SharedArrayBuffer;
+}
+
+/** The differing ranges of the segments one thread compared, in the order it took them. */
+export interface DiffParts {
+  parts: (DiffResult & { segment: number })[];
 }
 
 export interface DiffResult {
@@ -95,20 +108,44 @@ export function hash(task: HashTask): string {
 }
 
 /**
- * Compares two files in lockstep over [start, end) and returns the exact differing byte ranges.
- * Past `maxRanges`, new ranges are merged into the last one (the list stays bounded) while
- * `differing` still counts every differing byte exactly.
+ * Compares two files in lockstep over segments of [start, end), taking segments in turn with the pool's other
+ * threads, and returns each segment's exact differing byte ranges. Past `maxRanges` in a segment, new ranges
+ * are merged into the last one (the list stays bounded) while `differing` still counts every differing byte.
  */
-export function diff(task: DiffTask): DiffResult {
+export function diff(task: DiffTask): DiffParts {
   const fa = openSync(task.a, 'r');
   const fb = openSync(task.b, 'r');
-  let ranges = new Float64Array(1024);
+  const work = new Int32Array(task.work);
+  const found = task.found ? new Int32Array(task.found) : undefined;
+  const parts: DiffParts['parts'] = [];
+  try {
+    for (;;) {
+      // a thread that is not the lead waits while the main thread parses (three threads on two CPUs would slow
+      // the parse more than this one speeds the pass), unless the lead has taken every segment
+      while (!task.lead && Atomics.load(work, 1) === 1 && task.start + Atomics.load(work, 0) * task.segment < task.end) {
+        Atomics.wait(work, 1, 1, 50);
+      }
+      const index = Atomics.add(work, 0, 1);
+      const start = task.start + index * task.segment;
+      if (start >= task.end) break;
+      const end = Math.min(task.end, start + task.segment);
+      parts.push({ segment: index, ...diffRange(fa, fb, task, start, end, found) });
+    }
+    return { parts };
+  } finally {
+    closeSync(fa);
+    closeSync(fb);
+  }
+}
+
+/** The differing ranges of [start, end) of both files. */
+function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: number, found: Int32Array | undefined): DiffResult {
+  let ranges = new Float64Array(64);
   let n = 0;
   let differing = 0;
   let capped = false;
-  const found = task.found ? new Int32Array(task.found) : undefined;
   const close = (s: number, e: number): void => {
-    if (found && differing === 0 && Atomics.load(found, 0) === 0) {
+    if (found && Atomics.load(found, 0) === 0) {
       Atomics.store(found, 0, 1);
       Atomics.notify(found, 0);
     }
@@ -128,36 +165,31 @@ export function diff(task: DiffTask): DiffResult {
       ranges[n++] = e;
     }
   };
-  try {
-    const [ba, bb] = workBuffers();
-    let openStart = -1;
-    for (let pos = task.start; pos < task.end; pos += CHUNK) {
-      const n = Math.min(CHUNK, task.end - pos);
-      readFull(fa, ba, n, pos, task.a);
-      readFull(fb, bb, n, pos, task.b);
-      if (openStart < 0 && ba.compare(bb, 0, n, 0, n) === 0) continue;
-      for (let s = 0; s < n; s += 4096) {
-        const m = Math.min(4096, n - s);
-        if (openStart < 0 && ba.compare(bb, s, s + m, s, s + m) === 0) continue;
-        for (let i = s; i < s + m; i++) {
-          const differs = ba[i] !== bb[i];
-          if (differs && openStart < 0) openStart = pos + i;
-          else if (!differs && openStart >= 0) {
-            close(openStart, pos + i);
-            openStart = -1;
-          }
+  const [ba, bb] = workBuffers();
+  let openStart = -1;
+  for (let pos = start; pos < end; pos += CHUNK) {
+    const n = Math.min(CHUNK, end - pos);
+    readFull(fa, ba, n, pos, task.a);
+    readFull(fb, bb, n, pos, task.b);
+    if (openStart < 0 && ba.compare(bb, 0, n, 0, n) === 0) continue;
+    for (let s = 0; s < n; s += 4096) {
+      const m = Math.min(4096, n - s);
+      if (openStart < 0 && ba.compare(bb, s, s + m, s, s + m) === 0) continue;
+      for (let i = s; i < s + m; i++) {
+        const differs = ba[i] !== bb[i];
+        if (differs && openStart < 0) openStart = pos + i;
+        else if (!differs && openStart >= 0) {
+          close(openStart, pos + i);
+          openStart = -1;
         }
       }
     }
-    if (openStart >= 0) close(openStart, task.end);
-    return { ranges: ranges.slice(0, n), capped, differing };
-  } finally {
-    closeSync(fa);
-    closeSync(fb);
   }
+  if (openStart >= 0) close(openStart, end);
+  return { ranges: ranges.slice(0, n), capped, differing };
 }
 
-export default function run(task: HashTask | DiffTask): string | DiffResult | TaskFailure {
+export default function run(task: HashTask | DiffTask): string | DiffParts | TaskFailure {
   try {
     return task.op === 'hash' ? hash(task) : diff(task);
   } catch (e) {

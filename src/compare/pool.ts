@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { ReprodiffError } from '../errors.js';
 import type { ByteSource, Extent } from '../io/source.js';
 import type { Span } from '../model.js';
-import type { DiffResult, DiffTask, HashTask, TaskFailure } from '../../workers/tasks.js';
+import type { DiffParts, DiffResult, DiffTask, HashTask, TaskFailure } from '../../workers/tasks.js';
 
 function unwrap<T>(r: T | TaskFailure, structure: string): T {
   if (r && typeof r === 'object' && 'failure' in r) {
@@ -35,29 +35,55 @@ export class WorkerPool {
   async hash(task: Omit<HashTask, 'op'>): Promise<string> {
     return unwrap((await this.pool.run({ op: 'hash', ...task })) as string | TaskFailure, 'content');
   }
-  async diff(task: Omit<DiffTask, 'op'>): Promise<DiffResult> {
-    return unwrap((await this.pool.run({ op: 'diff', ...task })) as DiffResult | TaskFailure, 'block comparison');
+  async diff(task: Omit<DiffTask, 'op'>): Promise<DiffParts> {
+    return unwrap((await this.pool.run({ op: 'diff', ...task })) as DiffParts | TaskFailure, 'block comparison');
   }
   async close(): Promise<void> {
     await this.pool.destroy();
   }
 }
 
+/** segment of the lockstep pass that a thread takes at a time */
+const SEGMENT = 32 * 1024 * 1024;
+
 /**
- * Exact differing ranges of two files over their common length, split across the pool.
- * Returns flat [start, end) pairs in order, plus the exact count of differing bytes.
+ * Shared with the pass's threads: which segment is next, and whether all but one thread hold back while the
+ * main thread parses (two CPUs shared by three busy threads would slow the parse more than the pass gains).
  */
-export async function diffFiles(pool: WorkerPool, a: string, b: string, common: number, maxRanges = 8_000_000, found?: SharedArrayBuffer): Promise<DiffResult> {
-  // with a `found` signal the main thread parses while the pool compares, and cannot hand out further tasks
-  // meanwhile: one part per thread then, so no thread waits for it
-  const perThread = found ? 1 : 4;
-  const parts = Math.max(1, Math.min(pool.threads * perThread, Math.ceil(common / (64 * 1024 * 1024))));
-  const step = Math.ceil(common / parts / 4096) * 4096 || common;
-  const tasks: Promise<DiffResult>[] = [];
-  for (let s = 0; s < common; s += step) {
-    tasks.push(pool.diff({ a, b, start: s, end: Math.min(common, s + step), maxRanges: Math.ceil(maxRanges / parts), ...(found ? { found } : {}) }));
+export class PassControl {
+  readonly work = new SharedArrayBuffer(8);
+  private readonly flags = new Int32Array(this.work);
+
+  holdBack(): void {
+    Atomics.store(this.flags, 1, 1);
   }
-  const results = await Promise.all(tasks);
+
+  release(): void {
+    Atomics.store(this.flags, 1, 0);
+    Atomics.notify(this.flags, 1);
+  }
+}
+
+/**
+ * Exact differing ranges of two files over their common length. Every thread of the pool takes segments in
+ * turn until none is left (threads never wait on the main thread, which may be busy parsing); the segments'
+ * ranges are joined in order. Returns flat [start, end) pairs, plus the exact count of differing bytes.
+ */
+export async function diffFiles(
+  pool: WorkerPool,
+  a: string,
+  b: string,
+  common: number,
+  opts: { maxRanges?: number; found?: SharedArrayBuffer; control?: PassControl } = {},
+): Promise<DiffResult> {
+  const control = opts.control ?? new PassControl();
+  const segments = Math.max(1, Math.ceil(common / SEGMENT));
+  const maxRanges = Math.ceil((opts.maxRanges ?? 8_000_000) / segments);
+  const tasks: Promise<DiffParts>[] = [];
+  for (let t = 0; t < Math.min(pool.threads, segments); t++) {
+    tasks.push(pool.diff({ a, b, start: 0, end: common, segment: SEGMENT, maxRanges, work: control.work, lead: t === 0, ...(opts.found ? { found: opts.found } : {}) }));
+  }
+  const results = (await Promise.all(tasks)).flatMap((r) => r.parts).sort((x, y) => x.segment - y.segment);
   const ranges = new Float64Array(results.reduce((n, r) => n + r.ranges.length, 0));
   let n = 0;
   let differing = 0;
@@ -67,7 +93,7 @@ export async function diffFiles(pool: WorkerPool, a: string, b: string, common: 
     capped ||= r.capped;
     const part = r.ranges;
     let i = 0;
-    // a range cut at a part's end goes on in the next part
+    // a range cut at a segment's end goes on in the next segment
     if (n && part.length && ranges[n - 1] === part[0]) {
       ranges[n - 1] = part[1]!;
       i = 2;

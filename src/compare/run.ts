@@ -12,7 +12,7 @@ import type { OpenContext } from '../model.js';
 import type { OpenResult } from '../walk/open.js';
 import type { DiffResult } from '../../workers/tasks.js';
 import { Ranges } from './intervals.js';
-import { diffFiles, WorkerPool } from './pool.js';
+import { diffFiles, PassControl, WorkerPool } from './pool.js';
 import { trace } from '../util/trace.js';
 import type { CompareOptions, CompareResult } from './compare.js';
 
@@ -40,6 +40,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     const found = new SharedArrayBuffer(4);
     const flag = new Int32Array(found);
     if (rootA.size !== rootB.size) flag[0] = 1;
+    const control = new PassControl();
     let program: ReturnType<typeof loadProgram> | undefined;
     let opening: Promise<[OpenResult, OpenResult]> | undefined;
     const open = (): Promise<[OpenResult, OpenResult]> => {
@@ -47,9 +48,14 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
         trace('first difference found: parsing both inputs');
         opening = (async (): Promise<[OpenResult, OpenResult]> => {
           const { openViews } = await (program ??= loadProgram());
-          const both: [OpenResult, OpenResult] = [await openViews(rootA, ctx), await openViews(rootB, ctx)];
-          trace('both inputs parsed');
-          return both;
+          control.holdBack();
+          try {
+            const both: [OpenResult, OpenResult] = [await openViews(rootA, ctx), await openViews(rootB, ctx)];
+            trace('both inputs parsed');
+            return both;
+          } finally {
+            control.release();
+          }
         })();
         opening.catch(() => undefined); // awaited below; a failure is raised there
       }
@@ -61,7 +67,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     });
     let diffResult: DiffResult;
     try {
-      const passing = diffFiles(pool, rootA.path, rootB.path, common, undefined, found);
+      const passing = diffFiles(pool, rootA.path, rootB.path, common, { found, control });
       program ??= loadProgram();
       program.catch(() => undefined); // awaited below
       diffResult = await passing;

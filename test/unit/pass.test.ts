@@ -1,0 +1,83 @@
+/** The lockstep pass in the worker pool: segments taken in turn by the threads, joined in order. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { diffFiles, PassControl, WorkerPool } from '../../src/compare/pool.js';
+import { scratch } from '../helpers/tools.js';
+
+const MiB = 1024 * 1024;
+const SEGMENT = 32 * MiB;
+
+describe('diffFiles', () => {
+  const s = scratch('reprodiff-pass-');
+  afterAll(s.cleanup);
+
+  // 70 MiB: three segments, the last one short; runs of differing bytes inside segments, across both
+  // segment boundaries and at the very end
+  const size = 70 * MiB;
+  const a = new Uint8Array(size);
+  for (let i = 0; i < size; i += 4096) a[i] = (i / 4096) & 0xff;
+  const b = a.slice();
+  const runs: [number, number][] = [
+    [5, 6],
+    [1000, 1100],
+    [SEGMENT - 10, SEGMENT + 10],
+    [40 * MiB, 40 * MiB + 3],
+    [2 * SEGMENT - 1, 2 * SEGMENT + 1],
+    [size - 7, size],
+  ];
+  for (const [x, y] of runs) for (let i = x; i < y; i++) b[i] = a[i]! ^ 0x5a;
+  const pa = join(s.dir, 'a.bin');
+  const pb = join(s.dir, 'b.bin');
+  writeFileSync(pa, a);
+  writeFileSync(pb, b);
+  const total = runs.reduce((n, [x, y]) => n + y - x, 0);
+
+  it('finds every differing run exactly, joined across segment ends, with one thread or several', async () => {
+    for (const jobs of [1, 2, 3]) {
+      const pool = new WorkerPool(jobs);
+      try {
+        const r = await diffFiles(pool, pa, pb, size);
+        const got: [number, number][] = [];
+        for (let i = 0; i < r.ranges.length; i += 2) got.push([r.ranges[i]!, r.ranges[i + 1]!]);
+        expect(got, `jobs ${jobs}`).toEqual(runs);
+        expect(r.differing).toBe(total);
+        expect(r.capped).toBe(false);
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+
+  it('signals the first difference, and finishes while all but the lead thread are held back', async () => {
+    const pool = new WorkerPool(2);
+    const found = new SharedArrayBuffer(4);
+    const control = new PassControl();
+    control.holdBack();
+    try {
+      const r = await diffFiles(pool, pa, pb, size, { found, control });
+      expect(new Int32Array(found)[0]).toBe(1);
+      expect(r.differing).toBe(total);
+    } finally {
+      control.release();
+      await pool.close();
+    }
+  });
+
+  it('past maxRanges, a segment merges new ranges into its last one and says the list is capped', async () => {
+    const pool = new WorkerPool(2);
+    try {
+      const r = await diffFiles(pool, pa, pb, size, { maxRanges: 3 });
+      expect(r.capped).toBe(true);
+      expect(r.differing).toBe(total);
+      // capped ranges over-cover: every differing run still lies inside one
+      for (const [x, y] of runs) {
+        let inside = false;
+        for (let i = 0; i < r.ranges.length; i += 2) if (r.ranges[i]! <= x && y <= r.ranges[i + 1]!) inside = true;
+        expect(inside, `${x}-${y}`).toBe(true);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+});
