@@ -29,11 +29,12 @@ export interface DiffTask {
   end: number;
   /** the range is compared in segments of this many bytes, which the pool's threads take in turn */
   segment: number;
-  /** past this many ranges in one segment, new ones merge into the last */
+  /** past this many ranges in all segments together, a segment's new ones merge into its last one */
   maxRanges: number;
   /**
    * Int32Array over it: element 0 counts the segments taken; element 1, when 1, holds back every thread but the
-   * lead one (the main thread is parsing and needs a CPU), and is notified when it drops to 0.
+   * lead one (the main thread is parsing and needs a CPU), and is notified when it drops to 0; element 2 counts
+   * the ranges listed by all threads.
    */
   work: SharedArrayBuffer;
   lead: boolean;
@@ -109,8 +110,9 @@ export function hash(task: HashTask): string {
 
 /**
  * Compares two files in lockstep over segments of [start, end), taking segments in turn with the pool's other
- * threads, and returns each segment's exact differing byte ranges. Past `maxRanges` in a segment, new ranges
- * are merged into the last one (the list stays bounded) while `differing` still counts every differing byte.
+ * threads, and returns each segment's exact differing byte ranges. Past `maxRanges` listed by all threads, a
+ * segment merges new ranges into its last one (the list stays bounded: at most one more range per segment)
+ * while `differing` still counts every differing byte.
  */
 export function diff(task: DiffTask): DiffParts {
   const fa = openSync(task.a, 'r');
@@ -129,7 +131,7 @@ export function diff(task: DiffTask): DiffParts {
       const start = task.start + index * task.segment;
       if (start >= task.end) break;
       const end = Math.min(task.end, start + task.segment);
-      parts.push({ segment: index, ...diffRange(fa, fb, task, start, end, found) });
+      parts.push({ segment: index, ...diffRange(fa, fb, task, start, end, work, found) });
     }
     return { parts };
   } finally {
@@ -139,7 +141,7 @@ export function diff(task: DiffTask): DiffParts {
 }
 
 /** The differing ranges of [start, end) of both files. */
-function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: number, found: Int32Array | undefined): DiffResult {
+function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: number, work: Int32Array, found: Int32Array | undefined): DiffResult {
   let ranges = new Float64Array(64);
   let n = 0;
   let differing = 0;
@@ -150,12 +152,13 @@ function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: n
       Atomics.notify(found, 0);
     }
     differing += e - s;
-    if (n / 2 >= task.maxRanges) {
+    if (n && ranges[n - 1] === s) {
+      ranges[n - 1] = e;
+    } else if (n && Atomics.load(work, 2) >= task.maxRanges) {
       capped = true;
       ranges[n - 1] = e;
-    } else if (n && ranges[n - 1] === s) {
-      ranges[n - 1] = e;
     } else {
+      Atomics.add(work, 2, 1);
       if (n === ranges.length) {
         const more = new Float64Array(ranges.length * 2);
         more.set(ranges);

@@ -51,7 +51,7 @@ const SEGMENT = 32 * 1024 * 1024;
  * main thread parses (two CPUs shared by three busy threads would slow the parse more than the pass gains).
  */
 export class PassControl {
-  readonly work = new SharedArrayBuffer(8);
+  readonly work = new SharedArrayBuffer(12);
   private readonly flags = new Int32Array(this.work);
 
   holdBack(): void {
@@ -78,7 +78,7 @@ export async function diffFiles(
 ): Promise<DiffResult> {
   const control = opts.control ?? new PassControl();
   const segments = Math.max(1, Math.ceil(common / SEGMENT));
-  const maxRanges = Math.ceil((opts.maxRanges ?? 8_000_000) / segments);
+  const maxRanges = opts.maxRanges ?? 8_000_000;
   const tasks: Promise<DiffParts>[] = [];
   for (let t = 0; t < Math.min(pool.threads, segments); t++) {
     tasks.push(pool.diff({ a, b, start: 0, end: common, segment: SEGMENT, maxRanges, work: control.work, lead: t === 0, ...(opts.found ? { found: opts.found } : {}) }));

@@ -21,6 +21,9 @@ describe('diffFiles', () => {
   const runs: [number, number][] = [
     [5, 6],
     [1000, 1100],
+    [2000, 2001],
+    [3000, 3001],
+    [4000, 4001],
     [SEGMENT - 10, SEGMENT + 10],
     [40 * MiB, 40 * MiB + 3],
     [2 * SEGMENT - 1, 2 * SEGMENT + 1],
@@ -60,6 +63,19 @@ describe('diffFiles', () => {
       expect(r.differing).toBe(total);
     } finally {
       control.release();
+      await pool.close();
+    }
+  });
+
+  it('maxRanges bounds the ranges of all segments together, not of each one', async () => {
+    const pool = new WorkerPool(2);
+    try {
+      // the two runs across segment ends are listed once per segment: 11 ranges, 6 of them in the first segment;
+      // a bound of 11 shared out per segment (4 each) would cap the first one
+      const r = await diffFiles(pool, pa, pb, size, { maxRanges: runs.length + 2 });
+      expect(r.capped).toBe(false);
+      expect(r.ranges.length).toBe(2 * runs.length);
+    } finally {
       await pool.close();
     }
   });
