@@ -381,9 +381,11 @@ class IsoReader {
     return { at: b.base, rec: b, name: '/', isoName: '.', flags: b.u8(25), lba: b.u32le(2), size: b.u32le(10), unitSize: 0, gap: 0, rr: undefined };
   }
 
-  private readExtentBytes(lba: number, size: number, structure: string): Bytes {
+  /** Reads an extent, through the block cache or, with `slot`, into that reused buffer (see ReusedReads.slot). */
+  private readExtentBytes(lba: number, size: number, structure: string, slot?: number): Bytes {
     checkCap(size, this.ctx.limits.maxStructureBytes, `${structure} size`, this.src.name, lba * SECTOR);
-    return Bytes.at(this.src, lba * SECTOR, size, structure);
+    if (slot === undefined) return Bytes.at(this.src, lba * SECTOR, size, structure);
+    return new Bytes(this.reads.slot(slot, lba * SECTOR, size, structure), this.src, lba * SECTOR, structure);
   }
 
   /** Lists a directory's records; `self` is the directory's own entry, which its '.' and '..' records join. */
@@ -398,10 +400,8 @@ class IsoReader {
       return;
     }
     this.visitedDirs.add(key);
-    checkCap(size, this.ctx.limits.maxStructureBytes, `directory ${dirPath} size`, this.src.name, lba * SECTOR);
     // one buffer per depth: this directory's bytes are parsed on after its subdirectories are read
-    const structure = `directory ${dirPath}`;
-    const dir = new Bytes(this.reads.slot(depth, lba * SECTOR, size, structure), this.src, lba * SECTOR, structure);
+    const dir = this.readExtentBytes(lba, size, `directory ${dirPath}`, depth);
     this.regions.push({ name: `directory ${dirPath}${volume.kind === 'joliet' ? ' (Joliet)' : ''}`, role: 'metadata', spans: dir.spans(0, size) });
     const here = this.entriesIn(dirPath);
 
