@@ -72,11 +72,12 @@ function contentOf(src: ByteSource, e: Entry): Uint8Array {
   return Buffer.concat(parts);
 }
 
+// zipinfo prints the day of the month without padding (`2026 Dec 2 03:04:05`), the time padded
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 function zipinfoDate(iso: string): string {
   const d = new Date(iso);
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getUTCFullYear()} ${MONTHS[d.getUTCMonth()]} ${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
+  return `${d.getUTCFullYear()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
 }
 
 describe('zip written by Info-ZIP zip', () => {
