@@ -54,6 +54,12 @@ export interface ContentExplanation {
   unexplainedBytes: number;
   /** limits that were hit */
   notes: string[];
+  /**
+   * Runs of equal bytes that sit at another offset in B than in A (everything after an insertion or a deletion):
+   * the same bytes, moved by the differing regions before them. Each is `{ aOffset, aLength, bOffset, bLength }`
+   * with equal lengths.
+   */
+  shifted: ContentRange[];
 }
 
 export interface ExplainOptions {
@@ -200,6 +206,31 @@ function mergeAdjacent(list: ContentEvidence[], a: Uint8Array): ContentEvidence[
 
 type Tagged = ContentEvidence & { dateOnly?: boolean; timeOnly?: boolean };
 
+/** The equal runs between the differing regions that sit at other offsets on the two sides. */
+export function shiftedRuns(ranges: readonly ContentRange[], aSize: number, bSize: number): ContentRange[] {
+  const out: ContentRange[] = [];
+  let pa = 0;
+  let pb = 0;
+  const equalRun = (aEnd: number, bEnd: number): void => {
+    const n = Math.min(aEnd - pa, bEnd - pb);
+    if (n > 0 && pa !== pb) {
+      const last = out[out.length - 1];
+      // runs with the same shift next to each other (split by a zero-length region) are one
+      if (last && last.aOffset + last.aLength === pa && last.bOffset + last.bLength === pb) {
+        last.aLength += n;
+        last.bLength += n;
+      } else out.push({ aOffset: pa, aLength: n, bOffset: pb, bLength: n });
+    }
+  };
+  for (const r of ranges) {
+    equalRun(r.aOffset, r.bOffset);
+    pa = r.aOffset + r.aLength;
+    pb = r.bOffset + r.bLength;
+  }
+  equalRun(aSize, bSize);
+  return out;
+}
+
 /**
  * Explains why `a` and `b` differ. Linear in their sizes plus work proportional to the differences;
  * at most 10,000 regions are examined (the rest are reported unexplained, with a note).
@@ -309,6 +340,7 @@ export function explainContent(a: Uint8Array, b: Uint8Array, opts: ExplainOption
     differingBytes,
     unexplainedBytes,
     notes,
+    shifted: shiftedRuns(ranges, a.length, b.length),
   };
   if (text && ranges.length > 0) result.diff = unifiedTextDiff(a, b, ranges, opts.maxDiffChars ?? DEFAULT_DIFF_CHARS, opts.labels);
   return result;

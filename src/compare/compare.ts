@@ -206,6 +206,18 @@ function encodedSpans(srcA: ByteSource, srcB: ByteSource): ReportSpan[] {
   return out;
 }
 
+/**
+ * The encoded bytes a content is decoded from, when they are its own (a zip member, not a file inside a
+ * compressed archive) and lie in the outer file: the content is all of its decoded stream.
+ */
+function ownEncoding(e: Entry, src: ByteSource): Extent[] | undefined {
+  if (e.contentSource === undefined || !(src instanceof DecodedSource) || e.size !== src.size) return undefined;
+  let n = 0;
+  for (const x of e.extents) n += x.length;
+  if (n !== src.size || src.origin.some((o) => o.stream !== undefined)) return undefined;
+  return src.origin.map((o) => ({ offset: o.offset, length: o.length }));
+}
+
 /** Where a content starts, for placement order: its first span, or the first encoded span of a decoded content. */
 function placementSpan(src: ByteSource, spans: Span[]): Span | undefined {
   const first = spans[0];
@@ -510,6 +522,12 @@ export class Comparer {
         const fa = touching ? ea.fieldsTouching!(this.touchedIn(ca.source)) : ea.fields;
         const fb = touching ? eb.fieldsTouching!(this.touchedIn(cb.source)) : eb.fields;
         this.compareFields(fa, fb, path, format, scope, ea.path);
+        // records that moved with their bytes unchanged (names and padding included) are the same bytes elsewhere
+        if (ra !== undefined && rb !== undefined && !here) {
+          const ba = readSpans(ra, this.rootA);
+          const bb = readSpans(rb, this.rootB);
+          if (ba && bb && bytesEqual(ba, bb)) noteShift(scope, reportSpans('a', ra), reportSpans('b', rb), 'fields');
+        }
       }
       if (ea.type !== eb.type) {
         this.add({ path, format, field: 'type', kind: 'content', root: true, a: ea.type, b: eb.type, spans: [], scope, entry: ea.path });
@@ -615,6 +633,10 @@ export class Comparer {
     if (equal) {
       if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
       if (!this.sameSpans(spansA, spansB)) noteShift(scope, reportSpans('a', spansA), reportSpans('b', spansB), 'contents');
+      // a member decoded from bytes of its own (a deflated zip member): its encoded bytes moved with it
+      const oa = ownEncoding(ea, srcA);
+      const ob = ownEncoding(eb, srcB);
+      if (oa && ob && !sameExtents(oa, ob) && sameContent(this.rootA, oa, this.rootB, ob)) noteShift(scope, reportSpans('a', oa), reportSpans('b', ob), 'contents');
       return;
     }
     if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
@@ -694,6 +716,32 @@ export class Comparer {
       const sde = ev.sdeA !== undefined && ev.sdeB !== undefined ? { a: ev.sdeA, b: ev.sdeB } : undefined;
       made.push(this.add({ path, format: ca.format, field: null, kind: ev.kind, root: true, a: ev.a, b: ev.b, spans, scope, entry: ea.path, detail, confidence: ev.confidence, hint: ev.hint, sde }));
     });
+    if (ex.shifted.length) {
+      // the bytes after an insertion or a deletion are the same bytes one place further on: moved by it
+      const shifters = made.filter((f, i) => shown[i]!.ranges.some((r) => r.aLength !== r.bLength));
+      const spans: ReportSpan[] = [];
+      let bytes = 0;
+      for (const r of ex.shifted) {
+        pushAll(spans, reportSpans('a', sa.spans(r.aOffset, r.aLength)));
+        pushAll(spans, reportSpans('b', sb.spans(r.bOffset, r.bLength)));
+        bytes += r.aLength;
+      }
+      const runs = ex.shifted.length;
+      this.add({
+        path,
+        format: ca.format,
+        field: 'moved',
+        kind: 'layout',
+        root: false,
+        causes: shifters.length ? shifters : made,
+        a: null,
+        b: null,
+        spans,
+        scope,
+        entry: ea.path,
+        detail: `${bytes} byte${bytes === 1 ? '' : 's'} of this content ${bytes === 1 ? 'is' : 'are'} the same in both builds at another offset (${runs} run${runs === 1 ? '' : 's'}), moved by the bytes inserted or removed before them`,
+      });
+    }
     const encoded = encodedSpans(sa, sb);
     if (encoded.length) {
       this.add({

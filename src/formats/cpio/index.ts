@@ -259,6 +259,8 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
       fields: f,
       meta: { mode: h.mode, uid: h.uid, gid: h.gid, nlink: h.nlink, ino: h.ino, mtime: isoFromUnix(h.mtime) ?? undefined },
       order: entries.length,
+      // the header with its name and padding, and the padding after the data: the member's own bytes
+      records: dataPad ? [...src.spans(off, dataOff - off), ...src.spans(dataOff + h.filesize, dataPad)] : src.spans(off, dataOff - off),
     };
     if (type === 'symlink') {
       checkCap(h.filesize, MAX_NAME, 'cpio symlink target size', src.name, dataOff);
