@@ -12,7 +12,7 @@ import type { Container, Kind } from '../model.js';
 import { KINDS } from '../model.js';
 import type { Finding, Report, ReportSpan } from '../report/types.js';
 import type { CompareResult, RawFinding, Scope } from './compare.js';
-import { normalize, subtract, total, type Interval } from './intervals.js';
+import { normalize, subtract, total, type Interval, type Ranges } from './intervals.js';
 import { pushAll } from '../util/array.js';
 import { FORMATS } from '../formats/index.js';
 import { normalValue, sameChangeKey, type Folded } from './fold.js';
@@ -112,6 +112,31 @@ function contentFieldsFromSpecifics(all: RawFinding[]): void {
 }
 
 /**
+ * Views are not causes: a file's content that differs only where another view parses fields (an El Torito
+ * catalog or an isolinux boot-info-table, as an ISO 9660 file; a partition table inside a partition) differs
+ * because those fields do. The content finding follows from them.
+ */
+function contentFromOtherViews(all: RawFinding[], diff: Ranges): void {
+  let index: SpanIndex | undefined;
+  for (const f of all) {
+    if (!f.root || f.kind !== 'content' || f.field !== null || !f.spans.length) continue;
+    const own = outerIntervals(f.spans);
+    if (own.length !== f.spans.length) continue; // spans in decoded streams: not a view over the same bytes
+    index ??= new SpanIndex(all.filter((g) => g.field !== null && g.kind !== 'content' && g.kind !== 'unknown' && g.spans.length));
+    const inside = [...index.touching(f.spans)].filter((g) => g.format !== f.format);
+    if (!inside.length) continue;
+    const differing = diff.within(normalize(own));
+    if (!differing.length) continue;
+    const fields: Interval[] = [];
+    for (const g of inside) pushAll(fields, outerIntervals(g.spans));
+    if (subtract(differing, normalize(fields)).length) continue;
+    f.root = false;
+    f.causes = inside;
+    f.detail = [f.detail, `the differing bytes are ${inside.map((g) => `${g.format} ${g.field}`).slice(0, 4).join(', ')}`].filter(Boolean).join('; ');
+  }
+}
+
+/**
  * Fields that exist in one build only (extra fields dropped by `zip -X`, an attribute one packer writes) are
  * one cause per container and kind of field, not one per entry: the first stays root, the rest follow it.
  */
@@ -190,9 +215,33 @@ class SpanIndex {
   }
 }
 
+/** A root that moves what follows it: an entry added or removed, another order, a content of another size. */
+function shifterOf(g: RawFinding): boolean {
+  return g.root && (g.kind === 'added' || g.kind === 'removed' || g.kind === 'ordering' || (g.field === null && g.kind === 'content' && g.a !== g.b && /bytes$/.test(String(g.a))));
+}
+
+/**
+ * By container path: the roots that move things in any of the views of that container (the ISO 9660 order and
+ * the GPT, MBR and El Torito views over the same image): orderings first, then other movers, at most 8.
+ */
+function moversOfSiblings(all: RawFinding[], mover: (g: RawFinding) => boolean): Map<string, RawFinding[]> {
+  const out = new Map<string, RawFinding[]>();
+  for (const g of all) {
+    if (!mover(g)) continue;
+    const list = out.get(g.scope.path) ?? out.set(g.scope.path, []).get(g.scope.path)!;
+    list.push(g);
+  }
+  for (const list of out.values()) {
+    list.sort((x, y) => Number(y.kind === 'ordering') - Number(x.kind === 'ordering'));
+    list.splice(8);
+  }
+  return out;
+}
+
 /** Finds causes for derived findings; a derived finding with no cause found becomes a root. */
 function linkCauses(all: RawFinding[]): void {
   let index: SpanIndex | undefined;
+  let siblingMovers: Map<string, RawFinding[]> | undefined;
   // per container, built once: findings by entry, and the candidates for "something else moved it"
   const byEntry = new Map<Scope, Map<string, RawFinding[]>>();
   const shiftersOf = new Map<Scope, RawFinding[]>();
@@ -224,15 +273,17 @@ function linkCauses(all: RawFinding[]): void {
       else {
         let shifters = shiftersOf.get(scope);
         if (!shifters) {
-          shifters = scope.findings
-            .filter((g) => g.root && (g.kind === 'added' || g.kind === 'removed' || g.kind === 'ordering' || (g.field === null && g.kind === 'content' && g.a !== g.b && /bytes$/.test(String(g.a)))))
-            .slice(0, 8);
+          shifters = scope.findings.filter(shifterOf).slice(0, 8);
           shiftersOf.set(scope, shifters);
         }
         if (shifters.length) f.causes = shifters.filter((g) => g !== f);
         else if (scope.ordering) f.causes = [scope.ordering];
         else if (own.length) f.causes = own;
-        else {
+        else if ((siblingMovers ??= moversOfSiblings(all, shifterOf)).get(scope.path)?.some((g) => g.scope !== scope)) {
+          // a partition table or boot catalog over the same bytes as a file system: what moved the files there
+          // (their order, a file that grew) moved the partitions and boot images that point at them
+          f.causes = siblingMovers.get(scope.path)!.filter((g) => g.scope !== scope);
+        } else {
           // something earlier in the same container changed size (a longer name, a header field)
           let roots = rootsOf.get(scope);
           if (!roots) {
@@ -353,6 +404,7 @@ export function buildReport(
   groupSameChange(all, res.folded);
   groupPresence(all);
   contentFieldsFromSpecifics(all);
+  contentFromOtherViews(all, res.diff);
   linkCauses(all);
   if (res.sizeA !== res.sizeB) addImageSize(all, res);
 

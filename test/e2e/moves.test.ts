@@ -3,11 +3,13 @@
  * container, the only root cause is that file's content; the bytes that merely moved (the rest of the file,
  * the members after it, their headers and pointers) are derived from it, and nothing is left unexplained.
  */
-import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report/types.js';
 import { cli } from '../helpers/cli.js';
+import { ISOHDPFX_BIN, ISOLINUX_BIN } from '../helpers/hybrid.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
 
 const w = scratch();
@@ -86,4 +88,47 @@ describe('reports are deterministic on a pair with moves', () => {
     expect(one.status).toBe(1);
     expect(two.stdout).toBe(one.stdout);
   });
+});
+
+describe('a pinned hybrid ISO pair: only the planted causes are roots', () => {
+  const tools = ['xorriso', 'mkfs.fat'];
+  it.skipIf(!tools.every(hasTool) || !existsSync(ISOHDPFX_BIN) || !existsSync(ISOLINUX_BIN))(
+    'SOURCE_DATE_EPOCH, one touched file, one random UUID, one file placed first: timestamp, random-id and ordering roots only',
+    () => {
+      const build = (side: 'a' | 'b'): string => {
+        const d = join(w.dir, `pinned-${side}`);
+        mkdirSync(join(d, 'isolinux'), { recursive: true });
+        mkdirSync(join(d, 'docs'), { recursive: true });
+        copyFileSync(ISOLINUX_BIN, join(d, 'isolinux', 'isolinux.bin'));
+        for (const i of [1, 2, 3, 4]) writeFileSync(join(d, 'docs', `doc${i}.txt`), seq(i, 3000));
+        writeFileSync(join(d, 'readme.txt'), 'hello\n');
+        writeFileSync(join(d, 'uuid.txt'), `${randomUUID()}\n`);
+        run('mkfs.fat', ['-C', '--invariant', '-i', '12345678', join(d, 'efiboot.img'), '2880']);
+        run('find', [d, '-exec', 'touch', '-h', '-d', `@${T}`, '{}', '+']);
+        if (side === 'b') utimesSync(join(d, 'readme.txt'), T + 500, T + 500);
+        // build b places one file before the boot images: everything after it moves
+        const weights = join(w.dir, `weights-${side}`);
+        writeFileSync(weights, side === 'b' ? '50 /docs/doc3.txt\n' : '1 /docs/doc1.txt\n');
+        const iso = join(w.dir, `pinned-${side}.iso`);
+        run('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '--sort-weight-list', weights, '-isohybrid-mbr', ISOHDPFX_BIN,
+          '-c', 'isolinux/boot.cat', '-b', 'isolinux/isolinux.bin', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
+          '-eltorito-alt-boot', '-e', 'efiboot.img', '-no-emul-boot', '-isohybrid-gpt-basdat', '-o', iso, d], { env });
+        return iso;
+      };
+      const report = compare(build('a'), build('b'));
+      const roots = report.findings.filter((f) => f.root);
+      expect(roots.map((f) => [f.kind, f.path, f.format]).sort()).toEqual([
+        ['ordering', '/', 'iso9660'],
+        ['random-id', '/uuid.txt', 'iso9660'],
+        ['timestamp', '/readme.txt', 'iso9660'],
+      ]);
+      expect(report.bytes.unexplained).toBe(0);
+      // the partition tables, the boot catalog and the boot-info-table follow the new order
+      const ordering = roots.find((f) => f.kind === 'ordering')!;
+      for (const f of report.findings.filter((g) => ['gpt', 'mbr', 'eltorito'].includes(g.format))) expect(f.root, `${f.path} ${f.field}`).toBe(false);
+      const catalog = report.findings.filter((f) => f.path === '/isolinux/boot.cat' && f.kind === 'content');
+      expect(catalog.length).toBeGreaterThan(0);
+      for (const f of report.findings.filter((g) => g.kind === 'layout')) expect(f.causedBy).toContain(ordering.id);
+    },
+  );
 });
