@@ -274,6 +274,9 @@ function linkCauses(all: RawFinding[]): void {
         let shifters = shiftersOf.get(scope);
         if (!shifters) {
           shifters = scope.findings.filter(shifterOf).slice(0, 8);
+          // or an entry whose content changed size inside (an initrd whose compressed size changed): its size field
+          // leads to the changes that made it
+          if (!shifters.length) shifters = scope.findings.filter((g) => g.kind === 'size' && g.entry !== undefined && g.field !== null).slice(0, 8);
           shiftersOf.set(scope, shifters);
         }
         if (shifters.length) f.causes = shifters.filter((g) => g !== f);
