@@ -321,6 +321,19 @@ export class Comparer {
     });
   }
 
+  /**
+   * Whether a field of this entry already reported this change (a symlink target in `rr.sl`, `tar.linkname`,
+   * `squashfs.inode.target`): the entry's `target` is the same bytes seen again, not a second cause.
+   */
+  private saidAlready(scope: Scope, entry: string, a: Value, b: Value): boolean {
+    for (let i = scope.findings.length - 1; i >= 0; i--) {
+      const f = scope.findings[i]!;
+      if (f.entry !== entry) break; // the entry's own findings are the last ones made in its scope
+      if (f.field !== null && f.a === a && f.b === b) return true;
+    }
+    return false;
+  }
+
   /** sameSpans for spans of build A and build B, streams matched past the inputs' names */
   private sameSpans(a: Span[], b: Span[]): boolean {
     return sameSpans(a, b, this.rootA.name, this.rootB.name);
@@ -533,7 +546,7 @@ export class Comparer {
         this.add({ path, format, field: 'type', kind: 'content', root: true, a: ea.type, b: eb.type, spans: [], scope, entry: ea.path });
         continue;
       }
-      if ((ea.meta.target ?? null) !== (eb.meta.target ?? null)) {
+      if ((ea.meta.target ?? null) !== (eb.meta.target ?? null) && !this.saidAlready(scope, ea.path, ea.meta.target ?? null, eb.meta.target ?? null)) {
         this.add({ path, format, field: 'target', kind: 'content', root: true, a: ea.meta.target ?? null, b: eb.meta.target ?? null, spans: [], scope, entry: ea.path });
       }
       if (ea.type === 'file' || ea.extents.length || eb.extents.length) {

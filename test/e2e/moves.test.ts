@@ -4,7 +4,7 @@
  * the members after it, their headers and pointers) are derived from it, and nothing is left unexplained.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report/types.js';
@@ -131,4 +131,30 @@ describe('a pinned hybrid ISO pair: only the planted causes are roots', () => {
       for (const f of report.findings.filter((g) => g.kind === 'layout')) expect(f.causedBy).toContain(ordering.id);
     },
   );
+});
+
+describe('one cause, one root', () => {
+  const builds: [string, string[], (d: string, o: string) => void][] = [
+    ['tar', ['tar'], (d, o) => run('tar', ['--sort=name', `--mtime=@${T}`, '--owner=0', '--group=0', '-cf', o, '-C', d, '.'])],
+    ['squashfs', ['mksquashfs'], (d, o) => run('mksquashfs', [d, o, '-noappend', '-quiet', '-no-progress', '-mkfs-time', String(T), '-all-time', String(T)])],
+    ['iso9660', ['xorriso'], (d, o) => run('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-o', o, d], { env })],
+  ];
+  for (const [name, tools, build] of builds) {
+    it.skipIf(!tools.every(hasTool))(`${name}: a symlink whose target changed is one root, not the record and the target twice`, () => {
+      const out = (side: 'a' | 'b'): string => {
+        const d = join(w.dir, `link-${name}-${side}`);
+        mkdirSync(d, { recursive: true });
+        symlinkSync(side === 'a' ? 'target-one' : 'target-two', join(d, 'l'));
+        run('touch', ['-h', '-d', `@${T}`, join(d, 'l'), d]);
+        const o = `${d}.img`;
+        build(d, o);
+        return o;
+      };
+      const report = compare(out('a'), out('b'));
+      const roots = report.findings.filter((f) => f.root);
+      expect(roots.length, JSON.stringify(roots)).toBe(1);
+      expect([roots[0]!.a, roots[0]!.b]).toEqual(['target-one', 'target-two']);
+      expect(report.bytes.unexplained).toBe(0);
+    });
+  }
 });

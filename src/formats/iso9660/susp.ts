@@ -59,6 +59,30 @@ export type TfName = 'creation' | 'modify' | 'access' | 'attributes' | 'backup' 
 const TF_ORDER: TfName[] = ['creation', 'modify', 'access', 'attributes', 'backup', 'expiration', 'effective'];
 const TF_SUFFIX = TF_ORDER.map((n) => `tf.${n}`);
 
+/**
+ * The components of one SL entry as a path (`target-one`, `/usr/lib/x`, `../a`): the symlink target when one
+ * entry holds it all, which is the usual case. Flag bits the text does not show are still compared as bytes.
+ */
+function slText(b: Bytes, p: number, len: number): string {
+  let t = '';
+  let pending = '';
+  let q = 5;
+  while (q + 2 <= len) {
+    // 0 - component flags, 1 - component length, 2 - component content
+    const cflags = b.u8(p + q);
+    const clen = b.u8(p + q + 1);
+    if (q + 2 + clen > len) break;
+    pending += cflags & 2 ? '.' : cflags & 4 ? '..' : cflags & 8 ? '' : b.utf8(p + q + 2, clen);
+    if (cflags & 8) t = '/';
+    else if (!(cflags & 1)) {
+      t = t === '' || t.endsWith('/') ? t + pending : `${t}/${pending}`;
+      pending = '';
+    }
+    q += 2 + clen;
+  }
+  return pending ? `${t}${t && !t.endsWith('/') ? '/' : ''}${pending}…` : t;
+}
+
 export interface SuspContext {
   src: ByteSource;
   maxChain: number;
@@ -175,7 +199,7 @@ export function parseSystemUse(area: Bytes, ctx: SuspContext, prefix: string): R
         case SIG_SL: {
           if (len < 5) break;
           const sl = slCount++;
-          if (wants(b, p, len)) rr.fields.push(field(fieldName(prefix, `sl.${sl}`), b.hex(p + 4, len - 4), 'content', b.spans(p, len)));
+          if (wants(b, p, len)) rr.fields.push(field(fieldName(prefix, `sl.${sl}`), slText(b, p, len), 'content', b.spans(p, len)));
           if (!wantNames) break;
           slComponents ??= [];
           let q = 5;
