@@ -3,7 +3,7 @@
  * Windows FILETIME, ISO 9660 17- and 7-byte dates, DOS date/time pairs, and the date strings build tools write
  * (RFC 2822, ISO 8601, `date` and kernel banners, `__DATE__ __TIME__`, `22 Nov 2026`, build ids, decimal epochs).
  */
-import { dosDateTime, isoDate17, isoDate7, isoFromMs } from '../util/time.js';
+import { dosDateTime, isoDate17, isoDate7, isoFromMs, msOfIso } from '../util/time.js';
 import {
   closenessConfidence,
   monthIndex,
@@ -195,7 +195,7 @@ function dosDecoder(order: 'time-date' | 'date'): BinaryDecoder {
       if (!dosValid(date, time)) return null;
       const iso = dosDateTime(date, time ?? 0);
       if (!iso) return null;
-      const ms = Date.parse(iso);
+      const ms = msOfIso(iso);
       return order === 'date' ? { value: iso.slice(0, 10), ms, dateOnly: true } : { value: iso, ms };
     },
     pair(a, b) {

@@ -14,6 +14,7 @@ import type { Finding, Report, ReportSpan } from '../report/types.js';
 import type { CompareResult, RawFinding, Scope } from './compare.js';
 import { normalize, subtract, total, type Interval, type Ranges } from './intervals.js';
 import { pushAll } from '../util/array.js';
+import { msOfIso } from '../util/time.js';
 import { FORMATS } from '../formats/index.js';
 import { normalValue, sameChangeKey, type Folded } from './fold.js';
 
@@ -373,7 +374,7 @@ function addImageSize(all: RawFinding[], res: CompareResult): void {
 /** Seconds of an ISO 8601 time value, or undefined. */
 function timeSeconds(v: unknown): number | undefined {
   if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT/.test(v)) return undefined;
-  const ms = Date.parse(v);
+  const ms = msOfIso(v);
   return Number.isFinite(ms) ? Math.floor(ms / 1000) : undefined;
 }
 

@@ -76,12 +76,25 @@ export function isoDate7(b: Uint8Array): string | null {
   return isoFromMs(ms);
 }
 
-/** FAT/DOS packed date and time (local time by convention; reported as if UTC). `tenths` is the 10 ms creation field. */
+/**
+ * FAT/DOS packed date and time. DOS times are the local time of the machine that wrote them, with no zone:
+ * they are returned without a zone designator (`2026-11-22T06:45:16`), never as if they were UTC.
+ * `centiseconds` is the 10 ms creation field.
+ */
 export function dosDateTime(date: number, time: number, centiseconds = 0): string | null {
   if (date === 0 && time === 0) return null;
   const y = 1980 + (date >> 9), mo = (date >> 5) & 0xf, d = date & 0x1f;
   const h = time >> 11, mi = (time >> 5) & 0x3f, s = (time & 0x1f) * 2;
   if (mo < 1 || mo > 12 || d < 1) return null;
   const ms = Date.UTC(y, mo - 1, d, h, mi, s) + centiseconds * 10;
-  return isoFromMs(ms, centiseconds ? 2 : 0);
+  const iso = isoFromMs(ms, centiseconds ? 2 : 0);
+  return iso === null ? null : iso.replace(/Z$/, '');
+}
+
+/**
+ * Milliseconds of an ISO 8601 time value. A time without a zone (a DOS local time) is read as the same wall
+ * clock in UTC, so results do not depend on the zone of the machine running the comparison.
+ */
+export function msOfIso(v: string): number {
+  return Date.parse(/(?:Z|[+-]\d\d:?\d\d)$/.test(v) || !/T\d/.test(v) ? v : `${v}Z`);
 }

@@ -341,8 +341,9 @@ describe('image metadata made by real image tools', () => {
     const e = explainContent(x.bytes, y.bytes, { sourceDateEpoch: even });
     const t = e.evidence.find((ev) => ev.description.startsWith('DOS time and date'));
     expect(t, JSON.stringify(e.evidence, null, 1)).toBeDefined();
-    expect(t?.a).toBe(iso(even));
-    expect(t?.b).toBe(iso(even + 3600 * 5));
+    // DOS times are local times without a zone
+    expect(t?.a).toBe(iso(even).replace(/Z$/, ''));
+    expect(t?.b).toBe(iso(even + 3600 * 5).replace(/Z$/, ''));
     expect(t?.sdeA).toBe(true);
     expectCovers(x.bytes, y.bytes, e);
   });
