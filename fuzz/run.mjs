@@ -99,6 +99,7 @@ function build() {
   add('root.sqfs.nocomp', 'squashfs', 'mksquashfs tree root.sqfs.nocomp -noappend -quiet -no-progress -noI -noD -noF -noX >/dev/null', ['mksquashfs']);
   add('tree.zip', 'zip', '(cd tree && zip -q -X -r ../tree.zip .)', ['zip']);
   add('tree.tar', 'tar', 'tar --sort=name -cf tree.tar -C tree .', ['tar']);
+  add('hello.elf', 'elf', `printf '#include <stdio.h>\\nint main(void) { puts(__DATE__ " " __TIME__); return 0; }\\n' > hello.c && gcc -O2 -g -gz=zlib -o hello.elf hello.c`, ['gcc']);
   const stub = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
   if (existsSync(stub) && has('objcopy')) {
     writeFileSync(join(work, 'osrel'), 'NAME="Debian"\nID=debian\nVERSION_ID="12"\n');
@@ -363,6 +364,7 @@ fieldAware.uki = fieldAware.pe;
 fieldAware.gzip = generic.bitflip;
 fieldAware.xz = generic.int32;
 fieldAware.zstd = generic.int32;
+fieldAware.elf = generic.int32;
 const gptFat = fieldAware.gpt;
 fieldAware.gpt = (r, b) => (r() < 0.3 && b.length > 2048 * 512 + 512 ? fieldAware.fat(r, b, 2048 * 512) : gptFat(r, b));
 

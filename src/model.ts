@@ -41,6 +41,7 @@ export type FormatName =
   | 'xz'
   | 'zstd'
   | 'lz4'
+  | 'elf'
   | 'zip'
   | 'tar'
   | 'text'

@@ -7,6 +7,7 @@ import type { Format } from '../model.js';
 import { apmFormat } from './apm/index.js';
 import { cpioFormat } from './cpio/index.js';
 import { eltoritoFormat } from './eltorito/index.js';
+import { elfFormat } from './elf/index.js';
 import { fatFormat } from './fat/index.js';
 import { gptFormat } from './gpt/index.js';
 import { gzipFormat } from './gzip/index.js';
@@ -33,6 +34,7 @@ export const FORMATS: readonly Format[] = [
   ukiFormat,
   linuxFormat,
   peFormat,
+  elfFormat,
   cpioFormat,
   gzipFormat,
   xzFormat,
