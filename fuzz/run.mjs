@@ -97,6 +97,8 @@ function build() {
   add('initrd.cpio.xz', 'xz', 'xz -c --check=crc32 initrd.cpio > initrd.cpio.xz', ['xz']);
   add('root.sqfs', 'squashfs', 'mksquashfs tree root.sqfs -noappend -quiet -no-progress >/dev/null', ['mksquashfs']);
   add('root.sqfs.nocomp', 'squashfs', 'mksquashfs tree root.sqfs.nocomp -noappend -quiet -no-progress -noI -noD -noF -noX >/dev/null', ['mksquashfs']);
+  add('root.erofs', 'erofs', 'mkfs.erofs --quiet -zlz4hc root.erofs tree >/dev/null', ['mkfs.erofs']);
+  add('root.erofs.plain', 'erofs', 'mkfs.erofs --quiet -Eforce-inode-compact root.erofs.plain tree >/dev/null', ['mkfs.erofs']);
   add('tree.zip', 'zip', '(cd tree && zip -q -X -r ../tree.zip .)', ['zip']);
   add('tree.tar', 'tar', 'tar --sort=name -cf tree.tar -C tree .', ['tar']);
   const stub = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';

@@ -28,8 +28,8 @@ const DIRENT_SIZE = 12;
 const MAX_TARGET = 64 * 1024;
 
 export const BUILD_TIME_HINT =
-  'mkfs.erofs: -T <epoch> fixes the build time (and every inode time); erofs-utils 1.5 also takes SOURCE_DATE_EPOCH';
-export const UUID_HINT = 'mkfs.erofs: -U <uuid> (mkfs.erofs makes a random UUID otherwise)';
+  'mkfs.erofs: -T <epoch>, or export SOURCE_DATE_EPOCH (erofs-utils 1.5 then uses it as the build time and every inode time)';
+export const UUID_HINT = 'mkfs.erofs: -U <uuid> (erofs-utils 1.5 makes a random UUID otherwise, even with SOURCE_DATE_EPOCH)';
 
 const FILE_TYPES: EntryType[] = ['other', 'file', 'dir', 'chardev', 'blockdev', 'fifo', 'socket', 'symlink'];
 const COMPAT_NAMES: [number, string][] = [
@@ -59,7 +59,7 @@ export const erofsFormat: Format = {
   name: 'erofs',
   exclusive: true,
   detect(src: ByteSource): number {
-    if (src.size < SUPER_OFFSET + SUPER_SIZE) return 0;
+    if (src.size < SUPER_OFFSET + 4) return 0;
     return Bytes.at(src, SUPER_OFFSET, 4, 'erofs superblock').u32le(0) === MAGIC ? 100 : 0;
   },
   open(src: ByteSource, ctx): Container {
