@@ -97,6 +97,8 @@ function build() {
   add('initrd.cpio.xz', 'xz', 'xz -c --check=crc32 initrd.cpio > initrd.cpio.xz', ['xz']);
   add('root.sqfs', 'squashfs', 'mksquashfs tree root.sqfs -noappend -quiet -no-progress >/dev/null', ['mksquashfs']);
   add('root.sqfs.nocomp', 'squashfs', 'mksquashfs tree root.sqfs.nocomp -noappend -quiet -no-progress -noI -noD -noF -noX >/dev/null', ['mksquashfs']);
+  add('root.erofs', 'erofs', 'mkfs.erofs --quiet -zlz4hc root.erofs tree >/dev/null', ['mkfs.erofs']);
+  add('root.erofs.plain', 'erofs', 'mkfs.erofs --quiet -Eforce-inode-compact root.erofs.plain tree >/dev/null', ['mkfs.erofs']);
   add('tree.zip', 'zip', '(cd tree && zip -q -X -r ../tree.zip .)', ['zip']);
   add('tree.tar', 'tar', 'tar --sort=name -cf tree.tar -C tree .', ['tar']);
   add('hello.elf', 'elf', `printf '#include <stdio.h>\\nint main(void) { puts(__DATE__ " " __TIME__); return 0; }\\n' > hello.c && gcc -O2 -g -gz=zlib -o hello.elf hello.c`, ['gcc']);
@@ -333,6 +335,22 @@ const fieldAware = {
       const off = pick(r, [48, 56, 64, 72, 80, 88]);
       b.writeBigUInt64LE(BigInt(pick(r, [0, 96, b.length, b.length - 8, 0xffffffff, hostile(r, b, off)])), off);
     } else b.writeBigUInt64LE(BigInt(pick(r, [0, 1, b.length * 2])), 40); // bytes used
+    return b;
+  },
+  erofs(r, b) {
+    if (b.length < 1024 + 128) return generic.int32(r, b);
+    const sb = 1024;
+    const k = int(r, 5);
+    if (k === 0) b.writeUInt16LE(pick(r, [0, 1, 0xffff, int(r, 0x10000)]), sb + 14); // root_nid
+    else if (k === 1) b[sb + 12] = pick(r, [0, 8, 9, 12, 16, 31, 255]); // blkszbits
+    else if (k === 2) put32(b, sb + pick(r, [40, 44]), pick(r, [1, 0xffffffff, int(r, 64)])); // meta / xattr blkaddr
+    else {
+      // a field of the root inode or of a directory entry after it: format, xattr count, size, i_u, nid, nameoff
+      const blksz = 2 ** Math.min(16, b[sb + 12]);
+      const at = b.readUInt32LE(sb + 40) * blksz + b.readUInt16LE(sb + 14) * 32 + int(r, 512);
+      const f = pick(r, [0, 2, 8, 16, 64 + 8, 64 + 12 * int(r, 4)]);
+      if (at + f + 4 <= b.length) put32(b, at + f, pick(r, [0, 0xffffffff, 0x7fffffff, b.length, int(r, 0x10000)]));
+    }
     return b;
   },
   zip(r, b) {

@@ -33,6 +33,7 @@ export type FormatName =
   | 'apm'
   | 'fat'
   | 'squashfs'
+  | 'erofs'
   | 'pe'
   | 'uki'
   | 'linux'

@@ -8,6 +8,7 @@ import { apmFormat } from './apm/index.js';
 import { cpioFormat } from './cpio/index.js';
 import { eltoritoFormat } from './eltorito/index.js';
 import { elfFormat } from './elf/index.js';
+import { erofsFormat } from './erofs/index.js';
 import { fatFormat } from './fat/index.js';
 import { gptFormat } from './gpt/index.js';
 import { gzipFormat } from './gzip/index.js';
@@ -31,6 +32,7 @@ export const FORMATS: readonly Format[] = [
   apmFormat,
   fatFormat,
   squashfsFormat,
+  erofsFormat,
   ukiFormat,
   linuxFormat,
   peFormat,
