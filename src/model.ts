@@ -33,6 +33,7 @@ export type FormatName =
   | 'apm'
   | 'fat'
   | 'squashfs'
+  | 'ext4'
   | 'pe'
   | 'uki'
   | 'linux'

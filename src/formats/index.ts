@@ -7,6 +7,7 @@ import type { Format } from '../model.js';
 import { apmFormat } from './apm/index.js';
 import { cpioFormat } from './cpio/index.js';
 import { eltoritoFormat } from './eltorito/index.js';
+import { ext4Format } from './ext4/index.js';
 import { fatFormat } from './fat/index.js';
 import { gptFormat } from './gpt/index.js';
 import { gzipFormat } from './gzip/index.js';
@@ -30,6 +31,7 @@ export const FORMATS: readonly Format[] = [
   apmFormat,
   fatFormat,
   squashfsFormat,
+  ext4Format,
   ukiFormat,
   linuxFormat,
   peFormat,
