@@ -97,6 +97,7 @@ function build() {
   add('initrd.cpio.xz', 'xz', 'xz -c --check=crc32 initrd.cpio > initrd.cpio.xz', ['xz']);
   add('root.sqfs', 'squashfs', 'mksquashfs tree root.sqfs -noappend -quiet -no-progress >/dev/null', ['mksquashfs']);
   add('root.sqfs.nocomp', 'squashfs', 'mksquashfs tree root.sqfs.nocomp -noappend -quiet -no-progress -noI -noD -noF -noX >/dev/null', ['mksquashfs']);
+  add('root.ext4', 'ext4', 'mkfs.ext4 -q -F -b 1024 -d tree root.ext4 2M && { e2fsck -fyD root.ext4 >/dev/null 2>&1; test $? -le 1; }', ['mkfs.ext4', 'e2fsck']);
   add('tree.zip', 'zip', '(cd tree && zip -q -X -r ../tree.zip .)', ['zip']);
   add('tree.tar', 'tar', 'tar --sort=name -cf tree.tar -C tree .', ['tar']);
   const stub = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
