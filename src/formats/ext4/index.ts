@@ -14,6 +14,7 @@ import { LazyMeta } from '../../util/lazy-meta.js';
 import { typeFromMode } from '../../util/mode.js';
 import { RegionList } from '../../util/regions.js';
 import { pushAll } from '../../util/array.js';
+import { createHash, type Hash } from 'node:crypto';
 import { readDir, type Child, type DirBlock } from './dir.js';
 import { readGroups } from './groups.js';
 import { journalFields } from './journal.js';
@@ -22,6 +23,7 @@ import {
   contentPieces,
   EXT4_INLINE_DATA_FL,
   inlinePieces,
+  inodeChecksum,
   inodeFields,
   inodeXattrs,
   INODE_NUMBER_HINT,
@@ -71,6 +73,8 @@ class Ext4Reader {
   private readonly fields: Field[] = [];
   readonly entries: Ext4Entry[] = [];
   private partial: string | undefined;
+  /** the metadata_csum checksums of the entries' inodes, per group: one field each, not one per inode */
+  private readonly inodeSums = new Map<number, { spans: Span[]; hash: Hash; count: number; bad: number }>();
 
   constructor(
     private readonly src: ByteSource,
@@ -105,6 +109,7 @@ class Ext4Reader {
         this.partial = e.describe();
         fs.notes.push(this.partial);
       }
+      this.inodeSumFields();
     }
     return {
       format: 'ext4',
@@ -116,6 +121,42 @@ class Ext4Reader {
       notes: fs.notes,
       ...(this.partial ? { partial: this.partial } : {}),
     };
+  }
+
+  /** Gathers an entry's inode checksum into its group's field; a mismatch is noted. */
+  private gatherChecksum(n: Inode): void {
+    const { fs } = this;
+    if (!fs.sb.metadataCsum) return;
+    const c = inodeChecksum(fs, n);
+    const g = Math.floor((n.ino - 1) / fs.sb.inodesPerGroup);
+    let s = this.inodeSums.get(g);
+    if (!s) this.inodeSums.set(g, (s = { spans: [], hash: createHash('sha256'), count: 0, bad: 0 }));
+    for (const sp of c.spans) {
+      const last = s.spans[s.spans.length - 1];
+      if (last && last.stream === sp.stream && last.offset + last.length === sp.offset) last.length += sp.length;
+      else s.spans.push({ ...sp });
+    }
+    s.hash.update(`${n.ino}:${c.stored};`);
+    s.count++;
+    if (c.stored !== c.calc) {
+      s.bad++;
+      if (s.bad === 1) fs.notes.push(`inode ${n.ino}: checksum 0x${c.stored.toString(16)} does not match its bytes (0x${c.calc.toString(16)})`);
+    }
+  }
+
+  /**
+   * One checksum field per group for the inodes the tree uses: each covers its inode (and the volume's seed),
+   * so together they cover the group's inode table. A tree whose times all changed then gives a finding per
+   * group, not one per file.
+   */
+  private inodeSumFields(): void {
+    const { fs } = this;
+    for (const [g, s] of [...this.inodeSums].sort((x, y) => x[0] - y[0])) {
+      const table = fs.inodeTables[g]!;
+      const covers = [...fs.src.spans(table, fs.sb.inodesPerGroup * fs.sb.inodeSize), ...fs.sb.seedSpans];
+      const v = `${s.count} inodes sha256:${s.hash.digest('hex').slice(0, 16)}${s.bad ? ` (${s.bad} do not match their bytes)` : ''}`;
+      this.fields.push(field(`ext4.group.${g}.inode_checksums`, v, 'checksum', s.spans, { covers }));
+    }
   }
 
   /** Inodes below s_first_ino other than the root (journal, resize, quota): container fields, by number. */
@@ -233,6 +274,7 @@ class Ext4Reader {
     if (dirent >= 0) pushAll(records, fs.src.spans(dirent, 8));
     if (n.fileAcl !== 0 && blockXattrs(fs, n, []) !== undefined) pushAll(records, fs.src.spans(n.fileAcl * fs.sb.blockSize, fs.sb.blockSize));
     const e = new Ext4Entry(this, path, type, this.entries.length, { ino: n.ino, dirent, records, hashed });
+    this.gatherChecksum(n);
     if (type === 'file') this.content(e, n);
     else if (type === 'symlink') e.target = this.symlink(n, path, records);
     else if (type === 'dir') {
@@ -341,7 +383,7 @@ class Ext4Reader {
       out.push(field('ext4.dirent.name', nb.utf8(0, nameLen), 'content', nb.spans(0, nameLen)));
     }
     const n = readInode(fs, e.place.ino);
-    pushAll(out, inodeFields(fs, n));
+    pushAll(out, inodeFields(fs, n, 'ext4.inode', false));
     const type = e.type;
     if (type === 'symlink' && this.fastSymlink(n)) {
       out.push(field('ext4.symlink.target', n.b.utf8(0x28, n.size), 'content', n.b.spans(0x28, 60)));

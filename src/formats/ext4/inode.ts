@@ -127,6 +127,23 @@ export function readInode(fs: Fs, ino: number): Inode {
   };
 }
 
+/** i_checksum_lo (osd2) and i_checksum_hi, and what they should be: crc32c(inode seed, the inode with both zeroed). */
+export function inodeChecksum(fs: Fs, n: Inode): { stored: number; calc: number; spans: Span[]; hi: boolean } {
+  const { b } = n;
+  const hi = n.extraIsize >= 4;
+  const stored = (b.u16le(0x7c) | (hi ? b.u16le(0x82) << 16 : 0)) >>> 0;
+  const spans = hi ? [...b.spans(0x7c, 2), ...b.spans(0x82, 2)] : b.spans(0x7c, 2);
+  let calc = stored;
+  if (fs.sb.metadataCsum) {
+    const copy = b.data.slice();
+    copy[0x7c] = copy[0x7d] = 0;
+    if (hi) copy[0x82] = copy[0x83] = 0;
+    calc = crc32c(inodeSeed(fs, n), copy);
+    if (!hi) calc &= 0xffff;
+  }
+  return { stored, calc: calc >>> 0, spans, hi };
+}
+
 /** The seed of an inode's own checksums: crc32c over the inode number and generation, from the volume's seed. */
 export function inodeSeed(fs: Fs, inode: Inode): number {
   return crc32cU32(crc32cU32(fs.sb.csumSeed, inode.ino), inode.generation);
@@ -137,8 +154,11 @@ function hexValue(stored: number, calc: number, digits: number): string {
   return stored === calc ? s : `${s} (its bytes give 0x${calc.toString(16).padStart(digits, '0')})`;
 }
 
-/** The inode's own fields. `p` is the field prefix (`ext4.inode`, or `ext4.inode8` for a reserved inode). */
-export function inodeFields(fs: Fs, n: Inode, p = 'ext4.inode'): Field[] {
+/**
+ * The inode's own fields. `p` is the field prefix (`ext4.inode`, or `ext4.inode8` for a reserved inode).
+ * Without `withChecksum` the metadata_csum checksum is left out: the reader gathers those per group.
+ */
+export function inodeFields(fs: Fs, n: Inode, p = 'ext4.inode', withChecksum = true): Field[] {
   const { b } = n;
   const out: Field[] = [];
   const L = { derived: true } as const;
@@ -169,19 +189,10 @@ export function inodeFields(fs: Fs, n: Inode, p = 'ext4.inode'): Field[] {
     const end = 128 + n.extraIsize;
     if (end > 0xa0) out.push(field(`${p}.extra_rest`, b.hex(0xa0, end - 0xa0), 'content', b.spans(0xa0, end - 0xa0)));
   }
-  // i_checksum_lo (osd2) and i_checksum_hi: crc32c(inode seed, the inode with both zeroed)
-  const hi = has(0x84);
-  const stored = b.u16le(0x7c) | (hi ? b.u16le(0x82) << 16 : 0);
-  const csumSpans = hi ? [...b.spans(0x7c, 2), ...b.spans(0x82, 2)] : b.spans(0x7c, 2);
-  if (fs.sb.metadataCsum) {
-    const copy = b.data.slice();
-    copy[0x7c] = copy[0x7d] = 0;
-    if (hi) copy[0x82] = copy[0x83] = 0;
-    let calc = crc32c(inodeSeed(fs, n), copy);
-    if (!hi) calc &= 0xffff;
-    out.push(field(`${p}.checksum`, hexValue(stored >>> 0, calc >>> 0, hi ? 8 : 4), 'checksum', csumSpans, { covers: [...b.spans(0, b.length), ...fs.sb.seedSpans] }));
-  } else {
-    out.push(field(`${p}.checksum_lo`, stored, 'content', csumSpans));
+  const c = inodeChecksum(fs, n);
+  if (!fs.sb.metadataCsum) out.push(field(`${p}.checksum_lo`, c.stored, 'content', c.spans));
+  else if (withChecksum) {
+    out.push(field(`${p}.checksum`, hexValue(c.stored, c.calc, c.hi ? 8 : 4), 'checksum', c.spans, { covers: [...b.spans(0, b.length), ...fs.sb.seedSpans] }));
   }
   return out;
 }
