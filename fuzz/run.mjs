@@ -99,6 +99,7 @@ function build() {
   add('root.sqfs.nocomp', 'squashfs', 'mksquashfs tree root.sqfs.nocomp -noappend -quiet -no-progress -noI -noD -noF -noX >/dev/null', ['mksquashfs']);
   add('root.erofs', 'erofs', 'mkfs.erofs --quiet -zlz4hc root.erofs tree >/dev/null', ['mkfs.erofs']);
   add('root.erofs.plain', 'erofs', 'mkfs.erofs --quiet -Eforce-inode-compact root.erofs.plain tree >/dev/null', ['mkfs.erofs']);
+  add('root.ext4', 'ext4', 'mkfs.ext4 -q -F -b 1024 -d tree root.ext4 2M && { e2fsck -fyD root.ext4 >/dev/null 2>&1; test $? -le 1; }', ['mkfs.ext4', 'e2fsck']);
   add('tree.zip', 'zip', '(cd tree && zip -q -X -r ../tree.zip .)', ['zip']);
   add('tree.tar', 'tar', 'tar --sort=name -cf tree.tar -C tree .', ['tar']);
   add('hello.elf', 'elf', `printf '#include <stdio.h>\\nint main(void) { puts(__DATE__ " " __TIME__); return 0; }\\n' > hello.c && gcc -O2 -g -gz=zlib -o hello.elf hello.c`, ['gcc']);

@@ -34,6 +34,7 @@ export type FormatName =
   | 'fat'
   | 'squashfs'
   | 'erofs'
+  | 'ext4'
   | 'pe'
   | 'uki'
   | 'linux'

@@ -9,6 +9,7 @@ import { cpioFormat } from './cpio/index.js';
 import { eltoritoFormat } from './eltorito/index.js';
 import { elfFormat } from './elf/index.js';
 import { erofsFormat } from './erofs/index.js';
+import { ext4Format } from './ext4/index.js';
 import { fatFormat } from './fat/index.js';
 import { gptFormat } from './gpt/index.js';
 import { gzipFormat } from './gzip/index.js';
@@ -33,6 +34,7 @@ export const FORMATS: readonly Format[] = [
   fatFormat,
   squashfsFormat,
   erofsFormat,
+  ext4Format,
   ukiFormat,
   linuxFormat,
   peFormat,
