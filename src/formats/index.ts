@@ -5,6 +5,7 @@
  */
 import type { Format } from '../model.js';
 import { apmFormat } from './apm/index.js';
+import { arFormat } from './ar/index.js';
 import { cpioFormat } from './cpio/index.js';
 import { eltoritoFormat } from './eltorito/index.js';
 import { fatFormat } from './fat/index.js';
@@ -40,4 +41,5 @@ export const FORMATS: readonly Format[] = [
   lz4Format,
   zipFormat,
   tarFormat,
+  arFormat,
 ];
