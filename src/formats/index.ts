@@ -6,6 +6,7 @@
 import type { Format } from '../model.js';
 import { apmFormat } from './apm/index.js';
 import { arFormat } from './ar/index.js';
+import { bzip2Format } from './bzip2/index.js';
 import { cpioFormat } from './cpio/index.js';
 import { eltoritoFormat } from './eltorito/index.js';
 import { fatFormat } from './fat/index.js';
@@ -39,6 +40,7 @@ export const FORMATS: readonly Format[] = [
   xzFormat,
   zstdFormat,
   lz4Format,
+  bzip2Format,
   zipFormat,
   tarFormat,
   arFormat,
