@@ -17,6 +17,7 @@ import { linuxFormat } from './linux/index.js';
 import { lz4Format } from './lz4/index.js';
 import { mbrFormat } from './mbr/index.js';
 import { peFormat } from './pe/index.js';
+import { pycFormat } from './pyc/index.js';
 import { squashfsFormat } from './squashfs/index.js';
 import { tarFormat } from './tar/index.js';
 import { ukiFormat } from './uki/index.js';
@@ -44,4 +45,5 @@ export const FORMATS: readonly Format[] = [
   zipFormat,
   tarFormat,
   arFormat,
+  pycFormat,
 ];
