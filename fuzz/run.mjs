@@ -103,6 +103,11 @@ function build() {
   add('tree.zip', 'zip', '(cd tree && zip -q -X -r ../tree.zip .)', ['zip']);
   add('tree.tar', 'tar', 'tar --sort=name -cf tree.tar -C tree .', ['tar']);
   add('hello.elf', 'elf', `printf '#include <stdio.h>\\nint main(void) { puts(__DATE__ " " __TIME__); return 0; }\\n' > hello.c && gcc -O2 -g -gz=zlib -o hello.elf hello.c`, ['gcc']);
+  add('tree.tar.bz2', 'bzip2', 'bzip2 -9 -c tree.tar > tree.tar.bz2', ['bzip2']);
+  add('tree.a', 'ar', 'cp tree/etc/motd a_member_name_longer_than_16.txt && ar rcU tree.a tree/etc/os-release a_member_name_longer_than_16.txt tree/usr/share/doc/big.txt', ['ar']);
+  add('pkg.deb', 'ar', 'mkdir -p pkg/DEBIAN && printf "Package: fuzz\\nVersion: 1\\nArchitecture: all\\nMaintainer: F <f@example.org>\\nDescription: fuzz\\n" > pkg/DEBIAN/control && cp -r tree/etc tree/usr pkg/ && dpkg-deb --root-owner-group -Zgzip --build pkg pkg.deb >/dev/null', ['dpkg-deb']);
+  add('initrd.bin.cpio', 'cpio', '(cd tree && find . | sort | cpio -o -H bin --quiet) > initrd.bin.cpio', ['cpio']);
+  add('m.pyc', 'pyc', 'printf "import os\\nprint(os.sep)\\n" > m.py && python3 -c "import py_compile; py_compile.compile(\'m.py\', cfile=\'m.pyc\', doraise=True)"', ['python3']);
   const stub = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
   if (existsSync(stub) && has('objcopy')) {
     writeFileSync(join(work, 'osrel'), 'NAME="Debian"\nID=debian\nVERSION_ID="12"\n');
@@ -384,6 +389,9 @@ fieldAware.gzip = generic.bitflip;
 fieldAware.xz = generic.int32;
 fieldAware.zstd = generic.int32;
 fieldAware.elf = generic.int32;
+fieldAware.bzip2 = generic.bitflip;
+fieldAware.pyc = generic.int32;
+fieldAware.ar = (r, b) => { const h = findAll(b, Buffer.from('`\n', 'latin1')).map((o) => o - 58).filter((o) => o >= 8); if (!h.length) return generic.int32(r, b); b.write(pick(r, ['9999999999', '0         ', 'zz        ', '-1        ', String(b.length)]).padEnd(10).slice(0, 10), pick(r, h) + 48, 'latin1'); return b; }; // member size
 const gptFat = fieldAware.gpt;
 fieldAware.gpt = (r, b) => (r() < 0.3 && b.length > 2048 * 512 + 512 ? fieldAware.fat(r, b, 2048 * 512) : gptFat(r, b));
 

@@ -210,6 +210,23 @@ function dosDecoder(order: 'time-date' | 'date'): BinaryDecoder {
 
 const isHexDigit = (c: number | undefined): boolean => c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
 
+const isDecimalDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
+
+/**
+ * Whether the eight digits at `off` are part of a short decimal number (an ar header's `1700000000`, a
+ * decimal epoch in text): the run of hex digits around them holds decimal digits only and is shorter than
+ * two cpio fields. A cpio newc or crc header is one run of 110 hex digits.
+ */
+function decimalNumber(buf: Uint8Array, off: number): boolean {
+  let s = off;
+  let e = off + 8;
+  while (s > 0 && isHexDigit(buf[s - 1])) s--;
+  while (e < buf.length && isHexDigit(buf[e])) e++;
+  if (e - s >= 16) return false;
+  for (let i = s; i < e; i++) if (!isDecimalDigit(buf[i])) return false;
+  return true;
+}
+
 /** Eight hex digits of Unix seconds, as cpio's newc/crc headers write c_mtime (`%08X`). */
 const hexSeconds: BinaryDecoder = {
   id: 'hex8-seconds',
@@ -218,6 +235,7 @@ const hexSeconds: BinaryDecoder = {
   printable: true,
   decode(buf, off) {
     for (let i = 0; i < 8; i++) if (!isHexDigit(buf[off + i])) return null;
+    if (decimalNumber(buf, off)) return null;
     const v = parseInt(String.fromCharCode(...buf.subarray(off, off + 8)), 16);
     const d = plausibleMs(v * 1000) ? decodeTicks(BigInt(v), 's') : null;
     if (d) d.bytes = buf.subarray(off, off + 8);

@@ -5,6 +5,8 @@
  */
 import type { Format } from '../model.js';
 import { apmFormat } from './apm/index.js';
+import { arFormat } from './ar/index.js';
+import { bzip2Format } from './bzip2/index.js';
 import { cpioFormat } from './cpio/index.js';
 import { eltoritoFormat } from './eltorito/index.js';
 import { elfFormat } from './elf/index.js';
@@ -18,6 +20,7 @@ import { linuxFormat } from './linux/index.js';
 import { lz4Format } from './lz4/index.js';
 import { mbrFormat } from './mbr/index.js';
 import { peFormat } from './pe/index.js';
+import { pycFormat } from './pyc/index.js';
 import { squashfsFormat } from './squashfs/index.js';
 import { tarFormat } from './tar/index.js';
 import { ukiFormat } from './uki/index.js';
@@ -44,6 +47,9 @@ export const FORMATS: readonly Format[] = [
   xzFormat,
   zstdFormat,
   lz4Format,
+  bzip2Format,
   zipFormat,
   tarFormat,
+  arFormat,
+  pycFormat,
 ];

@@ -56,7 +56,7 @@ export async function openViews(src: ByteSource, ctx: OpenContext, formats: read
 }
 
 /** Compression layers only wrap one stream: their `/content` entry adds no path step. */
-const TRANSPARENT = new Set(['gzip', 'xz', 'zstd', 'lz4']);
+const TRANSPARENT = new Set(['gzip', 'xz', 'zstd', 'lz4', 'bzip2']);
 
 export function isTransparent(format: string, entryPath: string): boolean {
   return TRANSPARENT.has(format) && entryPath === '/content';

@@ -1,5 +1,6 @@
 /**
- * cpio archives as initramfs uses them: newc (070701), crc (070702) and odc (070707), several archives
+ * cpio archives as initramfs uses them: newc (070701), crc (070702) and odc (070707), and the old binary
+ * format (`-H bin`, 16-bit words in the writer's byte order, magic 070707 as 0x71c7), several archives
  * concatenated (an uncompressed early-microcode archive, then the main one), each ended by TRAILER!!! and
  * zero padding. A compressed stream after an archive is exposed as `/archive-N` for the walker to open.
  */
@@ -23,7 +24,10 @@ export const CPIO_HINTS = {
 const TRAILER = 'TRAILER!!!';
 const MAX_NAME = 64 * 1024;
 
-type Dialect = 'newc' | 'crc' | 'odc';
+type Dialect = 'newc' | 'crc' | 'odc' | 'bin-le' | 'bin-be';
+
+/** the old binary header: 13 16-bit words */
+const BIN_HEADER = 26;
 
 interface Header {
   dialect: Dialect;
@@ -59,9 +63,23 @@ const COMPRESSED: [number[], string][] = [
 ];
 
 function magicAt(src: ByteSource, off: number): Dialect | null {
+  if (off + 2 > src.size) return null;
+  const b = src.read(off, 2, 'cpio magic');
+  // 070707 as a 16-bit word, in either byte order
+  if (b[0] === 0xc7 && b[1] === 0x71) return off + BIN_HEADER <= src.size ? 'bin-le' : null;
+  if (b[0] === 0x71 && b[1] === 0xc7) return off + BIN_HEADER <= src.size ? 'bin-be' : null;
   if (off + 6 > src.size) return null;
   const m = String.fromCharCode(...src.read(off, 6, 'cpio magic'));
   return MAGICS[m] ?? null;
+}
+
+/** A binary header is only two magic bytes: also ask for a NUL-terminated name where its size says. */
+function plausibleBinary(src: ByteSource, dialect: Dialect): boolean {
+  if (src.size < BIN_HEADER + 2) return false;
+  const b = Bytes.at(src, 0, BIN_HEADER, 'cpio header');
+  const namesize = dialect === 'bin-le' ? b.u16le(20) : b.u16be(20);
+  if (namesize < 2 || BIN_HEADER + namesize > src.size) return false;
+  return src.read(BIN_HEADER + namesize - 1, 1, 'cpio member name')[0] === 0;
 }
 
 function compressedAt(src: ByteSource, off: number): string | null {
@@ -76,7 +94,9 @@ export const cpioFormat: Format = {
   name: 'cpio',
   exclusive: true,
   detect(src: ByteSource): number {
-    return src.size >= 76 && magicAt(src, 0) ? 90 : 0;
+    const d = src.size >= BIN_HEADER ? magicAt(src, 0) : null;
+    if (d === 'bin-le' || d === 'bin-be') return plausibleBinary(src, d) ? 70 : 0;
+    return src.size >= 76 && d ? 90 : 0;
   },
   open(src: ByteSource, ctx: OpenContext): Container {
     return openCpio(src, ctx);
@@ -92,7 +112,34 @@ function readHeader(b: Bytes, dialect: Dialect): Header {
   };
   const at: Record<string, [number, number]> = {};
   const h = { dialect } as Header;
-  if (dialect === 'odc') {
+  if (dialect === 'bin-le' || dialect === 'bin-be') {
+    // 0 magic, 2 dev, 4 ino, 6 mode, 8 uid, 10 gid, 12 nlink, 14 rdev, 16 mtime (2 words, most significant
+    // first), 20 namesize, 22 filesize (2 words, most significant first); each word in the writer's byte order
+    const w = dialect === 'bin-le' ? (o: number): number => b.u16le(o) : (o: number): number => b.u16be(o);
+    const layout: [string, number, number][] = [
+      ['dev', 2, 2], ['ino', 4, 2], ['mode', 6, 2], ['uid', 8, 2], ['gid', 10, 2], ['nlink', 12, 2], ['rdev', 14, 2],
+      ['mtime', 16, 4], ['namesize', 20, 2], ['filesize', 22, 4],
+    ];
+    for (const [name, off, len] of layout) at[name] = [off, len];
+    const dev = w(2);
+    const rdev = w(14);
+    h.headerSize = BIN_HEADER;
+    h.ino = w(4);
+    h.mode = w(6);
+    h.uid = w(8);
+    h.gid = w(10);
+    h.nlink = w(12);
+    h.mtime = w(16) * 0x10000 + w(18);
+    h.namesize = w(20);
+    h.filesize = w(22) * 0x10000 + w(24);
+    h.devmajor = dev >> 8;
+    h.devminor = dev & 0xff;
+    h.rdevmajor = rdev >> 8;
+    h.rdevminor = rdev & 0xff;
+    h.check = 0;
+    at.devmajor = at.dev as [number, number];
+    at.rdevmajor = at.rdev as [number, number];
+  } else if (dialect === 'odc') {
     // 0 magic(6) dev(6) ino(6) mode(6) uid(6) gid(6) nlink(6) rdev(6) mtime(11) namesize(6) filesize(11)
     const layout: [string, number, number][] = [
       ['dev', 6, 6], ['ino', 12, 6], ['mode', 18, 6], ['uid', 24, 6], ['gid', 30, 6], ['nlink', 36, 6],
@@ -180,7 +227,8 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
       break;
     }
     inArchive = true;
-    const headerLen = dialect === 'odc' ? 76 : 110;
+    const binary = dialect === 'bin-le' || dialect === 'bin-be';
+    const headerLen = dialect === 'odc' ? 76 : binary ? BIN_HEADER : 110;
     const hb = Bytes.at(src, off, headerLen, 'cpio header');
     const h = readHeader(hb, dialect);
     checkCap(h.namesize, MAX_NAME, 'cpio name size', src.name, off);
@@ -189,7 +237,7 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
     const nb = Bytes.at(src, nameOff, h.namesize, 'cpio member name');
     const rawName = nb.utf8(0, h.namesize - 1);
     if (nb.u8(h.namesize - 1) !== 0) notes.push(`cpio member at ${off}: name is not NUL-terminated`);
-    const namePad = dialect === 'odc' ? 0 : pad4(headerLen + h.namesize);
+    const namePad = dialect === 'odc' ? 0 : binary ? (headerLen + h.namesize) % 2 : pad4(headerLen + h.namesize);
     const dataOff = nameOff + h.namesize + namePad;
     if (h.filesize > src.size - Math.min(dataOff, src.size)) {
       throw new ReprodiffError('E_TRUNCATED', `cpio member ${JSON.stringify(rawName)} claims ${h.filesize} bytes but only ${Math.max(0, src.size - dataOff)} remain`, {
@@ -198,7 +246,7 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
         offset: off,
       });
     }
-    const dataPad = dialect === 'odc' ? 0 : pad4(h.filesize);
+    const dataPad = dialect === 'odc' ? 0 : binary ? h.filesize % 2 : pad4(h.filesize);
     if (dataOff + h.filesize + dataPad > src.size) throw hb.error(0, 'cpio member padding runs past the end', 'E_FORMAT');
     regions.push({ name: `cpio header ${rawName}`, role: 'metadata', spans: src.spans(off, headerLen + h.namesize) });
     if (namePad) regions.push({ name: 'cpio name padding', role: 'padding', spans: src.spans(nameOff + h.namesize, namePad) });
@@ -230,7 +278,7 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
     f.push(field('cpio.nlink', h.nlink, 'inode', sp('nlink'), { hint: CPIO_HINTS.ino }));
     f.push(field('cpio.mtime', isoFromUnix(h.mtime), 'timestamp', sp('mtime'), { hint: CPIO_HINTS.mtime }));
     f.push(field('cpio.filesize', h.filesize, 'size', sp('filesize'), { derived: true }));
-    if (dialect === 'odc') {
+    if (dialect === 'odc' || binary) {
       f.push(field('cpio.dev', `${h.devmajor}:${h.devminor}`, 'inode', sp('dev'), { hint: CPIO_HINTS.dev }));
       f.push(field('cpio.rdev', `${h.rdevmajor}:${h.rdevminor}`, 'content', sp('rdev')));
     } else {
