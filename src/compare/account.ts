@@ -113,6 +113,108 @@ function contentFieldsFromSpecifics(all: RawFinding[]): void {
 }
 
 /**
+ * The same content stored in several places (an initrd in the ISO, in the squashfs and in the UKI) that
+ * differs the same way in each: one cause, not one per copy. Nested containers whose root findings are the
+ * same (path inside, field, kind and both values) are copies; the one nearest the top (then first by path)
+ * keeps the roots, and the others' roots follow from them, with every place listed.
+ */
+function nestedCopies(all: RawFinding[], scopes: Scope[]): void {
+  const roots = all.filter((f) => f.root).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  if (roots.length < 2) return;
+  const paths = [...new Set(scopes.map((s) => s.path))].filter((p) => p !== '/').sort();
+  /** the roots under a nested container, found by binary search in the sorted roots */
+  const under = (p: string): RawFinding[] => {
+    let lo = 0;
+    let hi = roots.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (roots[mid]!.path < p) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: RawFinding[] = [];
+    for (let i = lo; i < roots.length && roots[i]!.path.startsWith(p); i++) {
+      const q = roots[i]!.path;
+      if (q.length === p.length || q.charCodeAt(p.length) === 47) out.push(roots[i]!);
+    }
+    return out;
+  };
+  const signature = (p: string, list: RawFinding[]): string =>
+    list
+      .map((f) => JSON.stringify([f.path.slice(p.length), f.format, f.field, f.kind, f.a, f.b]))
+      .sort()
+      .join('\n');
+  const groups = new Map<string, { path: string; list: RawFinding[] }[]>();
+  for (const p of paths) {
+    const list = under(p);
+    if (!list.length) continue;
+    const sig = signature(p, list);
+    (groups.get(sig) ?? groups.set(sig, []).get(sig)!).push({ path: p, list });
+  }
+  const depth = (p: string): number => p.split('//').length;
+  // the largest groups of copies first: an initrd's copies, then (already settled) the layers inside each
+  const ordered = [...groups.values()].filter((g) => g.length > 1).sort((x, y) => y[0]!.list.length - x[0]!.list.length || (x[0]!.path < y[0]!.path ? -1 : 1));
+  for (const group of ordered) {
+    group.sort((x, y) => depth(x.path) - depth(y.path) || (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+    const [primary, ...copies] = group as [(typeof group)[number], ...(typeof group)[number][]];
+    if (primary.list.some((f) => !f.root)) continue; // settled by a larger group
+    const byKey = new Map(primary.list.map((f) => [JSON.stringify([f.path.slice(primary.path.length), f.format, f.field, f.kind, f.a, f.b]), f]));
+    const places = copies.map((c) => c.path);
+    for (const c of copies) {
+      for (const f of c.list) {
+        const p = byKey.get(JSON.stringify([f.path.slice(c.path.length), f.format, f.field, f.kind, f.a, f.b]));
+        if (!p || !f.root) continue;
+        f.root = false;
+        f.causes = [p];
+        f.detail = [f.detail, `the same change as ${p.path}${p.field ? ` ${p.field}` : ''}: ${c.path} holds the same content as ${primary.path}`].filter(Boolean).join('; ');
+      }
+    }
+    for (const f of primary.list) {
+      f.detail = [f.detail, `the same content, differing the same way, is also stored at ${places.slice(0, 8).join(', ')}${places.length > 8 ? ', …' : ''}`].filter(Boolean).join('; ');
+    }
+  }
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** How many bytes two GUIDs of the text form differ in. */
+function guidDistance(x: string, y: string): number {
+  const hx = x.replace(/-/g, '');
+  const hy = y.replace(/-/g, '');
+  let n = 0;
+  for (let i = 0; i < 32; i += 2) if (hx.slice(i, i + 2) !== hy.slice(i, i + 2)) n++;
+  return n;
+}
+
+/**
+ * GUIDs made from another GUID (xorriso writes each GPT partition's GUID as the disk GUID with a few bits
+ * changed by the partition number) are that GUID again, not causes of their own: a random id whose values on
+ * both sides are within two bytes of a container's own random GUID follows from it.
+ */
+function derivedGuids(all: RawFinding[]): void {
+  const byScope = new Map<Scope, RawFinding[]>();
+  for (const f of all) {
+    if (!f.root || f.kind !== 'random-id' || typeof f.a !== 'string' || typeof f.b !== 'string' || !GUID.test(f.a) || !GUID.test(f.b)) continue;
+    (byScope.get(f.scope) ?? byScope.set(f.scope, []).get(f.scope)!).push(f);
+  }
+  for (const list of byScope.values()) {
+    const primary = list.find((f) => f.entry === undefined);
+    if (!primary || list.length < 2) continue;
+    const derived: RawFinding[] = [];
+    for (const g of list) {
+      if (g === primary) continue;
+      if (guidDistance(g.a as string, primary.a as string) > 2 || guidDistance(g.b as string, primary.b as string) > 2) continue;
+      g.root = false;
+      g.causes = [primary];
+      g.detail = [g.detail, `made from ${primary.field} (the same GUID with a few bits changed): it changes because that one does`].filter(Boolean).join('; ');
+      derived.push(g);
+    }
+    if (derived.length) {
+      primary.detail = [primary.detail, `${derived.length} GUID${derived.length === 1 ? ' is' : 's are'} made from it: ${derived.map((g) => `${g.path} ${g.field}`).slice(0, 8).join(', ')}`].filter(Boolean).join('; ');
+    }
+  }
+}
+
+/**
  * Views are not causes: a file's content that differs only where another view parses fields (an El Torito
  * catalog or an isolinux boot-info-table, as an ISO 9660 file; a partition table inside a partition) differs
  * because those fields do. The content finding follows from them.
@@ -302,7 +404,11 @@ function linkCauses(all: RawFinding[]): void {
     }
     if (!f.causes.length) f.root = true;
   }
-  // causes point at roots where possible (a chain CRC -> CRC -> GUID resolves to the GUID)
+  resolveToRoots(all);
+}
+
+/** Causes point at roots where possible (a chain CRC -> CRC -> GUID resolves to the GUID). */
+function resolveToRoots(all: RawFinding[]): void {
   for (const f of all) {
     if (f.root) continue;
     const roots = new Set<RawFinding>();
@@ -406,10 +512,14 @@ export function buildReport(
   const all = [...res.findings];
   if (opts.sourceDateEpoch !== undefined) markSourceDateEpoch(all, opts.sourceDateEpoch);
   groupSameChange(all, res.folded);
+  derivedGuids(all);
   groupPresence(all);
   contentFieldsFromSpecifics(all);
   contentFromOtherViews(all, res.diff);
   linkCauses(all);
+  // after the causes inside each copy are found: copies of one content then follow the first copy's roots
+  nestedCopies(all, res.scopes);
+  resolveToRoots(all);
   if (res.sizeA !== res.sizeB) addImageSize(all, res);
 
   // byte accounting over the outer files

@@ -80,6 +80,8 @@ export interface Scope {
   changed?: Map<string, RawFinding[]>;
   /** bytes that are the same on both sides but sit at other offsets (shifted records, moved contents) */
   shifted?: { spans: ReportSpan[]; fields: number; contents: number };
+  /** findings made in this scope, kept or folded */
+  made?: number;
 }
 
 /** An entry found in both builds, with where its content starts in each (for placement order). */
@@ -122,6 +124,22 @@ function noteShift(scope: Scope, a: ReportSpan[], b: ReportSpan[], what: 'fields
     }
     if (!merged) sh.spans.push({ ...s });
   }
+}
+
+/**
+ * The moved spans of a container in a fixed order, neighbours (up to 64 bytes apart) merged: contents are
+ * compared concurrently, so the order they were noted in varies from run to run.
+ */
+function mergeShifted(spans: ReportSpan[]): ReportSpan[] {
+  const sorted = [...spans].sort((x, y) => (x.side < y.side ? -1 : x.side > y.side ? 1 : (x.stream ?? '') < (y.stream ?? '') ? -1 : (x.stream ?? '') > (y.stream ?? '') ? 1 : x.offset - y.offset || x.length - y.length));
+  const out: ReportSpan[] = [];
+  for (const s of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.side === s.side && last.stream === s.stream && s.offset <= last.offset + last.length + 64) {
+      last.length = Math.max(last.length, s.offset + s.length - last.offset);
+    } else out.push({ ...s });
+  }
+  return out;
 }
 
 export interface CompareResult {
@@ -375,6 +393,7 @@ export class Comparer {
     const full = f as RawFinding;
     full.causes ??= [];
     this.made++;
+    f.scope.made = (f.scope.made ?? 0) + 1;
     if (!this.folder.offer(full)) return full;
     this.findings.push(full);
     f.scope.findings.push(full);
@@ -579,7 +598,7 @@ export class Comparer {
         derivedField: true,
         a: null,
         b: null,
-        spans: sh.spans,
+        spans: mergeShifted(sh.spans),
         scope,
         detail: `${parts.join(' and ')} with the same bytes sit at other offsets`,
       });
@@ -680,6 +699,12 @@ export class Comparer {
       return;
     }
     if (this.explainDiffering(ca, cb, ea, eb, path, scope)) return;
+    // a partition or boot image is a view of bytes the file system over them parses: a whole-partition root
+    // would claim every differing byte in it; what no structure explains is left to the accounting (unknown)
+    if (CO_RESIDENT.has(ca.format)) {
+      this.notes.push(`${path} (${ca.format}): its content differs and no format opens it; the differing bytes in it that no other view explains are reported as unknown`);
+      return;
+    }
     const [hashA, hashB] = ea.size === eb.size ? await hashBoth() : ['', ''];
     this.add({
       path,
@@ -820,12 +845,16 @@ export class Comparer {
     const formatsB = ob.views.map((v) => v.format).join(',');
     if (formatsA !== formatsB) return false;
     const before = this.findings.length;
-    const madeBefore = this.made;
+    const scopesBefore = this.scopes.length;
     const transparent = isTransparent(ca.format, ea.path);
     // through a compression layer the inner container keeps the layer's own prefix (no path step)
     await this.compareViews(oa.views, ob.views, transparent ? prefix : `${path}/`, depth + 1);
-    const inner = this.findings.slice(before);
-    if (this.made === madeBefore) {
+    // other entries' contents are compared meanwhile: what this one found is what lies under its path
+    const under = (p: string): boolean => p === path || (p.startsWith(path) && p.charCodeAt(path.length) === 47);
+    const inner = this.findings.slice(before).filter((f) => under(f.scope.path));
+    let made = 0;
+    for (const sc of this.scopes.slice(scopesBefore)) if (under(sc.path)) made += sc.made ?? 0;
+    if (made === 0) {
       // formats saw no difference; the bytes still differ somewhere: let the caller report content
       return false;
     }
