@@ -294,9 +294,11 @@ export function walkBTree(t: BTree, fields: Field[], notes: string[], limits: Li
   }
 
   const leaves: NodeRecord[] = [];
+  const leafNodes = new Set<number>();
   const readLeaf = (n: number, what: string): Bytes | undefined => {
     const b = visit(n, KIND_LEAF, what);
     if (!b) return undefined;
+    leafNodes.add(n);
     const recs = nodeRecords(t, b, n, notes);
     fields.push(...descriptorFields(b, t.prefix, n), ...tableFields(b, t.prefix, recs));
     for (const r of recs) leaves.push(r);
@@ -316,7 +318,12 @@ export function walkBTree(t: BTree, fields: Field[], notes: string[], limits: Li
     }
     if (prev !== 0 && prev !== t.lastLeaf) notes.push(`${t.label}: the leaf chain ends at node ${prev}, but the header names ${t.lastLeaf} as the last leaf`);
   }
-  const missed = indexLeaves.filter((n) => !seen[n] && n < t.nodes);
+  const missed: number[] = [];
+  for (const n of indexLeaves) {
+    if (leafNodes.has(n)) continue;
+    if (n < t.nodes && seen[n]) notes.push(`${t.label}: the index names node ${n} as a leaf, but it was read as another kind of node; not followed`);
+    else missed.push(n);
+  }
   if (missed.length) {
     notes.push(`${t.label}: the index names ${missed.length} leaf node(s) the leaf chain does not reach (${missed.slice(0, 5).join(', ')}); read too`);
     for (const n of missed) readLeaf(n, 'the index');
