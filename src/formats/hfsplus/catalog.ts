@@ -2,11 +2,13 @@
  * The catalog file's leaf records (TN1150 "Catalog File"): folder, file and thread records, made into entries
  * with full paths (parentID + name up to the root folder, CNID 2), and each file's data fork as its content.
  */
-import type { Bytes } from '../../io/bytes.js';
+import { Bytes } from '../../io/bytes.js';
+import type { Extent } from '../../io/source.js';
 import { checkEntries, checkTime } from '../../limits.js';
 import type { Entry, EntryMeta, EntryType, Field, Span } from '../../model.js';
 import { field } from '../../model.js';
-import type { NodeRecord } from './btree.js';
+import { LazyMeta } from '../../util/lazy-meta.js';
+import type { BTree, NodeRecord } from './btree.js';
 import { forkFields, hfsDate, readFork } from './header.js';
 import { DATA_FORK, forkBytes, RESOURCE_FORK, type Volume } from './volume.js';
 
@@ -28,6 +30,14 @@ export const CATALOG_TIME_HINT =
   '=$SOURCE_DATE_EPOCH`); grub-mkrescue copies its files afresh on every run and passes either through to xorriso ' +
   '(GRUB 2.06, xorriso 1.5.4)';
 
+/** Where a record lies: its node, its offset and length there, and where its data (after the key) starts. */
+interface Place {
+  node: number;
+  off: number;
+  len: number;
+  data: number;
+}
+
 interface CatalogObject {
   cnid: number;
   parentID: number;
@@ -36,12 +46,82 @@ interface CatalogObject {
   rec: NodeRecord;
   /** where the record's data starts in its node */
   data: number;
-  keyFields: Field[];
 }
 
-interface Thread {
-  fields: Field[];
-  spans: Span[];
+const NO_FIELDS: Field[] = [];
+
+/**
+ * Reads an entry's fields from its catalog records when the comparer asks (not kept: a catalog of 100,000
+ * files would otherwise hold millions of fields). The last node read is kept, as entries are asked in order.
+ */
+class Records {
+  private last: Bytes | undefined;
+  constructor(private readonly t: BTree) {}
+
+  node(n: number): Bytes {
+    if (this.last && this.last.base === n * this.t.nodeSize) return this.last;
+    return (this.last = Bytes.at(this.t.src, n * this.t.nodeSize, this.t.nodeSize, `${this.t.label} node ${n}`));
+  }
+
+  spans(p: Place): Span[] {
+    return this.t.src.spans(p.node * this.t.nodeSize + p.off, p.len);
+  }
+
+  fields(obj: Place, folder: boolean, thread: Place | undefined, extra: Field[]): Field[] {
+    const b = this.node(obj.node);
+    const d = obj.data;
+    const p = folder ? 'hfsplus.folder' : 'hfsplus.file';
+    const out = [...keyFields(b, obj.off, 'hfsplus'), ...commonFields(b, d, p)];
+    if (thread) out.push(...threadFields(this.node(thread.node), thread));
+    if (folder) {
+      out.push(
+        field(`${p}.valence`, b.u32be(d + 4), 'size', b.spans(d + 4, 4), { derived: true }), // 4 - valence
+        field(`${p}.reserved`, b.u32be(d + 84), 'content', b.spans(d + 84, 4)), // 84 - reserved (folderCount on newer HFSX)
+      );
+      return out;
+    }
+    out.push(
+      field(`${p}.reserved1`, b.u32be(d + 4), 'content', b.spans(d + 4, 4)), // 4 - reserved1
+      field(`${p}.reserved2`, b.u32be(d + 84), 'content', b.spans(d + 84, 4)), // 84 - reserved2
+      ...forkFields(b, d + 88, `${p}.data_fork`, readFork(b, d + 88)), // 88 - dataFork
+      ...forkFields(b, d + 168, `${p}.resource_fork`, readFork(b, d + 168)), // 168 - resourceFork
+      ...extra,
+    );
+    return out;
+  }
+
+  meta(obj: Place): EntryMeta {
+    return metaOf(this.node(obj.node), obj.data);
+  }
+}
+
+class HfsEntry implements Entry {
+  constructor(
+    private readonly recs: Records,
+    readonly path: string,
+    readonly type: EntryType,
+    readonly size: number,
+    readonly extents: Extent[],
+    readonly order: number,
+    private readonly obj: Place,
+    private readonly thread: Place | undefined,
+    private readonly target: string | undefined,
+    private readonly extra: Field[],
+  ) {}
+
+  get fields(): Field[] {
+    return this.recs.fields(this.obj, this.type === 'dir', this.thread, this.extra);
+  }
+
+  get meta(): EntryMeta {
+    return new LazyMeta(this.target, () => this.recs.meta(this.obj));
+  }
+
+  get records(): Span[] {
+    const out = this.recs.spans(this.obj);
+    if (this.thread) out.push(...this.recs.spans(this.thread));
+    return out;
+  }
 }
 
 /** A name from an image as a path component: '/' is ':' in HFS+ (as macOS shows it), NUL is shown as U+2400. */
@@ -51,7 +131,7 @@ function component(name: string): string {
 }
 
 /** The key of a catalog leaf record: keyLength, parentID, nodeName (HFSUniStr255, UTF-16BE). */
-function readKey(v: Volume, r: NodeRecord, prefix: string): { parentID: number; name: string; data: number; fields: Field[] } | undefined {
+function readKey(v: Volume, r: NodeRecord): { parentID: number; name: string; data: number } | undefined {
   const b = r.node;
   const o = r.off;
   const where = `catalog node ${r.nodeNumber} record ${r.index}`;
@@ -65,18 +145,32 @@ function readKey(v: Volume, r: NodeRecord, prefix: string): { parentID: number; 
     v.notes.push(`${where}: key length ${keyLength} with a ${nameLen}-character name does not fit its ${r.len}-byte record; skipped`);
     return undefined;
   }
-  const parentID = b.u32be(o + 2); // 2 - parentID
-  const name = b.utf16be(o + 8, 2 * nameLen); // 8 - nodeName.unicode
-  return {
-    parentID,
-    name,
-    data: o + 2 + keyLength,
-    fields: [
-      field(`${prefix}.key.length`, keyLength, 'size', b.spans(o, 2), { derived: true }),
-      field(`${prefix}.key.parent_id`, parentID, 'inode', b.spans(o + 2, 4), { derived: true }),
-      field(`${prefix}.key.name`, name, 'content', b.spans(o + 6, 2 + 2 * nameLen)),
-    ],
-  };
+  return { parentID: b.u32be(o + 2), name: b.utf16be(o + 8, 2 * nameLen), data: o + 2 + keyLength }; // 2 - parentID, 8 - nodeName.unicode
+}
+
+function keyFields(b: Bytes, o: number, prefix: string): Field[] {
+  const nameLen = b.u16be(o + 6);
+  return [
+    field(`${prefix}.key.length`, b.u16be(o), 'size', b.spans(o, 2), { derived: true }),
+    field(`${prefix}.key.parent_id`, b.u32be(o + 2), 'inode', b.spans(o + 2, 4), { derived: true }),
+    field(`${prefix}.key.name`, b.utf16be(o + 8, 2 * nameLen), 'content', b.spans(o + 6, 2 + 2 * nameLen)),
+  ];
+}
+
+/** A thread record: the key (CNID, empty name), then the object's parent and name. */
+function threadFields(b: Bytes, t: Place): Field[] {
+  const p = 'hfsplus.thread';
+  const d = t.data;
+  const nameLen = b.u16be(d + 8);
+  return [
+    field(`${p}.key.length`, b.u16be(t.off), 'size', b.spans(t.off, 2), { derived: true }),
+    field(`${p}.key.cnid`, b.u32be(t.off + 2), 'inode', b.spans(t.off + 2, 4), { derived: true }),
+    field(`${p}.key.name_length`, b.u16be(t.off + 6), 'size', b.spans(t.off + 6, 2), { derived: true }),
+    field(`${p}.record_type`, b.u16be(d), 'content', b.spans(d, 2)),
+    field(`${p}.reserved`, b.u16be(d + 2), 'content', b.spans(d + 2, 2)),
+    field(`${p}.parent_id`, b.u32be(d + 4), 'inode', b.spans(d + 4, 4), { derived: true }),
+    field(`${p}.name`, b.utf16be(d + 10, 2 * nameLen), 'content', b.spans(d + 8, 2 + 2 * nameLen)),
+  ];
 }
 
 /** Fields folder and file records share: ids, the five dates, BSD permissions, Finder info, text encoding. */
@@ -124,13 +218,14 @@ function metaOf(b: Bytes, d: number): EntryMeta {
 }
 
 /** Makes the catalog's entries: the root folder as '/', then every folder and file by its full path. */
-export function catalogEntries(v: Volume, leaves: NodeRecord[], entries: Entry[]): void {
+export function catalogEntries(v: Volume, t: BTree, leaves: NodeRecord[], entries: Entry[]): void {
+  const recs = new Records(t);
   const objects: CatalogObject[] = [];
   const folders = new Map<number, CatalogObject>();
-  const threads = new Map<number, Thread>();
+  const threads = new Map<number, Place>();
   let unknownTypes = 0;
   for (const r of leaves) {
-    const key = readKey(v, r, 'hfsplus');
+    const key = readKey(v, r);
     if (!key) continue;
     const b = r.node;
     const d = key.data;
@@ -144,7 +239,7 @@ export function catalogEntries(v: Volume, leaves: NodeRecord[], entries: Entry[]
         continue;
       }
       const cnid = b.u32be(d + 8);
-      const o: CatalogObject = { cnid, parentID: key.parentID, name: key.name, folder: type === FOLDER_RECORD, rec: r, data: d, keyFields: key.fields };
+      const o: CatalogObject = { cnid, parentID: key.parentID, name: key.name, folder: type === FOLDER_RECORD, rec: r, data: d };
       if (o.folder) {
         if (folders.has(cnid)) {
           v.notes.push(`${where}: a second folder record for CNID ${cnid}; skipped`);
@@ -164,19 +259,7 @@ export function catalogEntries(v: Volume, leaves: NodeRecord[], entries: Entry[]
         v.notes.push(`${where}: a thread record's ${nameLen}-character name does not fit; skipped`);
         continue;
       }
-      const p = 'hfsplus.thread';
-      threads.set(key.parentID, {
-        fields: [
-          field(`${p}.key.length`, b.u16be(r.off), 'size', b.spans(r.off, 2), { derived: true }),
-          field(`${p}.key.cnid`, key.parentID, 'inode', b.spans(r.off + 2, 4), { derived: true }),
-          field(`${p}.key.name_length`, b.u16be(r.off + 6), 'size', b.spans(r.off + 6, 2), { derived: true }),
-          field(`${p}.record_type`, type, 'content', b.spans(d, 2)),
-          field(`${p}.reserved`, b.u16be(d + 2), 'content', b.spans(d + 2, 2)),
-          field(`${p}.parent_id`, b.u32be(d + 4), 'inode', b.spans(d + 4, 4), { derived: true }),
-          field(`${p}.name`, b.utf16be(d + 10, 2 * nameLen), 'content', b.spans(d + 8, 2 + 2 * nameLen)),
-        ],
-        spans: b.spans(r.off, r.len),
-      });
+      threads.set(key.parentID, { node: r.nodeNumber, off: r.off, len: r.len, data: d });
     } else unknownTypes++;
   }
   if (unknownTypes) v.notes.push(`${unknownTypes} catalog records of unknown type were skipped`);
@@ -239,41 +322,27 @@ export function catalogEntries(v: Volume, leaves: NodeRecord[], entries: Entry[]
     }
     paths.add(path);
     const p = o.folder ? 'hfsplus.folder' : 'hfsplus.file';
-    const fields: Field[] = [...o.keyFields, ...commonFields(b, d, p)];
-    const records: Span[] = [...b.spans(o.rec.off, o.rec.len)];
+    const place: Place = { node: o.rec.nodeNumber, off: o.rec.off, len: o.rec.len, data: d };
     const thread = threads.get(o.cnid);
-    if (thread) {
-      fields.push(...thread.fields);
-      records.push(...thread.spans);
-    } else v.notes.push(`${path}: no thread record for CNID ${o.cnid}`);
-    const meta = metaOf(b, d);
+    if (!thread) v.notes.push(`${path}: no thread record for CNID ${o.cnid}`);
     checkEntries(entries.length + 1, v.limits, 'HFS+ catalog entries', b.base + o.rec.off);
     if (o.folder) {
-      fields.push(
-        field(`${p}.valence`, b.u32be(d + 4), 'size', b.spans(d + 4, 4), { derived: true }), // 4 - valence
-        field(`${p}.reserved`, b.u32be(d + 84), 'content', b.spans(d + 84, 4)), // 84 - reserved (folderCount on newer HFSX)
-      );
-      entries.push({ path, type: 'dir', size: 0, extents: [], fields, meta, order: entries.length, records });
+      entries.push(new HfsEntry(recs, path, 'dir', 0, [], entries.length, place, thread, undefined, NO_FIELDS));
       continue;
     }
-    fields.push(
-      field(`${p}.reserved1`, b.u32be(d + 4), 'content', b.spans(d + 4, 4)), // 4 - reserved1
-      field(`${p}.reserved2`, b.u32be(d + 84), 'content', b.spans(d + 84, 4)), // 84 - reserved2
-    );
     const dataFork = readFork(b, d + 88); // 88 - dataFork
     const rsrcFork = readFork(b, d + 168); // 168 - resourceFork
-    fields.push(...forkFields(b, d + 88, `${p}.data_fork`, dataFork), ...forkFields(b, d + 168, `${p}.resource_fork`, rsrcFork));
     const data = forkBytes(v, dataFork, o.cnid, DATA_FORK, path, `${p}.data_fork`);
-    fields.push(...data.overflowFields);
     const fileType = b.ascii(d + 48, 4, false);
     const creator = b.ascii(d + 52, 4, false);
     let type: EntryType = 'file';
+    let target: string | undefined;
     if (fileType === 'slnk' && creator === 'rhap') {
       type = 'symlink';
-      const target = readTarget(v, data.extents);
-      if (target !== undefined) meta.target = target;
+      target = readTarget(v, data.extents);
     } else if ((fileType === 'hlnk' && creator === 'hfs+') || (fileType === 'fdrp' && creator === 'MACS')) hardLinks++;
-    entries.push({ path, type, size: data.size, extents: data.extents, fields, meta, order: entries.length, records });
+    const extra = data.overflowFields.length ? data.overflowFields : NO_FIELDS;
+    entries.push(new HfsEntry(recs, path, type, data.size, data.extents, entries.length, place, thread, target, extra));
     if (rsrcFork.logicalSize > 0 || rsrcFork.totalBlocks > 0) {
       // macOS names a resource fork <file>/..namedfork/rsrc
       const rsrc = forkBytes(v, rsrcFork, o.cnid, RESOURCE_FORK, `${path} resource fork`, `${p}.resource_fork`);

@@ -90,7 +90,7 @@ function open(src: ByteSource, ctx: OpenContext): Container {
       else if (t.keyCompareType !== 0 && t.keyCompareType !== 0xcf) notes.push(`an HFS+ (not HFSX) catalog with key compare type ${keyCompareName(t.keyCompareType)}`);
       const walk = walkBTree(t, fields, notes, ctx.limits);
       try {
-        catalogEntries(v, walk.leaves, entries);
+        catalogEntries(v, t, walk.leaves, entries);
       } catch (e) {
         if (!(e instanceof EntryLimit)) throw e;
         partial = e.describe();
