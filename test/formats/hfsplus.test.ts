@@ -215,6 +215,26 @@ describe('HFS+ written by xorriso -hfsplus', () => {
     }
   });
 
+  it.skipIf(!has)('HFSX: the signature and the binary key compare type are read and noted', async () => {
+    const tree = makeTree('tree5');
+    const iso = join(dir, 'hx.iso');
+    run('xorriso', ['-as', 'mkisofs', '-R', '-hfsplus', '-o', iso, tree]);
+    const b = readFileSync(extract(iso, join(dir, 'hx.hfs'), hfsPartition(iso)));
+    const plain = await hfsplusFormat.open(new BufferSource('h.hfs', Buffer.from(b)), ctx);
+    // xorriso writes HFS+ only: make it HFSX ('HX', version 5) with a case-sensitive (0xBC) catalog
+    for (const at of [1024, b.length - 1024]) {
+      b.write('HX', at, 'latin1');
+      b.writeUInt16BE(5, at + 2);
+    }
+    const cat = b.readUInt32BE(1024 + 272 + 16) * b.readUInt32BE(1024 + 40);
+    b[cat + 14 + 37] = 0xbc;
+    const c = await hfsplusFormat.open(new BufferSource('hx.hfs', b), ctx);
+    expect(c.notes).toEqual(['HFSX: names compare case-sensitively (binary)']);
+    expect(value(c.fields, 'hfsplus.header.signature')).toBe('HX');
+    expect(value(c.fields, 'hfsplus.catalog.header.key_compare_type')).toBe('binary (0xBC)');
+    expect(c.entries.map((e) => e.path)).toEqual(plain.entries.map((e) => e.path));
+  });
+
   it.skipIf(!has)('a fork continued in the extents overflow file (more than eight extents) reads whole', async () => {
     const tree = makeTree('tree4');
     const iso = join(dir, 'ovf.iso');
@@ -314,6 +334,14 @@ describe('HFS+ in grub-mkrescue ISOs', () => {
     const row = /^\s*(\d+)\s+(\d+)\s+(\d+)\s+.*\sAF00\s/m.exec(p);
     expect(row).not.toBeNull();
     const part = Number(row![1]);
+    // the volume cut out with dd at sgdisk's sectors lists as hpls lists it
+    const first = Number(row![2]);
+    const vol = extract(a, join(dir, 'ga.hfs'), { offset: first * 512, length: (Number(row![3]) - first + 1) * 512 });
+    const c = await hfsplusFormat.open(new FileSource(vol), ctx);
+    expect(c.notes).toEqual([]);
+    const listed = hasHp ? hpls(vol).map((x) => x.path).sort() : undefined;
+    if (listed) expect(c.entries.filter((e) => e.path !== '/').map((e) => asHpls(e.path)).sort()).toEqual(listed);
+    expect(c.entries.some((e) => e.path === '/System/Library/CoreServices/boot.efi')).toBe(true);
     const r = spawnSync(process.execPath, [BIN, a, bIso, '--json', '-', '-q'], { encoding: 'utf8', maxBuffer: 64 << 20 });
     expect(r.status, r.stderr).toBe(1);
     const rep = JSON.parse(r.stdout) as { bytes: { unexplained: number }; findings: { path: string; format: string; field: string | null; kind: string; root: boolean }[] };
