@@ -108,6 +108,7 @@ function build() {
   add('pkg.deb', 'ar', 'mkdir -p pkg/DEBIAN && printf "Package: fuzz\\nVersion: 1\\nArchitecture: all\\nMaintainer: F <f@example.org>\\nDescription: fuzz\\n" > pkg/DEBIAN/control && cp -r tree/etc tree/usr pkg/ && dpkg-deb --root-owner-group -Zgzip --build pkg pkg.deb >/dev/null', ['dpkg-deb']);
   add('initrd.bin.cpio', 'cpio', '(cd tree && find . | sort | cpio -o -H bin --quiet) > initrd.bin.cpio', ['cpio']);
   add('m.pyc', 'pyc', 'printf "import os\\nprint(os.sep)\\n" > m.py && python3 -c "import py_compile; py_compile.compile(\'m.py\', cfile=\'m.pyc\', doraise=True)"', ['python3']);
+  add('hfsplus.img', 'hfsplus', "xorriso -as mkisofs -R -hfsplus -o hfs.iso tree 2>/dev/null && node -e \"const fs=require('fs');const d=fs.readFileSync('hfs.iso');const bs=d.readUInt16BE(2);for(let i=1;d.toString('latin1',i*bs,i*bs+2)==='PM';i++){const o=i*bs;if(d.toString('latin1',o+48,o+57)==='Apple_HFS'){fs.writeFileSync('hfsplus.img',d.subarray(d.readUInt32BE(o+8)*bs,(d.readUInt32BE(o+8)+d.readUInt32BE(o+12))*bs));process.exit(0)}}process.exit(1)\"", ['xorriso']);
   const stub = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
   if (existsSync(stub) && has('objcopy')) {
     writeFileSync(join(work, 'osrel'), 'NAME="Debian"\nID=debian\nVERSION_ID="12"\n');
@@ -386,6 +387,14 @@ const fieldAware = {
 };
 fieldAware.uki = fieldAware.pe;
 fieldAware.gzip = generic.bitflip;
+// HFS+: a big-endian word of the volume header, or of the catalog file's first nodes (descriptors, keys, offsets)
+fieldAware.hfsplus = (r, b) => {
+  if (b.length < 1536) return generic.int32(r, b);
+  const cat = b.readUInt32BE(1024 + 288) * (b.readUInt32BE(1064) || 512);
+  const at = r() < 0.4 || cat + 4096 > b.length ? 1024 + int(r, 128) * 4 : cat + int(r, 1024) * 4;
+  b.writeUInt32BE(hostile(r, b, at), at);
+  return b;
+};
 fieldAware.xz = generic.int32;
 fieldAware.zstd = generic.int32;
 fieldAware.elf = generic.int32;

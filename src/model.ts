@@ -32,6 +32,7 @@ export type FormatName =
   | 'gpt'
   | 'apm'
   | 'fat'
+  | 'hfsplus'
   | 'squashfs'
   | 'erofs'
   | 'ext4'

@@ -15,6 +15,7 @@ import { ext4Format } from './ext4/index.js';
 import { fatFormat } from './fat/index.js';
 import { gptFormat } from './gpt/index.js';
 import { gzipFormat } from './gzip/index.js';
+import { hfsplusFormat } from './hfsplus/index.js';
 import { iso9660Format } from './iso9660/index.js';
 import { linuxFormat } from './linux/index.js';
 import { lz4Format } from './lz4/index.js';
@@ -35,6 +36,7 @@ export const FORMATS: readonly Format[] = [
   gptFormat,
   apmFormat,
   fatFormat,
+  hfsplusFormat,
   squashfsFormat,
   erofsFormat,
   ext4Format,
