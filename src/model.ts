@@ -43,7 +43,6 @@ export type FormatName =
   | 'lz4'
   | 'zip'
   | 'tar'
-  | 'text'
   | 'raw';
 
 /**
@@ -169,6 +168,29 @@ export interface Format {
   open(src: ByteSource, ctx: OpenContext): Container | Promise<Container>;
   /** how to fix fields that one build writes and the other does not (zip's extra fields), when the format knows */
   presenceHint?: string;
+  /*
+   * The rules below are what the comparer needs to know about a format beyond its listing. Every one is
+   * optional; leaving it out gives the default named on it (see docs/formats.md).
+   */
+  /**
+   * Its entries (partitions, boot images) may lie over structures that another view of the same source
+   * parses (the ISO 9660 volume inside an isohybrid partition): an entry whose differing bytes that view
+   * already explained adds nothing. Default false.
+   */
+  coResident?: boolean;
+  /**
+   * A layer that only wraps one stream (a compression format): the entry of this path, its decoded data,
+   * adds no step to report paths, and what is inside it is reported under the layer's own path. Default: none.
+   */
+  transparentEntry?: string;
+  /** How to fix a change of the order its entries are placed in. Default: a generic hint. */
+  orderingHint?: string;
+  /**
+   * Whether a field holds a copy of a value stored first elsewhere (an ISO 9660 `.` record, a backup GPT
+   * header, a Joliet record): when one change is stored in several fields, a copy is never the one named as
+   * the root. Default: no field is a copy.
+   */
+  isCopyField?(name: string): boolean;
 }
 
 /** Builds a field from a structure view: `bytes.spans(off, len)` gives its spans. */

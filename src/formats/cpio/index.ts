@@ -75,6 +75,7 @@ function compressedAt(src: ByteSource, off: number): string | null {
 export const cpioFormat: Format = {
   name: 'cpio',
   exclusive: true,
+  orderingHint: 'sort the member list: `find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --reproducible`',
   detect(src: ByteSource): number {
     return src.size >= 76 && magicAt(src, 0) ? 90 : 0;
   },

@@ -46,6 +46,10 @@ function isVolumeDescriptor(src: ByteSource, sector: number): boolean {
 export const iso9660Format: Format = {
   name: 'iso9660',
   exclusive: false,
+  orderingHint:
+    'file placement follows the order files are added: give xorriso a fixed order (`-sort_weight`, or mkisofs `-sort FILE`) and build from a tree walked in sorted order',
+  // the `.` and `..` records repeat a directory's own record; Joliet repeats the primary volume's records
+  isCopyField: (name) => /\.(self|parent)\./.test(name) || /(^|\.)joliet\./.test(name),
   detect(src) {
     return isVolumeDescriptor(src, VD_START) ? 100 : 0;
   },
