@@ -6,7 +6,8 @@
  * worked on at once. Compare drives it over pairs of entries; `walk()` goes through one image.
  */
 import type { ByteSource } from '../io/source.js';
-import type { Container, Entry, OpenContext } from '../model.js';
+import type { Container, Entry, Format, OpenContext } from '../model.js';
+import { FORMATS } from '../formats/index.js';
 import { entrySource, openViews, sourceKey, type OpenResult } from './open.js';
 import { isTransparent } from './rules.js';
 
@@ -99,6 +100,8 @@ export class Walker {
   constructor(
     readonly ctx: OpenContext,
     private readonly note: (text: string) => void,
+    /** the formats to open nested contents with (the registry; a test passes its own) */
+    private readonly formats: readonly Format[] = FORMATS,
   ) {
     this.guard = new NestGuard(ctx.limits.maxContainers, note);
   }
@@ -150,7 +153,7 @@ export class Walker {
 
   /** Opens a nested content under the time limit of one entry. */
   open(src: ByteSource): Promise<OpenResult> {
-    return openViews(src, { ...this.ctx, timeLimited: true });
+    return openViews(src, { ...this.ctx, timeLimited: true }, this.formats);
   }
 
   /**
