@@ -101,6 +101,7 @@ export interface Entry {
   extents: Extent[];
   /** set when the content is not in the container's source */
   contentSource?: ByteSource;
+  /** the entry's fields; an entry that makes them on demand implements LazyFields too, and this may be a getter over it */
   fields: Field[];
   meta: EntryMeta;
   /** position in the container's own order (directory order, archive member order, partition index) */
@@ -120,6 +121,24 @@ export interface Entry {
    * leave it out.
    */
   fieldsTouching?(touched: (offset: number, length: number) => boolean): Field[];
+  /** see LazyFields */
+  readFields?(): Field[];
+}
+
+/**
+ * An entry that keeps where its records are, not its fields (ISO 9660, squashfs: images of 100,000 files).
+ * `readFields()` makes the fields afresh from the records on every call and keeps nothing, so a caller that
+ * needs them twice keeps them itself; `fieldsTouching` (above) makes only those over differing bytes.
+ * Entries with plain `fields` arrays need neither: the core reads fields through `entryFields`.
+ */
+export interface LazyFields {
+  readFields(): Field[];
+  fieldsTouching?(touched: (offset: number, length: number) => boolean): Field[];
+}
+
+/** The fields of an entry: made afresh for a LazyFields entry, the array of a plain one. */
+export function entryFields(e: Entry): Field[] {
+  return e.readFields ? e.readFields() : e.fields;
 }
 
 export interface Region {

@@ -3,7 +3,7 @@
  * entries has its fields compared (fields.ts) and its contents (content.ts); what one build lists alone is
  * added or removed. Ordering, placement and stream roll-up close each container.
  */
-import type { Container, Entry } from '../model.js';
+import { entryFields, type Container, type Entry } from '../model.js';
 import { Inflight, Walker } from '../walk/walker.js';
 import type { Comparer } from './compare.js';
 import { compareContent } from './content.js';
@@ -84,7 +84,7 @@ async function compareContainer(cx: Comparer, ca: Container, cb: Container, pref
     if (ib !== undefined) listedInA[ib] = 1;
     if (!eb) {
       if (cut) continue;
-      cx.add({ path, format, field: null, kind: 'removed', root: true, a: entryValue(ea), b: null, spans: [...extentSpans('a', ea.contentSource ?? ca.source, ea.extents), ...ea.fields.flatMap((f) => reportSpans('a', f.spans))], scope, entry: ea.path });
+      cx.add({ path, format, field: null, kind: 'removed', root: true, a: entryValue(ea), b: null, spans: [...extentSpans('a', ea.contentSource ?? ca.source, ea.extents), ...entryFields(ea).flatMap((f) => reportSpans('a', f.spans))], scope, entry: ea.path });
       continue;
     }
     // records at the same offsets with no differing byte hold the same fields: do not read them
@@ -94,8 +94,8 @@ async function compareContainer(cx: Comparer, ca: Container, cb: Container, pref
     if (!(here && cx.untouched(ra))) {
       // records at the same offsets: only fields over differing bytes can differ, so only those are made
       const touching = here && ea.fieldsTouching !== undefined && eb.fieldsTouching !== undefined;
-      const fa = touching ? ea.fieldsTouching!(cx.touchedIn(ca.source)) : ea.fields;
-      const fb = touching ? eb.fieldsTouching!(cx.touchedIn(cb.source)) : eb.fields;
+      const fa = touching ? ea.fieldsTouching!(cx.touchedIn(ca.source)) : entryFields(ea);
+      const fb = touching ? eb.fieldsTouching!(cx.touchedIn(cb.source)) : entryFields(eb);
       compareFields(cx, fa, fb, path, format, scope, ea.path);
     }
     if (ea.type !== eb.type) {
@@ -116,7 +116,7 @@ async function compareContainer(cx: Comparer, ca: Container, cb: Container, pref
   }
   for (const [i, eb] of cb.entries.entries()) {
     if (listedInA[i] || cut) continue;
-    cx.add({ path: pathOf(eb), format, field: null, kind: 'added', root: true, a: null, b: entryValue(eb), spans: [...extentSpans('b', eb.contentSource ?? cb.source, eb.extents), ...eb.fields.flatMap((f) => reportSpans('b', f.spans))], scope, entry: eb.path });
+    cx.add({ path: pathOf(eb), format, field: null, kind: 'added', root: true, a: null, b: entryValue(eb), spans: [...extentSpans('b', eb.contentSource ?? cb.source, eb.extents), ...entryFields(eb).flatMap((f) => reportSpans('b', f.spans))], scope, entry: eb.path });
   }
   await inflight.settled();
   findOrdering(cx, ca, cb, scope, placed);

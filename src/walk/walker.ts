@@ -16,22 +16,26 @@ export const MAX_INFLIGHT = 64;
 
 /**
  * Work in flight, bounded: `add` hands back a promise to wait for when `max` tasks are pending (and nothing
- * when there is room, so a caller that does not wait is not delayed), `settled` waits for all. A task's
- * failure is raised by whichever of them sees it first.
+ * when there is room, so a caller that does not wait is not delayed), `settled` waits for all. The first
+ * task that fails is raised by `settled` (or by the wait `add` handed back), whenever it failed: a task that
+ * fails while nobody waits is not lost.
  */
 export class Inflight {
   private readonly pending = new Set<Promise<void>>();
+  private failed: { error: unknown } | undefined;
   constructor(private readonly max = MAX_INFLIGHT) {}
 
   add(task: Promise<void>): Promise<unknown> | undefined {
     const tracked: Promise<void> = task.finally(() => this.pending.delete(tracked));
-    tracked.catch(() => undefined); // observed through race/all
+    // observed through race and settled; kept, so that a failure while nobody waits is raised by settled
+    tracked.catch((error: unknown) => void (this.failed ??= { error }));
     this.pending.add(tracked);
     return this.pending.size >= this.max ? Promise.race(this.pending) : undefined;
   }
 
   async settled(): Promise<void> {
     await Promise.all(this.pending);
+    if (this.failed) throw this.failed.error;
   }
 }
 
