@@ -79,3 +79,12 @@ export class InternalError extends Error {
 export function internalError(e: unknown, structure: string, offset?: number): InternalError {
   return e instanceof InternalError ? e : new InternalError(structure, offset, e);
 }
+
+/**
+ * Whether an exception is a programming error rather than a verdict on the input: what JavaScript throws on
+ * a bad property access, an index or length out of range, or a failed assertion. Code that turns a
+ * decoder's errors into ReprodiffErrors lets these through, so that they surface as internal errors.
+ */
+export function isProgrammingError(e: unknown): boolean {
+  return e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError || (e instanceof Error && e.name === 'AssertionError');
+}
