@@ -35,11 +35,13 @@ export function progressLine(p: CompareProgress, elapsed: number): string {
   if (p.phase === 'pass') {
     const pct = p.bytesTotal > 0 ? Math.min(100, Math.floor((p.bytesDone / p.bytesTotal) * 100)) : 100;
     const rate = elapsed > 0 ? p.bytesDone / elapsed : 0;
+    const speed = rate > 0 ? `, ${bytes(rate)}/s` : '';
     const eta = rate > 0 && p.bytesTotal > p.bytesDone ? `, ETA ${seconds((p.bytesTotal - p.bytesDone) / rate)}` : '';
-    return `comparing bytes: ${pct}% (${bytes(p.bytesDone)} of ${bytes(p.bytesTotal)}, ${bytes(rate)}/s${eta})`;
+    return `comparing bytes: ${pct}% (${bytes(p.bytesDone)} of ${bytes(p.bytesTotal)}${speed}${eta})`;
   }
-  const rate = elapsed > 0 ? p.entries / elapsed : 0;
-  return `comparing entries: ${p.entries} entr${p.entries === 1 ? 'y' : 'ies'}, ${bytes(p.decodedBytes)} decoded (${Math.round(rate)} entries/s)`;
+  // a rate over less than a second says little
+  const rate = elapsed >= 1 ? ` (${Math.round(p.entries / elapsed)} entries/s)` : '';
+  return `comparing entries: ${p.entries} entr${p.entries === 1 ? 'y' : 'ies'}, ${bytes(p.decodedBytes)} decoded${rate}`;
 }
 
 export class ProgressLine {

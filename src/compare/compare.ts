@@ -71,7 +71,12 @@ export class Comparer {
   /** One more entry compared. */
   entryDone(): void {
     this.entriesDone++;
-    if (this.onProgress && this.entriesDone % 1024 === 0) this.onProgress({ entries: this.entriesDone, decodedBytes: this.decodedBytes });
+    if (this.entriesDone % 1024 === 0) this.reportProgress();
+  }
+
+  /** Tells the progress callback how far the comparison is. */
+  reportProgress(): void {
+    this.onProgress?.({ entries: this.entriesDone, decodedBytes: this.decodedBytes });
   }
 
   /** sameSpans for spans of build A and build B, streams matched past the inputs' names */

@@ -107,7 +107,13 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     cmp.setDiff(diff);
     for (const f of oa.failures) cmp.notes.push(`${rootA.name}: not opened as ${f.format}: ${f.error.describe()}`);
     for (const f of ob.failures) cmp.notes.push(`${rootB.name}: not opened as ${f.format}: ${f.error.describe()}`);
-    if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
+    // between the comparer's own reports (every 1,024 entries), whenever it waits on the pool
+    const comparing = progress && differing > 0 ? setInterval(() => cmp.reportProgress(), 100) : undefined;
+    try {
+      if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
+    } finally {
+      if (comparing) clearInterval(comparing);
+    }
     trace('compared');
     return {
       sizeA: rootA.size,
