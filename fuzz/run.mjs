@@ -412,7 +412,7 @@ function mutate(r, seed, original) {
     let name;
     if (r() < 0.5) {
       name = `field:${seed.format}`;
-      b = fieldAware[seed.format](r, b);
+      b = (fieldAware[seed.format] ?? generic.int32)(r, b); // a format with no field-aware mutator of its own gets hostile integers
     } else {
       name = pick(r, Object.keys(generic));
       b = generic[name](r, b);

@@ -5,12 +5,13 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { isReprodiffError, ReprodiffError } from './errors.js';
+import { InternalError, isReprodiffError, ReprodiffError } from './errors.js';
 import { compareFiles } from './compare/run.js';
 import { renderJson } from './report/json.js';
 import { trace } from './util/trace.js';
 import { renderMarkdown } from './report/markdown.js';
-import { colorWanted, Progress, renderText } from './report/text.js';
+import { colorWanted, renderText } from './report/text.js';
+import { ProgressLine } from './progress.js';
 import { renderHtml } from './report/html.js';
 import { renderJunit } from './report/junit.js';
 import { renderGithubSummary } from './report/github.js';
@@ -121,18 +122,18 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
     if (!/^\d+$/.test(envSde)) throw new ReprodiffError('E_USAGE', `SOURCE_DATE_EPOCH must be whole seconds, not '${envSde}'`);
     sde = Number(envSde);
   }
-  const progress = new Progress(process.stderr, { quiet: o.quiet === true });
-  let total = 0;
-  const res = await compareFiles(a, b, {
-    jobs: o.jobs,
-    limits: limitsFrom(o),
-    sourceDateEpoch: sde,
-    onProgress: ({ entries }) => progress.update({ bytesDone: total, bytesTotal: total, entriesDone: entries }),
-    onSizes: (sa, sb) => {
-      total = sa + sb;
-    },
-  });
-  progress.done();
+  const progress = new ProgressLine(process.stderr, o.quiet === true);
+  let res;
+  try {
+    res = await compareFiles(a, b, {
+      jobs: o.jobs,
+      limits: limitsFrom(o),
+      sourceDateEpoch: sde,
+      onProgress: (p) => progress.update(p),
+    });
+  } finally {
+    progress.done();
+  }
   const inputs = await Promise.all(
     [
       [a, res.sizeA],
@@ -237,8 +238,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`reprodiff: ${e.describe()}\n`);
       return 2;
     }
+    // a bug: said as one, with the stack only for whoever debugs it
     const err = e as Error;
-    process.stderr.write(`reprodiff: internal error: ${err?.message ?? String(e)}\n`);
+    if (e instanceof InternalError) process.stderr.write(`reprodiff: ${e.describe()}\n`);
+    else process.stderr.write(`reprodiff: internal error: ${err?.message ?? String(e)} — please report\n`);
     if (process.env.REPRODIFF_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
     return 2;
   }

@@ -48,3 +48,43 @@ export class ReprodiffError extends Error {
 export function isReprodiffError(e: unknown): e is ReprodiffError {
   return e instanceof ReprodiffError;
 }
+
+/**
+ * A bug, not a bad image: a TypeError, RangeError or failed assertion inside a parser, the comparer or a
+ * worker. It is never a clean rejection: the CLI exits 2 with `internal error while reading <structure> at
+ * <offset>: <message> — please report`, and prints the stack only with REPRODIFF_DEBUG=1. Formats reject
+ * malformed input with a ReprodiffError, never by letting a read past a buffer's end throw.
+ */
+export class InternalError extends Error {
+  override readonly name = 'InternalError';
+  constructor(
+    /** what was being read: `a.iso//efiboot.img as fat`, `content hash of a.iso` */
+    readonly structure: string,
+    /** where it starts in its outer file, when known */
+    readonly offset: number | undefined,
+    readonly original: unknown,
+  ) {
+    super(original instanceof Error ? original.message : String(original));
+    if (original instanceof Error && original.stack) this.stack = original.stack;
+  }
+
+  /** One line for a person: `internal error while reading <structure> at <offset>: <message> — please report`. */
+  describe(): string {
+    const at = this.offset !== undefined ? ` at offset ${this.offset} (0x${this.offset.toString(16)})` : '';
+    return `internal error while reading ${this.structure}${at}: ${this.message} — please report`;
+  }
+}
+
+/** `e` as an InternalError naming `structure` (kept as it is when it already is one). */
+export function internalError(e: unknown, structure: string, offset?: number): InternalError {
+  return e instanceof InternalError ? e : new InternalError(structure, offset, e);
+}
+
+/**
+ * Whether an exception is a programming error rather than a verdict on the input: what JavaScript throws on
+ * a bad property access, an index or length out of range, or a failed assertion. Code that turns a
+ * decoder's errors into ReprodiffErrors lets these through, so that they surface as internal errors.
+ */
+export function isProgrammingError(e: unknown): boolean {
+  return e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError || (e instanceof Error && e.name === 'AssertionError');
+}

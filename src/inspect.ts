@@ -2,14 +2,13 @@
  * `reprodiff inspect IMAGE`: every container and entry of one image, nested containers included,
  * with types, sizes, modes, times, extents in the outer file and content hashes.
  */
-import { ReprodiffError } from './errors.js';
-import { FORMATS } from './formats/index.js';
 import { FileSource } from './io/file.js';
 import type { Span } from './model.js';
 import { TempFiles } from './io/spill.js';
 import { type Container, type Entry, type EntryMeta, type Field, type OpenContext } from './model.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
-import { entrySource, isTransparent, NestGuard, openViews, sourceKey } from './walk/open.js';
+import { noViewsError, openViews } from './walk/open.js';
+import { Inflight, Walker } from './walk/walker.js';
 import { hashContent, WorkerPool } from './compare/pool.js';
 import { pushAll } from './util/array.js';
 
@@ -53,19 +52,16 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
   const root = new FileSource(path);
   const pool = new WorkerPool(opts.jobs);
   const result: InspectResult = { schemaVersion: 1, input: { path, size: root.size }, containers: [], entries: [], notes: [] };
-  const hashes: Promise<void>[] = [];
+  // hashes run in the pool, a bounded number at a time
+  const hashes = new Inflight();
   try {
     const top = await openViews(root, ctx);
-    if (!top.views.length) {
-      if (top.failures.length) throw top.failures[0]!.error;
-      throw new ReprodiffError('E_FORMAT', `no known format recognises this file (${FORMATS.map((f) => f.name).join(', ')})`, { file: path, offset: 0 });
-    }
+    if (!top.views.length) throw noViewsError(root, top);
     for (const f of top.failures) result.notes.push(`not opened as ${f.format}: ${f.error.describe()}`);
 
-    const guard = new NestGuard(limits.maxContainers, (n) => result.notes.push(n));
-    const visit = async (views: Container[], prefix: string, depth: number, ancestors: string[]): Promise<void> => {
-      for (const c of views) {
-        const cpath = prefix === '' ? '/' : prefix.slice(0, -1);
+    const walker = new Walker(ctx, (n) => result.notes.push(n));
+    await walker.walk(top.views, {
+      container(c, cpath) {
         result.containers.push({
           path: cpath,
           format: c.format,
@@ -73,31 +69,21 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
           fields: c.fields.map((f) => ({ name: f.name, value: f.value, kind: f.kind, spans: f.spans })),
           notes: c.notes,
         });
-        for (const e of c.entries) {
-          const epath = isTransparent(c.format, e.path) ? cpath : prefix + e.path;
-          const item = describe(c, e, epath);
-          result.entries.push(item);
-          if (opts.hash !== false && e.type === 'file' && !e.opaque) {
-            // the spans describe() found are the ones to hash
-            const p = hashContent(pool, root.path, e.contentSource ?? c.source, e.extents, item.extents).then((h) => void (item.sha256 = h));
-            p.catch(() => undefined); // awaited below; a failure is raised there, not as an unhandled rejection
-            hashes.push(p);
-          }
-          if (e.type === 'file' && e.size > 0 && depth + 1 <= limits.maxDepth) {
-            const src = entrySource(c, e);
-            if (!src) continue;
-            const above = [...ancestors, sourceKey(c.source)];
-            if (guard.allow(src, above, epath) !== 'ok') continue;
-            const nested = await openViews(src, { ...ctx, timeLimited: true });
-            for (const f of nested.failures) result.notes.push(`${epath}: not opened as ${f.format}: ${f.error.describe()}`);
-            const nextPrefix = isTransparent(c.format, e.path) ? prefix : `${epath}/`;
-            if (nested.views.length) await visit(nested.views, nextPrefix, depth + 1, above);
-          }
+      },
+      entry(c, e, epath) {
+        const item = describe(c, e, epath);
+        result.entries.push(item);
+        if (opts.hash !== false && e.type === 'file' && !e.opaque) {
+          // the spans describe() found are the ones to hash
+          return hashes.add(hashContent(pool, root.path, e.contentSource ?? c.source, e.extents, item.extents).then((h) => void (item.sha256 = h)));
         }
-      }
-    };
-    await visit(top.views, '', 0, []);
-    await Promise.all(hashes);
+        return undefined;
+      },
+      opened(epath, nested) {
+        for (const f of nested.failures) result.notes.push(`${epath}: not opened as ${f.format}: ${f.error.describe()}`);
+      },
+    });
+    await hashes.settled();
     return result;
   } finally {
     await pool.close();

@@ -50,7 +50,6 @@ export type FormatName =
   | 'pyc'
   | 'zip'
   | 'tar'
-  | 'text'
   | 'raw';
 
 /**
@@ -109,6 +108,7 @@ export interface Entry {
   extents: Extent[];
   /** set when the content is not in the container's source */
   contentSource?: ByteSource;
+  /** the entry's fields; an entry that makes them on demand implements LazyFields too, and this may be a getter over it */
   fields: Field[];
   meta: EntryMeta;
   /** position in the container's own order (directory order, archive member order, partition index) */
@@ -128,6 +128,24 @@ export interface Entry {
    * leave it out.
    */
   fieldsTouching?(touched: (offset: number, length: number) => boolean): Field[];
+  /** see LazyFields */
+  readFields?(): Field[];
+}
+
+/**
+ * An entry that keeps where its records are, not its fields (ISO 9660, squashfs: images of 100,000 files).
+ * `readFields()` makes the fields afresh from the records on every call and keeps nothing, so a caller that
+ * needs them twice keeps them itself; `fieldsTouching` (above) makes only those over differing bytes.
+ * Entries with plain `fields` arrays need neither: the core reads fields through `entryFields`.
+ */
+export interface LazyFields {
+  readFields(): Field[];
+  fieldsTouching?(touched: (offset: number, length: number) => boolean): Field[];
+}
+
+/** The fields of an entry: made afresh for a LazyFields entry, the array of a plain one. */
+export function entryFields(e: Entry): Field[] {
+  return e.readFields ? e.readFields() : e.fields;
 }
 
 export interface Region {
@@ -176,6 +194,29 @@ export interface Format {
   open(src: ByteSource, ctx: OpenContext): Container | Promise<Container>;
   /** how to fix fields that one build writes and the other does not (zip's extra fields), when the format knows */
   presenceHint?: string;
+  /*
+   * The rules below are what the comparer needs to know about a format beyond its listing. Every one is
+   * optional; leaving it out gives the default named on it (see docs/formats.md).
+   */
+  /**
+   * Its entries (partitions, boot images) may lie over structures that another view of the same source
+   * parses (the ISO 9660 volume inside an isohybrid partition): an entry whose differing bytes that view
+   * already explained adds nothing. Default false.
+   */
+  coResident?: boolean;
+  /**
+   * A layer that only wraps one stream (a compression format): the entry of this path, its decoded data,
+   * adds no step to report paths, and what is inside it is reported under the layer's own path. Default: none.
+   */
+  transparentEntry?: string;
+  /** How to fix a change of the order its entries are placed in. Default: a generic hint. */
+  orderingHint?: string;
+  /**
+   * Whether a field holds a copy of a value stored first elsewhere (an ISO 9660 `.` record, a backup GPT
+   * header, a Joliet record): when one change is stored in several fields, a copy is never the one named as
+   * the root. Default: no field is a copy.
+   */
+  isCopyField?(name: string): boolean;
 }
 
 /** Builds a field from a structure view: `bytes.spans(off, len)` gives its spans. */

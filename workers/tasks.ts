@@ -34,7 +34,7 @@ export interface DiffTask {
   /**
    * Int32Array over it: element 0 counts the segments taken; element 1, when 1, holds back every thread but the
    * lead one (the main thread is parsing and needs a CPU), and is notified when it drops to 0; element 2 counts
-   * the ranges listed by all threads.
+   * the ranges listed by all threads; element 3 counts the blocks of CHUNK bytes compared (for progress).
    */
   work: SharedArrayBuffer;
   lead: boolean;
@@ -56,10 +56,14 @@ export interface DiffResult {
   differing: number;
 }
 
-/** A failure that crosses the thread boundary as data, so the main thread can raise a typed error. */
-export interface TaskFailure {
-  failure: { code: 'E_TRUNCATED' | 'E_IO'; file: string; offset: number; message: string };
-}
+/**
+ * A failure that crosses the thread boundary as data, so the main thread can raise a typed error: a read the
+ * operating system refused or that ended early (`failure`), or a bug in the task (`internal`), which the main
+ * thread raises as an internal error, never as a clean rejection.
+ */
+export type TaskFailure =
+  | { failure: { code: 'E_TRUNCATED' | 'E_IO'; file: string; offset: number; message: string } }
+  | { internal: { file: string; message: string; stack?: string } };
 
 class ReadFailure extends Error {
   constructor(
@@ -174,6 +178,7 @@ function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: n
     const n = Math.min(CHUNK, end - pos);
     readFull(fa, ba, n, pos, task.a);
     readFull(fb, bb, n, pos, task.b);
+    Atomics.add(work, 3, 1);
     if (openStart < 0 && ba.compare(bb, 0, n, 0, n) === 0) continue;
     for (let s = 0; s < n; s += 4096) {
       const m = Math.min(4096, n - s);
@@ -197,7 +202,10 @@ export default function run(task: HashTask | DiffTask): string | DiffParts | Tas
     return task.op === 'hash' ? hash(task) : diff(task);
   } catch (e) {
     if (e instanceof ReadFailure) return { failure: { code: e.code, file: e.file, offset: e.offset, message: e.message } };
+    // a file that cannot be opened is the operating system's refusal; anything else is a bug here
     const file = task.op === 'hash' ? task.file : task.a;
-    return { failure: { code: 'E_IO', file, offset: 0, message: (e as Error).message } };
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err?.code === 'string' && typeof err.syscall === 'string') return { failure: { code: 'E_IO', file, offset: 0, message: err.message } };
+    return { internal: { file, message: err instanceof Error ? err.message : String(e), ...(err instanceof Error && err.stack ? { stack: err.stack } : {}) } };
   }
 }

@@ -3,7 +3,7 @@
  * LZMA specification (lzma-specification.txt in the LZMA SDK) and the .xz file format specification.
  * Synchronous; the output never grows past `maxOutput` (E_LIMIT), and every input read is bounded (E_FORMAT).
  */
-import { ReprodiffError } from '../errors.js';
+import { isProgrammingError, ReprodiffError } from '../errors.js';
 import { checkTime } from '../limits.js';
 
 export class CodecError extends Error {
@@ -468,6 +468,8 @@ export function bcjX86Decode(buf: Uint8Array, start: number, end: number, startP
 export function codecError(e: unknown, name: string | undefined, codec: string, base = 0): ReprodiffError {
   if (e instanceof ReprodiffError) return e;
   if (e instanceof CodecError) return new ReprodiffError(e.code, e.message, { file: name, structure: `${codec} stream`, offset: base + e.at });
+  // a bug in a decoder is not corrupt data: it goes on as it is, to be reported as an internal error
+  if (isProgrammingError(e)) throw e;
   const err = e as Error;
   return new ReprodiffError('E_FORMAT', `corrupt ${codec} data: ${err?.message ?? String(e)}`, { file: name, structure: `${codec} stream`, offset: base });
 }

@@ -11,12 +11,13 @@ import type { ByteSource } from '../io/source.js';
 import type { Container, Kind } from '../model.js';
 import { KINDS } from '../model.js';
 import type { Finding, Report, ReportSpan } from '../report/types.js';
-import type { CompareResult, RawFinding, Scope } from './compare.js';
+import type { CompareResult, RawFinding, Scope } from './types.js';
 import { normalize, subtract, total, type Interval, type Ranges } from './intervals.js';
-import { pushAll } from '../util/array.js';
 import { msOfIso } from '../util/time.js';
-import { FORMATS } from '../formats/index.js';
-import { normalValue, sameChangeKey, type Folded } from './fold.js';
+import { pushAll } from '../util/array.js';
+import { isCopyField, presenceHint } from '../walk/rules.js';
+import { sameChangeKey, type Folded } from './fold.js';
+import { normalValue, presentValue, sizeChanged, valuesDiffer } from './values.js';
 
 const MAX_UNKNOWN_FINDINGS = 500;
 /** unexplained runs closer than this are reported as one finding (byte counts stay exact) */
@@ -29,16 +30,12 @@ function outerIntervals(spans: ReportSpan[], side?: 'a' | 'b'): Interval[] {
 }
 
 
-function fieldPriority(name: string): number {
-  // an entry's own record before the copies in '.' and '..' records; modification times first
-  const copy = /\.(self|parent)\./.test(name) || /(^|\.)(backup|joliet)\./.test(name) ? 10 : 0;
+function fieldPriority(format: string, name: string): number {
+  // an entry's own record before the copies its format names (the '.' and '..' records); modification times first
+  const copy = isCopyField(format, name) ? 10 : 0;
   if (/modif|mtime/.test(name)) return copy;
   if (/creation|ctime/.test(name)) return copy + 1;
   return copy + 2;
-}
-
-function valueRange(lo: string, hi: string): string {
-  return lo === hi ? lo : `${lo} … ${hi}`;
 }
 
 /**
@@ -55,7 +52,7 @@ function groupSameChange(all: RawFinding[], folded: Map<string, Folded>): void {
   }
   for (const [key, list] of groups) {
     if (list.length < 2) continue;
-    list.sort((x, y) => fieldPriority(x.field!) - fieldPriority(y.field!) || (x.path < y.path ? -1 : x.path > y.path ? 1 : 0) || (x.field! < y.field! ? -1 : 1));
+    list.sort((x, y) => fieldPriority(x.format, x.field!) - fieldPriority(y.format, y.field!) || (x.path < y.path ? -1 : x.path > y.path ? 1 : 0) || (x.field! < y.field! ? -1 : 1));
     const primary = list[0]!;
     const others = list.slice(1);
     const rest = folded.get(key);
@@ -85,8 +82,8 @@ function groupSameChange(all: RawFinding[], folded: Map<string, Folded>): void {
         kind: primary.kind,
         root: false,
         causes: [primary],
-        a: valueRange(rest.min[0], rest.max[0]),
-        b: valueRange(rest.min[1], rest.max[1]),
+        a: { type: 'range', lo: rest.min[0], hi: rest.max[0] },
+        b: { type: 'range', lo: rest.min[1], hi: rest.max[1] },
         spans: rest.runs.spans,
         scope: primary.scope,
         detail: `the same ${primary.kind} change in ${rest.count} more fields (${[...rest.fields].slice(0, 6).join(', ')}${rest.fields.size > 6 ? ', …' : ''}) of ${rest.entries} entries, folded into one finding; its spans cover those fields and the equal bytes between them`,
@@ -263,7 +260,7 @@ function groupPresence(all: RawFinding[]): void {
       .filter(Boolean)
       .join('; ');
     primary.hint ??=
-      FORMATS.find((fmt) => fmt.name === primary.format)?.presenceHint ??
+      presenceHint(primary.format) ??
       'one build writes these fields and the other does not: run the producing tool with the same version and options for both';
     for (const o of list.slice(1)) {
       o.root = false;
@@ -320,7 +317,7 @@ class SpanIndex {
 
 /** A root that moves what follows it: an entry added or removed, another order, a content of another size. */
 function shifterOf(g: RawFinding): boolean {
-  return g.root && (g.kind === 'added' || g.kind === 'removed' || g.kind === 'ordering' || (g.field === null && g.kind === 'content' && g.a !== g.b && /bytes$/.test(String(g.a))));
+  return g.root && (g.kind === 'added' || g.kind === 'removed' || g.kind === 'ordering' || (g.field === null && g.kind === 'content' && sizeChanged(g.a, g.b)));
 }
 
 /**
@@ -454,7 +451,7 @@ function addImageSize(all: RawFinding[], res: CompareResult): void {
   const roots = (f: RawFinding): RawFinding[] => (f.root ? [f] : f.causes.filter((c) => c.root));
   const growers = new Set<RawFinding>();
   for (const f of all) {
-    if (f.kind === 'added' || f.kind === 'removed' || f.kind === 'size' || (f.field === null && f.kind === 'content' && f.a !== f.b)) {
+    if (f.kind === 'added' || f.kind === 'removed' || f.kind === 'size' || (f.field === null && f.kind === 'content' && valuesDiffer(f.a, f.b))) {
       for (const r of roots(f)) growers.add(r);
     }
   }
@@ -492,8 +489,8 @@ function markSourceDateEpoch(all: RawFinding[], sde: number): void {
   for (const f of all) {
     if (f.kind !== 'timestamp') continue;
     if (!f.sde) {
-      const a = timeSeconds(f.a);
-      const b = timeSeconds(f.b);
+      const a = timeSeconds(presentValue(f.a));
+      const b = timeSeconds(presentValue(f.b));
       if (a === undefined && b === undefined) continue;
       f.sde = { a: a === sde, b: b === sde };
     }
@@ -638,8 +635,8 @@ export function buildReport(
       kind: f.kind,
       root: f.root,
       causedBy: f.root ? [] : f.causes.map((c) => ids.get(c)!).filter(Boolean).sort((p, q) => +p.slice(1) - +q.slice(1)),
-      a: f.a,
-      b: f.b,
+      a: presentValue(f.a),
+      b: presentValue(f.b),
       spans: [...f.spans].sort((p, q) => (p.side < q.side ? -1 : p.side > q.side ? 1 : (p.stream ?? '') < (q.stream ?? '') ? -1 : (p.stream ?? '') > (q.stream ?? '') ? 1 : p.offset - q.offset)),
     };
     if (f.hint) out.hint = f.hint;

@@ -5,9 +5,10 @@
  * that, a copy only adds its spans to the group's folded runs and is never kept, so memory follows the size
  * of the report, not the number of entries.
  */
-import type { Kind, Value } from '../model.js';
+import type { Kind } from '../model.js';
 import type { ReportSpan } from '../report/types.js';
 import type { Ranges } from './intervals.js';
+import { normalValue, type FindingValue } from './values.js';
 
 /** copies of one change listed one by one; beyond this they are folded into one finding */
 export const MAX_COPIES = 1000;
@@ -19,19 +20,15 @@ export interface Groupable {
   root: boolean;
   field: string | null;
   kind: Kind;
-  a: Value;
-  b: Value;
+  a: FindingValue;
+  b: FindingValue;
   format: string;
   path: string;
   entry?: string;
   scope: { path: string };
 }
 
-export function normalValue(v: unknown): string {
-  if (typeof v !== 'string') return JSON.stringify(v);
-  // only a time with a zero fraction ends in "0Z": the common case needs no pattern
-  return v.length > 1 && v.charCodeAt(v.length - 1) === 90 && v.charCodeAt(v.length - 2) === 48 ? v.replace(/\.0+Z$/, 'Z') : v;
-}
+export { normalValue } from './values.js';
 
 /**
  * The keys of groups that do not depend on values (entries' times and inode numbers), by scope, format and

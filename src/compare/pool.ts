@@ -3,15 +3,21 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { createHash } from 'node:crypto';
-import { ReprodiffError } from '../errors.js';
+import { InternalError, ReprodiffError } from '../errors.js';
 import type { ByteSource, Extent } from '../io/source.js';
 import type { Span } from '../model.js';
 import type { DiffParts, DiffResult, DiffTask, HashTask, TaskFailure } from '../../workers/tasks.js';
 
 function unwrap<T>(r: T | TaskFailure, structure: string): T {
   if (r && typeof r === 'object' && 'failure' in r) {
-    const f = (r as TaskFailure).failure;
+    const f = r.failure;
     throw new ReprodiffError(f.code, f.message, { file: f.file, structure, offset: f.offset });
+  }
+  if (r && typeof r === 'object' && 'internal' in r) {
+    const f = r.internal;
+    const e = new Error(f.message);
+    if (f.stack) e.stack = f.stack;
+    throw new InternalError(`${f.file} (${structure}, in a worker)`, undefined, e);
   }
   return r as T;
 }
@@ -43,6 +49,9 @@ export class WorkerPool {
   }
 }
 
+/** the block the pass's threads read and count progress in (CHUNK in workers/tasks.ts) */
+const PASS_BLOCK = 64 * 1024;
+
 /** segment of the lockstep pass that a thread takes at a time */
 const SEGMENT = 32 * 1024 * 1024;
 
@@ -51,8 +60,13 @@ const SEGMENT = 32 * 1024 * 1024;
  * main thread parses (two CPUs shared by three busy threads would slow the parse more than the pass gains).
  */
 export class PassControl {
-  readonly work = new SharedArrayBuffer(12);
+  readonly work = new SharedArrayBuffer(16);
   private readonly flags = new Int32Array(this.work);
+
+  /** Bytes of each file the pass has compared so far (counted in the workers' 64 KiB blocks). */
+  compared(): number {
+    return Atomics.load(this.flags, 3) * PASS_BLOCK;
+  }
 
   holdBack(): void {
     Atomics.store(this.flags, 1, 1);

@@ -4,23 +4,22 @@
  * classifiers) is loaded only after the pass is handed to the pool, so it loads while the pool's threads start;
  * inputs found byte-identical never need it.
  */
-import { ReprodiffError } from '../errors.js';
 import { FileSource } from '../io/file.js';
 import { TempFiles } from '../io/spill.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import type { OpenContext } from '../model.js';
-import type { OpenResult } from '../walk/open.js';
+import { noViewsError, type OpenResult } from '../walk/open.js';
 import type { DiffResult } from '../../workers/tasks.js';
 import { Ranges } from './intervals.js';
 import { diffFiles, PassControl, WorkerPool } from './pool.js';
 import { trace } from '../util/trace.js';
-import type { CompareOptions, CompareResult } from './compare.js';
+import type { CompareOptions, CompareResult } from './types.js';
 
 /** The comparer and the parsers, loaded once. */
-async function loadProgram(): Promise<{ Comparer: typeof import('./compare.js').Comparer; openViews: typeof import('../walk/open.js').openViews; formats: string[] }> {
+async function loadProgram(): Promise<{ Comparer: typeof import('./compare.js').Comparer; openViews: typeof import('../walk/open.js').openViews }> {
   // the report's accounting is loaded here too, for the same reason
-  const [{ Comparer }, { openViews }, { FORMATS }] = await Promise.all([import('./compare.js'), import('../walk/open.js'), import('../formats/index.js'), import('./account.js')]);
-  return { Comparer, openViews, formats: FORMATS.map((f) => f.name) };
+  const [{ Comparer }, { openViews }] = await Promise.all([import('./compare.js'), import('../walk/open.js'), import('./account.js')]);
+  return { Comparer, openViews };
 }
 
 /** Runs the whole comparison of two files. */
@@ -66,30 +65,31 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
       if (Atomics.load(flag, 0) === 1) void open();
     });
     let diffResult: DiffResult;
+    const total = rootA.size + rootB.size;
+    const progress = opts.onProgress;
+    // the pass's progress, read from the workers' shared counter while the main thread is free to look
+    const ticker = progress
+      ? setInterval(() => progress({ phase: 'pass', bytesDone: Math.min(common, control.compared()) * 2, bytesTotal: total, entries: 0, decodedBytes: 0 }), 100)
+      : undefined;
     try {
       const passing = diffFiles(pool, rootA.path, rootB.path, common, { found, control });
       program ??= loadProgram();
       program.catch(() => undefined); // awaited below
       diffResult = await passing;
     } finally {
+      if (ticker) clearInterval(ticker);
       Atomics.notify(flag, 0); // ends the wait when nothing differed
     }
     trace('lockstep pass done');
     const differing = diffResult.differing + Math.abs(rootA.size - rootB.size);
-    const { Comparer, formats } = await program;
+    const { Comparer } = await program;
     const none = { views: [], failures: [] };
     const [oa, ob] = differing === 0 ? [none, none] : await open();
     for (const [o, src] of [
       [oa, rootA],
       [ob, rootB],
     ] as const) {
-      if (!o.views.length && differing > 0) {
-        if (o.failures.length) throw o.failures[0]!.error;
-        throw new ReprodiffError('E_FORMAT', `no known format recognises this file (${formats.join(', ')})`, {
-          file: src.name,
-          offset: 0,
-        });
-      }
+      if (!o.views.length && differing > 0) throw noViewsError(src, o);
     }
     let pairs = diffResult.ranges;
     if (rootA.size !== rootB.size) {
@@ -102,12 +102,18 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     const diff = new Ranges(pairs);
     diffResult.ranges = new Float64Array(0);
 
-    const cmp = new Comparer(rootA, rootB, pool, ctx, opts.onProgress);
+    const cmp = new Comparer(rootA, rootB, pool, ctx, progress && ((p) => progress({ phase: 'compare', bytesDone: total, bytesTotal: total, ...p })));
     cmp.sourceDateEpoch = opts.sourceDateEpoch;
     cmp.setDiff(diff);
     for (const f of oa.failures) cmp.notes.push(`${rootA.name}: not opened as ${f.format}: ${f.error.describe()}`);
     for (const f of ob.failures) cmp.notes.push(`${rootB.name}: not opened as ${f.format}: ${f.error.describe()}`);
-    if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
+    // between the comparer's own reports (every 1,024 entries), whenever it waits on the pool
+    const comparing = progress && differing > 0 ? setInterval(() => cmp.reportProgress(), 100) : undefined;
+    try {
+      if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
+    } finally {
+      if (comparing) clearInterval(comparing);
+    }
     trace('compared');
     return {
       sizeA: rootA.size,

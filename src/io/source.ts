@@ -160,11 +160,32 @@ export class ExtentSource implements ByteSource {
 }
 
 /**
- * A decoded (decompressed) stream. Its bytes live only in memory or in an unnamed temporary file
+ * Decoded bytes (a decompressed stream, a squashfs file, an inflated zip member), whichever way they are held:
+ * in memory, in a temporary file, or decoded on demand. Spans inside it name its stream; `origin` is where its
+ * encoded bytes sit in the parent, to which differences are rolled up. Implement this interface (rather than
+ * subclass DecodedSource) for content decoded on demand.
+ */
+export interface DecodedContent extends ByteSource {
+  readonly stream: string;
+  readonly origin: Span[];
+  /**
+   * Whether `other` (of the other build) decodes from the same places of its input, the same way: then, when no
+   * byte of `origin` differs, both decode to the same bytes and need not be decoded to be compared. Absent: no.
+   */
+  sameEncoding?(other: DecodedContent): boolean;
+}
+
+/** Whether a source holds decoded bytes (it has an origin in encoded bytes). */
+export function isDecoded(src: ByteSource): src is DecodedContent {
+  return src.stream !== undefined && Array.isArray((src as Partial<DecodedContent>).origin);
+}
+
+/**
+ * A decoded (decompressed) stream held whole. Its bytes live only in memory or in an unnamed temporary file
  * (io/spill.ts), so spans inside it name the stream; `origin` is the span of the encoded bytes in the parent,
  * to which differences are rolled up.
  */
-export class DecodedSource implements ByteSource {
+export class DecodedSource implements DecodedContent {
   readonly size: number;
   constructor(
     readonly name: string,
@@ -181,7 +202,6 @@ export class DecodedSource implements ByteSource {
   }
   readInto(offset: number, into: Uint8Array, structure?: string): void {
     const s = this.store;
-    // through read(), which subclasses that decode on demand (squashfs files, zip members) override
     if (s instanceof Uint8Array) into.set(this.read(offset, into.length, structure));
     else {
       checkRange(this, offset, into.length, structure);
@@ -190,15 +210,6 @@ export class DecodedSource implements ByteSource {
   }
   spans(offset: number, length: number): Span[] {
     return [{ stream: this.stream, offset, length }];
-  }
-  /**
-   * Whether `other` (of the other build) decodes from the same places of its input, the same way: then, when no
-   * byte of `origin` differs, both decode to the same bytes and need not be decoded to be compared. Sources
-   * that cannot tell say no.
-   */
-  sameEncoding(other: DecodedSource): boolean {
-    void other;
-    return false;
   }
 }
 

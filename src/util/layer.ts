@@ -1,5 +1,5 @@
 /** Helpers shared by the compression-layer containers (gzip, xz, zstd, lz4): one `/content` entry over a decoded stream. */
-import { ReprodiffError } from '../errors.js';
+import { isProgrammingError, ReprodiffError } from '../errors.js';
 import { DecodedSource, readAll, type ByteSource } from '../io/source.js';
 import type { Entry, FormatName, OpenContext, Span } from '../model.js';
 import { storeDecoded, type SpillFile } from '../io/spill.js';
@@ -38,6 +38,8 @@ export function contentEntry(src: ByteSource, format: FormatName, data: Uint8Arr
 /** Maps a codec's positioned error to a ReprodiffError naming the source. */
 export function layerError(e: unknown, src: ByteSource, format: string): ReprodiffError {
   if (e instanceof ReprodiffError) return e;
+  // a bug in a decoder is not corrupt data: it goes on as it is, to be reported as an internal error
+  if (isProgrammingError(e)) throw e;
   const ce = e as { code?: string; message?: string; at?: number };
   const code = ce.code === 'E_LIMIT' || ce.code === 'E_UNSUPPORTED' || ce.code === 'E_FORMAT' ? ce.code : 'E_FORMAT';
   return new ReprodiffError(code, ce.message ?? String(e), { file: src.name, structure: `${format} stream`, offset: ce.at ?? 0 });

@@ -1,9 +1,12 @@
 /**
  * Opening a source into its views: every format that recognises it. A hybrid ISO is iso9660 and mbr and gpt
  * and eltorito at once; an exclusive format (FAT, squashfs, PE, archives, compressed streams) owns its source.
- * Nested containers are opened from an entry's content, bounded by the depth limit.
+ *
+ * A format rejects a malformed source with a ReprodiffError: that is a clean rejection, kept as a failure of
+ * that view. Anything else a detector or a reader throws (a TypeError, a RangeError) is a bug and becomes an
+ * InternalError, which stops the run.
  */
-import { isReprodiffError, ReprodiffError } from '../errors.js';
+import { internalError, isReprodiffError, ReprodiffError } from '../errors.js';
 import { ExtentSource, SliceSource, type ByteSource } from '../io/source.js';
 import type { Container, Entry, Format, OpenContext } from '../model.js';
 import { FORMATS } from '../formats/index.js';
@@ -15,14 +18,23 @@ export interface OpenResult {
   failures: { format: string; error: ReprodiffError }[];
 }
 
+/** Where a source starts in its outer file (for messages), when it sits there. */
+function outerOffset(src: ByteSource): number | undefined {
+  if (src.size === 0) return undefined;
+  const first = src.spans(0, 1)[0];
+  return first && first.stream === undefined ? first.offset : undefined;
+}
+
 export function detectFormats(src: ByteSource, formats: readonly Format[] = FORMATS): Format[] {
   const scored: { f: Format; score: number }[] = [];
   for (const f of formats) {
     let score = 0;
     try {
       score = f.detect(src);
-    } catch {
-      score = 0; // a detector that cannot read its magic simply does not match
+    } catch (e) {
+      // a detector that cannot read its magic (a source too short) simply does not match
+      if (!isReprodiffError(e)) throw internalError(e, `${src.name} (detecting ${f.name})`, outerOffset(src));
+      score = 0;
     }
     if (score > 0) scored.push({ f, score });
   }
@@ -46,20 +58,16 @@ export async function openViews(src: ByteSource, ctx: OpenContext, formats: read
       else if (e instanceof EntryLimit) {
         // a format that let its entry cap escape instead of keeping a partial listing
         failures.push({ format: f.name, error: new ReprodiffError('E_LIMIT', e.describe(), { file: src.name, offset: e.offset }) });
-      }
-      else if (e instanceof RangeError || e instanceof TypeError) {
-        failures.push({ format: f.name, error: new ReprodiffError('E_FORMAT', `${f.name} reader failed: ${e.message}`, { file: src.name }) });
-      } else throw e;
+      } else throw internalError(e, `${src.name} as ${f.name}`, outerOffset(src));
     }
   }
   return { views, failures };
 }
 
-/** Compression layers only wrap one stream: their `/content` entry adds no path step. */
-const TRANSPARENT = new Set(['gzip', 'xz', 'zstd', 'lz4', 'bzip2']);
-
-export function isTransparent(format: string, entryPath: string): boolean {
-  return TRANSPARENT.has(format) && entryPath === '/content';
+/** The error for an input that no format opens: the first format's own rejection, or that none recognised it. */
+export function noViewsError(src: ByteSource, opened: OpenResult, formats: readonly Format[] = FORMATS): ReprodiffError {
+  if (opened.failures.length) return opened.failures[0]!.error;
+  return new ReprodiffError('E_FORMAT', `no known format recognises this file (${formats.map((f) => f.name).join(', ')})`, { file: src.name, offset: 0 });
 }
 
 /** The bytes of an entry's content as a source of its own (for opening nested containers). */
@@ -80,39 +88,4 @@ export function entrySource(container: Container, entry: Entry): ByteSource | un
 /** The bytes a source covers, as a key: two sources with one key are the same bytes. */
 export function sourceKey(src: ByteSource): string {
   return src.spans(0, src.size).map((s) => `${s.stream ?? ''}@${s.offset}+${s.length}`).join(',');
-}
-
-/**
- * Guards nesting: a container that holds its own bytes again (a partition starting at sector 0, a section
- * covering the whole file, a zip that contains itself) is not reopened inside itself, and the number of
- * nested containers in one run is capped.
- */
-export class NestGuard {
-  private opened = 0;
-  private capNoted = false;
-  constructor(
-    private readonly max: number,
-    private readonly note: (text: string) => void,
-  ) {}
-
-  /**
-   * 'ok' when `src` may be opened below `ancestors` (the keys of the sources above it); 'self' when it holds
-   * the bytes of a container above it; 'limit' past maxContainers.
-   */
-  allow(src: ByteSource, ancestors: readonly string[], where: string): 'ok' | 'self' | 'limit' {
-    const key = sourceKey(src);
-    if (ancestors.includes(key)) {
-      this.note(`${where} holds the same bytes as a container above it; it is not opened again inside itself`);
-      return 'self';
-    }
-    if (this.opened >= this.max) {
-      if (!this.capNoted) {
-        this.note(`more than ${this.max} nested containers: the rest are not opened and their differing bytes count as unexplained (limit maxContainers)`);
-        this.capNoted = true;
-      }
-      return 'limit';
-    }
-    this.opened++;
-    return 'ok';
-  }
 }

@@ -7,7 +7,8 @@ import { TempFiles } from '../../src/io/spill.js';
 import { DEFAULT_LIMITS } from '../../src/limits.js';
 import type { Container } from '../../src/model.js';
 import { bzip2Format, openBzip2 } from '../../src/formats/bzip2/index.js';
-import { isTransparent, openViews } from '../../src/walk/open.js';
+import { openViews } from '../../src/walk/open.js';
+import { isTransparent } from '../../src/walk/rules.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
 import { execFileSync } from 'node:child_process';
 

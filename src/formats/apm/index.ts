@@ -125,4 +125,5 @@ function extentOf(src: ByteSource, i: number, start: number, blocks: number, bs:
   return len > 0 ? [{ offset: off, length: len }] : [];
 }
 
-export const apmFormat: Format = { name: 'apm', detect, exclusive: false, open };
+/** its partitions (boot images) lie over what the other views of a hybrid image parse */
+export const apmFormat: Format = { name: 'apm', detect, exclusive: false, coResident: true, open };

@@ -13,6 +13,7 @@ import { contentEntry, layerError, readCompressed, streamId } from '../../util/l
 export const bzip2Format: Format = {
   name: 'bzip2',
   exclusive: true,
+  transparentEntry: '/content',
   detect(src: ByteSource): number {
     if (src.size < 14) return 0;
     const b = src.read(0, 10, 'bzip2 magic');

@@ -93,6 +93,7 @@ function compressedAt(src: ByteSource, off: number): string | null {
 export const cpioFormat: Format = {
   name: 'cpio',
   exclusive: true,
+  orderingHint: 'sort the member list: `find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --reproducible`',
   detect(src: ByteSource): number {
     const d = src.size >= BIN_HEADER ? magicAt(src, 0) : null;
     if (d === 'bin-le' || d === 'bin-be') return plausibleBinary(src, d) ? 70 : 0;

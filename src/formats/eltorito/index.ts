@@ -268,4 +268,5 @@ function bootInfoTable(
   };
 }
 
-export const eltoritoFormat: Format = { name: 'eltorito', detect, exclusive: false, open };
+/** its partitions (boot images) lie over what the other views of a hybrid image parse */
+export const eltoritoFormat: Format = { name: 'eltorito', detect, exclusive: false, coResident: true, open };

@@ -3,7 +3,7 @@
  * demand, a few cached per image), holes of chunk-based files, and stored extents between them.
  */
 import { ReprodiffError } from '../../errors.js';
-import { DecodedSource, checkRange, type ByteSource } from '../../io/source.js';
+import { DecodedSource, checkRange, type ByteSource, type DecodedContent } from '../../io/source.js';
 import type { Span } from '../../model.js';
 
 /** One extent of a file: decoded bytes [la, la + llen), held at [pa, pa + plen) of the image. */
@@ -61,7 +61,7 @@ export class ErofsFileSource extends DecodedSource {
   }
 
   /** The same extents, stored the same way at the same places. */
-  override sameEncoding(other: DecodedSource): boolean {
+  sameEncoding(other: DecodedContent): boolean {
     if (!(other instanceof ErofsFileSource) || other.size !== this.size || other.pieces.length !== this.pieces.length) return false;
     for (let i = 0; i < this.pieces.length; i++) {
       const x = this.pieces[i] as Piece;

@@ -466,6 +466,7 @@ const NO_EXTENTS: Extent[] = [];
 export const ext4Format: Format = {
   name: 'ext4',
   exclusive: true,
+  isCopyField: (name) => /(^|\.)backup\./.test(name),
   detect,
   open(src: ByteSource, ctx: OpenContext): Container {
     return new Ext4Reader(src, ctx).read();

@@ -252,4 +252,5 @@ function comparePrimaryAndBackup(
 }
 
 
-export const gptFormat: Format = { name: 'gpt', detect, exclusive: false, open };
+/** its partitions lie over what the other views of a hybrid image parse; the backup header repeats the primary */
+export const gptFormat: Format = { name: 'gpt', detect, exclusive: false, coResident: true, isCopyField: (name) => /(^|\.)backup\./.test(name), open };

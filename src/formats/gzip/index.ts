@@ -25,6 +25,7 @@ const OS_NAMES: Record<number, string> = {
 export const gzipFormat: Format = {
   name: 'gzip',
   exclusive: true,
+  transparentEntry: '/content',
   detect(src: ByteSource): number {
     if (src.size < 18) return 0;
     const b = src.read(0, 3, 'gzip magic');

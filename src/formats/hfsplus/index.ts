@@ -136,4 +136,4 @@ function readAlternate(src: ByteSource, vh: VolumeHeader, primary: Bytes, volume
   void vh;
 }
 
-export const hfsplusFormat: Format = { name: 'hfsplus', detect, exclusive: true, open };
+export const hfsplusFormat: Format = { name: 'hfsplus', detect, exclusive: true, isCopyField: (name) => /(^|\.)backup\./.test(name), open };

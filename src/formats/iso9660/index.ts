@@ -18,6 +18,7 @@ import {
   type EntryType,
   type Field,
   type Format,
+  type LazyFields,
   type OpenContext,
   type Region,
   type Span,
@@ -46,6 +47,10 @@ function isVolumeDescriptor(src: ByteSource, sector: number): boolean {
 export const iso9660Format: Format = {
   name: 'iso9660',
   exclusive: false,
+  orderingHint:
+    'file placement follows the order files are added: give xorriso a fixed order (`-sort_weight`, or mkisofs `-sort FILE`) and build from a tree walked in sorted order',
+  // the `.` and `..` records repeat a directory's own record; Joliet repeats the primary volume's records
+  isCopyField: (name) => /\.(self|parent)\./.test(name) || /(^|\.)joliet\./.test(name),
   detect(src) {
     return isVolumeDescriptor(src, VD_START) ? 100 : 0;
   },
@@ -731,7 +736,7 @@ interface PendingFile {
  * records are a chain of rows of the reader's table; its content is one extent at `extentAt` of `size` bytes, or a list
  * (a multi-extent, interleaved or truncated file).
  */
-class IsoEntry implements Entry, Chain {
+class IsoEntry implements Entry, LazyFields, Chain {
   opaque?: string;
   private extentAt = -1;
   private extentList: Extent[] | undefined;
@@ -759,11 +764,16 @@ class IsoEntry implements Entry, Chain {
     return this.extentAt < 0 ? NO_EXTENTS : [{ offset: this.extentAt, length: this.size }];
   }
 
-  get fields(): Field[] {
+  /** Made afresh from the records on each call (LazyFields). */
+  readFields(): Field[] {
     const rows = this.reader.rows;
     const out: Field[] = [];
     for (let r = this.first; r >= 0; r = rows.next(r)) pushAll(out, this.reader.recordFieldsAt(r));
     return out;
+  }
+
+  get fields(): Field[] {
+    return this.readFields();
   }
 
   fieldsTouching(touched: (offset: number, length: number) => boolean): Field[] {

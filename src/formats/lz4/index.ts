@@ -12,6 +12,7 @@ import { contentEntry, layerError, readCompressed, streamId } from '../../util/l
 export const lz4Format: Format = {
   name: 'lz4',
   exclusive: true,
+  transparentEntry: '/content',
   detect(src: ByteSource): number {
     if (src.size < 8) return 0;
     const m = new DataView(src.read(0, 4, 'lz4 magic').slice().buffer).getUint32(0, true);

@@ -207,4 +207,5 @@ function readLogical(
   }
 }
 
-export const mbrFormat: Format = { name: 'mbr', detect, exclusive: false, open };
+/** its partitions (boot images) lie over what the other views of a hybrid image parse */
+export const mbrFormat: Format = { name: 'mbr', detect, exclusive: false, coResident: true, open };

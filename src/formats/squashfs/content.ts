@@ -5,7 +5,7 @@
 import { ReprodiffError } from '../../errors.js';
 import type { Codec } from '../../codec/index.js';
 import { decompress } from '../../codec/index.js';
-import { DecodedSource, checkRange, type ByteSource } from '../../io/source.js';
+import { checkRange, type ByteSource, type DecodedContent } from '../../io/source.js';
 import type { Span } from '../../model.js';
 import { readAcrossBlocks } from '../../io/blocks.js';
 
@@ -56,27 +56,25 @@ export class BlockCache {
   }
 }
 
-/** The base class's buffer, unused: the bytes are decoded on demand. One shared instance. */
-const EMPTY = new Uint8Array(0);
-
 /**
- * A DecodedSource whose `origin` is every encoded block of the file (data blocks, then the shared fragment
+ * Decoded content whose `origin` is every encoded block of the file (data blocks, then the shared fragment
  * block); `originAt(x)` names the one block that holds decoded offset x. Nothing is held until read.
  */
-export class SquashfsFileSource extends DecodedSource {
-  declare readonly size: number;
+export class SquashfsFileSource implements DecodedContent {
+  readonly stream: string;
+  readonly origin: Span[];
 
   constructor(
-    name: string,
+    readonly name: string,
     private readonly outer: ByteSource,
-    size: number,
+    readonly size: number,
     private readonly blocks: readonly DataBlock[],
     private readonly fragment: Fragment | undefined,
     private readonly cache: BlockCache,
     inode: number,
   ) {
-    super(name, EMPTY, `${outer.name}#squashfs:${inode}`, encodedSpans(outer, blocks, fragment));
-    this.size = size;
+    this.stream = `${outer.name}#squashfs:${inode}`;
+    this.origin = encodedSpans(outer, blocks, fragment);
   }
 
   private get blockSize(): number {
@@ -84,7 +82,7 @@ export class SquashfsFileSource extends DecodedSource {
   }
 
   /** The same data blocks and fragment (block and offset in it), decoded with the same compressor and block size. */
-  override sameEncoding(other: DecodedSource): boolean {
+  sameEncoding(other: DecodedContent): boolean {
     if (!(other instanceof SquashfsFileSource) || other.size !== this.size) return false;
     if (other.cache.codec !== this.cache.codec || other.blockSize !== this.blockSize || other.blocks.length !== this.blocks.length) return false;
     for (let i = 0; i < this.blocks.length; i++) {
@@ -129,13 +127,18 @@ export class SquashfsFileSource extends DecodedSource {
     return data.subarray(f.offset, f.offset + want);
   }
 
-  override read(offset: number, length: number, structure?: string): Uint8Array {
+  read(offset: number, length: number, structure?: string): Uint8Array {
     checkRange(this, offset, length, structure);
     return readAcrossBlocks(offset, length, this.blockSize, (i) => this.piece(i));
   }
 
+  /** Copies into `into`: blocks in the shared cache are never handed out as views that outlive the read. */
+  readInto(offset: number, into: Uint8Array, structure?: string): void {
+    into.set(this.read(offset, into.length, structure));
+  }
+
   /** Bytes of stored (uncompressed) blocks map to the image; decoded bytes name this file's stream. */
-  override spans(offset: number, length: number): Span[] {
+  spans(offset: number, length: number): Span[] {
     checkRange(this, offset, length, 'span');
     const out: Span[] = [];
     let pos = offset;
@@ -148,7 +151,7 @@ export class SquashfsFileSource extends DecodedSource {
       const f = this.fragment;
       if (b && b.stored > 0 && !b.compressed) out.push(...this.outer.spans(b.disk + w, n));
       else if (!b && f && !f.compressed) out.push(...this.outer.spans(f.disk + f.offset + w, n));
-      else out.push({ stream: this.stream as string, offset: pos, length: n });
+      else out.push({ stream: this.stream, offset: pos, length: n });
       pos += n;
       left -= n;
     }

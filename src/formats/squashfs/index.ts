@@ -8,7 +8,7 @@ import { ReprodiffError, isReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource, Extent } from '../../io/source.js';
 import { checkCap, checkEntries, checkTime, EntryLimit, type Limits } from '../../limits.js';
-import type { Container, Entry, EntryMeta, EntryType, Field, Format, Region } from '../../model.js';
+import type { Container, Entry, EntryMeta, EntryType, Field, Format, LazyFields, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
@@ -501,7 +501,7 @@ interface DirentRef {
 }
 
 /** A squashfs entry that reads its fields and metadata from its records when asked (not cached). */
-class SquashfsEntry implements Entry {
+class SquashfsEntry implements Entry, LazyFields {
   size = 0;
   extents: Extent[] = NO_EXTENTS;
   contentSource?: ByteSource;
@@ -516,8 +516,13 @@ class SquashfsEntry implements Entry {
     readonly target: string | undefined,
   ) {}
 
-  get fields(): Field[] {
+  /** Made afresh from the inode and directory entry on each call (LazyFields). */
+  readFields(): Field[] {
     return this.reader.fieldsOf(this);
+  }
+
+  get fields(): Field[] {
+    return this.readFields();
   }
 
   get meta(): EntryMeta {

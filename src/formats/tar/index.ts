@@ -23,6 +23,7 @@ const MAX_SPARSE_EXT = 4096;
 export const tarFormat: Format = {
   name: 'tar',
   exclusive: true,
+  orderingHint: 'use `tar --sort=name`',
   detect(src: ByteSource): number {
     if (src.size < BLOCK) return 0;
     const b = Bytes.at(src, 0, BLOCK, 'tar header');

@@ -15,6 +15,7 @@ const FILTER_NAMES: Record<number, string> = { 0x21: 'lzma2', 0x04: 'x86', 0x03:
 export const xzFormat: Format = {
   name: 'xz',
   exclusive: true,
+  transparentEntry: '/content',
   detect(src: ByteSource): number {
     if (src.size < 32) return 0;
     const b = src.read(0, 6, 'xz magic');

@@ -51,6 +51,7 @@ function findEocd(src: ByteSource): number {
 export const zipFormat: Format = {
   name: 'zip',
   exclusive: true,
+  orderingHint: 'add files in sorted order (`find . | LC_ALL=C sort | zip -X -@ out.zip`)',
   presenceHint:
     'one build writes these extra fields and the other does not: run zip with the same options for both (`zip -X` leaves out the extended timestamp and uid/gid fields)',
   detect(src: ByteSource): number {

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { decompress } from '../../codec/index.js';
 import { ReprodiffError, isReprodiffError } from '../../errors.js';
-import { DecodedSource, checkRange, type ByteSource } from '../../io/source.js';
+import { checkRange, type ByteSource, type DecodedContent } from '../../io/source.js';
 import type { Span } from '../../model.js';
 
 /** Serves yauzl's positional reads from a ByteSource (no file descriptor, no whole-file buffer). */
@@ -34,24 +34,22 @@ export class SourceReader extends yauzl.RandomAccessReader {
 
 /**
  * The inflated bytes of one deflated member, decoded on first read and checked against the declared size.
- * A DecodedSource whose `origin` is the member's compressed bytes, so differences roll up to them; unlike
- * its base it holds nothing until read.
+ * Its `origin` is the member's compressed bytes, so differences roll up to them; it holds nothing until read.
  */
-export class InflateSource extends DecodedSource {
-  declare readonly size: number;
+export class InflateSource implements DecodedContent {
+  readonly origin: Span[];
   private decodedData: Uint8Array | undefined;
 
   constructor(
-    name: string,
+    readonly name: string,
     private readonly parent: ByteSource,
     private readonly offset: number,
     private readonly compressedSize: number,
-    size: number,
+    readonly size: number,
     private readonly maxOutput: number,
-    streamId: string,
+    readonly stream: string,
   ) {
-    super(name, new Uint8Array(0), streamId, parent.spans(offset, compressedSize));
-    this.size = size;
+    this.origin = parent.spans(offset, compressedSize);
   }
 
   private decoded(): Uint8Array {
@@ -89,14 +87,19 @@ export class InflateSource extends DecodedSource {
     return out;
   }
 
-  override read(offset: number, length: number, structure?: string): Uint8Array {
+  read(offset: number, length: number, structure?: string): Uint8Array {
     checkRange(this, offset, length, structure);
     return this.decoded().subarray(offset, offset + length);
   }
 
-  override spans(offset: number, length: number): Span[] {
+  /** Copies into `into`: a caller reusing one buffer never holds a view of bytes that release() drops. */
+  readInto(offset: number, into: Uint8Array, structure?: string): void {
+    into.set(this.read(offset, into.length, structure));
+  }
+
+  spans(offset: number, length: number): Span[] {
     checkRange(this, offset, length, 'span');
-    return [{ stream: this.stream as string, offset, length }];
+    return [{ stream: this.stream, offset, length }];
   }
 
   /** Drops the decoded bytes (they are decoded again on the next read). */

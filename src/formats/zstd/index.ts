@@ -14,6 +14,7 @@ import { contentEntry, layerError, readCompressed, streamId } from '../../util/l
 export const zstdFormat: Format = {
   name: 'zstd',
   exclusive: true,
+  transparentEntry: '/content',
   detect(src: ByteSource): number {
     if (src.size < 9) return 0;
     const b = src.read(0, 4, 'zstd magic');

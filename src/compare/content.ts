@@ -1,0 +1,148 @@
+/**
+ * Content equality of two paired entries, cheapest test first: the same bytes at the same offsets with no
+ * differing byte inside; the same encoded bytes decoded the same way; the bytes compared (decoded contents)
+ * or hashed in the pool (contents in the inputs). Differing contents go to nesting.ts, then to evidence.ts,
+ * and otherwise become one content finding.
+ */
+import { isDecoded, type ByteSource, type Extent } from '../io/source.js';
+import type { Entry, Span } from '../model.js';
+import { pushAll } from '../util/array.js';
+import { isCoResident } from '../walk/rules.js';
+import type { Comparer } from './compare.js';
+import { explainDiffering } from './evidence.js';
+import { compareNested } from './nesting.js';
+import { noteShift } from './placement.js';
+import { hashContent, sameContent } from './pool.js';
+import { encodedSpans, placementSpan, reportSpans, sameExtents, sameSpans } from './spans.js';
+import type { ContentPair } from './types.js';
+import type { FindingValue } from './values.js';
+
+/** Compares two contents; undefined when that was settled at once (same bytes at the same offsets). */
+export function compareContent(cx: Comparer, pair: ContentPair): Promise<void> | undefined {
+  const { ca, cb, ea, eb, placed } = pair;
+  const srcA = ea.contentSource ?? ca.source;
+  const srcB = eb.contentSource ?? cb.source;
+  const spansA: Span[] = [];
+  const spansB: Span[] = [];
+  for (const e of ea.extents) pushAll(spansA, srcA.spans(e.offset, e.length));
+  for (const e of eb.extents) pushAll(spansB, srcB.spans(e.offset, e.length));
+  if (ea.size === eb.size && ((cx.sameSpans(spansA, spansB) && cx.untouched(spansA)) || sameDecoded(cx, srcA, srcB, ea, eb))) {
+    const first = placementSpan(srcA, spansA);
+    if (first) placed.push({ path: ea.path, a: first.offset, b: first.offset, ea, eb });
+    return undefined;
+  }
+  return compareContentBytes(cx, pair, srcA, srcB, spansA, spansB);
+}
+
+/**
+ * A decoded content (a squashfs file) whose encoded bytes sit at the same places, unchanged, and decode the
+ * same way, holds the same bytes: it needs no decoding.
+ */
+function sameDecoded(cx: Comparer, srcA: ByteSource, srcB: ByteSource, ea: Entry, eb: Entry): boolean {
+  return (
+    isDecoded(srcA) &&
+    isDecoded(srcB) &&
+    sameExtents(ea.extents, eb.extents) &&
+    srcA.sameEncoding?.(srcB) === true &&
+    sameSpans(srcA.origin, srcB.origin) &&
+    cx.untouched(srcA.origin)
+  );
+}
+
+/**
+ * The encoded bytes a content is decoded from, when they are its own (a zip member, not a file inside a
+ * compressed archive) and lie in the outer file: the content is all of its decoded stream.
+ */
+function ownEncoding(e: Entry, src: ByteSource): Extent[] | undefined {
+  if (e.contentSource === undefined || !isDecoded(src) || e.size !== src.size) return undefined;
+  let n = 0;
+  for (const x of e.extents) n += x.length;
+  if (n !== src.size || src.origin.some((o) => o.stream !== undefined)) return undefined;
+  return src.origin.map((o) => ({ offset: o.offset, length: o.length }));
+}
+
+/** The contents' bytes differ or moved: hash them, then look inside when they differ. */
+async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSource, srcB: ByteSource, spansA: Span[], spansB: Span[]): Promise<void> {
+  const { ca, cb, ea, eb, path, prefix, depth, scope, placed } = pair;
+  let equal = false;
+  let hashes: Promise<[string, string]> | undefined;
+  const hashBoth = (): Promise<[string, string]> =>
+    (hashes ??= Promise.all([hashContent(cx.pool, cx.rootA.path, srcA, ea.extents, spansA), hashContent(cx.pool, cx.rootB.path, srcB, eb.extents, spansB)]));
+  if (ea.size === eb.size) {
+    // contents in the inputs are hashed by the pool, which reads them itself; those in decoded streams are
+    // compared here byte by byte (stopping at the first difference), and hashed only for a report that
+    // shows their digests
+    const inFiles = spansA.every((s) => s.stream === undefined) && spansB.every((s) => s.stream === undefined);
+    if (inFiles) {
+      const [ha, hb] = await hashBoth();
+      equal = ha === hb;
+    } else {
+      cx.decodedBytes += ea.size + eb.size;
+      equal = sameContent(srcA, ea.extents, srcB, eb.extents);
+    }
+  }
+  // placement in the outer file: a decoded content (a squashfs file, a deflated zip member) sits where its
+  // encoded bytes are
+  const firstA = placementSpan(srcA, spansA);
+  const firstB = placementSpan(srcB, spansB);
+  if (equal) {
+    if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
+    if (!cx.sameSpans(spansA, spansB)) noteShift(scope, reportSpans('a', spansA), reportSpans('b', spansB), 'contents');
+    // a member decoded from bytes of its own (a deflated zip member): its encoded bytes moved with it
+    const oa = ownEncoding(ea, srcA);
+    const ob = ownEncoding(eb, srcB);
+    if (oa && ob && !sameExtents(oa, ob) && sameContent(cx.rootA, oa, cx.rootB, ob)) noteShift(scope, reportSpans('a', oa), reportSpans('b', ob), 'contents');
+    return;
+  }
+  if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
+
+  // a partition or boot image that spans structures another view already compared (the ISO 9660 volume
+  // inside an isohybrid partition): when every differing byte in it is explained, it adds nothing
+  if (isCoResident(ca.format) && cx.explainedAlready(spansA, spansB)) return;
+
+  // contents differ: open both as nested containers where a format recognises them
+  const nested = await compareNested(cx, ca, cb, ea, eb, path, prefix, depth, scope);
+  if (nested === true) return;
+  const sizeA: FindingValue = { type: 'size', bytes: ea.size };
+  const sizeB: FindingValue = { type: 'size', bytes: eb.size };
+  if (nested !== false) {
+    // a limit stopped the look inside: its bytes are not explained by calling them "content"
+    cx.add({
+      path,
+      format: ca.format,
+      field: null,
+      kind: 'unknown',
+      root: true,
+      a: sizeA,
+      b: sizeB,
+      spans: [...reportSpans('a', spansA), ...reportSpans('b', spansB), ...encodedSpans(srcA, srcB)],
+      scope,
+      entry: ea.path,
+      detail: `not examined: ${nested.limit}`,
+      hint: 'raise the limit named here to look inside',
+    });
+    return;
+  }
+  if (explainDiffering(cx, ca, cb, ea, eb, path, scope)) return;
+  // a partition or boot image is a view of bytes the file system over them parses: a whole-partition root
+  // would claim every differing byte in it; what no structure explains is left to the accounting (unknown)
+  if (isCoResident(ca.format)) {
+    cx.notes.push(`${path} (${ca.format}): its content differs and no format opens it; the differing bytes in it that no other view explains are reported as unknown`);
+    return;
+  }
+  const same = ea.size === eb.size;
+  const [hashA, hashB] = same ? await hashBoth() : ['', ''];
+  cx.add({
+    path,
+    format: ca.format,
+    field: null,
+    kind: 'content',
+    root: true,
+    a: same ? { type: 'digest', sha256: hashA } : sizeA,
+    b: same ? { type: 'digest', sha256: hashB } : sizeB,
+    // a decoded content also claims its encoded bytes: they differ because it does
+    spans: [...reportSpans('a', spansA), ...reportSpans('b', spansB), ...encodedSpans(srcA, srcB)],
+    scope,
+    entry: ea.path,
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * Pairing: the views of one source pair by format, and the entries of two containers by path. Each pair of
+ * entries has its fields compared (fields.ts) and its contents (content.ts); what one build lists alone is
+ * added or removed. Ordering, placement and stream roll-up close each container.
+ */
+import { entryFields, type Container, type Entry } from '../model.js';
+import { Inflight, Walker } from '../walk/walker.js';
+import type { Comparer } from './compare.js';
+import { compareContent } from './content.js';
+import { compareFields } from './fields.js';
+import { findOrdering } from './ordering.js';
+import { addPlacement, noteShift } from './placement.js';
+import { bytesEqual, extentSpans, readSpans, reportSpans } from './spans.js';
+import { rollUpStreams } from './streams.js';
+import { newScope, type Placed, type Scope } from './types.js';
+import type { EntryValue } from './values.js';
+
+/** Compares the views of one source pair; `prefix` is '' for the inputs, `<entry path>/` for nested ones. */
+export async function compareViews(cx: Comparer, viewsA: Container[], viewsB: Container[], prefix: string, depth: number): Promise<void> {
+  const containerPath = prefix === '' ? '/' : prefix.slice(0, -1);
+  const byFormatB = new Map(viewsB.map((v) => [v.format, v]));
+  const seen = new Set<string>();
+  for (const va of viewsA) {
+    seen.add(va.format);
+    const vb = byFormatB.get(va.format);
+    const scope = newScope(containerPath, va.format);
+    cx.scopes.push(scope);
+    if (!vb) {
+      cx.add({ path: containerPath, format: va.format, field: null, kind: 'removed', root: true, a: va.format, b: null, spans: [], scope, detail: `only the first input holds a ${va.format} structure here` });
+      continue;
+    }
+    await compareContainer(cx, va, vb, prefix, depth, scope);
+  }
+  for (const vb of viewsB) {
+    if (seen.has(vb.format)) continue;
+    const scope = newScope(containerPath, vb.format);
+    cx.scopes.push(scope);
+    cx.add({ path: containerPath, format: vb.format, field: null, kind: 'added', root: true, a: null, b: vb.format, spans: [], scope, detail: `only the second input holds a ${vb.format} structure here` });
+  }
+}
+
+function entryValue(e: Entry): EntryValue {
+  return { type: 'entry', entryType: e.type, size: e.size };
+}
+
+/**
+ * Whether a field of this entry already reported this change (a symlink target in `rr.sl`, `tar.linkname`,
+ * `squashfs.inode.target`): the entry's `target` is the same bytes seen again, not a second cause.
+ */
+function saidAlready(scope: Scope, entry: string, a: string | null, b: string | null): boolean {
+  for (let i = scope.findings.length - 1; i >= 0; i--) {
+    const f = scope.findings[i]!;
+    if (f.entry !== entry) break; // the entry's own findings are the last ones made in its scope
+    if (f.field !== null && f.a === a && f.b === b) return true;
+  }
+  return false;
+}
+
+/** A note both builds share is said once; one only a build has names that build. */
+function mergeNotes(cx: Comparer, ca: Container, cb: Container, scope: Scope): void {
+  const format = ca.format;
+  const inB = new Set(cb.notes);
+  const inA = new Set(ca.notes);
+  for (const n of ca.notes) cx.notes.push(inB.has(n) ? `${scope.path} (${format}): ${n}` : `${cx.rootA.name}: ${scope.path} (${format}): ${n}`);
+  for (const n of cb.notes) if (!inA.has(n)) cx.notes.push(`${cx.rootB.name}: ${scope.path} (${format}): ${n}`);
+}
+
+async function compareContainer(cx: Comparer, ca: Container, cb: Container, prefix: string, depth: number, scope: Scope): Promise<void> {
+  const format = ca.format;
+  compareFields(cx, ca.fields, cb.fields, scope.path, format, scope);
+  mergeNotes(cx, ca, cb, scope);
+
+  // which of build B's entries build A lists too; listings in the same order (the usual case) pair by
+  // position, and build B's entries are mapped by path only once a position does not match
+  const listedInA = new Uint8Array(cb.entries.length);
+  let indexB: Map<string, number> | undefined;
+  const findB = (path: string, i: number): number | undefined => {
+    if (cb.entries[i]?.path === path) return i;
+    if (!indexB) {
+      indexB = new Map();
+      for (const [j, e] of cb.entries.entries()) indexB.set(e.path, j);
+    }
+    return indexB.get(path);
+  };
+  // a listing a limit cut short: an entry only one side lists may lie past the other side's cut
+  const cut = ca.partial !== undefined || cb.partial !== undefined;
+  if (cut) cx.notes.push(`${scope.path} (${format}): a limit stopped the listing, so entries only one build lists are not reported as added or removed; their differing bytes count as unexplained`);
+  const pathOf = (e: Entry): string => Walker.entryPath(format, e.path, prefix, scope.path);
+  const placed: Placed[] = [];
+  // contents that need hashing or opening run in the pool, a bounded number at a time
+  const inflight = new Inflight();
+
+  for (const [ia, ea] of ca.entries.entries()) {
+    const ib = findB(ea.path, ia);
+    const eb = ib === undefined ? undefined : cb.entries[ib]!;
+    const path = pathOf(ea);
+    if (ib !== undefined) listedInA[ib] = 1;
+    if (!eb) {
+      if (cut) continue;
+      cx.add({ path, format, field: null, kind: 'removed', root: true, a: entryValue(ea), b: null, spans: [...extentSpans('a', ea.contentSource ?? ca.source, ea.extents), ...entryFields(ea).flatMap((f) => reportSpans('a', f.spans))], scope, entry: ea.path });
+      continue;
+    }
+    // records at the same offsets with no differing byte hold the same fields: do not read them
+    const ra = ea.records;
+    const rb = eb.records;
+    const here = ra !== undefined && rb !== undefined && cx.sameSpans(ra, rb);
+    if (!(here && cx.untouched(ra))) {
+      // records at the same offsets: only fields over differing bytes can differ, so only those are made
+      const touching = here && ea.fieldsTouching !== undefined && eb.fieldsTouching !== undefined;
+      const fa = touching ? ea.fieldsTouching!(cx.touchedIn(ca.source)) : entryFields(ea);
+      const fb = touching ? eb.fieldsTouching!(cx.touchedIn(cb.source)) : entryFields(eb);
+      compareFields(cx, fa, fb, path, format, scope, ea.path);
+      // records that moved with their bytes unchanged (names and padding included) are the same bytes elsewhere
+      if (ra !== undefined && rb !== undefined && !here) {
+        const ba = readSpans(ra, cx.rootA);
+        const bb = readSpans(rb, cx.rootB);
+        if (ba && bb && bytesEqual(ba, bb)) noteShift(scope, reportSpans('a', ra), reportSpans('b', rb), 'fields');
+      }
+    }
+    if (ea.type !== eb.type) {
+      cx.add({ path, format, field: 'type', kind: 'content', root: true, a: ea.type, b: eb.type, spans: [], scope, entry: ea.path });
+      continue;
+    }
+    if ((ea.meta.target ?? null) !== (eb.meta.target ?? null) && !saidAlready(scope, ea.path, ea.meta.target ?? null, eb.meta.target ?? null)) {
+      cx.add({ path, format, field: 'target', kind: 'content', root: true, a: ea.meta.target ?? null, b: eb.meta.target ?? null, spans: [], scope, entry: ea.path });
+    }
+    if (ea.type === 'file' || ea.extents.length || eb.extents.length) {
+      const pending = compareContent(cx, { ca, cb, ea, eb, path, prefix, depth, scope, placed });
+      if (pending) {
+        const full = inflight.add(pending);
+        if (full) await full;
+      }
+    }
+    cx.entryDone();
+  }
+  for (const [i, eb] of cb.entries.entries()) {
+    if (listedInA[i] || cut) continue;
+    cx.add({ path: pathOf(eb), format, field: null, kind: 'added', root: true, a: null, b: entryValue(eb), spans: [...extentSpans('b', eb.contentSource ?? cb.source, eb.extents), ...entryFields(eb).flatMap((f) => reportSpans('b', f.spans))], scope, entry: eb.path });
+  }
+  await inflight.settled();
+  findOrdering(cx, ca, cb, scope, placed);
+  addPlacement(cx, scope, format);
+  rollUpStreams(cx, ca, cb, scope);
+}

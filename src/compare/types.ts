@@ -1,0 +1,125 @@
+/** What the comparer produces: findings before ids are assigned, and the pairs of containers they belong to. */
+import type { ByteSource } from '../io/source.js';
+import type { Limits } from '../limits.js';
+import type { Container, Entry, Kind } from '../model.js';
+import type { ReportSpan } from '../report/types.js';
+import type { Folded } from './fold.js';
+import type { Ranges } from './intervals.js';
+import type { FindingValue } from './values.js';
+
+/** How far a comparison has come, for a progress display. */
+export interface CompareProgress {
+  /** 'pass': the lockstep pass over both inputs; 'compare': parsing, decoding and comparing entries */
+  phase: 'pass' | 'compare';
+  /** bytes of both inputs the pass has compared, of `bytesTotal` */
+  bytesDone: number;
+  bytesTotal: number;
+  /** entries compared so far */
+  entries: number;
+  /** bytes decoded from compressed streams and contents so far */
+  decodedBytes: number;
+}
+
+export interface CompareOptions {
+  jobs?: number;
+  limits?: Limits;
+  /** also compute SHA-256 of both whole inputs for the report */
+  sha256?: boolean;
+  /** called as work progresses (a few times a second at most while the pass runs, and every 1,024 entries) */
+  onProgress?: (p: CompareProgress) => void;
+  /** the SOURCE_DATE_EPOCH the builds were meant to use (seconds) */
+  sourceDateEpoch?: number;
+  /** called once both inputs are open */
+  onSizes?: (a: number, b: number) => void;
+}
+
+/** A finding before ids are assigned. */
+export interface RawFinding {
+  path: string;
+  format: string;
+  field: string | null;
+  kind: Kind;
+  root: boolean;
+  causes: RawFinding[];
+  /** both sides' values, typed; the report writes them through presentValue (values.ts) */
+  a: FindingValue;
+  b: FindingValue;
+  spans: ReportSpan[];
+  hint?: string;
+  detail?: string;
+  confidence?: number;
+  /** checksum fields: the spans they are computed over, per side */
+  covers?: ReportSpan[];
+  /** layout/size fields whose cause the comparer looks for */
+  derivedField?: boolean;
+  /** the container this finding belongs to (for cause lookup) */
+  scope: Scope;
+  /** the entry path within its container, when the finding is about an entry */
+  entry?: string;
+  /** whether each side's time equals SOURCE_DATE_EPOCH */
+  sde?: { a: boolean; b: boolean };
+}
+
+/** One pair of compared containers. */
+export interface Scope {
+  path: string;
+  format: string;
+  findings: RawFinding[];
+  ordering?: RawFinding;
+  /** entries whose content moved, by entry path */
+  moved: Set<string>;
+  /** entries whose nested containers differ, with the findings made inside them */
+  changed?: Map<string, RawFinding[]>;
+  /** bytes that are the same on both sides but sit at other offsets (shifted records, moved contents) */
+  shifted?: { spans: ReportSpan[]; fields: number; contents: number };
+  /** findings made in this scope, kept or folded */
+  made?: number;
+}
+
+/** An entry found in both builds, with where its content starts in each (for placement order). */
+export interface Placed {
+  path: string;
+  a: number;
+  b: number;
+  ea: Entry;
+  eb: Entry;
+}
+
+/** Two entries of one path whose contents are compared, and where the result goes. */
+export interface ContentPair {
+  ca: Container;
+  cb: Container;
+  ea: Entry;
+  eb: Entry;
+  /** the entry's report path */
+  path: string;
+  /** the container's path prefix, and its nesting depth */
+  prefix: string;
+  depth: number;
+  scope: Scope;
+  placed: Placed[];
+}
+
+export interface CompareResult {
+  sizeA: number;
+  sizeB: number;
+  diff: Ranges;
+  differing: number;
+  capped: boolean;
+  findings: RawFinding[];
+  /** copies of one change past the kept ones, by group (see fold.ts) */
+  folded: Map<string, Folded>;
+  scopes: Scope[];
+  notes: string[];
+  sourceA: ByteSource;
+  sourceB: ByteSource;
+  viewsA: Container[];
+  viewsB: Container[];
+  /** closes both inputs; call after the report is built (it reads excerpts) */
+  close(): void;
+}
+
+/** A new scope for a pair of containers at `path`. */
+export function newScope(path: string, format: string): Scope {
+  return { path, format, findings: [], moved: new Set() };
+}
