@@ -361,3 +361,43 @@ describe('inputs that change during the run', () => {
     expect(r.status, r.stderr).toBe(1);
   });
 });
+
+describe('--text and --color', () => {
+  const ESC = '\x1b[';
+
+  it('--text FILE writes the terminal report there, without colour, and nothing on stdout', () => {
+    const d = dir();
+    const p = join(d, 'r.txt');
+    const r = cli([A, B, '--text', p], { FORCE_COLOR: '1', NO_COLOR: '' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toBe('');
+    const text = readFileSync(p, 'utf8');
+    expect(text).toMatch(/^reprodiff: differs: \d+ root causes?/);
+    expect(text).not.toContain(ESC);
+    // the same report as on stdout
+    expect(cli([A, B]).stdout).toBe(text);
+    const always = cli([A, B, '--text', p, '--color', 'always']);
+    expect(always.status).toBe(1);
+    expect(readFileSync(p, 'utf8')).toContain(ESC);
+    const dash = cli([A, B, '--text', '-', '--json', p]);
+    expect(dash.stdout).toBe(text);
+  });
+
+  it('--color always, never and auto with NO_COLOR and FORCE_COLOR', () => {
+    expect(cli([A, B, '--color', 'always']).stdout).toContain(ESC); // NO_COLOR=1 is set by cli()
+    expect(cli([A, B, '--color', 'never'], { FORCE_COLOR: '1', NO_COLOR: '' }).stdout).not.toContain(ESC);
+    expect(cli([A, B, '--no-color'], { FORCE_COLOR: '1', NO_COLOR: '' }).stdout).not.toContain(ESC);
+    expect(cli([A, B, '--color', 'auto'], { FORCE_COLOR: '1', NO_COLOR: '' }).stdout).toContain(ESC);
+    expect(cli([A, B, '--color', 'auto'], { FORCE_COLOR: '', NO_COLOR: '1' }).stdout).not.toContain(ESC);
+    expect(cli([A, B], { FORCE_COLOR: '', NO_COLOR: '' }).stdout).not.toContain(ESC); // not a terminal
+    const bad = cli([A, B, '--color', 'sometimes']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^reprodiff: option '--color <when>' argument 'sometimes' is invalid/);
+  });
+
+  it.skipIf(!hasTool('script'))('--color auto colours a terminal (through script)', () => {
+    const cmd = `"${process.execPath}" "${BIN}" --color auto "${A}" "${B}"`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', TERM: 'xterm' } });
+    expect(r.stdout).toContain(ESC);
+  });
+});
