@@ -7,7 +7,7 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isReprodiffError, ReprodiffError } from './errors.js';
 import { compareFiles } from './compare/run.js';
-import { renderJson } from './report/json.js';
+import { renderJson, renderJsonWithin } from './report/json.js';
 import { trace } from './util/trace.js';
 import { renderMarkdown } from './report/markdown.js';
 import { Progress, renderText } from './report/text.js';
@@ -86,6 +86,7 @@ interface CompareCliOptions extends LimitOptions {
   accept?: string;
   acceptFile?: string;
   maxFindings?: number;
+  maxReportSize?: number;
   quiet?: boolean;
   jobs?: number;
   sha256?: boolean;
@@ -98,6 +99,13 @@ function readText(path: string, what: string): string {
   } catch (e) {
     throw new ReprodiffError('E_USAGE', `cannot read the ${what}: ${(e as Error).message}`, { file: path });
   }
+}
+
+/** The JSON report cut to --max-report-size; a warning when even the report without findings is larger. */
+function jsonWithin(report: Report, max: number): string {
+  const r = renderJsonWithin(report, max);
+  if (!r.fits) process.stderr.write(`reprodiff: --max-report-size ${max}: the JSON report is ${Buffer.byteLength(r.text)} bytes even without findings\n`);
+  return r.text;
 }
 
 /** The reports a compare writes, by option. */
@@ -165,7 +173,7 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
   const render = (t: ReportTarget): string => {
     switch (t.option) {
       case '--json':
-        return renderJson(report);
+        return o.maxReportSize !== undefined ? jsonWithin(report, o.maxReportSize) : renderJson(report);
       case '--markdown':
         return renderMarkdown(report);
       case '--html':
@@ -250,6 +258,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--accept <kinds>', 'accept these kinds of difference (comma-separated, e.g. timestamp,inode)')
     .option('--accept-file <file>', 'accept differences matching the rules in FILE (kind=, format=, path=, field= per line)')
     .option('--max-findings <n>', 'root findings listed in the terminal report', nonNegativeInt)
+    .option('--max-report-size <bytes>', 'cut the JSON report to this many bytes: details, then derived findings, then root findings are left out and counted in its "omitted" member; byte totals stay exact', positiveInt)
     .option('-q, --quiet', 'no progress display')
     .option('-j, --jobs <n>', 'worker threads (default: the number of CPUs)', positiveInt)
     .option('--sha256', 'record the SHA-256 of both inputs in the report')

@@ -7,8 +7,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import Ajv from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, cli, SAMPLES } from '../helpers/cli.js';
+import type { Report } from '../../src/report/types.js';
+import { BIN, cli, ROOT, SAMPLES } from '../helpers/cli.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
 
 const A = `${SAMPLES}basic-a.iso`;
@@ -399,5 +401,57 @@ describe('--text and --color', () => {
     const cmd = `"${process.execPath}" "${BIN}" --color auto "${A}" "${B}"`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', TERM: 'xterm' } });
     expect(r.stdout).toContain(ESC);
+  });
+});
+
+describe('--max-report-size', () => {
+  const schema = JSON.parse(readFileSync(join(ROOT, 'schema/report.schema.json'), 'utf8')) as object;
+  const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
+  const full = (): Report => JSON.parse(cli([A, B, '--json', '-']).stdout) as Report;
+
+  it('a report within the size is written byte for byte as without the option', () => {
+    const plain = cli([A, B, '--json', '-']).stdout;
+    const within = cli([A, B, '--json', '-', '--max-report-size', String(Buffer.byteLength(plain))]);
+    expect(within.status).toBe(1);
+    expect(within.stdout).toBe(plain);
+  });
+
+  it('a larger one leaves out details, then derived findings, then roots; says so; keeps the totals exact', () => {
+    const all = full();
+    const fullIds = new Map(all.findings.map((f) => [f.id, f]));
+    let last = Infinity;
+    for (const max of [100_000, 40_000, 10_000]) {
+      const r = cli([A, B, '--json', '-', '--max-report-size', String(max)]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toBe('');
+      expect(Buffer.byteLength(r.stdout)).toBeLessThanOrEqual(max);
+      const cut = JSON.parse(r.stdout) as Report;
+      expect(validate(cut), JSON.stringify(validate.errors)).toBe(true);
+      expect(cut.bytes).toEqual(all.bytes);
+      expect(cut.causes).toEqual(all.causes);
+      expect(cut.omitted?.maxReportSize).toBe(max);
+      const o = cut.omitted!;
+      expect(cut.findings.length).toBe(all.findings.length - o.derivedFindings - o.rootFindings);
+      expect(cut.notes.at(-1)).toMatch(new RegExp(`^this JSON report was cut to fit --max-report-size ${max}: it leaves out .*bytes and causes still count every finding$`));
+      // what is kept is the full report's findings, in order, less their details at most
+      for (const f of cut.findings) {
+        const { detail: _d, ...rest } = fullIds.get(f.id)!;
+        const { detail: _e, ...kept } = f;
+        expect(kept).toEqual(rest);
+      }
+      // roots go last
+      if (o.rootFindings > 0) expect(o.derivedFindings).toBe(all.findings.filter((f) => !f.root).length);
+      expect(cut.findings.length).toBeLessThan(last);
+      last = cut.findings.length;
+    }
+  });
+
+  it('a size smaller than the report without findings: the smallest report, and a warning', () => {
+    const r = cli([A, B, '--json', '-', '--max-report-size', '100']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^reprodiff: --max-report-size 100: the JSON report is \d+ bytes even without findings\n$/);
+    const cut = JSON.parse(r.stdout) as Report;
+    expect(cut.findings).toEqual([]);
+    expect(cut.bytes).toEqual(full().bytes);
   });
 });
