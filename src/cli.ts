@@ -119,7 +119,8 @@ function compareTargets(o: CompareCliOptions): ReportTarget[] {
   add('--html', o.html);
   add('--junit', o.junit);
   add('--text', o.text);
-  add('--github-summary', o.githubSummary ?? process.env.GITHUB_STEP_SUMMARY, true);
+  if (o.githubSummary !== undefined) add('--github-summary', o.githubSummary, true);
+  else add('$GITHUB_STEP_SUMMARY', process.env.GITHUB_STEP_SUMMARY, true);
   return t;
 }
 
@@ -181,6 +182,7 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
       case '--junit':
         return renderJunit(report);
       case '--github-summary':
+      case '$GITHUB_STEP_SUMMARY':
         return renderGithubSummary(report);
       default:
         return renderText(report, { color: colorFor(o.color, t.path === '-'), maxFindings: o.maxFindings });

@@ -33,7 +33,7 @@ export interface ReportTarget {
 /** How a checked file target will be written. */
 interface Planned {
   target: ReportTarget;
-  /** write in place: the path exists and is not a regular file or a symbolic link (a device, a FIFO) */
+  /** write in place: the path is, or links to, something other than a regular file (a device, a FIFO) */
   inPlace: boolean;
 }
 
@@ -97,7 +97,9 @@ export function checkOutputs(targets: readonly ReportTarget[], inputs: readonly 
       if (input) refuse(t, `is the input ${input.path}; the report would overwrite it`);
       seen.set(`${st.dev}:${st.ino}`, t);
     }
-    const inPlace = lst !== null && !lst.isFile() && !lst.isSymbolicLink();
+    // a device or FIFO, also through a link (/dev/stdout), is written in place: renaming over it would
+    // replace the device node or the link to it
+    const inPlace = st !== null && !st.isFile();
     try {
       if (inPlace || (t.append && lst)) accessSync(key, constants.W_OK);
       else accessSync(dirReal, constants.W_OK | constants.X_OK);
@@ -201,6 +203,7 @@ export function writeReport(t: ReportTarget, text: string): void {
       return;
     }
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EPIPE') return; // /dev/stdout into `| head`, as for stdout
     throw new ReprodiffError('E_IO', `cannot write the report: ${ioMessage(e)}`, { file: t.path });
   }
   writeAtomic(t.path, text);

@@ -133,6 +133,17 @@ describe('reports are replaced whole', () => {
     const ok = cli([A, B, '--json', '/dev/null']);
     expect(ok.status, ok.stderr).toBe(1);
     expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    // a link to a device (as /dev/stdout is) is written through, not replaced
+    symlinkSync('/dev/null', join(d, 'null-link'));
+    const link = cli([A, B, '--json', join(d, 'null-link')]);
+    expect(link.status, link.stderr).toBe(1);
+    expect(lstatSync(join(d, 'null-link')).isSymbolicLink()).toBe(true);
+    // through a shell's pipe (node's own child pipes are sockets, which /dev/stdout cannot reopen)
+    const cmd = `"${process.execPath}" "${BIN}" --json /dev/stdout --text "${join(d, 'r.txt')}" "${A}" "${B}" | cat`;
+    const stdout = spawnSync('bash', ['-c', cmd], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    expect(stdout.stderr).toBe('');
+    expect(JSON.parse(stdout.stdout).schemaVersion).toBe(1);
+    expect(lstatSync('/dev/stdout').isSymbolicLink()).toBe(true);
   });
 
   /** A pair of tar archives whose every member differs, so the JSON report is several megabytes. */
