@@ -3,14 +3,14 @@
  * Exit status as diff tools have it: 0 identical, 1 different, 2 trouble.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, createReadStream, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { InternalError, isReprodiffError, ReprodiffError } from './errors.js';
 import { compareFiles } from './compare/run.js';
-import { renderJson } from './report/json.js';
+import { renderJson, renderJsonWithin } from './report/json.js';
 import { trace } from './util/trace.js';
 import { renderMarkdown } from './report/markdown.js';
-import { colorWanted, renderText } from './report/text.js';
+import { renderText } from './report/text.js';
 import { ProgressLine } from './progress.js';
 import { renderHtml } from './report/html.js';
 import { renderJunit } from './report/junit.js';
@@ -21,6 +21,8 @@ import { exitStatus } from './report/common.js';
 import type { Report } from './report/types.js';
 import { toolVersion } from './version.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { checkUnchanged, stampInput } from './io/inputs.js';
+import { checkOutputs, colorFor, guardStdio, parseColor, writeReport, writeStdout, type ColorWhen, type ReportTarget } from './output.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -67,18 +69,6 @@ function limitOptions(cmd: Command): Command {
     .option('--in-memory <MiB>', `decoded bytes of one stream kept in memory, in MiB; a larger stream goes to an unnamed temporary file in $TMPDIR (default ${DEFAULT_LIMITS.memoryDecodedBytes / 1024 / 1024})`, nonNegativeInt);
 }
 
-/** Writes `text` to FILE, or to stdout for `-`. */
-function emit(target: string, text: string): void {
-  if (target === '-') process.stdout.write(text);
-  else {
-    try {
-      writeFileSync(target, text);
-    } catch (e) {
-      throw new ReprodiffError('E_IO', `cannot write the report: ${(e as Error).message}`, { file: target });
-    }
-  }
-}
-
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) h.update(chunk as Buffer);
@@ -91,10 +81,13 @@ interface CompareCliOptions extends LimitOptions {
   html?: string;
   junit?: string;
   githubSummary?: string;
+  text?: string;
+  color?: ColorWhen | false;
   baseline?: string;
   accept?: string;
   acceptFile?: string;
   maxFindings?: number;
+  maxReportSize?: number;
   quiet?: boolean;
   jobs?: number;
   sha256?: boolean;
@@ -109,7 +102,34 @@ function readText(path: string, what: string): string {
   }
 }
 
+/** The JSON report cut to --max-report-size; a warning when even the report without findings is larger. */
+function jsonWithin(report: Report, max: number): string {
+  const r = renderJsonWithin(report, max);
+  if (!r.fits) process.stderr.write(`reprodiff: --max-report-size ${max}: the JSON report is ${Buffer.byteLength(r.text)} bytes even without findings\n`);
+  return r.text;
+}
+
+/** The reports a compare writes, by option. */
+function compareTargets(o: CompareCliOptions): ReportTarget[] {
+  const t: ReportTarget[] = [];
+  const add = (option: string, path: string | undefined, append = false): void => {
+    if (path !== undefined && path !== '') t.push({ option, path, append });
+  };
+  add('--json', o.json);
+  add('--markdown', o.markdown);
+  add('--html', o.html);
+  add('--junit', o.junit);
+  add('--text', o.text);
+  if (o.githubSummary !== undefined) add('--github-summary', o.githubSummary, true);
+  else add('$GITHUB_STEP_SUMMARY', process.env.GITHUB_STEP_SUMMARY, true);
+  return t;
+}
+
 async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<number> {
+  // the inputs and every report path are checked before any work, so a mistake fails at once
+  const stamps = [stampInput(a), stampInput(b)];
+  const targets = compareTargets(o);
+  checkOutputs(targets, stamps);
   // read the options' files before the long work, so a typo fails at once
   const accept = o.accept !== undefined || o.acceptFile !== undefined
     ? parseAccept(o.accept, o.acceptFile !== undefined ? readText(o.acceptFile, 'accept file') : undefined, o.acceptFile)
@@ -148,46 +168,75 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
     res.close();
   }
   trace('report built');
+  // a report of an input that changed meanwhile would mix two versions of it
+  for (const s of stamps) checkUnchanged(s);
   if (accept) report = applyAccept(report, accept);
 
-  const toStdout = [o.json, o.markdown].includes('-');
-  if (o.json) emit(o.json, renderJson(report));
-  if (o.markdown) emit(o.markdown, renderMarkdown(report));
-  if (o.html) emit(o.html, renderHtml(report));
-  if (o.junit) emit(o.junit, renderJunit(report));
-  const summary = o.githubSummary ?? process.env.GITHUB_STEP_SUMMARY;
-  if (summary) appendSummary(summary, renderGithubSummary(report));
-
-  const out = toStdout ? process.stderr : process.stdout;
-  if (!toStdout) out.write(renderText(report, { color: colorWanted(process.stdout, process.env), maxFindings: o.maxFindings }));
+  const render = (t: ReportTarget): string => {
+    switch (t.option) {
+      case '--json':
+        return o.maxReportSize !== undefined ? jsonWithin(report, o.maxReportSize) : renderJson(report);
+      case '--markdown':
+        return renderMarkdown(report);
+      case '--html':
+        return renderHtml(report);
+      case '--junit':
+        return renderJunit(report);
+      case '--github-summary':
+      case '$GITHUB_STEP_SUMMARY':
+        return renderGithubSummary(report);
+      default:
+        return renderText(report, { color: colorFor(o.color, t.path === '-'), maxFindings: o.maxFindings });
+    }
+  };
+  for (const t of targets) writeReport(t, render(t));
+  // the terminal report goes to stdout unless --text sends it elsewhere or a report is written there
+  const stdoutTaken = targets.some((t) => t.path === '-');
+  if (!stdoutTaken && o.text === undefined) writeStdout(renderText(report, { color: colorFor(o.color, true), maxFindings: o.maxFindings }));
   trace('reports written');
   if (baseline) {
     const cmp = compareBaseline(report, baseline);
-    out.write(renderBaseline(cmp));
+    if (stdoutTaken) process.stderr.write(renderBaseline(cmp));
+    else writeStdout(renderBaseline(cmp));
     return cmp.exitCode;
   }
   return exitStatus(report);
 }
 
-/** GitHub's job summary file is appended to, as the runner expects. */
-function appendSummary(path: string, text: string): void {
-  try {
-    appendFileSync(path, text);
-  } catch (e) {
-    throw new ReprodiffError('E_IO', `cannot write the job summary: ${(e as Error).message}`, { file: path });
-  }
-}
-
 async function runInspect(image: string, o: { json?: string; jobs?: number; hash?: boolean } & LimitOptions): Promise<number> {
+  const stamp = stampInput(image);
+  const json: ReportTarget | undefined = o.json ? { option: '--json', path: o.json } : undefined;
+  checkOutputs(json ? [json] : [], [stamp]);
   const { inspectImage, renderInspectText } = await import('./inspect.js');
   const r = await inspectImage(image, { jobs: o.jobs, hash: o.hash, limits: limitsFrom(o) });
-  if (o.json) emit(o.json, `${JSON.stringify(r, null, 2)}\n`);
-  if (o.json !== '-') process.stdout.write(renderInspectText(r));
+  checkUnchanged(stamp);
+  if (json) writeReport(json, `${JSON.stringify(r, null, 2)}\n`);
+  if (o.json !== '-') writeStdout(renderInspectText(r));
   return 0;
+}
+
+const EXIT_HELP = `
+Exit status:
+  0  identical, or every root cause accepted, or (with --baseline) nothing new
+  1  different (also when a limit stopped the look inside some content)
+  2  trouble: unreadable or unrecognised input, a malformed structure, bad usage
+
+Reports are written to a temporary file beside their path and renamed into place, so a report is
+never half-written; report paths are checked before the comparison starts.
+`;
+
+/** Commander's own messages (`error: unknown option '--x'`) in the tool's voice. */
+function commanderMessage(s: string): string {
+  const text = s
+    .replace(/^error: /, '')
+    .replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')
+    .replace(/\n+$/, '');
+  return `reprodiff: ${text}; see reprodiff --help\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {
   trace('started');
+  guardStdio();
   let code = 0;
   const program = new Command();
   program
@@ -196,18 +245,23 @@ export async function main(argv: string[]): Promise<number> {
     .version(toolVersion())
     .exitOverride()
     .enablePositionalOptions()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(commanderMessage(s)) })
+    .addHelpText('after', EXIT_HELP)
     .argument('<a>', 'first build')
     .argument('<b>', 'second build')
     .option('--json <file>', 'write the JSON report to FILE (- for stdout)')
     .option('--markdown <file>', 'write a Markdown report for a bug tracker to FILE (- for stdout)')
     .option('--html <file>', 'write a self-contained HTML report to FILE')
     .option('--junit <file>', 'write JUnit XML (one test case per root cause) to FILE')
+    .option('--text <file>', 'write the terminal report to FILE instead of stdout (- for stdout), without colour unless --color always')
+    .option('--color <when>', 'colour the terminal report: auto (a terminal, unless NO_COLOR is set; FORCE_COLOR forces), always, never', parseColor)
+    .option('--no-color', 'the same as --color never')
     .option('--github-summary <file>', 'append a Markdown job summary to FILE (default: $GITHUB_STEP_SUMMARY when set)')
     .option('--baseline <report.json>', 'exit 1 only for root causes that this earlier JSON report did not have')
     .option('--accept <kinds>', 'accept these kinds of difference (comma-separated, e.g. timestamp,inode)')
     .option('--accept-file <file>', 'accept differences matching the rules in FILE (kind=, format=, path=, field= per line)')
     .option('--max-findings <n>', 'root findings listed in the terminal report', nonNegativeInt)
+    .option('--max-report-size <bytes>', 'cut the JSON report to this many bytes: details, then derived findings, then root findings are left out and counted in its "omitted" member; byte totals stay exact', positiveInt)
     .option('-q, --quiet', 'no progress display')
     .option('-j, --jobs <n>', 'worker threads (default: the number of CPUs)', positiveInt)
     .option('--sha256', 'record the SHA-256 of both inputs in the report')

@@ -1,6 +1,7 @@
 /** The one place that reads files: positional reads through a file descriptor, with a small block cache. */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ReprodiffError } from '../errors.js';
+import { checkRegularFile, ioMessage, statInput } from './inputs.js';
 import type { Span } from '../model.js';
 import { checkRange, type ByteSource } from './source.js';
 
@@ -14,18 +15,21 @@ export class FileSource implements ByteSource {
   private cache = new Map<number, Uint8Array>();
 
   constructor(readonly path: string, readonly name: string = path) {
+    // stat first: opening a FIFO would block until a writer comes, and a device is no file to compare
+    checkRegularFile(statInput(path, name), name);
+    let fd = -1;
     try {
-      this.fd = openSync(path, 'r');
-      const st = fstatSync(this.fd);
-      if (!st.isFile() && !st.isBlockDevice()) {
-        closeSync(this.fd);
-        throw new ReprodiffError('E_USAGE', 'not a regular file', { file: name });
-      }
-      this.size = st.size;
+      // O_NONBLOCK, in case a FIFO took the file's place after the stat; it changes nothing for a regular file
+      fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+      const st = fstatSync(fd, { bigint: true });
+      checkRegularFile(st, name);
+      this.size = Number(st.size);
     } catch (e) {
+      if (fd >= 0) closeSync(fd);
       if (e instanceof ReprodiffError) throw e;
       throw new ReprodiffError('E_IO', ioMessage(e), { file: name });
     }
+    this.fd = fd;
   }
 
   read(offset: number, length: number, structure?: string): Uint8Array {
@@ -113,10 +117,4 @@ export class FileSource implements ByteSource {
   }
 }
 
-export function ioMessage(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  if (err && typeof err === 'object' && err.code === 'ENOENT') return 'no such file';
-  if (err && typeof err === 'object' && err.code === 'EACCES') return 'permission denied';
-  if (err && typeof err === 'object' && err.code === 'EISDIR') return 'is a directory';
-  return err && typeof err.message === 'string' ? err.message : String(e);
-}
+export { ioMessage };

@@ -5,7 +5,7 @@
  */
 import { ReprodiffError } from '../errors.js';
 import type { Finding, Report } from './types.js';
-import { clip, fieldText, isAccepted, num, plural, valueText } from './common.js';
+import { clip, fieldText, isAccepted, num, plural, shownValue } from './common.js';
 import { mdCode, mdText, visible } from './escape.js';
 
 export interface BaselineResult {
@@ -97,9 +97,9 @@ export function renderBaseline(result: BaselineResult, opts: BaselineRenderOptio
     for (const f of items.slice(0, max)) {
       const acc = isAccepted(f) ? ' (accepted)' : '';
       if (md) {
-        out.push(`- ${mdText(f.kind)}: ${mdCode(clip(f.path, 300))} · ${mdText(f.format)} · ${mdCode(fieldText(f))}: ${mdCode(clip(valueText(f.a), 200))} → ${mdCode(clip(valueText(f.b), 200))}${acc}`);
+        out.push(`- ${mdText(f.kind)}: ${mdCode(clip(f.path, 300))} · ${mdText(f.format)} · ${mdCode(fieldText(f))}: ${mdCode(clip(shownValue(f, 'a'), 200))} → ${mdCode(clip(shownValue(f, 'b'), 200))}${acc}`);
       } else {
-        out.push(`  ${visible(f.kind)}  ${visible(f.path)}  ${visible(f.format)} ${visible(fieldText(f))}  ${visible(clip(valueText(f.a), 200))} → ${visible(clip(valueText(f.b), 200))}${acc}`);
+        out.push(`  ${visible(f.kind)}  ${visible(f.path)}  ${visible(f.format)} ${visible(fieldText(f))}  ${visible(clip(shownValue(f, 'a'), 200))} → ${visible(clip(shownValue(f, 'b'), 200))}${acc}`);
       }
     }
     if (items.length > max) out.push(md ? `- and ${num(items.length - max)} more` : `  … and ${num(items.length - max)} more`);

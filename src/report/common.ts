@@ -117,6 +117,25 @@ export function valueText(v: Value): string {
   return String(v);
 }
 
+/**
+ * Whether a finding's field holds Unix permission bits (`tar.mode`, `zip.cd.unix_mode`, `squashfs.inode.mode`,
+ * an ext4 `i_mode`): a permissions field whose last name part ends in `mode`.
+ */
+export function isModeField(f: Finding): boolean {
+  return f.kind === 'permissions' && f.field !== null && /(?:^|\.)\w*mode$/i.test(f.field);
+}
+
+/**
+ * One side's value as the presenters show it: file modes in octal as `ls` and `chmod` write them (`0755`,
+ * `0100644` with the file type), not as the decimal number the JSON report keeps; everything else as
+ * valueText has it. Not escaped.
+ */
+export function shownValue(f: Finding, side: 'a' | 'b'): string {
+  const v = side === 'a' ? f.a : f.b;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && isModeField(f)) return `0${v.toString(8).padStart(3, '0')}`;
+  return valueText(v);
+}
+
 /** At most `max` characters (code points), with `…` when cut. */
 export function clip(s: string, max: number): string {
   if (max <= 0) return '';

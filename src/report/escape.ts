@@ -36,9 +36,23 @@ export function visibleBlock(s: string): string {
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-/** Text for HTML element content and quoted attribute values. */
-export function escapeHtml(s: string): string {
+function htmlEntities(s: string): string {
   return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+/**
+ * Text for HTML element content and quoted attribute values, on one line: control characters (ESC, CR, BEL,
+ * newline, the other C0 and C1 controls) and bidi overrides made visible as `visible` makes them for the
+ * terminal, Markdown and JUnit, so `evil\u202etxt.exe` cannot show as "evilexe.txt"; then `&<>"'` as
+ * entities.
+ */
+export function escapeHtml(s: string): string {
+  return htmlEntities(visible(s));
+}
+
+/** The same for multi-line text (a `<pre>` block, a diff line): newlines and tabs kept. */
+export function escapeHtmlBlock(s: string): string {
+  return htmlEntities(visibleBlock(s));
 }
 
 /**
@@ -47,20 +61,23 @@ export function escapeHtml(s: string): string {
  */
 const XML_INVALID = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-/** Text for XML element content and quoted attribute values (XML 1.0). */
+/** What XML 1.0 cannot hold, left after `visible`: U+FFFE, U+FFFF and unpaired surrogates, as `\uXXXX`. */
+function xmlValid(s: string): string {
+  return s.replace(XML_INVALID, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * Text for XML element content and quoted attribute values (XML 1.0), on one line: control characters and
+ * bidi overrides made visible as `visible` makes them (so a name reads the same in JUnit as in the
+ * terminal), characters XML forbids escaped, then `&<>"'` as entities.
+ */
 export function escapeXml(s: string): string {
-  return s
-    .replace(XML_INVALID, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`)
-    .replace(/[&<>"']/g, (c) => (c === "'" ? '&apos;' : (HTML_ESCAPES[c] ?? c)))
-    .replace(/[\r\n\t]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return xmlValid(visible(s)).replace(/[&<>"']/g, (c) => (c === "'" ? '&apos;' : (HTML_ESCAPES[c] ?? c)));
 }
 
 /** Like escapeXml, but keeps newlines and tabs as they are (for element text such as a failure body). */
 export function escapeXmlText(s: string): string {
-  return s
-    .replace(XML_INVALID, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`)
-    .replace(/[&<>]/g, (c) => HTML_ESCAPES[c] ?? c)
-    .replace(/\r/g, '&#13;');
+  return xmlValid(visibleBlock(s)).replace(/[&<>]/g, (c) => HTML_ESCAPES[c] ?? c);
 }
 
 /**

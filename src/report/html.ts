@@ -8,8 +8,8 @@
 import { createHash } from 'node:crypto';
 import { KINDS, type Kind } from '../model.js';
 import type { Finding, Report } from './types.js';
-import { clip, digest, fieldText, isAccepted, num, plural, valueText, verdict, type Digest } from './common.js';
-import { escapeHtml as h, jsonForScript } from './escape.js';
+import { clip, digest, fieldText, isAccepted, num, plural, shownValue, verdict, type Digest } from './common.js';
+import { escapeHtml as h, escapeHtmlBlock as hb, jsonForScript } from './escape.js';
 
 export interface HtmlOptions {
   /** page title (plain text); default `reprodiff report` */
@@ -280,7 +280,7 @@ function findingRows(f: Finding, d: Digest, maxDetail: number): string {
   const main =
     `<tr><td class="mono">${h(f.id)}</td><td>${h(f.kind)}</td><td>${role}</td><td class="path mono">${h(f.path)}</td>` +
     `<td>${h(f.format)}</td><td class="mono">${h(fieldText(f))}</td>` +
-    `<td class="val a">${h(clip(valueText(f.a), 2_000))}</td><td class="val b">${h(clip(valueText(f.b), 2_000))}</td></tr>`;
+    `<td class="val a">${h(clip(shownValue(f, 'a'), 2_000))}</td><td class="val b">${h(clip(shownValue(f, 'b'), 2_000))}</td></tr>`;
   const more: string[] = [];
   if (f.hint) more.push(`<div><b>fix:</b> ${h(f.hint)}</div>`);
   const causes = f.causedBy.filter((id) => d.byId.has(id));
@@ -315,7 +315,7 @@ export function detailView(detail: string, maxChars: number): string {
   };
   const strip = (l: string): string => (/^[-+]/.test(l) ? l.slice(1) : l.replace(/^[ab]:?\s?/, ''));
   if (!lines.some((l) => side(l) === 'a') || !lines.some((l) => side(l) === 'b')) {
-    return `<pre>${h(text)}</pre>${cutNote}`;
+    return `<pre>${hb(text)}</pre>${cutNote}`;
   }
   const rows: string[] = [];
   let left: string[] = [];
@@ -325,7 +325,7 @@ export function detailView(detail: string, maxChars: number): string {
     for (let i = 0; i < n; i++) {
       const l = left[i];
       const r = right[i];
-      rows.push(`<tr><td class="${l === undefined ? '' : 'del'}">${h(l ?? '')}</td><td class="${r === undefined ? '' : 'add'}">${h(r ?? '')}</td></tr>`);
+      rows.push(`<tr><td class="${l === undefined ? '' : 'del'}">${hb(l ?? '')}</td><td class="${r === undefined ? '' : 'add'}">${hb(r ?? '')}</td></tr>`);
     }
     left = [];
     right = [];
@@ -338,10 +338,10 @@ export function detailView(detail: string, maxChars: number): string {
     } else if (s === 'b') right.push(strip(l));
     else {
       flush();
-      if (l.startsWith('@@') || /^(---|\+\+\+) /.test(l)) rows.push(`<tr><td class="hunk" colspan="2">${h(l)}</td></tr>`);
+      if (l.startsWith('@@') || /^(---|\+\+\+) /.test(l)) rows.push(`<tr><td class="hunk" colspan="2">${hb(l)}</td></tr>`);
       else {
         const c = l.startsWith(' ') ? l.slice(1) : l;
-        rows.push(`<tr><td>${h(c)}</td><td>${h(c)}</td></tr>`);
+        rows.push(`<tr><td>${hb(c)}</td><td>${hb(c)}</td></tr>`);
       }
     }
   }

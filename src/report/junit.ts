@@ -4,7 +4,7 @@
  * identical. All text is XML-escaped, with characters XML 1.0 forbids made visible.
  */
 import type { Finding, Report } from './types.js';
-import { clip, digest, fieldText, isAccepted, kindCounts, plural, valueText, verdict } from './common.js';
+import { clip, digest, fieldText, isAccepted, kindCounts, plural, shownValue, verdict } from './common.js';
 import { escapeXml, escapeXmlText } from './escape.js';
 
 export interface JunitOptions {
@@ -47,7 +47,7 @@ export function renderJunit(report: Report, opts: JunitOptions = {}): string {
         continue;
       }
       failures++;
-      const message = `${f.kind}: ${clip(valueText(f.a), 200)} -> ${clip(valueText(f.b), 200)}`;
+      const message = `${f.kind}: ${clip(shownValue(f, 'a'), 200)} -> ${clip(shownValue(f, 'b'), 200)}`;
       cases.push(
         `    <testcase ${attrs}>\n      <failure type="${escapeXml(f.kind)}" message="${escapeXml(message)}">` +
           escapeXmlText(body(f, d.derivedByCause.get(f.id) ?? [], maxDetail)) +
@@ -70,8 +70,8 @@ function body(f: Finding, derived: Finding[], maxDetail: number): string {
     `path:   ${f.path}`,
     `format: ${f.format}`,
     `field:  ${fieldText(f)}`,
-    `a:      ${clip(valueText(f.a), 1_000)}`,
-    `b:      ${clip(valueText(f.b), 1_000)}`,
+    `a:      ${clip(shownValue(f, 'a'), 1_000)}`,
+    `b:      ${clip(shownValue(f, 'b'), 1_000)}`,
   ];
   if (f.hint) lines.push(`fix:    ${f.hint}`);
   if (derived.length) lines.push(`followed by ${plural(derived.length, 'derived finding')}: ${kindCounts(derived)}`);

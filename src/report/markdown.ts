@@ -5,7 +5,7 @@
  * left out and counted. Every string from the images is escaped so that it renders literally.
  */
 import type { Finding, Report } from './types.js';
-import { clip, digest, fieldText, isAccepted, kindCounts, num, plural, valueText, verdict, type Digest } from './common.js';
+import { clip, digest, fieldText, isAccepted, kindCounts, num, plural, shownValue, verdict, type Digest } from './common.js';
 import { mdCode, mdFenced, mdText } from './escape.js';
 
 export interface MarkdownOptions {
@@ -187,7 +187,7 @@ function renderSections(report: Report, d: Digest, maxValue: number, maxDetail: 
 function row(f: Finding, maxValue: number, last: string): string {
   const cell = (s: string): string => mdCode(s, { table: true });
   const conf = f.confidence !== undefined ? ` (confidence ${Math.round(f.confidence * 100)}%)` : '';
-  return `| ${cell(f.id)} | ${cell(clipMiddle(f.path, maxValue))} | ${f.format} | ${cell(fieldText(f))} | ${cell(clip(valueText(f.a), maxValue))} | ${cell(clip(valueText(f.b), maxValue))} | ${last}${conf} |`;
+  return `| ${cell(f.id)} | ${cell(clipMiddle(f.path, maxValue))} | ${f.format} | ${cell(fieldText(f))} | ${cell(clip(shownValue(f, 'a'), maxValue))} | ${cell(clip(shownValue(f, 'b'), maxValue))} | ${last}${conf} |`;
 }
 
 /** A finding's detail (text diff, hex excerpt) in a fenced block, under a line naming the finding. */

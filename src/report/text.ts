@@ -4,7 +4,7 @@
  * from an image has its control characters made visible, so an image cannot drive the terminal.
  */
 import type { Finding, Report } from './types.js';
-import { clip, digest, fieldText, isAccepted, kindCounts, num, plural, valueText, verdict, type Digest } from './common.js';
+import { clip, digest, fieldText, isAccepted, kindCounts, num, plural, shownValue, verdict, type Digest } from './common.js';
 import { visible } from './escape.js';
 
 export interface TextOptions {
@@ -97,8 +97,8 @@ function pushFinding(
 
 /** `a → b`, each side clipped (the shorter one kept whole when it fits) when the line is wider than `room`. */
 function values(f: Finding, room: number): string {
-  const a = visible(valueText(f.a));
-  const b = visible(valueText(f.b));
+  const a = visible(shownValue(f, 'a'));
+  const b = visible(shownValue(f, 'b'));
   const line = `${a} → ${b}`;
   if (Array.from(line).length <= room) return line;
   const space = Math.max(8, room - 3);

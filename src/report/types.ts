@@ -47,4 +47,6 @@ export interface Report {
   notes: string[];
   /** the SOURCE_DATE_EPOCH the builds were meant to use, when given */
   sourceDateEpoch?: number;
+  /** only in a report cut by --max-report-size: what it left out (src/report/json.ts) */
+  omitted?: { maxReportSize: number; details: number; derivedFindings: number; rootFindings: number };
 }

@@ -10,7 +10,7 @@ import type { Report } from '../../src/report/types.js';
 import { cli, ROOT } from '../helpers/cli.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
 
-const validate = new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(join(ROOT, 'schema/report.schema.json'), 'utf8')) as object);
+const validate = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(join(ROOT, 'schema/report.schema.json'), 'utf8')) as object);
 const w = scratch();
 afterAll(w.cleanup);
 

@@ -9,7 +9,7 @@ import { cli, ROOT, SAMPLES } from '../helpers/cli.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
 
 const schema = JSON.parse(readFileSync(join(ROOT, 'schema/report.schema.json'), 'utf8')) as object;
-const validate = new Ajv({ allErrors: true }).compile(schema);
+const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
 
 function compare(a: string, b: string, extra: string[] = []): { status: number | null; report: Report; stdout: string; stderr: string } {
   const r = cli([a, b, '--json', '-', ...extra]);

@@ -1,7 +1,8 @@
 /**
  * What the CLI touches on disk, traced with strace: it reads the two inputs (and its own code), writes only
- * the report paths it was given, and creates, renames or removes nothing else. Decoded data past --in-memory
- * goes to files in TMPDIR that never have a name.
+ * the report paths it was given (each through a temporary file beside it, renamed into place), and creates,
+ * renames or removes nothing else. Decoded data past --in-memory goes to files in TMPDIR that never have a
+ * name.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -40,6 +41,22 @@ function traced(args: string[], name: string): { status: number | null; calls: C
   return { status: r.status, calls, cwd, tmp, home };
 }
 
+/**
+ * A write as the test expects it: `create NAME` for the temporary file a report is written to
+ * (`.NAME.PID.RANDOM.tmp` in the report's folder, created exclusively, never following a link), `rename NAME`
+ * for its rename into place; anything else as `call path`.
+ */
+function writeOf(c: Call, cwd: string): string {
+  const tmp = (p: string): string | null => {
+    const m = new RegExp(`^${cwd.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/\\.(.+)\\.\\d+\\.[0-9a-f]{8}\\.tmp$`).exec(p);
+    return m ? m[1]! : null;
+  };
+  const name = tmp(c.path);
+  if (name !== null && (c.call === 'open' || c.call === 'openat') && /O_CREAT/.test(c.flags) && /O_EXCL/.test(c.flags) && /O_NOFOLLOW/.test(c.flags)) return `create ${name}`;
+  if (name !== null && /^rename/.test(c.call) && c.flags === `"${cwd}/${name}"`) return `rename ${name}`;
+  return `${c.call} ${c.path}`;
+}
+
 /** Files a node process reads to run at all: its own code, libraries, system configuration. */
 function isRuntime(path: string): boolean {
   return (
@@ -59,11 +76,12 @@ describe.skipIf(!hasTool('strace'))('files touched', () => {
     const t = traced([a, b, '--json', 'report.json', '--markdown', 'report.md', '--html', 'report.html'], 'compare');
     expect(t.status).toBe(1);
     const writes = t.calls.filter((c) => c.call !== 'open' && c.call !== 'openat' ? true : /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(c.flags));
-    expect(writes.map((c) => `${c.call} ${c.path}`).sort()).toEqual(['openat report.html', 'openat report.json', 'openat report.md']);
+    expect(writes.map((c) => writeOf(c, t.cwd)).sort()).toEqual(['create report.html', 'create report.json', 'create report.md', 'rename report.html', 'rename report.json', 'rename report.md']);
     const reads = t.calls.filter((c) => !writes.includes(c)).map((c) => c.path);
     expect(reads).toContain(a);
     expect(reads).toContain(b);
-    expect(reads.filter((p) => p !== a && p !== b && !isRuntime(p))).toEqual([]);
+    // the reports' folder is listed, for temporary files that killed runs left
+    expect(reads.filter((p) => p !== a && p !== b && p !== t.cwd && !isRuntime(p))).toEqual([]);
     expect(readdirSync(t.cwd).sort()).toEqual(['report.html', 'report.json', 'report.md']);
     expect(readdirSync(t.tmp)).toEqual([]);
     expect(readdirSync(t.home)).toEqual([]);
@@ -79,7 +97,7 @@ describe.skipIf(!hasTool('strace'))('files touched', () => {
     // the zstd initrd of each side, decoded into a file that never has a name
     expect(temps.length).toBe(2);
     for (const c of temps) expect(c.flags).toMatch(/O_TMPFILE/);
-    expect(writes.filter((c) => !temps.includes(c)).map((c) => `${c.call} ${c.path}`)).toEqual(['openat report.json']);
+    expect(writes.filter((c) => !temps.includes(c)).map((c) => writeOf(c, t.cwd))).toEqual(['create report.json', 'rename report.json']);
     expect(readdirSync(t.tmp)).toEqual([]);
     expect(readdirSync(t.cwd)).toEqual(['report.json']);
     // the same report as with everything in memory
@@ -97,8 +115,8 @@ describe.skipIf(!hasTool('strace'))('files touched', () => {
     const t = traced(['inspect', a, '--json', 'listing.json'], 'inspect');
     expect(t.status).toBe(0);
     const writes = t.calls.filter((c) => c.call !== 'open' && c.call !== 'openat' ? true : /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(c.flags));
-    expect(writes.map((c) => `${c.call} ${c.path}`)).toEqual(['openat listing.json']);
-    expect(t.calls.map((c) => c.path).filter((p) => p !== a && p !== 'listing.json' && !isRuntime(p))).toEqual([]);
+    expect(writes.map((c) => writeOf(c, t.cwd))).toEqual(['create listing.json', 'rename listing.json']);
+    expect(t.calls.filter((c) => !writes.includes(c)).map((c) => c.path).filter((p) => p !== a && p !== t.cwd && !isRuntime(p))).toEqual([]);
     expect(readdirSync(t.tmp)).toEqual([]);
   });
 });

@@ -49,7 +49,7 @@ describe('renderJunit', () => {
     ]);
     const xml = renderJunit(r);
     expect(xml).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe]/);
-    const visible = '/a<b>&"\'\\u0000\\u0001\\u001b[2J\\ufffe\\ud800]]></x>.txt';
+    const visible = '/a<b>&"\'\\x00\\x01\\x1b[2J\\ufffe\\ud800]]></x>.txt';
     expect(xpath(xml, 'string(//testcase[1]/@name)')).toBe(`${visible} (content)`);
     // repeated names get a stable suffix
     expect(xpath(xml, 'string(//testcase[2]/@name)')).toBe(`${visible} (content) #2`);
@@ -59,7 +59,9 @@ describe('renderJunit', () => {
   it('escapeXml handles surrogate pairs correctly', () => {
     expect(escapeXml('🙂')).toBe('🙂');
     expect(escapeXml('\ud83d')).toBe('\\ud83d');
-    expect(escapeXml('a\tb')).toBe('a&#9;b');
+    expect(escapeXml('a\tb')).toBe('a\\tb');
+    // bidi overrides and C1 controls read as in the terminal report
+    expect(escapeXml('evil\u202etxt.exe\u0085')).toBe('evil\\u202etxt.exe\\x85');
   });
 
   it('is deterministic', () => {
