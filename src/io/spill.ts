@@ -189,6 +189,14 @@ export class DecodedSink {
     }
   }
 
+  /** Drops what was collected (a stream that failed to decode): its temporary file, if any, is closed. */
+  discard(): void {
+    this.chunks = [];
+    this.held = 0;
+    this.file?.close();
+    this.file = undefined;
+  }
+
   /** The whole stream: one buffer in memory, or the sealed spill file. */
   finish(): Uint8Array | SpillFile {
     if (this.file) {
