@@ -5,7 +5,8 @@
 import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import { zeroRun, type ByteSource } from '../../io/source.js';
-import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
+import type { Container, Field, Format, OpenContext } from '../../model.js';
+import { RegionList } from '../../util/regions.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
 import { checkCap } from '../../limits.js';
@@ -41,7 +42,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
   checkCap(size, maxOut, 'gzip stream size', src.name, 0);
   const stream = streamId(src, 'gzip');
   const fields: Field[] = [];
-  const regions: Region[] = [];
+  const regions = new RegionList();
   const notes: string[] = [];
   // every member's output, in memory or, past limits.memoryDecodedBytes, in a temporary file; the compressed
   // input is read piece by piece too, so neither is ever held whole
@@ -52,7 +53,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     if (member > 0) {
       const zeros = zeroRun(src, p, 'gzip padding');
       if (zeros > 0 && p + zeros === size) {
-        regions.push({ name: 'gzip trailing zero padding', role: 'padding', spans: src.spans(p, zeros) });
+        regions.add('gzip trailing zero padding', 'padding', src.spans(p, zeros));
         p = size;
         break;
       }
@@ -65,7 +66,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     if (size - p < 18 || win[0] !== 0x1f || win[1] !== 0x8b) {
       if (member === 0) throw b.error(0, 'not a gzip member');
       notes.push(`${size - p} bytes after the last gzip member at offset ${p} are not gzip data`);
-      regions.push({ name: 'data after the gzip stream', role: 'unused', spans: src.spans(p, size - p) });
+      regions.add('data after the gzip stream', 'unused', src.spans(p, size - p));
       p = size;
       break;
     }
@@ -108,7 +109,8 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
       fields.push(field(`${pre}header.crc16`, b.u16le(q), 'checksum', b.spans(q, 2), { covers: b.spans(0, q), derived: true }));
       q += 2;
     }
-    regions.push({ name: `gzip member ${member} header`, role: 'metadata', spans: b.spans(0, q) });
+    // one region for every member's header and trailer: a trailer and the next header merge into one span
+    regions.add('gzip member headers and trailers', 'metadata', b.spans(0, q));
     // the deflate stream: inflate it to learn where it ends
     const before = sink.size;
     const place = { file: src.name, structure: 'gzip stream', offset: start + q };
@@ -129,7 +131,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     if (isize !== outSize % 2 ** 32) notes.push(`gzip member ${member}: ISIZE ${isize} does not match the data (${outSize})`);
     fields.push(field(`${pre}trailer.crc32`, crc.toString(16).padStart(8, '0'), 'checksum', t.spans(0, 4), { covers: outSpan, derived: true }));
     fields.push(field(`${pre}trailer.isize`, isize, 'size', t.spans(4, 4), { derived: true }));
-    regions.push({ name: `gzip member ${member} trailer`, role: 'metadata', spans: t.spans(0, 8) });
+    regions.add('gzip member headers and trailers', 'metadata', t.spans(0, 8));
     p = at + 8;
     member++;
     if (member > ctx.limits.maxEntries) throw new ReprodiffError('E_LIMIT', `more than ${ctx.limits.maxEntries} gzip members`, { file: src.name, structure: 'gzip member', offset: p });
@@ -140,7 +142,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     source: src,
     fields,
     entries: [contentEntry(src, 'gzip', sink.finish(), src.spans(0, src.size))],
-    regions,
+    regions: regions.list(),
     notes,
   };
 }
