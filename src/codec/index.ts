@@ -12,6 +12,8 @@
  */
 import { gunzipSync, inflateSync, inflateRawSync } from 'node:zlib';
 import { ReprodiffError } from '../errors.js';
+import { BufferSource } from '../io/source.js';
+import { allocationToLimit, isAllocationFailure } from './inflate.js';
 import { parseLz4, decodeLz4Block, LZ4_FRAME_MAGIC, LZ4_LEGACY_MAGIC } from './lz4.js';
 import { codecError, decodeLzmaAlone, OutBuf } from './lzma.js';
 import { parseXz } from './xz.js';
@@ -42,14 +44,14 @@ export function decompress(codec: Codec, input: Uint8Array, opts: DecodeOptions)
       case 'deflate':
         return inflateRawSync(input, { maxOutputLength: opts.maxOutput });
       case 'xz':
-        return parseXz(input, opts.maxOutput).output;
+        return parseXz(new BufferSource(opts.name ?? 'xz', input), opts.maxOutput).output;
       case 'lzma':
         return decodeLzmaAlone(input, opts.maxOutput);
       case 'zstd':
-        return parseZstd(input, opts.maxOutput).output;
+        return parseZstd(new BufferSource(opts.name ?? 'zstd', input), opts.maxOutput).output;
       case 'lz4':
       case 'lz4-block': {
-        if (codec === 'lz4' && lz4Magic(input)) return parseLz4(input, opts.maxOutput).output;
+        if (codec === 'lz4' && lz4Magic(input)) return parseLz4(new BufferSource(opts.name ?? 'lz4', input), opts.maxOutput).output;
         const out = new OutBuf(opts.maxOutput, Math.min(opts.maxOutput, input.length * 4));
         decodeLz4Block(input, 0, input.length, out, opts.maxOutput, 0);
         return out.result();
@@ -59,6 +61,7 @@ export function decompress(codec: Codec, input: Uint8Array, opts: DecodeOptions)
     }
   } catch (e) {
     if (e instanceof ReprodiffError) throw e;
+    if (isAllocationFailure(e)) throw allocationToLimit(e, place);
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ERR_BUFFER_TOO_LARGE') {
       throw new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${opts.maxOutput} bytes`, place);

@@ -5,7 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { bcjX86Decode, CodecError, decodeLzma2, LzmaDecoder, OutBuf } from './lzma.js';
+import { zeroRun, type ByteSource } from '../io/source.js';
+import { BcjX86, Collect, CodecError, decodeLzma2, LzmaDecoder, lzma2DictSize, OutBuf, type ByteSink } from './lzma.js';
+import { InputWindow } from './window.js';
 
 export const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 const CHECK_SIZES: Record<number, number> = { 0: 0, 1: 4, 4: 8, 10: 32 };
@@ -64,35 +66,63 @@ const CRC64_TABLE = (() => {
   return { lo, hi };
 })();
 
-export function crc64(data: Uint8Array): Uint8Array {
-  let lo = 0xffffffff;
-  let hi = 0xffffffff;
-  const { lo: tlo, hi: thi } = CRC64_TABLE;
-  for (let i = 0; i < data.length; i++) {
-    const idx = (lo ^ (data[i] as number)) & 0xff;
-    const nlo = ((lo >>> 8) | (hi << 24)) >>> 0;
-    const nhi = hi >>> 8;
-    lo = ((tlo[idx] as number) ^ nlo) >>> 0;
-    hi = ((thi[idx] as number) ^ nhi) >>> 0;
+/** CRC-64 (ECMA-182, as xz uses it), fed piece by piece. */
+class Crc64 {
+  private lo = 0xffffffff;
+  private hi = 0xffffffff;
+  update(data: Uint8Array): void {
+    let lo = this.lo;
+    let hi = this.hi;
+    const { lo: tlo, hi: thi } = CRC64_TABLE;
+    for (let i = 0; i < data.length; i++) {
+      const idx = (lo ^ (data[i] as number)) & 0xff;
+      const nlo = ((lo >>> 8) | (hi << 24)) >>> 0;
+      const nhi = hi >>> 8;
+      lo = ((tlo[idx] as number) ^ nlo) >>> 0;
+      hi = ((thi[idx] as number) ^ nhi) >>> 0;
+    }
+    this.lo = lo;
+    this.hi = hi;
   }
-  lo = ~lo >>> 0;
-  hi = ~hi >>> 0;
-  const out = new Uint8Array(8);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, lo, true);
-  v.setUint32(4, hi, true);
-  return out;
-}
-
-function computeCheck(type: number, data: Uint8Array): Uint8Array | null {
-  if (type === 1) {
-    const out = new Uint8Array(4);
-    new DataView(out.buffer).setUint32(0, crc32(data), true);
+  digest(): Uint8Array {
+    const out = new Uint8Array(8);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, ~this.lo >>> 0, true);
+    v.setUint32(4, ~this.hi >>> 0, true);
     return out;
   }
-  if (type === 4) return crc64(data);
-  if (type === 10) return new Uint8Array(createHash('sha256').update(data).digest());
-  return null;
+}
+
+export function crc64(data: Uint8Array): Uint8Array {
+  const c = new Crc64();
+  c.update(data);
+  return c.digest();
+}
+
+/** A block check computed as the block's output is produced; `digest` is null for check types not verified. */
+interface Check {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array | null;
+}
+
+function newCheck(type: number): Check {
+  if (type === 1) {
+    let c = 0;
+    return {
+      update: (d) => void (c = crc32(d, c)),
+      digest: () => {
+        const out = new Uint8Array(4);
+        new DataView(out.buffer).setUint32(0, c, true);
+        return out;
+      },
+    };
+  }
+  if (type === 4) return new Crc64();
+  if (type === 10) {
+    const h = createHash('sha256');
+    return { update: (d) => void h.update(d), digest: () => new Uint8Array(h.digest()) };
+  }
+  return { update: () => undefined, digest: () => null };
 }
 
 function eq(a: Uint8Array, b: Uint8Array): boolean {
@@ -105,43 +135,56 @@ function u32le(b: Uint8Array, o: number): number {
   return ((b[o] as number) | ((b[o + 1] as number) << 8) | ((b[o + 2] as number) << 16) | ((b[o + 3] as number) << 24)) >>> 0;
 }
 
-/** xz multibyte integer; returns [value, next position]. */
-function varint(b: Uint8Array, p: number, end: number): [number, number] {
+/** xz multibyte integer in `b` (which starts at input position `base`); returns [value, next position]. */
+function varint(b: Uint8Array, p: number, end: number, base: number): [number, number] {
   let v = 0;
   for (let i = 0; i < 9; i++) {
-    if (p >= end) throw new CodecError('E_FORMAT', 'xz integer runs past its structure', p);
+    if (p >= end) throw new CodecError('E_FORMAT', 'xz integer runs past its structure', base + p);
     const byte = b[p++] as number;
     v += (byte & 0x7f) * 2 ** (7 * i);
     if ((byte & 0x80) === 0) {
-      if (byte === 0 && i > 0) throw new CodecError('E_FORMAT', 'xz integer is not minimally encoded', p - 1);
-      if (!Number.isSafeInteger(v)) throw new CodecError('E_FORMAT', 'xz integer is too large', p - 1);
+      if (byte === 0 && i > 0) throw new CodecError('E_FORMAT', 'xz integer is not minimally encoded', base + p - 1);
+      if (!Number.isSafeInteger(v)) throw new CodecError('E_FORMAT', 'xz integer is too large', base + p - 1);
       return [v, p];
     }
   }
-  throw new CodecError('E_FORMAT', 'xz integer is longer than 9 bytes', p);
+  throw new CodecError('E_FORMAT', 'xz integer is longer than 9 bytes', base + p);
 }
 
 export interface XzResult {
   streams: XzStream[];
   output: Uint8Array;
+  /** where the last stream (with its padding) ends */
+  end: number;
 }
 
+/** blocks in one stream at most (xz -T writes one per few MiB of input; the kernel one per stream) */
+const MAX_XZ_BLOCKS = 1_000_000;
+
+/** window kept for LZMA2 back-references at most: xz -9's dictionary; larger dictionaries are cut to it */
+export const MAX_XZ_WINDOW = 64 * 1024 * 1024;
+
 /**
- * Walks (and, when `decode`, decodes and verifies) every stream in `input`. With a `sink`, each block's output
- * goes there once the block is checked (blocks are independent: each starts a fresh dictionary), so only one
- * block is held at a time, and `output` is empty.
+ * Walks (and, when `decode`, decodes and verifies) every stream in `src`, reading it a window at a time. With a
+ * `sink`, each block's output goes there as it is decoded (a block's back-references reach only into its
+ * dictionary, a bounded window), and `output` is empty; without, `output` is the whole decoded data.
  */
-export function parseXz(input: Uint8Array, maxOutput: number, decode = true, sink?: { write(bytes: Uint8Array, owned?: boolean): void }): XzResult {
-  const out = new OutBuf(maxOutput, 1 << 20);
+export function parseXz(src: ByteSource, maxOutput: number, decode = true, sink?: ByteSink): XzResult {
+  const input = new InputWindow(src, 'xz stream');
+  const size = src.size;
+  const collect = sink ? undefined : new Collect();
+  const deliver: ByteSink = sink ?? (collect as Collect);
+  const out = new OutBuf(maxOutput, 1 << 16);
+  let produced = 0;
   const streams: XzStream[] = [];
   let p = 0;
-  while (p < input.length) {
+  while (p < size) {
     // after a stream, anything that is not another stream ends the walk (the kernel appends the size)
-    if (streams.length > 0 && (input.length - p < 12 || !XZ_MAGIC.every((v, i) => input[p + i] === v))) break;
-    if (input.length - p < 12) throw new CodecError('E_FORMAT', 'xz stream header is truncated', p);
-    for (let i = 0; i < 6; i++) if (input[p + i] !== XZ_MAGIC[i]) throw new CodecError('E_FORMAT', 'not an xz stream header', p);
-    const flags = input.subarray(p + 6, p + 8);
-    if (crc32(flags) !== u32le(input, p + 8)) throw new CodecError('E_FORMAT', 'xz stream header CRC32 does not match', p);
+    if (streams.length > 0 && (size - p < 12 || !input.equals(p, XZ_MAGIC))) break;
+    if (size - p < 12) throw new CodecError('E_FORMAT', 'xz stream header is truncated', p);
+    if (!input.equals(p, XZ_MAGIC)) throw new CodecError('E_FORMAT', 'not an xz stream header', p);
+    const flags = input.bytes(p + 6, 2).slice();
+    if (crc32(flags) !== input.u32le(p + 8)) throw new CodecError('E_FORMAT', 'xz stream header CRC32 does not match', p);
     if (flags[0] !== 0 || ((flags[1] as number) & 0xf0) !== 0) throw new CodecError('E_UNSUPPORTED', 'unsupported xz stream flags', p + 6);
     const checkType = (flags[1] as number) & 0x0f;
     const checkSize = CHECK_SIZES[checkType] ?? 4 << Math.floor((checkType - 1) / 3);
@@ -160,53 +203,62 @@ export function parseXz(input: Uint8Array, maxOutput: number, decode = true, sin
     p += 12;
     // blocks until the index indicator
     for (;;) {
-      if (p >= input.length) throw new CodecError('E_FORMAT', 'xz stream ends before its index', p);
-      const sizeByte = input[p] as number;
+      if (p >= size) throw new CodecError('E_FORMAT', 'xz stream ends before its index', p);
+      const sizeByte = input.byte(p);
       if (sizeByte === 0) break;
       const headerSize = (sizeByte + 1) * 4;
       const h = p;
-      if (h + headerSize > input.length) throw new CodecError('E_FORMAT', 'xz block header is truncated', h);
-      if (crc32(input.subarray(h, h + headerSize - 4)) !== u32le(input, h + headerSize - 4)) {
+      if (stream.blocks.length >= MAX_XZ_BLOCKS) throw new CodecError('E_LIMIT', `xz stream has more than ${MAX_XZ_BLOCKS} blocks`, h);
+      if (h + headerSize > size) throw new CodecError('E_FORMAT', 'xz block header is truncated', h);
+      // the header (at most 1,024 bytes) copied: it is parsed after other reads of the window
+      const hb = input.bytes(h, headerSize).slice();
+      if (crc32(hb.subarray(0, headerSize - 4)) !== u32le(hb, headerSize - 4)) {
         throw new CodecError('E_FORMAT', 'xz block header CRC32 does not match', h);
       }
-      const hend = h + headerSize - 4;
-      const bflags = input[h + 1] as number;
+      const hend = headerSize - 4;
+      const bflags = hb[1] as number;
       if (bflags & 0x3c) throw new CodecError('E_UNSUPPORTED', 'reserved xz block flags are set', h + 1);
-      let q = h + 2;
+      let q = 2;
       let compressedSizeField: number | null = null;
       let uncompressedSizeField: number | null = null;
-      if (bflags & 0x40) [compressedSizeField, q] = varint(input, q, hend);
-      if (bflags & 0x80) [uncompressedSizeField, q] = varint(input, q, hend);
+      if (bflags & 0x40) [compressedSizeField, q] = varint(hb, q, hend, h);
+      if (bflags & 0x80) [uncompressedSizeField, q] = varint(hb, q, hend, h);
       const filters: XzFilter[] = [];
       const nf = (bflags & 3) + 1;
       for (let i = 0; i < nf; i++) {
         let id: number;
         let psize: number;
-        [id, q] = varint(input, q, hend);
-        [psize, q] = varint(input, q, hend);
-        if (q + psize > hend) throw new CodecError('E_FORMAT', 'xz filter properties run past the block header', q);
-        filters.push({ id, props: input.subarray(q, q + psize) });
+        [id, q] = varint(hb, q, hend, h);
+        [psize, q] = varint(hb, q, hend, h);
+        if (q + psize > hend) throw new CodecError('E_FORMAT', 'xz filter properties run past the block header', h + q);
+        filters.push({ id, props: hb.subarray(q, q + psize) });
         q += psize;
       }
-      for (; q < hend; q++) if (input[q] !== 0) throw new CodecError('E_FORMAT', 'xz block header padding is not zero', q);
+      for (; q < hend; q++) if (hb[q] !== 0) throw new CodecError('E_FORMAT', 'xz block header padding is not zero', h + q);
       const last = filters[filters.length - 1];
       if (!last || last.id !== 0x21) throw new CodecError('E_UNSUPPORTED', 'xz block does not end with the LZMA2 filter', h);
       for (const f of filters.slice(0, -1)) {
         if (f.id !== 0x04) throw new CodecError('E_UNSUPPORTED', `xz filter 0x${f.id.toString(16)} is not supported`, h);
       }
       const dataOffset = h + headerSize;
-      const outOffset = out.base + out.pos;
-      /** where this block's output starts in `out.buf` */
-      const bufStart = out.pos;
+      const outOffset = produced;
       let dataEnd: number;
+      let check: Check | undefined;
       if (decode) {
-        const dictEnd = compressedSizeField !== null ? Math.min(input.length, dataOffset + compressedSizeField) : input.length;
+        const dictEnd = compressedSizeField !== null ? Math.min(size, dataOffset + compressedSizeField) : size;
+        const keep = Math.min(lzma2DictSize(last.props, h), MAX_XZ_WINDOW, maxOutput);
+        const chk = (check = newCheck(checkType));
+        const final = (bytes: Uint8Array): void => {
+          chk.update(bytes);
+          produced += bytes.length;
+          deliver.write(bytes);
+        };
+        const bcjFilter = filters.find((f) => f.id === 0x04);
+        const bcj = bcjFilter ? new BcjX86(bcjFilter.props.length === 4 ? u32le(bcjFilter.props, 0) : 0) : undefined;
+        out.stream(keep, bcj ? (bytes) => bcj.push(bytes, final) : final);
         dataEnd = decodeLzma2(input, dataOffset, dictEnd, out, new LzmaDecoder(out));
-        const bcj = filters.find((f) => f.id === 0x04);
-        if (bcj) {
-          const startPos = bcj.props.length === 4 ? u32le(bcj.props, 0) : 0;
-          bcjX86Decode(out.buf, bufStart, out.pos, startPos);
-        }
+        out.emitPending();
+        bcj?.end(final);
       } else {
         if (compressedSizeField === null) throw new CodecError('E_UNSUPPORTED', 'xz block without a compressed size needs decoding', h);
         dataEnd = dataOffset + compressedSizeField;
@@ -215,28 +267,28 @@ export function parseXz(input: Uint8Array, maxOutput: number, decode = true, sin
       if (compressedSizeField !== null && compressedSizeField !== dataSize) {
         throw new CodecError('E_FORMAT', 'xz block compressed size does not match its header', h);
       }
-      const outSize = decode ? out.base + out.pos - outOffset : (uncompressedSizeField ?? 0);
+      const outSize = decode ? produced - outOffset : (uncompressedSizeField ?? 0);
       if (decode && uncompressedSizeField !== null && uncompressedSizeField !== outSize) {
         throw new CodecError('E_FORMAT', 'xz block uncompressed size does not match its header', h);
       }
       const paddingSize = (4 - (dataSize % 4)) % 4;
       const checkOffset = dataEnd + paddingSize;
-      if (checkOffset + checkSize > input.length) throw new CodecError('E_FORMAT', 'xz block check is truncated', checkOffset);
-      for (let i = dataEnd; i < checkOffset; i++) if (input[i] !== 0) throw new CodecError('E_FORMAT', 'xz block padding is not zero', i);
-      if (decode) {
-        const want = computeCheck(checkType, out.buf.subarray(bufStart, out.pos));
-        if (want && !eq(want, input.subarray(checkOffset, checkOffset + checkSize))) {
+      if (checkOffset + checkSize > size) throw new CodecError('E_FORMAT', 'xz block check is truncated', checkOffset);
+      const pad = input.bytes(dataEnd, paddingSize);
+      for (let i = 0; i < paddingSize; i++) if (pad[i] !== 0) throw new CodecError('E_FORMAT', 'xz block padding is not zero', dataEnd + i);
+      if (check) {
+        const want = check.digest();
+        if (want && !eq(want, input.bytes(checkOffset, checkSize))) {
           throw new CodecError('E_FORMAT', `xz block ${CHECK_NAMES[checkType]} check does not match the decoded data`, checkOffset);
         }
       }
-      if (sink && decode) out.flush(sink);
       stream.blocks.push({
         headerOffset: h,
         headerSize,
         flags: bflags,
         compressedSizeField,
         uncompressedSizeField,
-        filters,
+        filters: filters.map((f) => ({ id: f.id, props: f.props.slice() })),
         dataOffset,
         dataSize,
         outOffset,
@@ -247,47 +299,84 @@ export function parseXz(input: Uint8Array, maxOutput: number, decode = true, sin
       });
       p = checkOffset + checkSize;
     }
-    // index
+    // index: its records are read a window at a time, its CRC32 computed as they are
     stream.indexOffset = p;
-    let q = p + 1;
-    let records: number;
-    [records, q] = varint(input, q, input.length);
+    const ix = new IndexReader(input, p);
+    ix.byte(); // the index indicator, 0
+    const records = ix.varint();
     if (records !== stream.blocks.length) throw new CodecError('E_FORMAT', `xz index lists ${records} blocks, the stream has ${stream.blocks.length}`, p);
     for (let i = 0; i < records; i++) {
-      let unpadded: number;
-      let usize: number;
-      [unpadded, q] = varint(input, q, input.length);
-      [usize, q] = varint(input, q, input.length);
+      const unpadded = ix.varint();
+      const usize = ix.varint();
       const b = stream.blocks[i] as XzBlock;
       if (unpadded !== b.headerSize + b.dataSize + b.checkSize || (decode && usize !== b.outSize)) {
-        throw new CodecError('E_FORMAT', `xz index record ${i} does not match its block`, q);
+        throw new CodecError('E_FORMAT', `xz index record ${i} does not match its block`, ix.pos);
       }
     }
-    while ((q - p) % 4 !== 0) {
-      if (q >= input.length || input[q] !== 0) throw new CodecError('E_FORMAT', 'xz index padding is not zero', q);
-      q++;
+    while ((ix.pos - p) % 4 !== 0) {
+      if (ix.pos >= size || ix.byte() !== 0) throw new CodecError('E_FORMAT', 'xz index padding is not zero', ix.pos - 1);
     }
-    if (q + 4 > input.length || crc32(input.subarray(p, q)) !== u32le(input, q)) throw new CodecError('E_FORMAT', 'xz index CRC32 does not match', q);
+    let q = ix.pos;
+    if (q + 4 > size || ix.crcNow !== input.u32le(q)) throw new CodecError('E_FORMAT', 'xz index CRC32 does not match', q);
     q += 4;
     stream.indexSize = q - p;
     stream.indexRecords = records;
     // footer
-    if (q + 12 > input.length) throw new CodecError('E_FORMAT', 'xz stream footer is truncated', q);
-    if (input[q + 10] !== 0x59 || input[q + 11] !== 0x5a) throw new CodecError('E_FORMAT', 'xz stream footer magic is missing', q);
-    if (crc32(input.subarray(q + 4, q + 10)) !== u32le(input, q)) throw new CodecError('E_FORMAT', 'xz stream footer CRC32 does not match', q);
-    stream.backwardSize = (u32le(input, q + 4) + 1) * 4;
+    if (q + 12 > size) throw new CodecError('E_FORMAT', 'xz stream footer is truncated', q);
+    const ft = input.bytes(q, 12).slice();
+    if (ft[10] !== 0x59 || ft[11] !== 0x5a) throw new CodecError('E_FORMAT', 'xz stream footer magic is missing', q);
+    if (crc32(ft.subarray(4, 10)) !== u32le(ft, 0)) throw new CodecError('E_FORMAT', 'xz stream footer CRC32 does not match', q);
+    stream.backwardSize = (u32le(ft, 4) + 1) * 4;
     if (stream.backwardSize !== stream.indexSize) throw new CodecError('E_FORMAT', 'xz footer backward size does not match the index', q + 4);
-    if (input[q + 8] !== flags[0] || input[q + 9] !== flags[1]) throw new CodecError('E_FORMAT', 'xz footer flags differ from the header', q + 8);
+    if (ft[8] !== flags[0] || ft[9] !== flags[1]) throw new CodecError('E_FORMAT', 'xz footer flags differ from the header', q + 8);
     stream.footerOffset = q;
     q += 12;
-    let pad = q;
-    while (pad < input.length && input[pad] === 0) pad++;
-    const padLen = pad - q;
+    const padLen = zeroRun(src, q, 'xz stream padding');
     stream.paddingSize = padLen - (padLen % 4);
     stream.end = q + stream.paddingSize;
     streams.push(stream);
     p = stream.end;
   }
   if (streams.length === 0) throw new CodecError('E_FORMAT', 'no xz stream', 0);
-  return { streams, output: sink ? new Uint8Array(0) : out.result() };
+  return { streams, output: collect ? collect.result() : new Uint8Array(0), end: p };
+}
+
+/** The index of an xz stream, read byte by byte through the window, its CRC32 computed over what was read. */
+class IndexReader {
+  crc = 0;
+  private pending: number[] = [];
+  constructor(
+    private readonly input: InputWindow,
+    public pos: number,
+  ) {}
+  byte(): number {
+    if (this.pos >= this.input.size) throw new CodecError('E_FORMAT', 'xz index runs past the end', this.pos);
+    const b = this.input.byte(this.pos++);
+    this.pending.push(b);
+    if (this.pending.length >= 4096) this.flushCrc();
+    return b;
+  }
+  get crcNow(): number {
+    this.flushCrc();
+    return this.crc;
+  }
+  private flushCrc(): void {
+    if (!this.pending.length) return;
+    this.crc = crc32(Uint8Array.from(this.pending), this.crc);
+    this.pending = [];
+  }
+  varint(): number {
+    let v = 0;
+    const at = this.pos;
+    for (let i = 0; i < 9; i++) {
+      const byte = this.byte();
+      v += (byte & 0x7f) * 2 ** (7 * i);
+      if ((byte & 0x80) === 0) {
+        if (byte === 0 && i > 0) throw new CodecError('E_FORMAT', 'xz integer is not minimally encoded', this.pos - 1);
+        if (!Number.isSafeInteger(v)) throw new CodecError('E_FORMAT', 'xz integer is too large', this.pos - 1);
+        return v;
+      }
+    }
+    throw new CodecError('E_FORMAT', 'xz integer is longer than 9 bytes', at);
+  }
 }

@@ -3,13 +3,12 @@
  * frames); block decoding is fzstd's (pure JS, synchronous), fed in chunks so the output can be capped.
  */
 import { Decompress, decompress as fzstdOneShot } from 'fzstd';
+import type { ByteSource } from '../io/source.js';
+import { isAllocationFailure } from './inflate.js';
 import { CodecError, OutBuf } from './lzma.js';
+import { InputWindow } from './window.js';
 
 export const ZSTD_MAGIC = 0xfd2fb528;
-
-function u32le(b: Uint8Array, o: number): number {
-  return ((b[o] as number) | ((b[o + 1] as number) << 8) | ((b[o + 2] as number) << 16) | ((b[o + 3] as number) << 24)) >>> 0;
-}
 
 export interface ZstdFrame {
   kind: 'frame' | 'skippable';
@@ -34,18 +33,18 @@ export interface ZstdFrame {
 }
 
 /** Walks the frame at `p` without decoding it. */
-export function walkZstdFrame(input: Uint8Array, p: number, maxBlocks: number): ZstdFrame {
-  if (p + 4 > input.length) throw new CodecError('E_FORMAT', 'zstd frame magic is truncated', p);
-  const magic = u32le(input, p);
+export function walkZstdFrame(input: InputWindow, p: number, maxBlocks: number): ZstdFrame {
+  if (p + 4 > input.size) throw new CodecError('E_FORMAT', 'zstd frame magic is truncated', p);
+  const magic = input.u32le(p);
   if ((magic & 0xfffffff0) === 0x184d2a50) {
-    if (p + 8 > input.length) throw new CodecError('E_FORMAT', 'zstd skippable frame header is truncated', p);
-    const size = u32le(input, p + 4);
-    if (size > input.length - p - 8) throw new CodecError('E_FORMAT', `zstd skippable frame of ${size} bytes runs past the end`, p);
+    if (p + 8 > input.size) throw new CodecError('E_FORMAT', 'zstd skippable frame header is truncated', p);
+    const size = input.u32le(p + 4);
+    if (size > input.size - p - 8) throw new CodecError('E_FORMAT', `zstd skippable frame of ${size} bytes runs past the end`, p);
     return { kind: 'skippable', offset: p, end: p + 8 + size, skippableNibble: magic & 0xf };
   }
   if (magic !== ZSTD_MAGIC) throw new CodecError('E_FORMAT', 'not a zstd frame', p);
-  if (p + 5 > input.length) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', p);
-  const fhd = input[p + 4] as number;
+  if (p + 5 > input.size) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', p);
+  const fhd = input.byte(p + 4);
   const fcsFlag = fhd >>> 6;
   const single = (fhd & 0x20) !== 0;
   if (fhd & 0x08) throw new CodecError('E_FORMAT', 'zstd frame header reserved bit is set', p + 4);
@@ -54,8 +53,8 @@ export function walkZstdFrame(input: Uint8Array, p: number, maxBlocks: number): 
   let q = p + 5;
   let windowSize: number | null = null;
   if (!single) {
-    if (q >= input.length) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', q);
-    const wd = input[q] as number;
+    if (q >= input.size) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', q);
+    const wd = input.byte(q);
     const exp = wd >>> 3;
     const base = 2 ** (10 + exp);
     windowSize = base + (base / 8) * (wd & 7);
@@ -63,17 +62,17 @@ export function walkZstdFrame(input: Uint8Array, p: number, maxBlocks: number): 
   }
   const didSize = [0, 1, 2, 4][didFlag] as number;
   const dictionaryIdOffset = q;
-  if (q + didSize > input.length) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', q);
+  if (q + didSize > input.size) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', q);
   let dictionaryId = 0;
-  for (let i = 0; i < didSize; i++) dictionaryId += (input[q + i] as number) * 2 ** (8 * i);
+  for (let i = 0; i < didSize; i++) dictionaryId += input.byte(q + i) * 2 ** (8 * i);
   q += didSize;
   const fcsSize = fcsFlag === 0 ? (single ? 1 : 0) : ([0, 2, 4, 8][fcsFlag] as number);
   const contentSizeOffset = q;
-  if (q + fcsSize > input.length) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', q);
+  if (q + fcsSize > input.size) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', q);
   let contentSize: number | null = null;
   if (fcsSize > 0) {
     contentSize = 0;
-    for (let i = 0; i < fcsSize; i++) contentSize += (input[q + i] as number) * 2 ** (8 * i);
+    for (let i = 0; i < fcsSize; i++) contentSize += input.byte(q + i) * 2 ** (8 * i);
     if (fcsSize === 2) contentSize += 256;
   }
   q += fcsSize;
@@ -81,21 +80,22 @@ export function walkZstdFrame(input: Uint8Array, p: number, maxBlocks: number): 
   const headerSize = q - p;
   let blocks = 0;
   for (;;) {
-    if (q + 3 > input.length) throw new CodecError('E_FORMAT', 'zstd block header is truncated', q);
-    const bh = (input[q] as number) | ((input[q + 1] as number) << 8) | ((input[q + 2] as number) << 16);
+    if (q + 3 > input.size) throw new CodecError('E_FORMAT', 'zstd block header is truncated', q);
+    const hb = input.bytes(q, 3);
+    const bh = (hb[0] as number) | ((hb[1] as number) << 8) | ((hb[2] as number) << 16);
     const last = bh & 1;
     const type = (bh >>> 1) & 3;
     const size = bh >>> 3;
     if (type === 3) throw new CodecError('E_FORMAT', 'zstd block type 3 is reserved', q);
     const csize = type === 1 ? 1 : size;
-    if (q + 3 + csize > input.length) throw new CodecError('E_FORMAT', `zstd block of ${csize} bytes runs past the end`, q);
+    if (q + 3 + csize > input.size) throw new CodecError('E_FORMAT', `zstd block of ${csize} bytes runs past the end`, q);
     q += 3 + csize;
     if (++blocks > maxBlocks) throw new CodecError('E_LIMIT', `zstd frame has more than ${maxBlocks} blocks`, q);
     if (last) break;
   }
   let checksumOffset: number | null = null;
   if (checksumFlag) {
-    if (q + 4 > input.length) throw new CodecError('E_FORMAT', 'zstd content checksum is truncated', q);
+    if (q + 4 > input.size) throw new CodecError('E_FORMAT', 'zstd content checksum is truncated', q);
     checksumOffset = q;
     q += 4;
   }
@@ -118,17 +118,24 @@ export function walkZstdFrame(input: Uint8Array, p: number, maxBlocks: number): 
   };
 }
 
+/** compressed bytes fed to fzstd at once */
 const CHUNK = 1 << 20;
+/**
+ * A frame that declares its content size is decoded in one call when both its output and its input are at most
+ * this large (fzstd is about twice as fast so); a larger one block by block, handed over as it comes.
+ */
+const ONE_SHOT_MAX = 16 * 1024 * 1024;
+/** the largest window a frame may ask for (zstd's own default limit, --memory=128MB) */
+export const MAX_ZSTD_WINDOW = 128 * 1024 * 1024;
 
 /**
- * Decodes one zstd frame `input[start, end)` into `out` (the cap stops it mid-frame). When the header
- * declares a content size that fits the cap, the frame is decoded in one call into a buffer of that size
- * (about twice as fast); otherwise block by block.
+ * Decodes one zstd frame `[start, end)` of `src` into `out` (the cap stops it mid-frame). Small frames that
+ * declare their content size are decoded in one call; others are fed to fzstd a megabyte at a time.
  */
-export function decodeZstdFrame(input: Uint8Array, start: number, end: number, out: OutBuf, contentSize: number | null = null): void {
-  if (contentSize !== null && contentSize > 0 && out.pos + contentSize <= out.cap) {
+export function decodeZstdFrame(src: ByteSource, start: number, end: number, out: OutBuf, contentSize: number | null = null, windowSize: number | null = null): void {
+  if (contentSize !== null && contentSize > 0 && contentSize <= ONE_SHOT_MAX && end - start <= ONE_SHOT_MAX && out.pos + contentSize <= out.cap) {
     // fzstd allocates exactly the declared size; decoding into a caller's buffer is slower in fzstd 0.1.1
-    const res = fzstdOneShot(input.subarray(start, end));
+    const res = fzstdOneShot(src.read(start, end - start, 'zstd frame'));
     if (res.length !== contentSize) throw new CodecError('E_FORMAT', 'zstd frame content size does not match the data', start);
     if (out.sink) {
       out.push(res, true);
@@ -146,32 +153,40 @@ export function decodeZstdFrame(input: Uint8Array, start: number, end: number, o
   if (contentSize !== null && out.pos + contentSize > out.cap) {
     throw new CodecError('E_LIMIT', `zstd frame declares ${contentSize} bytes, over the limit of ${out.cap}`, start);
   }
+  // fzstd keeps a window of the declared size (the content size for single-segment frames)
+  const window = windowSize ?? contentSize;
+  if (window !== null && window > MAX_ZSTD_WINDOW) {
+    throw new CodecError('E_LIMIT', `zstd frame needs a window of ${window} bytes, over the limit of ${MAX_ZSTD_WINDOW}`, start);
+  }
   const d = new Decompress((chunk: Uint8Array) => out.push(chunk));
+  // fzstd keeps references to the chunks it is given, so each is a read of its own, not a reused buffer
   for (let p = start; p < end; p += CHUNK) {
     const stop = Math.min(end, p + CHUNK);
-    d.push(input.subarray(p, stop), stop === end);
+    d.push(src.read(p, stop - p, 'zstd frame'), stop === end);
   }
 }
 
 /**
- * Walks and decodes every frame; zero bytes after the last frame end the walk. With a `sink` the decoded bytes
- * go there as they come and `output` is empty.
+ * Walks and decodes every frame of `src`, reading it a window at a time; zero bytes after the last frame end
+ * the walk. With a `sink` the decoded bytes go there as they come and `output` is empty.
  */
-export function parseZstd(input: Uint8Array, maxOutput: number, decode = true, sink?: OutBuf['sink']): { frames: ZstdFrame[]; output: Uint8Array; end: number } {
+export function parseZstd(src: ByteSource, maxOutput: number, decode = true, sink?: OutBuf['sink']): { frames: ZstdFrame[]; output: Uint8Array; end: number } {
+  const input = new InputWindow(src, 'zstd frame');
   const out = new OutBuf(maxOutput, 1 << 20, sink);
   const frames: ZstdFrame[] = [];
   let p = 0;
-  const maxBlocks = Math.max(1024, Math.ceil(input.length / 3));
-  while (p + 4 <= input.length) {
-    if (frames.length > 0 && u32le(input, p) === 0) break;
+  const maxBlocks = Math.max(1024, Math.ceil(src.size / 3));
+  while (p + 4 <= src.size) {
+    if (frames.length > 0 && input.u32le(p) === 0) break;
     const f = walkZstdFrame(input, p, maxBlocks);
     if (f.kind === 'frame') {
       f.outOffset = out.pos;
       if (decode) {
         try {
-          decodeZstdFrame(input, p, f.end, out, f.contentSize ?? null);
+          decodeZstdFrame(src, p, f.end, out, f.contentSize ?? null, f.windowSize ?? null);
         } catch (e) {
           if (e instanceof CodecError) throw e;
+          if (isAllocationFailure(e)) throw new CodecError('E_LIMIT', `out of memory decoding zstd: ${(e as Error).message}`, p);
           throw new CodecError('E_FORMAT', `corrupt zstd data: ${(e as Error).message}`, p);
         }
         if (f.contentSize !== null && f.contentSize !== undefined && f.contentSize !== out.pos - f.outOffset) {

@@ -153,6 +153,9 @@ export class DecodedSink {
   private chunks: Uint8Array[] = [];
   private held = 0;
   private file: SpillFile | undefined;
+  /** small writes (a gzip of many small members) gathered into one buffer, not kept as a buffer each */
+  private gather: Uint8Array | undefined;
+  private gathered = 0;
 
   /** `expected`: the size the stream is believed to have (a trailer's word); over `inMemory`, the file is used from the start */
   constructor(
@@ -169,12 +172,35 @@ export class DecodedSink {
   }
 
   get size(): number {
-    return this.file ? this.file.size + this.held : this.held;
+    return (this.file ? this.file.size : 0) + this.held + this.gathered;
+  }
+
+  /** Moves the gathered small writes to the chunk list (or the file). */
+  private flushGather(): void {
+    if (!this.gather || !this.gathered) return;
+    const g = this.gather.subarray(0, this.gathered);
+    this.gather = undefined;
+    this.gathered = 0;
+    if (this.file) this.file.append(g);
+    else {
+      this.chunks.push(g);
+      this.held += g.length;
+    }
   }
 
   /** `owned`: the chunk is not reused by the caller, so it may be kept without a copy. */
   write(chunk: Uint8Array, owned = false): void {
     if (!chunk.length) return;
+    if (chunk.length < GATHER_SMALL && !this.file) {
+      if (this.gather && this.gathered + chunk.length > this.gather.length) this.flushGather();
+      if (this.held + this.gathered + chunk.length <= this.inMemory) {
+        this.gather ??= new Uint8Array(GATHER);
+        this.gather.set(chunk, this.gathered);
+        this.gathered += chunk.length;
+        return;
+      }
+    }
+    this.flushGather();
     if (!this.file && this.held + chunk.length > this.inMemory) {
       this.file = this.makeFile();
       for (const c of this.chunks) this.file.append(c);
@@ -189,8 +215,19 @@ export class DecodedSink {
     }
   }
 
+  /** Drops what was collected (a stream that failed to decode): its temporary file, if any, is closed. */
+  discard(): void {
+    this.chunks = [];
+    this.held = 0;
+    this.gather = undefined;
+    this.gathered = 0;
+    this.file?.close();
+    this.file = undefined;
+  }
+
   /** The whole stream: one buffer in memory, or the sealed spill file. */
   finish(): Uint8Array | SpillFile {
+    this.flushGather();
     if (this.file) {
       this.file.seal();
       return this.file;
@@ -206,6 +243,10 @@ export class DecodedSink {
     return out;
   }
 }
+
+/** writes shorter than this are gathered, into buffers of GATHER bytes */
+const GATHER_SMALL = 16 * 1024;
+const GATHER = 256 * 1024;
 
 /** Keeps `data` in memory when it is at most `inMemory` bytes, otherwise moves it to a spill file. */
 export function storeDecoded(name: string, data: Uint8Array, inMemory: number, temp: TempFiles | undefined): Uint8Array | SpillFile {

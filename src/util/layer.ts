@@ -1,12 +1,33 @@
 /** Helpers shared by the compression-layer containers (gzip, xz, zstd, lz4): one `/content` entry over a decoded stream. */
 import { isProgrammingError, ReprodiffError } from '../errors.js';
-import { DecodedSource, readAll, type ByteSource } from '../io/source.js';
+import { Bytes } from '../io/bytes.js';
+import { allocationToLimit, isAllocationFailure } from '../codec/inflate.js';
+import { DecodedSource, type ByteSource } from '../io/source.js';
 import type { Entry, FormatName, OpenContext, Span } from '../model.js';
 import { storeDecoded, type SpillFile } from '../io/spill.js';
 
-/** Reads the whole compressed source, refusing sources over `cap` bytes. */
-export function readCompressed(src: ByteSource, cap: number, format: string): Uint8Array {
-  return readAll(src, cap, `${format} stream`);
+/** Refuses compressed sources over `cap` bytes (they could not decode within it); they are then read a window at a time. */
+export function checkCompressed(src: ByteSource, cap: number, format: string): void {
+  if (src.size > cap) {
+    throw new ReprodiffError('E_LIMIT', `${src.size} bytes is over the limit of ${cap}`, { file: src.name, structure: `${format} stream`, offset: 0 });
+  }
+}
+
+/** Fields' values and spans read from `src` where the structures are, a few bytes at a time. */
+export class SourceFields {
+  constructor(
+    private readonly src: ByteSource,
+    private readonly structure: string,
+  ) {}
+  spans(offset: number, length: number): Span[] {
+    return this.src.spans(offset, length);
+  }
+  hex(offset: number, length: number): string {
+    return Bytes.at(this.src, offset, length, this.structure).hex(0, length);
+  }
+  u8(offset: number): number {
+    return Bytes.at(this.src, offset, 1, this.structure).u8(0);
+  }
 }
 
 /** The stream id of the decoded data of `src` for `format`: unique per source. */
@@ -38,6 +59,7 @@ export function contentEntry(src: ByteSource, format: FormatName, data: Uint8Arr
 /** Maps a codec's positioned error to a ReprodiffError naming the source. */
 export function layerError(e: unknown, src: ByteSource, format: string): ReprodiffError {
   if (e instanceof ReprodiffError) return e;
+  if (isAllocationFailure(e)) return allocationToLimit(e, { file: src.name, structure: `${format} stream`, offset: 0 }) as ReprodiffError;
   // a bug in a decoder is not corrupt data: it goes on as it is, to be reported as an internal error
   if (isProgrammingError(e)) throw e;
   const ce = e as { code?: string; message?: string; at?: number };

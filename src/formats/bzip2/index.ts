@@ -8,7 +8,8 @@ import type { Container, Field, Format, OpenContext, Region, Span } from '../../
 import { field } from '../../model.js';
 import { BZIP2_MAGIC, decodeBzip2 } from '../../codec/bzip2.js';
 import { DecodedSink } from '../../io/spill.js';
-import { contentEntry, layerError, readCompressed, streamId } from '../../util/layer.js';
+import { checkCompressed, contentEntry, layerError, streamId } from '../../util/layer.js';
+import { readAll } from '../../io/source.js';
 
 export const bzip2Format: Format = {
   name: 'bzip2',
@@ -39,7 +40,9 @@ function bitSpans(src: ByteSource, bit: number, n: number): Span[] {
 const hex = (v: number): string => v.toString(16).padStart(8, '0');
 
 export function openBzip2(src: ByteSource, ctx: OpenContext): Container {
-  const input = readCompressed(src, ctx.limits.maxDecodedBytes, 'bzip2');
+  // the compressed input is read whole (bounded by --max-decoded); its output streams block by block
+  checkCompressed(src, ctx.limits.maxDecodedBytes, 'bzip2');
+  const input = readAll(src, ctx.limits.maxDecodedBytes, 'bzip2 stream');
   // decoded blocks go to memory or, past limits.memoryDecodedBytes, to a temporary file as they come
   const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp);
   let parsed;

@@ -2,14 +2,15 @@
  * gzip (RFC 1952) as a container: one `/content` entry holding the decoded data of every member,
  * the members' headers and trailers as fields, zero padding after the last member as a region.
  */
-import { constants as zlibConstants, crc32, InflateRaw, inflateRawSync } from 'node:zlib';
 import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import { zeroRun, type ByteSource } from '../../io/source.js';
-import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
+import type { Container, Field, Format, OpenContext } from '../../model.js';
+import { RegionList } from '../../util/regions.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
-import { checkCap, checkTime } from '../../limits.js';
+import { checkCap } from '../../limits.js';
+import { inflateStream } from '../../codec/inflate.js';
 import { DecodedSink } from '../../io/spill.js';
 import { contentEntry, streamId } from '../../util/layer.js';
 
@@ -42,7 +43,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
   checkCap(size, maxOut, 'gzip stream size', src.name, 0);
   const stream = streamId(src, 'gzip');
   const fields: Field[] = [];
-  const regions: Region[] = [];
+  const regions = new RegionList();
   const notes: string[] = [];
   // every member's output, in memory or, past limits.memoryDecodedBytes, in a temporary file; the compressed
   // input is read piece by piece too, so neither is ever held whole
@@ -53,7 +54,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     if (member > 0) {
       const zeros = zeroRun(src, p, 'gzip padding');
       if (zeros > 0 && p + zeros === size) {
-        regions.push({ name: 'gzip trailing zero padding', role: 'padding', spans: src.spans(p, zeros) });
+        regions.add('gzip trailing zero padding', 'padding', src.spans(p, zeros));
         p = size;
         break;
       }
@@ -66,7 +67,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     if (size - p < 18 || win[0] !== 0x1f || win[1] !== 0x8b) {
       if (member === 0) throw b.error(0, 'not a gzip member');
       notes.push(`${size - p} bytes after the last gzip member at offset ${p} are not gzip data`);
-      regions.push({ name: 'data after the gzip stream', role: 'unused', spans: src.spans(p, size - p) });
+      regions.add('data after the gzip stream', 'unused', src.spans(p, size - p));
       p = size;
       break;
     }
@@ -109,11 +110,18 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
       fields.push(field(`${pre}header.crc16`, b.u16le(q), 'checksum', b.spans(q, 2), { covers: b.spans(0, q), derived: true }));
       q += 2;
     }
-    regions.push({ name: `gzip member ${member} header`, role: 'metadata', spans: b.spans(0, q) });
+    // one region for every member's header and trailer: a trailer and the next header merge into one span
+    regions.add('gzip member headers and trailers', 'metadata', b.spans(0, q));
     // the deflate stream: inflate it to learn where it ends
     const before = sink.size;
-    const inflated = inflateMember(src, start + q, sink, maxOut);
-    const outSize = sink.size - before;
+    const place = { file: src.name, structure: 'gzip stream', offset: start + q };
+    const inflated = inflateStream(src, start + q, size, (chunk) => sink.write(chunk), {
+      maxOut: maxOut - before,
+      over: () => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${maxOut} bytes`, place),
+      place,
+      what: 'decoding gzip',
+    });
+    const outSize = inflated.size;
     const at = start + q + inflated.used;
     if (at + 8 > size) throw new ReprodiffError('E_FORMAT', 'gzip trailer is truncated', { file: src.name, structure: 'gzip member', offset: at });
     const t = Bytes.at(src, at, 8, 'gzip trailer');
@@ -124,7 +132,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     if (isize !== outSize % 2 ** 32) notes.push(`gzip member ${member}: ISIZE ${isize} does not match the data (${outSize})`);
     fields.push(field(`${pre}trailer.crc32`, crc.toString(16).padStart(8, '0'), 'checksum', t.spans(0, 4), { covers: outSpan, derived: true }));
     fields.push(field(`${pre}trailer.isize`, isize, 'size', t.spans(4, 4), { derived: true }));
-    regions.push({ name: `gzip member ${member} trailer`, role: 'metadata', spans: t.spans(0, 8) });
+    regions.add('gzip member headers and trailers', 'metadata', t.spans(0, 8));
     p = at + 8;
     member++;
     if (member > ctx.limits.maxEntries) throw new ReprodiffError('E_LIMIT', `more than ${ctx.limits.maxEntries} gzip members`, { file: src.name, structure: 'gzip member', offset: p });
@@ -135,7 +143,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     source: src,
     fields,
     entries: [contentEntry(src, 'gzip', sink.finish(), src.spans(0, src.size))],
-    regions,
+    regions: regions.list(),
     notes,
   };
 }
@@ -179,97 +187,4 @@ function headerExtent(src: ByteSource, start: number): number {
   }
   if (flg & 2) q += 2;
   return Math.min(whole, Math.max(q - start, 18));
-}
-
-/** compressed bytes read and fed to zlib at once */
-const FEED = 256 * 1024;
-/** zlib's output buffer: what is held of the decoded data at once */
-const OUT = 1 << 20;
-let buffers: { out: Buffer; feed: Uint8Array } | undefined;
-
-/** The parts of node's zlib engine that its own synchronous calls use (lib/zlib.js, processChunkSync). */
-interface ZlibHandle {
-  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
-  onerror: (message: string, errno: number, code?: string) => void;
-}
-
-/**
- * Inflates the raw deflate stream at `at` of `input` into `sink` a megabyte at a time, so a stream of any
- * size is never held whole (past the sink's memory allowance it goes to a temporary file). Returns the input
- * bytes the stream used and the CRC-32 of its output.
- *
- * node:zlib's synchronous calls gather the whole output before returning, so this drives the engine the way
- * they do, through its handle, and takes each megabyte as it comes. Should a node lack that handle, the
- * one-shot call is used instead.
- */
-function inflateMember(src: ByteSource, at: number, sink: DecodedSink, maxOut: number): { used: number; crc: number } {
-  const file = src.name;
-  const place = { file, structure: 'gzip stream', offset: at };
-  const engine = new InflateRaw() as InflateRaw & { _handle?: ZlibHandle; _writeState?: Uint32Array };
-  const handle = engine._handle;
-  const state = engine._writeState;
-  if (!handle || typeof handle.writeSync !== 'function' || !(state instanceof Uint32Array)) {
-    engine.close();
-    return inflateWhole(src.read(at, src.size - at, 'gzip stream'), sink, maxOut, file, at);
-  }
-  let failure: string | undefined;
-  handle.onerror = (message, _errno, code) => {
-    failure = `${message}${code ? ` (${code})` : ''}`;
-  };
-  // one pair of buffers for every member: the inflate is synchronous, and the sink copies what it keeps
-  const { out, feed } = (buffers ??= { out: Buffer.allocUnsafe(OUT), feed: new Uint8Array(FEED) });
-  let crc = 0;
-  let pos = at;
-  // the compressed input, a piece at a time, into one buffer where the source allows
-  let piece: Uint8Array = feed.subarray(0, 0);
-  let pieceAt = at;
-  /** one call into zlib with the unread rest of `piece`; true when it filled its output buffer (call again) */
-  const step = (flush: number): boolean => {
-    const off = pos - pieceAt;
-    const len = piece.length - off;
-    handle.writeSync(flush, piece, off, len, out, 0, OUT);
-    if (failure !== undefined) throw new ReprodiffError('E_FORMAT', `corrupt deflate data: ${failure}`, place);
-    const made = OUT - (state[0] as number);
-    pos += len - (state[1] as number);
-    if (made) {
-      if (sink.size + made > maxOut) throw new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${maxOut} bytes`, place);
-      const got = out.subarray(0, made);
-      crc = crc32(got, crc);
-      sink.write(got);
-      checkTime('decoding gzip', file, pos);
-    }
-    return state[0] === 0;
-  };
-  try {
-    while (pos < src.size) {
-      pieceAt = pos;
-      const n = Math.min(src.size - pos, FEED);
-      if (src.readInto) src.readInto(pos, (piece = feed.subarray(0, n)), 'gzip stream');
-      else piece = src.read(pos, n, 'gzip stream');
-      while (step(zlibConstants.Z_NO_FLUSH));
-      // zlib left input unread although its output had room: the stream ended there
-      if (pos < pieceAt + piece.length) return { used: pos - at, crc };
-    }
-    // all input read: finishing tells a stream that ended right at the end from a truncated one
-    pieceAt = pos;
-    piece = new Uint8Array(0);
-    while (step(zlibConstants.Z_FINISH));
-    return { used: pos - at, crc };
-  } finally {
-    engine.close();
-  }
-}
-
-/** inflateMember without the engine's handle: the whole member in one buffer, then into the sink. */
-function inflateWhole(input: Uint8Array, sink: DecodedSink, maxOut: number, file: string, at: number): { used: number; crc: number } {
-  let res: { buffer: Buffer; engine: { bytesWritten: number } };
-  try {
-    res = inflateRawSync(input, { info: true, maxOutputLength: Math.max(1, maxOut - sink.size) }) as unknown as typeof res;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ERR_BUFFER_TOO_LARGE') throw new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${maxOut} bytes`, { file, structure: 'gzip stream', offset: at });
-    throw new ReprodiffError('E_FORMAT', `corrupt deflate data: ${err.message}`, { file, structure: 'gzip stream', offset: at });
-  }
-  sink.write(res.buffer, true);
-  return { used: res.engine.bytesWritten, crc: crc32(res.buffer) };
 }

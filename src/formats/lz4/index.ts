@@ -2,12 +2,12 @@
  * LZ4 as a container: the legacy frame (`lz4 -l`, the Linux kernel's initramfs and bzImage format) and the
  * frame format. One `/content` entry with the decoded data; frame headers and block sizes as fields.
  */
-import { Bytes } from '../../io/bytes.js';
-import type { ByteSource } from '../../io/source.js';
+import { zeroRun, type ByteSource } from '../../io/source.js';
+import { DecodedSink } from '../../io/spill.js';
 import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { LZ4_FRAME_MAGIC, LZ4_LEGACY_MAGIC, parseLz4 } from '../../codec/lz4.js';
-import { contentEntry, layerError, readCompressed, streamId } from '../../util/layer.js';
+import { checkCompressed, contentEntry, layerError, SourceFields, streamId } from '../../util/layer.js';
 
 export const lz4Format: Format = {
   name: 'lz4',
@@ -24,14 +24,17 @@ export const lz4Format: Format = {
 };
 
 export function openLz4(src: ByteSource, ctx: OpenContext): Container {
-  const input = readCompressed(src, ctx.limits.maxDecodedBytes, 'lz4');
+  checkCompressed(src, ctx.limits.maxDecodedBytes, 'lz4');
+  // read a block at a time; the decoded bytes go to memory or, past limits.memoryDecodedBytes, to a temporary file
+  const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp);
   let parsed;
   try {
-    parsed = parseLz4(input, ctx.limits.maxDecodedBytes);
+    parsed = parseLz4(src, ctx.limits.maxDecodedBytes, sink);
   } catch (e) {
+    sink.discard();
     throw layerError(e, src, 'lz4');
   }
-  const b = new Bytes(input, src, 0, 'lz4 frame');
+  const b = new SourceFields(src, 'lz4 frame');
   const stream = streamId(src, 'lz4');
   const fields: Field[] = [];
   const regions: Region[] = [];
@@ -56,17 +59,16 @@ export function openLz4(src: ByteSource, ctx: OpenContext): Container {
     fields.push(field(`${pre}blocks`, f.blocks.length, 'layout', b.spans(f.offset, 4), { derived: true }));
     for (const blk of f.blocks) regions.push({ name: `lz4 block size`, role: 'metadata', spans: b.spans(blk.offset, 4) });
   });
-  if (parsed.end < input.length) {
-    let allZero = true;
-    for (let i = parsed.end; i < input.length; i++) if (input[i] !== 0) { allZero = false; break; }
-    regions.push({ name: allZero ? 'lz4 trailing zero padding' : 'data after the lz4 stream', role: allZero ? 'padding' : 'unused', spans: b.spans(parsed.end, input.length - parsed.end) });
-    if (!allZero) notes.push(`${input.length - parsed.end} bytes after the lz4 stream`);
+  if (parsed.end < src.size) {
+    const allZero = zeroRun(src, parsed.end, 'lz4 padding') === src.size - parsed.end;
+    regions.push({ name: allZero ? 'lz4 trailing zero padding' : 'data after the lz4 stream', role: allZero ? 'padding' : 'unused', spans: b.spans(parsed.end, src.size - parsed.end) });
+    if (!allZero) notes.push(`${src.size - parsed.end} bytes after the lz4 stream`);
   }
   return {
     format: 'lz4',
     source: src,
     fields,
-    entries: [contentEntry(src, 'lz4', parsed.output, src.spans(0, src.size), ctx)],
+    entries: [contentEntry(src, 'lz4', sink.finish(), src.spans(0, src.size), ctx)],
     regions,
     notes,
   };

@@ -6,7 +6,9 @@ import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
 import { checkCap, checkEntries, checkTime, EntryLimit, type Limits } from '../../limits.js';
-import type { Container, Entry, EntryType, Field, Format } from '../../model.js';
+import type { Container, Entry, EntryMeta, EntryType, Field, Format, Span } from '../../model.js';
+import type { Extent } from '../../io/source.js';
+import { LazyMeta } from '../../util/lazy-meta.js';
 import { field } from '../../model.js';
 import { RegionList } from '../../util/regions.js';
 import { isoFromUnix } from '../../util/time.js';
@@ -84,9 +86,29 @@ class TarReader {
   private libarchive = false;
 
   constructor(
-    private readonly src: ByteSource,
+    readonly src: ByteSource,
     private readonly limits: Limits,
   ) {}
+
+  /** The metadata of a plain member (see TarEntry), from its header block alone. */
+  plainMeta(b: Bytes, target: string | undefined): EntryMeta {
+    const num = (k: readonly [number, number]): number | undefined => {
+      const v = parseNumber(b, k[0], k[1]);
+      return v === null || Number.isNaN(v) ? undefined : v;
+    };
+    const meta: EntryMeta = {};
+    const mode = num(H.mode);
+    const uid = num(H.uid);
+    const gid = num(H.gid);
+    const m = num(H.mtime);
+    if (mode !== undefined) meta.mode = mode;
+    if (uid !== undefined) meta.uid = uid;
+    if (gid !== undefined) meta.gid = gid;
+    const mt = m === undefined ? null : isoFromUnix(m);
+    if (mt !== null) meta.mtime = mt;
+    if (target !== undefined) meta.target = target;
+    return meta;
+  }
 
   read(): Container {
     const src = this.src;
@@ -310,22 +332,29 @@ class TarReader {
     if (ct !== undefined) meta.ctime = isoFromPaxTime(ct) ?? ct;
     if ((etype === 'symlink' || type === '1') && linkname) meta.target = linkname;
 
-    const entry: Entry = {
-      path: rawPath,
-      type: etype,
-      size: etype === 'file' ? size : 0,
-      extents: etype === 'file' && size > 0 ? [{ offset: data, length: size }] : [],
-      fields,
-      meta,
-      order: this.entries.length,
-    };
+    const esize = etype === 'file' ? size : 0;
+    // a member whose fields are all in its own header block (no extended header before it, no global pax
+    // record, not sparse) keeps only where that block is: its fields and metadata are read again when asked,
+    // so an archive of a million members holds a million small objects, not twenty million fields
+    const plain = pending.fields.length === 0 && pending.pax.size === 0 && this.global.size === 0 && type !== 'S' && fields.length > 0;
+    const entry: Entry = plain
+      ? new TarEntry(this, rawPath, etype, esize, data, this.entries.length, pos, dialect, (etype === 'symlink' || type === '1') && linkname ? linkname : undefined)
+      : {
+          path: rawPath,
+          type: etype,
+          size: esize,
+          extents: etype === 'file' && size > 0 ? [{ offset: data, length: size }] : [],
+          fields,
+          meta,
+          order: this.entries.length,
+        };
     checkEntries(this.entries.length + 1, this.limits, 'tar members', pos);
     checkTime('listing tar members', this.src.name, pos);
     this.entries.push(entry);
   }
 
   /** The fields of one header block, named `${prefix}<field>`. */
-  private headerFields(b: Bytes, prefix: string, dialect: Dialect): Field[] {
+  headerFields(b: Bytes, prefix: string, dialect: Dialect): Field[] {
     const out: Field[] = [];
     const sp = (k: readonly [number, number]) => b.spans(k[0], k[1]);
     const num = (k: readonly [number, number]): number | null => {
@@ -401,5 +430,51 @@ class TarReader {
       this.notes.push(`${src.size - firstNonZero} bytes after the end of the archive (from offset ${firstNonZero}) are not zero`);
       this.regions.add('tar trailing bytes', 'unused', src.spans(firstNonZero, src.size - firstNonZero));
     }
+  }
+}
+
+const NO_EXTENTS: Extent[] = [];
+
+/**
+ * A member whose fields all sit in its one header block: it keeps where that block is and reads its fields and
+ * metadata from it when asked (not cached), as the ISO 9660 reader does with its records.
+ */
+class TarEntry implements Entry {
+  constructor(
+    private readonly reader: TarReader,
+    readonly path: string,
+    readonly type: EntryType,
+    readonly size: number,
+    /** where the content starts */
+    private readonly data: number,
+    readonly order: number,
+    /** where the header block is */
+    private readonly at: number,
+    private readonly dialect: Dialect,
+    private readonly target: string | undefined,
+  ) {}
+
+  private block(): Bytes {
+    return Bytes.at(this.reader.src, this.at, BLOCK, 'tar header');
+  }
+
+  get extents(): Extent[] {
+    return this.size > 0 ? [{ offset: this.data, length: this.size }] : NO_EXTENTS;
+  }
+
+  get fields(): Field[] {
+    return this.reader.headerFields(this.block(), 'tar.', this.dialect);
+  }
+
+  fieldsTouching(touched: (offset: number, length: number) => boolean): Field[] {
+    return touched(this.at, BLOCK) ? this.fields : [];
+  }
+
+  get records(): Span[] {
+    return this.reader.src.spans(this.at, BLOCK);
+  }
+
+  get meta(): EntryMeta {
+    return new LazyMeta(this.target, () => this.reader.plainMeta(this.block(), this.target));
   }
 }

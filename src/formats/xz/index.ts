@@ -2,13 +2,12 @@
  * xz (.xz file format) as a container: one `/content` entry with the decoded data of every stream;
  * stream flags, block headers, block checks, index and footers as fields; stream padding as a region.
  */
-import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
 import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { CHECK_NAMES, parseXz, XZ_MAGIC } from '../../codec/xz.js';
 import { DecodedSink } from '../../io/spill.js';
-import { contentEntry, layerError, readCompressed, streamId } from '../../util/layer.js';
+import { checkCompressed, contentEntry, layerError, SourceFields, streamId } from '../../util/layer.js';
 
 const FILTER_NAMES: Record<number, string> = { 0x21: 'lzma2', 0x04: 'x86', 0x03: 'delta', 0x05: 'powerpc', 0x06: 'ia64', 0x07: 'arm', 0x08: 'armthumb', 0x09: 'sparc', 0x0a: 'arm64' };
 
@@ -27,16 +26,18 @@ export const xzFormat: Format = {
 };
 
 export function openXz(src: ByteSource, ctx: OpenContext): Container {
-  const input = readCompressed(src, ctx.limits.maxDecodedBytes, 'xz');
-  // each block's output goes to memory or, past limits.memoryDecodedBytes, to a temporary file once decoded
+  checkCompressed(src, ctx.limits.maxDecodedBytes, 'xz');
+  // the compressed stream is read a window at a time, and the decoded bytes go to memory or, past
+  // limits.memoryDecodedBytes, to a temporary file as they are decoded
   const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp);
   let parsed;
   try {
-    parsed = parseXz(input, ctx.limits.maxDecodedBytes, true, sink);
+    parsed = parseXz(src, ctx.limits.maxDecodedBytes, true, sink);
   } catch (e) {
+    sink.discard();
     throw layerError(e, src, 'xz');
   }
-  const b = new Bytes(input, src, 0, 'xz stream');
+  const b = new SourceFields(src, 'xz stream');
   const stream = streamId(src, 'xz');
   const fields: Field[] = [];
   const regions: Region[] = [];
@@ -81,9 +82,9 @@ export function openXz(src: ByteSource, ctx: OpenContext): Container {
     if (s.paddingSize) regions.push({ name: `xz stream ${si} padding`, role: 'padding', spans: b.spans(f + 12, s.paddingSize) });
   });
   const last = parsed.streams[parsed.streams.length - 1];
-  if (last && last.end < input.length) {
-    notes.push(`${input.length - last.end} bytes after the xz stream`);
-    regions.push({ name: 'data after the xz stream', role: 'unused', spans: b.spans(last.end, input.length - last.end) });
+  if (last && last.end < src.size) {
+    notes.push(`${src.size - last.end} bytes after the xz stream`);
+    regions.push({ name: 'data after the xz stream', role: 'unused', spans: b.spans(last.end, src.size - last.end) });
   }
   if (parsed.streams.length > 1) notes.push(`${parsed.streams.length} xz streams`);
   return {

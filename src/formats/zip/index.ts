@@ -8,6 +8,7 @@ import yauzl from 'yauzl';
 import { ReprodiffError, isReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
+import type { TempFiles } from '../../io/spill.js';
 import { checkTime, EntryLimit, type Limits } from '../../limits.js';
 import type { Container, Entry, EntryType, Field, Format } from '../../model.js';
 import { field } from '../../model.js';
@@ -61,7 +62,7 @@ export const zipFormat: Format = {
     return at === 0 || src.read(0, 4, 'zip')[0] === 0x50 ? 80 : 50;
   },
   open(src: ByteSource, ctx): Promise<Container> {
-    return new ZipReader(src, ctx.limits).read();
+    return new ZipReader(src, ctx.limits, ctx.temp).read();
   },
 };
 
@@ -148,6 +149,7 @@ class ZipReader {
   constructor(
     private readonly src: ByteSource,
     private readonly limits: Limits,
+    private readonly temp: TempFiles | undefined,
   ) {}
 
   private fail(e: unknown, structure: string, offset?: number): never {
@@ -424,7 +426,16 @@ class ZipReader {
       if (cd.compressedSize > 0 && type !== 'dir') entry.extents = [{ offset: dataStart, length: cd.compressedSize }];
     } else if (cd.method === 8) {
       if (cd.uncompressedSize > 0 && type !== 'dir') {
-        const cs = new InflateSource(`${src.name}//${path.slice(1)}`, src, dataStart, cd.compressedSize, cd.uncompressedSize, this.limits.maxDecodedBytes, `${src.name}#zip:${index}`);
+        const cs = new InflateSource(`${src.name}//${path.slice(1)}`, {
+          parent: src,
+          offset: dataStart,
+          compressedSize: cd.compressedSize,
+          size: cd.uncompressedSize,
+          maxOutput: this.limits.maxDecodedBytes,
+          streamId: `${src.name}#zip:${index}`,
+          inMemory: this.limits.memoryDecodedBytes,
+          ...(this.temp ? { temp: this.temp } : {}),
+        });
         entry.contentSource = cs;
         entry.extents = [{ offset: 0, length: cd.uncompressedSize }];
         covers = cs.spans(0, cd.uncompressedSize);

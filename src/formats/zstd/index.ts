@@ -3,13 +3,12 @@
  * frame headers (window, dictionary id, content size, checksum flag), content checksums and skippable
  * frames as fields; zero padding after the last frame as a region.
  */
-import { Bytes } from '../../io/bytes.js';
-import type { ByteSource } from '../../io/source.js';
+import { zeroRun, type ByteSource } from '../../io/source.js';
 import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { parseZstd } from '../../codec/zstd.js';
 import { DecodedSink } from '../../io/spill.js';
-import { contentEntry, layerError, readCompressed, streamId } from '../../util/layer.js';
+import { checkCompressed, contentEntry, layerError, SourceFields, streamId } from '../../util/layer.js';
 
 export const zstdFormat: Format = {
   name: 'zstd',
@@ -26,16 +25,17 @@ export const zstdFormat: Format = {
 };
 
 export function openZstd(src: ByteSource, ctx: OpenContext): Container {
-  const input = readCompressed(src, ctx.limits.maxDecodedBytes, 'zstd');
+  checkCompressed(src, ctx.limits.maxDecodedBytes, 'zstd');
   // the decoded frames go to memory or, past limits.memoryDecodedBytes, to a temporary file as they come
   const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp);
   let parsed;
   try {
-    parsed = parseZstd(input, ctx.limits.maxDecodedBytes, true, sink);
+    parsed = parseZstd(src, ctx.limits.maxDecodedBytes, true, sink);
   } catch (e) {
+    sink.discard();
     throw layerError(e, src, 'zstd');
   }
-  const b = new Bytes(input, src, 0, 'zstd frame');
+  const b = new SourceFields(src, 'zstd frame');
   const stream = streamId(src, 'zstd');
   const fields: Field[] = [];
   const regions: Region[] = [];
@@ -77,13 +77,12 @@ export function openZstd(src: ByteSource, ctx: OpenContext): Container {
     fields.push(field(`${pre}blocks`, f.blocks ?? 0, 'layout', b.spans(o, f.headerSize ?? 5), { derived: true }));
     n++;
   }
-  if (parsed.end < input.length) {
-    let allZero = true;
-    for (let i = parsed.end; i < input.length; i++) if (input[i] !== 0) { allZero = false; break; }
-    if (allZero) regions.push({ name: 'zstd trailing zero padding', role: 'padding', spans: b.spans(parsed.end, input.length - parsed.end) });
+  if (parsed.end < src.size) {
+    const allZero = zeroRun(src, parsed.end, 'zstd padding') === src.size - parsed.end;
+    if (allZero) regions.push({ name: 'zstd trailing zero padding', role: 'padding', spans: b.spans(parsed.end, src.size - parsed.end) });
     else {
-      notes.push(`${input.length - parsed.end} bytes after the last zstd frame`);
-      regions.push({ name: 'data after the zstd stream', role: 'unused', spans: b.spans(parsed.end, input.length - parsed.end) });
+      notes.push(`${src.size - parsed.end} bytes after the last zstd frame`);
+      regions.push({ name: 'data after the zstd stream', role: 'unused', spans: b.spans(parsed.end, src.size - parsed.end) });
     }
   }
   if (n > 1) notes.push(`${n} zstd frames`);

@@ -1,0 +1,101 @@
+/**
+ * Decoded streams in bounded memory: a zip member, an xz stream and an lz4 stream of a few hundred MB of zeros
+ * (a few hundred KB compressed) are compared with peak RSS well under their decoded size, measured in the child
+ * by /usr/bin/time. Before, each was decoded whole into one growing buffer (the decoded size rounded up to a
+ * power of two, held in memory at once).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN } from '../helpers/cli.js';
+import { hasTool, scratch } from '../helpers/tools.js';
+import { allocationToLimit } from '../../src/codec/inflate.js';
+import { ReprodiffError } from '../../src/errors.js';
+import type { Report } from '../../src/report/types.js';
+
+const { dir, cleanup } = scratch('reprodiff-hostile-mem-');
+afterAll(() => cleanup());
+
+const TIME = '/usr/bin/time';
+const hasTime = existsSync(TIME);
+/** MiB of zeros in each stream, and the peak RSS allowed for a compare of two (node itself takes 60-90 MB) */
+const MB = 160;
+const BOUND_MB = 200;
+
+interface Measured {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  rssMb: number;
+}
+
+/** Runs the built CLI under /usr/bin/time -v (and optionally prlimit) and reads its peak RSS. */
+function measured(args: string[], prefix: string[] = []): Measured {
+  const cmd = [...prefix, TIME, '-v', process.execPath, BIN, ...args];
+  const r = spawnSync(cmd[0]!, cmd.slice(1), {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', REPRODIFF_DEBUG: '' },
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 120_000,
+    killSignal: 'SIGKILL',
+  });
+  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr ?? '');
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', rssMb: m ? Number(m[1]) / 1024 : Infinity };
+}
+
+/** `MB` MiB of zeros, then `tail`, through `compress` (a shell pipeline reading stdin) into `file`. */
+function zeros(file: string, tail: string, compress: string): string {
+  const path = join(dir, file);
+  const r = spawnSync('sh', ['-c', `{ head -c ${MB}M /dev/zero; printf '${tail}'; } | ${compress} > '${path}'`], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return path;
+}
+
+function expectBounded(r: Measured): Report {
+  expect(r.status, r.stderr).toBe(1);
+  expect(r.stderr).not.toMatch(/RangeError|FATAL ERROR|out of memory|^\s+at /m);
+  expect(r.rssMb, `peak RSS ${r.rssMb.toFixed(0)} MB`).toBeLessThan(BOUND_MB);
+  return JSON.parse(r.stdout) as Report;
+}
+
+describe('decoded streams in bounded memory', () => {
+  it.skipIf(!hasTime || !hasTool('zip'))(`a deflated zip member of ${MB} MiB is inflated through a temporary file, not into one buffer`, () => {
+    const a = zeros('a.zip', 'a', 'zip -q - -');
+    const b = zeros('b.zip', 'b', 'zip -q - -');
+    const report = expectBounded(measured([a, b, '--json', '-', '--jobs', '1']));
+    const content = report.findings.find((f) => f.kind === 'content' && f.path === '/-');
+    expect(content, JSON.stringify(report.findings.map((f) => [f.path, f.kind, f.field]))).toBeDefined();
+    expect(report.bytes.unexplained).toBe(0);
+  });
+
+  it.skipIf(!hasTime || !hasTool('zip') || !hasTool('prlimit'))('the zip pair also compares under a 4 GB address-space limit', () => {
+    const r = measured([join(dir, 'a.zip'), join(dir, 'b.zip'), '--json', '/dev/null', '--jobs', '1'], ['prlimit', '--as=4000000000']);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).not.toMatch(/RangeError|corrupt deflate|FATAL ERROR|^\s+at /m);
+  });
+
+  it.skipIf(!hasTime || !hasTool('xz'))(`a single-block xz stream of ${MB} MiB decodes through a bounded dictionary window`, () => {
+    const a = zeros('a.xz', 'a', 'xz -1 -T1');
+    const b = zeros('b.xz', 'b', 'xz -1 -T1');
+    const report = expectBounded(measured([a, b, '--json', '-', '--jobs', '1']));
+    expect(report.findings.some((f) => f.kind === 'content' && f.path === '/')).toBe(true);
+  });
+
+  it.skipIf(!hasTime || !hasTool('lz4'))(`an lz4 stream of ${MB} MiB decodes keeping only the 64 KiB its blocks reach back`, () => {
+    const a = zeros('a.lz4', 'a', 'lz4 -q -1');
+    const b = zeros('b.lz4', 'b', 'lz4 -q -1');
+    const report = expectBounded(measured([a, b, '--json', '-', '--jobs', '1']));
+    expect(report.findings.some((f) => f.kind === 'content' && f.path === '/')).toBe(true);
+  });
+
+  it('a failed allocation while decoding is a limit, not corrupt data', () => {
+    const e = allocationToLimit(new RangeError('Array buffer allocation failed'), { file: 'x.zip', structure: 'zip member data', offset: 30 });
+    expect(e).toBeInstanceOf(ReprodiffError);
+    expect((e as ReprodiffError).code).toBe('E_LIMIT');
+    expect((e as ReprodiffError).message).toMatch(/out of memory/);
+    // anything else is not taken for one
+    const other = new TypeError('x is not a function');
+    expect(allocationToLimit(other, {})).toBe(other);
+  });
+});
