@@ -16,7 +16,7 @@
 #   sqfs.{a,b}    mksquashfs -mkfs-time N -all-time N -noappend
 #
 # OUTDIR/big/ holds the same five pairs made from larger files (seq 1 40000 ... seq 7 70000, 200 to
-# 480 KB each) where f2 grows by 150 lines (1,542 bytes) at its start: there the growth crosses tar
+# 480 KB each) where f2 grows by 300 lines (3,192 bytes) at its start: there the growth crosses tar
 # blocks and ISO sectors and squashfs stores the files in full data blocks, so the members, extents
 # and data blocks after f2 move as they do in a real build.
 # The trees are kept as OUTDIR/tree.{a,b} and OUTDIR/big/tree.{a,b}. Needs tar, cpio, zip, xorriso,
@@ -42,7 +42,7 @@ tree() { # tree SIDE [big]
     seq 100 900 >"$d/f5"
   else
     seq 1 40000 >"$d/f1"
-    if [ "$1" = a ]; then seq 1 50000 >"$d/f2"; else (seq -f 'header %g' 1 150; seq 1 50000) >"$d/f2"; fi
+    if [ "$1" = a ]; then seq 1 50000 >"$d/f2"; else (seq -f 'header %g' 1 300; seq 1 50000) >"$d/f2"; fi
     seq 1 60000 >"$d/f3"
     seq 5 45000 >"$d/f4"
     seq 7 70000 >"$d/f5"

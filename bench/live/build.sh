@@ -29,10 +29,11 @@
 #
 # --pinned: SOURCE_DATE_EPOCH is exported (default 1700000000; mmdebstrap, mkinitramfs,
 # mksquashfs and xorriso honour it), mksquashfs also gets -mkfs-time/-all-time, the ISO tree's
-# files are touched to it and xorriso gets -volume_date all_file_dates through grub-mkrescue's
-# pass-through options. Left to chance even then: what the packages' maintainer scripts make
-# (machine-id, ssh-less but still random ids), the PE timestamp objcopy writes (binutils 2.40
-# stamps the current time), the serial of the FAT EFI image mformat makes inside grub-mkrescue.
+# files are touched to it, and xorriso gets --modification-date and --set_all_file_dates through
+# grub-mkrescue's pass-through options (grub-mkrescue 2.06 passes --modification-date=<now> itself,
+# ignoring SOURCE_DATE_EPOCH; the later option wins). Left to chance even then: what the packages'
+# maintainer scripts generate (machine-id, random seeds), the PE timestamp objcopy writes
+# (binutils 2.40 stamps the current time) and the FAT EFI image grub-mkrescue makes with mformat.
 set -euo pipefail
 
 PINNED=0
@@ -116,7 +117,10 @@ menuentry "Debian bookworm live (UKI)" {
 EOF
   if [ $PINNED = 1 ]; then
     find "$iso" -exec touch -h -d "@$SDE" {} +
-    step grub-mkrescue grub-mkrescue -o "$X/live.iso" "$iso" -- -volume_date all_file_dates "=$SDE"
+    # grub-mkrescue 2.06 passes --modification-date=<now> itself; options after the tree go after it
+    local stamp
+    stamp=$(date -u -d "@$SDE" +%Y%m%d%H%M%S00)
+    step grub-mkrescue grub-mkrescue -o "$X/live.iso" "$iso" --modification-date="$stamp" --set_all_file_dates "$stamp"
   else
     step grub-mkrescue grub-mkrescue -o "$X/live.iso" "$iso"
   fi

@@ -7,7 +7,7 @@
 1. Recomputes the differing bytes of A and B (same offsets, plus the tail of the longer file) and the
    bytes the report's findings claim (outer-file spans of every finding, of either side, as
    src/compare/account.ts counts them); checks that `unexplained` agrees with the report.
-2. --exclude-roots-over MIB: also drops root `content`/`unknown`/`layout` findings whose outer spans
+2. --exclude-roots-over MIB: also drops root `content`/`layout`/`ordering` findings whose outer spans
    exceed MIB, and every finding derived only from them, and says how many bytes are then claimed
    by nothing (the catch-all roots' real weight).
 3. For the unexplained bytes (or, with --finding, the differing bytes inside those findings' spans),
@@ -108,8 +108,8 @@ def total(iv):
     return sum(e - s for s, e in iv)
 
 
-def outer(f):
-    return [(s['offset'], s['offset'] + s['length']) for s in f['spans'] if 'stream' not in s]
+def outer(f, side=None):
+    return [(s['offset'], s['offset'] + s['length']) for s in f['spans'] if 'stream' not in s and (side is None or s['side'] == side)]
 
 
 class Owners:
@@ -243,6 +243,8 @@ def moved_analysis(A, B, ivs, window, owners, out):
         if best >= cnt * 0.5 and bd != 0:
             moved += best
             unmoved += cnt - best
+            if cnt > best:
+                unmoved_owner[label(row, True)] += cnt - best
             by_delta[bd] += best
             by_owner[label(row, False)] += best
             by_owner_detail[label(row, True)] += best
@@ -285,21 +287,25 @@ def main():
     def only_from(f, dropped):
         return not f['root'] and f['causedBy'] and all(c in dropped for c in f['causedBy'])
 
-    def claimed(exclude=frozenset()):
+    def claimed(exclude=frozenset(), side=None):
         iv = []
         for f in rep['findings']:
             if f['id'] in exclude or f['kind'] == 'unknown':
                 continue
             if not f['root'] and f['causedBy'] and all(byid[c]['kind'] == 'unknown' for c in f['causedBy']):
                 continue
-            iv.extend(outer(f))
+            iv.extend(outer(f, side))
         return normalize(iv)
 
     unexpl = subtract(diff, claimed())
     res['unexplained'] = total(unexpl)
+    # the report claims an offset for both files when a span of either side covers it; per side, a byte of B
+    # is explained only by a span of B (and one of A by a span of A)
+    res['unexplained_per_side'] = {
+        side: total(subtract(intersect(diff, [(0, len(X))]), claimed(side=side))) for side, X in (('a', A), ('b', B))}
     if o.exclude_roots_over is not None:
         cap = o.exclude_roots_over * (1 << 20)
-        big = {f['id'] for f in rep['findings'] if f['root'] and f['kind'] in ('content', 'unknown', 'layout')
+        big = {f['id'] for f in rep['findings'] if f['root'] and f['kind'] in ('content', 'layout', 'ordering')
                and total(normalize(outer(f))) > cap}
         dropped = set(big)
         changed = True
