@@ -168,6 +168,11 @@ export interface Container {
   /** set when a limit stopped the reader before the end: what was hit and where; the entries listed are those read before */
   partial?: string;
   /**
+   * How many bytes the structure says its source holds (an ISO 9660 volume's space size), when it says: a
+   * source shorter than that has been cut.
+   */
+  declaredSize?: number;
+  /**
    * Decoded streams whose spans this container's fields use (a squashfs metadata block, a compressed
    * table), each with the spans of its encoded bytes: a difference inside a stream explains its encoded bytes.
    */

@@ -7,7 +7,9 @@
 import { FileSource } from '../io/file.js';
 import { TempFiles } from '../io/spill.js';
 import { DEFAULT_LIMITS } from '../limits.js';
-import type { OpenContext } from '../model.js';
+import type { Container, OpenContext } from '../model.js';
+import { ReprodiffError } from '../errors.js';
+import type { ByteSource } from '../io/source.js';
 import { noViewsError, type OpenResult } from '../walk/open.js';
 import type { DiffResult } from '../../workers/tasks.js';
 import { Ranges } from './intervals.js';
@@ -16,6 +18,25 @@ import { trace } from '../util/trace.js';
 import type { CompareOptions, CompareResult } from './types.js';
 
 /** The comparer and the parsers, loaded once. */
+/**
+ * Inputs of other sizes where the shorter one is cut: its structure declares more bytes than it holds, and the
+ * other build holds all it declares. That, not the differences past the cut, is what the user needs to hear.
+ */
+function checkCut(viewsA: Container[], rootA: ByteSource, viewsB: Container[], rootB: ByteSource): void {
+  const [short, views, otherViews, other] = rootA.size < rootB.size ? [rootA, viewsA, viewsB, rootB] : [rootB, viewsB, viewsA, rootA];
+  for (const v of views) {
+    const declared = v.declaredSize;
+    if (declared === undefined || declared <= short.size) continue;
+    const twin = otherViews.find((w) => w.format === v.format);
+    if (twin?.declaredSize !== undefined && twin.declaredSize > other.size) continue;
+    throw new ReprodiffError(
+      'E_TRUNCATED',
+      `the input is cut short: its ${v.format} structure declares ${declared.toLocaleString('en-US')} bytes but the file holds ${short.size.toLocaleString('en-US')}, so everything from offset ${short.size} on is missing (the other build, ${other.name}, holds ${other.size.toLocaleString('en-US')} bytes)`,
+      { file: short.name, structure: `${v.format} volume`, offset: short.size },
+    );
+  }
+}
+
 async function loadProgram(): Promise<{ Comparer: typeof import('./compare.js').Comparer; openViews: typeof import('../walk/open.js').openViews }> {
   // the report's accounting is loaded here too, for the same reason
   const [{ Comparer }, { openViews }] = await Promise.all([import('./compare.js'), import('../walk/open.js'), import('./account.js')]);
@@ -91,6 +112,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     ] as const) {
       if (!o.views.length && differing > 0) throw noViewsError(src, o);
     }
+    if (rootA.size !== rootB.size) checkCut(oa.views, rootA, ob.views, rootB);
     let pairs = diffResult.ranges;
     if (rootA.size !== rootB.size) {
       // past the shorter input's end, every byte differs

@@ -4,7 +4,7 @@
  * the members after it, their headers and pointers) are derived from it, and nothing is left unexplained.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report/types.js';
@@ -157,4 +157,23 @@ describe('one cause, one root', () => {
       expect(report.bytes.unexplained).toBe(0);
     });
   }
+});
+
+describe('a truncated input is the headline', () => {
+  it.skipIf(!hasTool('xorriso'))('an ISO cut short exits 2 naming the side that is cut and where', () => {
+    const a = join(w.dir, 'whole.iso');
+    run('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-o', a, tree('a')], { env });
+    const whole = readFileSync(a);
+    const cutAt = whole.length - 64 * 1024;
+    const b = join(w.dir, 'cut.iso');
+    writeFileSync(b, whole.subarray(0, cutAt));
+    for (const args of [[a, b], [b, a]]) {
+      const r = cli([...args, '--json', '-']);
+      expect(r.status, r.stdout).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`${b}: `);
+      expect(r.stderr).toContain('cut short');
+      expect(r.stderr).toContain(`offset ${cutAt}`);
+    }
+  });
 });

@@ -183,6 +183,7 @@ class IsoReader {
     return {
       format: 'iso9660',
       source: src,
+      declaredSize: imageBytes,
       producer: this.producer.label,
       fields: this.fields,
       entries: this.entries,
