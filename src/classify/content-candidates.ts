@@ -138,6 +138,23 @@ function inString(buf: Uint8Array, i: number): boolean {
   return hi - lo >= 5;
 }
 
+const textByte = (c: number | undefined): boolean => c === 0 || (c !== undefined && c >= 0x20 && c < 0x7f);
+
+/**
+ * The `w` bytes at `s` and a byte next to them are all text or NUL, most of them text: a window over strings
+ * (NUL-terminated names in a table, UTF-16 text), where a changed character reads as a close binary number.
+ */
+function inText(buf: Uint8Array, s: number, w: number): boolean {
+  let text = 0;
+  for (let i = s; i < s + w; i++) {
+    const c = buf[i];
+    if (!textByte(c)) return false;
+    if (c !== 0) text++;
+  }
+  if (text * 2 < w) return false;
+  return (s > 0 && textByte(buf[s - 1]) && buf[s - 1] !== 0) || (s + w < buf.length && textByte(buf[s + w]) && buf[s + w] !== 0);
+}
+
 /** Every differing byte of the window sits inside a string on both sides: digits of a text, not a number. */
 function textLike(a: Uint8Array, b: Uint8Array, s: number, d: number, w: number): boolean {
   let any = false;
@@ -263,6 +280,8 @@ export function binaryCandidates(x: Sides, upto: number, out: Map<string, Candid
         if (dec.lsb === 'end' && s + w < a.length && s + w + d < b.length && a[s + w] !== b[s + w + d]) continue;
         if (!uniform && !x.sameShift(s, w, d)) continue;
         if (!dec.printable && printableAscii(a, s, s + w) && printableAscii(b, s + d, s + d + w)) continue;
+        // the tail of a NUL-terminated or UTF-16 string (`test1\0Ru` in a string table) is not a number
+        if (!dec.printable && inText(a, s, w) && inText(b, s + d, w)) continue;
         const va = dec.decode(a, s, x.dvA);
         if (!va) continue;
         const vb = dec.decode(b, s + d, x.dvB);

@@ -270,3 +270,35 @@ describe('text forms', () => {
     expect(e.unexplained).toEqual([]);
   });
 });
+
+describe('bytes of strings are not binary times', () => {
+  it('a changed character in a NUL-terminated string table (`test1\\0Run` → `test2\\0Run`) is not read as a Unix time', () => {
+    // a .NET #Strings heap: names one after the other, each ending in NUL; "1\0Ru" reads as a 2032 Unix time
+    const heap = (n: string): Uint8Array => new TextEncoder().encode(`\0Main\0System\0Console\0test${n}\0Run\0WriteLine\0`);
+    const prefix = new Uint8Array(64).map((_, i) => (i * 37) & 0xff);
+    const a = new Uint8Array([...prefix, ...heap('1')]);
+    const b = new Uint8Array([...prefix, ...heap('2')]);
+    const e = explainContent(a, b);
+    expect(e.evidence.filter((x) => x.kind === 'timestamp')).toEqual([]);
+    expectCovers(a, b, e);
+  });
+
+  it('the same kind of change in a UTF-16 string is not a time either', () => {
+    const utf16 = (s: string): number[] => [...s].flatMap((ch) => [ch.charCodeAt(0), 0]);
+    const a = new Uint8Array([0x90, 0x91, 0x92, ...utf16('build-1-Release'), 0, 0]);
+    const b = new Uint8Array([0x90, 0x91, 0x92, ...utf16('build-2-Release'), 0, 0]);
+    const e = explainContent(a, b);
+    expect(e.evidence.filter((x) => x.kind === 'timestamp')).toEqual([]);
+  });
+
+  it('a real 32-bit Unix time among binary fields is still one', () => {
+    const mk = (t: number): Uint8Array => {
+      const buf = new Uint8Array(32).fill(0);
+      buf.set([0xde, 0xad, 0xbe, 0xef], 0);
+      new DataView(buf.buffer).setUint32(8, t, true);
+      return buf;
+    };
+    const e = explainContent(mk(1_764_655_517), mk(1_764_655_519));
+    expect(e.evidence.some((x) => x.kind === 'timestamp')).toBe(true);
+  });
+});
