@@ -12,7 +12,8 @@ import { findOrdering } from './ordering.js';
 import { addPlacement, noteShift } from './placement.js';
 import { bytesEqual, extentSpans, readSpans, reportSpans } from './spans.js';
 import { rollUpStreams } from './streams.js';
-import { newScope, type Placed, type Scope } from './types.js';
+import { newScope, type Placed, type RawFinding, type Scope } from './types.js';
+import { baseName, findRenames, renamedPath, type Rename } from './renames.js';
 import type { EntryValue } from './values.js';
 
 /** Compares the views of one source pair; `prefix` is '' for the inputs, `<entry path>/` for nested ones. */
@@ -41,6 +42,70 @@ export async function compareViews(cx: Comparer, viewsA: Container[], viewsB: Co
 
 function entryValue(e: Entry): EntryValue {
   return { type: 'entry', entryType: e.type, size: e.size };
+}
+
+/** Pairs and findings of the directories renamed between two listings. */
+function renamesOf(
+  cx: Comparer,
+  ca: Container,
+  cb: Container,
+  findB: (path: string, i: number) => number | undefined,
+  pathOf: (e: Entry) => string,
+  scope: Scope,
+): (Rename & { finding: RawFinding })[] {
+  const onlyA = new Set<string>();
+  for (const [i, e] of ca.entries.entries()) if (findB(e.path, i) === undefined) onlyA.add(e.path);
+  if (!onlyA.size) return [];
+  const inA = new Set(ca.entries.map((e) => e.path));
+  const onlyB = new Set<string>();
+  for (const e of cb.entries) if (!inA.has(e.path)) onlyB.add(e.path);
+  const byPathA = new Map(ca.entries.map((e) => [e.path, e]));
+  const byPathB = new Map(cb.entries.map((e) => [e.path, e]));
+  return findRenames(ca.entries, cb.entries, onlyA, onlyB).map((r) => {
+    const ea = byPathA.get(r.from)!;
+    const eb = byPathB.get(r.to)!;
+    const from = baseName(r.from);
+    const to = baseName(r.to);
+    const below = [...onlyA].filter((p) => p.startsWith(`${r.from}/`)).length;
+    const finding = cx.add({
+      path: pathOf(ea),
+      format: ca.format,
+      field: 'name',
+      kind: randomName(from, to) ? 'random-id' : 'content',
+      root: true,
+      a: from,
+      b: to,
+      spans: [...reportSpans('a', ea.records ?? []), ...reportSpans('b', eb.records ?? [])],
+      scope,
+      entry: ea.path,
+      detail: `the directory is named ${to} in the second build; the ${below} entr${below === 1 ? 'y' : 'ies'} below it are paired through the rename`,
+      hint: 'the build ran in a folder with a random name (mktemp): build in a fixed path, or map it away (`-ffile-prefix-map=OLD=NEW`, `tar --transform`)',
+    });
+    return { ...r, finding };
+  });
+}
+
+/** Two names that share a stem and end in random-looking characters (`equivs.TyCgZ2`, `tmp.b0DMbr`). */
+function randomName(a: string, b: string): boolean {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  const ta = a.slice(i);
+  const tb = b.slice(i);
+  const random = (t: string): boolean => t.length >= 4 && /^[A-Za-z0-9_-]+$/.test(t) && /[A-Za-z]/.test(t) && (/[0-9]/.test(t) || /[a-z]/.test(t) && /[A-Z]/.test(t));
+  return random(ta) && random(tb);
+}
+
+/** Fields of an entry below a renamed directory that differ only by the new name follow from the rename. */
+function followRename(scope: Scope, from: number, rename: RawFinding): void {
+  const oldName = String(rename.a);
+  const newName = String(rename.b);
+  for (let i = from; i < scope.findings.length; i++) {
+    const f = scope.findings[i]!;
+    if (!f.root || typeof f.a !== 'string' || typeof f.b !== 'string') continue;
+    if (f.a.split(oldName).join(newName) !== f.b) continue;
+    f.root = false;
+    f.causes = [rename];
+  }
 }
 
 /**
@@ -90,8 +155,19 @@ async function compareContainer(cx: Comparer, ca: Container, cb: Container, pref
   // contents that need hashing or opening run in the pool, a bounded number at a time
   const inflight = new Inflight();
 
+  // directories renamed between the builds (a random build folder): their entries pair through the rename
+  const renames = cut ? [] : renamesOf(cx, ca, cb, findB, pathOf, scope);
+
   for (const [ia, ea] of ca.entries.entries()) {
-    const ib = findB(ea.path, ia);
+    let ib = findB(ea.path, ia);
+    let rename: RawFinding | undefined;
+    if (ib === undefined && renames.length) {
+      const to = renamedPath(ea.path, renames);
+      if (to !== undefined) {
+        ib = findB(to, -1);
+        rename = renames.find((r) => ea.path === r.from || ea.path.startsWith(`${r.from}/`))?.finding;
+      }
+    }
     const eb = ib === undefined ? undefined : cb.entries[ib]!;
     const path = pathOf(ea);
     if (ib !== undefined) listedInA[ib] = 1;
@@ -109,7 +185,9 @@ async function compareContainer(cx: Comparer, ca: Container, cb: Container, pref
       const touching = here && ea.fieldsTouching !== undefined && eb.fieldsTouching !== undefined;
       const fa = touching ? ea.fieldsTouching!(cx.touchedIn(ca.source)) : entryFields(ea);
       const fb = touching ? eb.fieldsTouching!(cx.touchedIn(cb.source)) : entryFields(eb);
+      const before = scope.findings.length;
       compareFields(cx, fa, fb, path, format, scope, ea.path);
+      if (rename) followRename(scope, before, rename);
       // records that moved with their bytes unchanged (names and padding included) are the same bytes elsewhere
       if (ra !== undefined && rb !== undefined && !here) {
         const ba = readSpans(ra, cx.rootA);

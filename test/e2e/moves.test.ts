@@ -177,3 +177,30 @@ describe('a truncated input is the headline', () => {
     }
   });
 });
+
+describe('a build folder with a random name is one rename, its entries paired under it', () => {
+  const builds: [string, string[], (d: string, o: string) => void][] = [
+    ['tar', ['tar'], (d, o) => run('tar', ['--sort=name', `--mtime=@${T}`, '--owner=0', '--group=0', '-cf', o, '-C', d, '.'])],
+    ['squashfs', ['mksquashfs'], (d, o) => run('mksquashfs', [d, o, '-noappend', '-quiet', '-no-progress', '-mkfs-time', String(T), '-all-time', String(T)])],
+  ];
+  for (const [name, tools, build] of builds) {
+    it.skipIf(!tools.every(hasTool))(`${name}: equivs.TyCgZ2 → equivs.b0DMbr is one random-id root, not added and removed entries`, () => {
+      const out = (side: 'a' | 'b'): string => {
+        const d = join(w.dir, `rename-${name}-${side}`);
+        const dir = join(d, 'build', side === 'a' ? 'equivs.TyCgZ2' : 'equivs.b0DMbr', 'debian');
+        mkdirSync(dir, { recursive: true });
+        for (const i of [1, 2, 3, 4, 5]) writeFileSync(join(dir, `f${i}`), `file ${i}\n`);
+        writeFileSync(join(d, 'build', 'README'), 'same\n');
+        run('find', [d, '-exec', 'touch', '-h', '-d', `@${T}`, '{}', '+']);
+        const o = `${d}.img`;
+        build(d, o);
+        return o;
+      };
+      const report = compare(out('a'), out('b'));
+      const roots = report.findings.filter((f) => f.root);
+      expect(roots.map((f) => [f.path, f.field, f.kind, f.a, f.b])).toEqual([['/build/equivs.TyCgZ2', 'name', 'random-id', 'equivs.TyCgZ2', 'equivs.b0DMbr']]);
+      expect(report.findings.filter((f) => f.kind === 'added' || f.kind === 'removed')).toEqual([]);
+      expect(report.bytes.unexplained).toBe(0);
+    });
+  }
+});
