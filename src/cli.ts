@@ -232,7 +232,7 @@ const EXIT_HELP = `
 Exit status:
   0  identical, or every root cause accepted, or (with --baseline) nothing new
   1  different (also when a limit stopped the look inside some content)
-  2  trouble: unreadable or unrecognised input, a malformed structure, bad usage
+  2  trouble: unreadable input, a malformed structure, bad usage
 
 Reports are written to a temporary file beside their path and renamed into place, so a report is
 never half-written; report paths are checked before the comparison starts.
