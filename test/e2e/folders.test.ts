@@ -55,6 +55,9 @@ beforeAll(() => {
   symlinkSync('/etc/hostname', join(A, 'outside'));
   symlinkSync('/etc/os-release', join(B, 'outside'));
   execFileSync('mkfifo', [join(A, 'pipe'), join(B, 'pipe')]);
+  // a link to the root folder in both: compared as a link, never walked into
+  symlinkSync('/', join(A, 'rootfs'));
+  symlinkSync('/', join(B, 'rootfs'));
 });
 
 function compare(a: string, b: string): Report {
@@ -83,6 +86,7 @@ describe('release folders', () => {
     expect(at(/^\/SHA256SUMS$/).map((f) => [f.kind, f.format, f.a, f.b])).toEqual([['added', 'folder', null, 'file, 24 bytes']]);
     // links compared as links: the same target says nothing, another target is named, nothing outside is read
     expect(at(/^\/current\.iso/)).toEqual([]);
+    expect(r.findings.filter((f) => f.path.startsWith('/rootfs'))).toEqual([]);
     expect(at(/^\/outside$/).map((f) => [f.field, f.a, f.b])).toEqual([['symlink.target', '/etc/hostname', '/etc/os-release']]);
     expect(r.notes).toContain('/pipe: a FIFO in both folders; not compared');
     // spans name their file
@@ -134,6 +138,18 @@ describe('release folders', () => {
     expect(report.identical).toBe(true);
     expect(report.findings).toEqual([]);
     expect(report.bytes).toEqual({ differing: 0, explained: 0, unexplained: 0 });
+  });
+
+  it('folders nested deeper than the cap: a limit, exit 2, naming where', () => {
+    const deep = (root: string): string => {
+      let d = root;
+      for (let i = 0; i < 66; i++) d = join(d, 'd');
+      mkdirSync(d, { recursive: true });
+      return root;
+    };
+    const r = cli([deep(join(w.dir, 'deep-a')), deep(join(w.dir, 'deep-b')), '-q']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^reprodiff: .*deep-a(\/d)+: folders nested deeper than 64 levels\n$/);
   });
 
   it('a folder and a file, or a report inside an input folder: trouble, exit 2, before any work', () => {
