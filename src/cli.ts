@@ -3,7 +3,7 @@
  * Exit status as diff tools have it: 0 identical, 1 different, 2 trouble.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { InternalError, isReprodiffError, ReprodiffError } from './errors.js';
 import { compareFiles } from './compare/run.js';
@@ -127,9 +127,14 @@ function compareTargets(o: CompareCliOptions): ReportTarget[] {
 
 async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<number> {
   // the inputs and every report path are checked before any work, so a mistake fails at once
-  const stamps = [stampInput(a), stampInput(b)];
+  const stamps = [stampInput(a, { folders: true }), stampInput(b, { folders: true })];
   const targets = compareTargets(o);
   checkOutputs(targets, stamps);
+  // two folders are compared file by file (src/compare/folders.ts), loaded only then
+  const [dirA, dirB] = [statSync(a).isDirectory(), statSync(b).isDirectory()];
+  const folders = dirA || dirB ? await import('./compare/folders.js') : undefined;
+  const inFolders = folders?.folderPair({ path: a, folder: dirA }, { path: b, folder: dirB }) ?? false;
+  if (inFolders) folders?.refuseInside(targets, [a, b]);
   // read the options' files before the long work, so a typo fails at once
   const accept = o.accept !== undefined || o.acceptFile !== undefined
     ? parseAccept(o.accept, o.acceptFile !== undefined ? readText(o.acceptFile, 'accept file') : undefined, o.acceptFile)
@@ -143,29 +148,37 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
     sde = Number(envSde);
   }
   const progress = new ProgressLine(process.stderr, o.quiet === true);
-  let res;
-  try {
-    res = await compareFiles(a, b, {
-      jobs: o.jobs,
-      limits: limitsFrom(o),
-      sourceDateEpoch: sde,
-      onProgress: (p) => progress.update(p),
-    });
-  } finally {
-    progress.done();
-  }
-  const inputs = await Promise.all(
-    [
-      [a, res.sizeA],
-      [b, res.sizeB],
-    ].map(async ([p, size]) => ({ path: p as string, size: size as number, sha256: o.sha256 ? await sha256File(p as string) : null })),
-  );
   let report: Report;
-  try {
-    const { buildReport } = await import('./compare/account.js');
-    report = buildReport(res, inputs, toolVersion(), { sourceDateEpoch: sde });
-  } finally {
-    res.close();
+  if (folders && inFolders) {
+    try {
+      report = await folders.compareFolders(a, b, { jobs: o.jobs, limits: limitsFrom(o), sourceDateEpoch: sde, onProgress: (p) => progress.update(p), version: toolVersion() });
+    } finally {
+      progress.done();
+    }
+  } else {
+    let res;
+    try {
+      res = await compareFiles(a, b, {
+        jobs: o.jobs,
+        limits: limitsFrom(o),
+        sourceDateEpoch: sde,
+        onProgress: (p) => progress.update(p),
+      });
+    } finally {
+      progress.done();
+    }
+    const inputs = await Promise.all(
+      [
+        [a, res.sizeA],
+        [b, res.sizeB],
+      ].map(async ([p, size]) => ({ path: p as string, size: size as number, sha256: o.sha256 ? await sha256File(p as string) : null })),
+    );
+    try {
+      const { buildReport } = await import('./compare/account.js');
+      report = buildReport(res, inputs, toolVersion(), { sourceDateEpoch: sde });
+    } finally {
+      res.close();
+    }
   }
   trace('report built');
   // a report of an input that changed meanwhile would mix two versions of it
@@ -219,7 +232,7 @@ const EXIT_HELP = `
 Exit status:
   0  identical, or every root cause accepted, or (with --baseline) nothing new
   1  different (also when a limit stopped the look inside some content)
-  2  trouble: unreadable or unrecognised input, a malformed structure, bad usage
+  2  trouble: unreadable input, a malformed structure, bad usage
 
 Reports are written to a temporary file beside their path and renamed into place, so a report is
 never half-written; report paths are checked before the comparison starts.

@@ -50,7 +50,9 @@ export type FormatName =
   | 'pyc'
   | 'zip'
   | 'tar'
-  | 'raw';
+  | 'raw'
+  | 'text'
+  | 'folder';
 
 /**
  * Where bytes sit. Without `stream`: offset and length in the outermost input file.

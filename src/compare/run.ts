@@ -17,7 +17,6 @@ import { diffFiles, PassControl, WorkerPool } from './pool.js';
 import { trace } from '../util/trace.js';
 import type { CompareOptions, CompareResult } from './types.js';
 
-/** The comparer and the parsers, loaded once. */
 /**
  * Inputs of other sizes where the shorter one is cut: its structure declares more bytes than it holds, and the
  * other build holds all it declares. That, not the differences past the cut, is what the user needs to hear.
@@ -37,20 +36,26 @@ function checkCut(viewsA: Container[], rootA: ByteSource, viewsB: Container[], r
   }
 }
 
-async function loadProgram(): Promise<{ Comparer: typeof import('./compare.js').Comparer; openViews: typeof import('../walk/open.js').openViews }> {
+/** The comparer and the parsers, loaded once. */
+async function loadProgram(): Promise<{ Comparer: typeof import('./compare.js').Comparer; openViews: typeof import('../walk/open.js').openViews; anyfile: typeof import('./anyfile.js') }> {
   // the report's accounting is loaded here too, for the same reason
-  const [{ Comparer }, { openViews }] = await Promise.all([import('./compare.js'), import('../walk/open.js'), import('./account.js')]);
-  return { Comparer, openViews };
+  const [{ Comparer }, { openViews }, anyfile] = await Promise.all([import('./compare.js'), import('../walk/open.js'), import('./anyfile.js'), import('./account.js')]);
+  return { Comparer, openViews, anyfile };
+}
+
+export interface RunOptions extends CompareOptions {
+  /** a pool to run in (a folder compare runs every pair of files in one); closed by its owner, not here */
+  pool?: WorkerPool;
 }
 
 /** Runs the whole comparison of two files. */
-export async function compareFiles(pathA: string, pathB: string, opts: CompareOptions = {}): Promise<CompareResult> {
+export async function compareFiles(pathA: string, pathB: string, opts: RunOptions = {}): Promise<CompareResult> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
   const temp = new TempFiles();
   const ctx: OpenContext = { limits, temp };
   const rootA = new FileSource(pathA);
   const rootB = new FileSource(pathB);
-  const pool = new WorkerPool(opts.jobs);
+  const pool = opts.pool ?? new WorkerPool(opts.jobs);
   opts.onSizes?.(rootA.size, rootB.size);
   try {
     const common = Math.min(rootA.size, rootB.size);
@@ -103,16 +108,19 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     }
     trace('lockstep pass done');
     const differing = diffResult.differing + Math.abs(rootA.size - rootB.size);
-    const { Comparer } = await program;
+    const { Comparer, anyfile } = await program;
     const none = { views: [], failures: [] };
     const [oa, ob] = differing === 0 ? [none, none] : await open();
+    // an input a format recognised and could not open is malformed; one no format recognises is compared as
+    // one content (anyfile.ts), and so are two inputs of different formats
     for (const [o, src] of [
       [oa, rootA],
       [ob, rootB],
     ] as const) {
-      if (!o.views.length && differing > 0) throw noViewsError(src, o);
+      if (!o.views.length && o.failures.length && differing > 0) throw noViewsError(src, o);
     }
     if (rootA.size !== rootB.size) checkCut(oa.views, rootA, ob.views, rootB);
+    const asContent = differing > 0 && anyfile.noCommonFormat(oa.views, ob.views);
     let pairs = diffResult.ranges;
     if (rootA.size !== rootB.size) {
       // past the shorter input's end, every byte differs
@@ -132,7 +140,8 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     // between the comparer's own reports (every 1,024 entries), whenever it waits on the pool
     const comparing = progress && differing > 0 ? setInterval(() => cmp.reportProgress(), 100) : undefined;
     try {
-      if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
+      if (asContent) anyfile.compareAnyFiles(cmp, rootA, rootB, oa.views, ob.views);
+      else if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
     } finally {
       if (comparing) clearInterval(comparing);
     }
@@ -163,7 +172,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     temp.close();
     throw e;
   } finally {
-    await pool.close();
+    if (!opts.pool) await pool.close();
   }
 }
 

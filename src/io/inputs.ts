@@ -3,7 +3,7 @@
  *
  * An input is looked at with stat before any open: opening a FIFO blocks until a writer comes, and a socket,
  * a character device (`/dev/zero`) or a block device (whose stat size is 0) cannot be compared by offset.
- * Directories are refused here too, in this one function, so a folder compare has one place to start from.
+ * Directories are refused here too, in this one function, except where a folder compare asks for them.
  */
 import { statSync, type BigIntStats } from 'node:fs';
 import { ReprodiffError } from '../errors.js';
@@ -42,10 +42,12 @@ export function ioMessage(e: unknown): string {
  * Refuses what is not a regular file, from its stat (symbolic links followed), without opening it.
  * `name` is how messages name it (the path as given, or a nested name).
  */
-export function checkRegularFile(st: BigIntStats, name: string): void {
+export function checkRegularFile(st: BigIntStats, name: string, opts: { folders?: boolean } = {}): void {
   if (st.isFile()) return;
   if (st.isDirectory()) {
-    throw new ReprodiffError('E_USAGE', 'is a directory; reprodiff compares two image or archive files, not folders', { file: name });
+    // a compare takes two folders (src/compare/folders.ts); everything else reads one file
+    if (opts.folders) return;
+    throw new ReprodiffError('E_USAGE', 'is a directory; give an image or archive file (a compare also takes two folders)', { file: name });
   }
   throw new ReprodiffError('E_USAGE', `not a regular file (${fileKind(st)})`, { file: name });
 }
@@ -60,9 +62,9 @@ export function statInput(path: string, name: string = path): BigIntStats {
 }
 
 /** Checks that `path` is a regular file, without opening it, and records what it is now. */
-export function stampInput(path: string): InputStamp {
+export function stampInput(path: string, opts: { folders?: boolean } = {}): InputStamp {
   const st = statInput(path);
-  checkRegularFile(st, path);
+  checkRegularFile(st, path, opts);
   return stampOf(path, st);
 }
 

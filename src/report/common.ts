@@ -156,7 +156,10 @@ export function verdict(report: Report, d: Digest = digest(report)): string {
   const causes = plural(d.roots.length, 'root cause');
   const acc = d.accepted.length ? ` (+${num(d.accepted.length)} accepted)` : '';
   const unexplained = b.unexplained > 0 ? ` (${num(b.unexplained)} unexplained)` : '';
-  return `differs: ${causes}${acc}, ${num(b.explained)} of ${plural(b.differing, 'differing byte')} explained${unexplained}`;
+  // two inputs no common format opens (src/compare/anyfile.ts) say so first
+  const formats = report.findings.find((f) => f.root && f.path === '/' && f.field === 'format');
+  const other = formats ? ` (different formats: ${String(formats.a)} against ${String(formats.b)})` : '';
+  return `differs${other}: ${causes}${acc}, ${num(b.explained)} of ${plural(b.differing, 'differing byte')} explained${unexplained}`;
 }
 
 /** Exit status as diff tools have it: 0 identical or every root cause accepted, 1 otherwise. */

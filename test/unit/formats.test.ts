@@ -1,6 +1,6 @@
 /**
  * The registry is the one list of formats: FormatName in src/model.ts, the JSON Schema's format enum and the
- * registry must name the same formats (plus `raw`, the bytes no format claims), and the rules the core asks
+ * registry must name the same formats (plus `raw` and `text`, inputs or bytes no format claims, and `folder`), and the rules the core asks
  * of a format have defaults for formats that do not declare them.
  */
 import { readFileSync } from 'node:fs';
@@ -21,21 +21,24 @@ function formatNameUnion(): string[] {
   return [...decl.matchAll(/'([a-z0-9_-]+)'/g)].map((m) => m[1]!);
 }
 
+/** formats no reader registers: the bytes no format claims, text no format opens (both compared as one content), a release folder */
+const UNREGISTERED = ['raw', 'text', 'folder'];
+
 describe('the format registry', () => {
   it('names each format once', () => {
     expect(new Set(registered).size).toBe(registered.length);
   });
 
-  it('matches the JSON Schema format enum, plus raw', () => {
+  it('matches the JSON Schema format enum, plus raw, text and folder', () => {
     const schema = JSON.parse(readFileSync(join(ROOT, 'schema/report.schema.json'), 'utf8')) as { $defs?: Record<string, { enum?: string[] }>; definitions?: Record<string, { enum?: string[] }> };
     const defs = schema.$defs ?? schema.definitions ?? {};
     const names = defs.format?.enum;
     expect(names, 'schema format enum').toBeDefined();
-    expect([...names!].sort()).toEqual([...registered, 'raw'].sort());
+    expect([...names!].sort()).toEqual([...registered, ...UNREGISTERED].sort());
   });
 
-  it('matches FormatName in src/model.ts, plus raw', () => {
-    expect(formatNameUnion().sort()).toEqual([...registered, 'raw'].sort());
+  it('matches FormatName in src/model.ts, plus raw, text and folder', () => {
+    expect(formatNameUnion().sort()).toEqual([...registered, ...UNREGISTERED].sort());
   });
 
   it('gives the core defaults for a format that declares no rules', () => {
