@@ -16,10 +16,10 @@ import { trace } from '../util/trace.js';
 import type { CompareOptions, CompareResult } from './types.js';
 
 /** The comparer and the parsers, loaded once. */
-async function loadProgram(): Promise<{ Comparer: typeof import('./compare.js').Comparer; openViews: typeof import('../walk/open.js').openViews }> {
+async function loadProgram(): Promise<{ Comparer: typeof import('./compare.js').Comparer; openViews: typeof import('../walk/open.js').openViews; nesting: typeof import('./nesting.js') }> {
   // the report's accounting is loaded here too, for the same reason
-  const [{ Comparer }, { openViews }] = await Promise.all([import('./compare.js'), import('../walk/open.js'), import('./account.js')]);
-  return { Comparer, openViews };
+  const [{ Comparer }, { openViews }, nesting] = await Promise.all([import('./compare.js'), import('../walk/open.js'), import('./nesting.js'), import('./account.js')]);
+  return { Comparer, openViews, nesting };
 }
 
 /** Runs the whole comparison of two files. */
@@ -82,14 +82,17 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     }
     trace('lockstep pass done');
     const differing = diffResult.differing + Math.abs(rootA.size - rootB.size);
-    const { Comparer } = await program;
+    const { Comparer, nesting } = await program;
     const none = { views: [], failures: [] };
     const [oa, ob] = differing === 0 ? [none, none] : await open();
+    // a temporary folder that failed while an input was decoded is no verdict on it
+    temp.check();
     for (const [o, src] of [
       [oa, rootA],
       [ob, rootB],
     ] as const) {
-      if (!o.views.length && differing > 0) throw noViewsError(src, o);
+      // an input a limit kept closed is reported as not examined (below); any other is trouble
+      if (!o.views.length && differing > 0 && !nesting.inputLimit(o)) throw noViewsError(src, o);
     }
     let pairs = diffResult.ranges;
     if (rootA.size !== rootB.size) {
@@ -110,10 +113,11 @@ export async function compareFiles(pathA: string, pathB: string, opts: CompareOp
     // between the comparer's own reports (every 1,024 entries), whenever it waits on the pool
     const comparing = progress && differing > 0 ? setInterval(() => cmp.reportProgress(), 100) : undefined;
     try {
-      if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
+      if (differing > 0 && !nesting.inputsNotExamined(cmp, oa, ob)) await cmp.compareViews(oa.views, ob.views, '', 0);
     } finally {
       if (comparing) clearInterval(comparing);
     }
+    temp.check();
     trace('compared');
     return {
       sizeA: rootA.size,
