@@ -3,9 +3,16 @@
  * differing byte inside; the same encoded bytes decoded the same way; the bytes compared (decoded contents)
  * or hashed in the pool (contents in the inputs). Differing contents go to nesting.ts, then to evidence.ts,
  * and otherwise become one content finding.
+ *
+ * A bad entry stops only itself: a typed rejection met while its content is read, decoded or looked into (a
+ * corrupt member, a size its headers lie about, a limit, a broken file system inside it) becomes one unknown
+ * finding for that entry, whose bytes count as unexplained, and the comparison goes on. Internal errors, a
+ * failing read of an input and a failing temporary folder still stop the run.
  */
+import { isReprodiffError, type ReprodiffError } from '../errors.js';
 import { isDecoded, type ByteSource, type Extent } from '../io/source.js';
-import type { Entry, Span } from '../model.js';
+import type { ReportSpan } from '../report/types.js';
+import type { Container, Entry, Span } from '../model.js';
 import { pushAll } from '../util/array.js';
 import { isCoResident } from '../walk/rules.js';
 import type { Comparer } from './compare.js';
@@ -13,12 +20,74 @@ import { explainDiffering } from './evidence.js';
 import { compareNested } from './nesting.js';
 import { noteShift } from './placement.js';
 import { hashContent, sameContent } from './pool.js';
-import { encodedSpans, placementSpan, reportSpans, sameExtents, sameSpans } from './spans.js';
+import { encodedSpans, extentSpans, placementSpan, reportSpans, sameExtents, sameSpans } from './spans.js';
 import type { ContentPair } from './types.js';
 import type { FindingValue } from './values.js';
 
 /** Compares two contents; undefined when that was settled at once (same bytes at the same offsets). */
 export function compareContent(cx: Comparer, pair: ContentPair): Promise<void> | undefined {
+  let pending: Promise<void> | undefined;
+  try {
+    pending = compareContentNow(cx, pair);
+  } catch (e) {
+    unreadable(cx, pair, e);
+    return undefined;
+  }
+  return pending?.catch((e: unknown) => unreadable(cx, pair, e));
+}
+
+/**
+ * A rejection met while comparing one entry's content, made its finding: kind unknown, what is wrong and
+ * where, over the entry's bytes (counted as unexplained). Rethrown when it is not about the entry: an internal
+ * error (a bug stays loud), an input the system cannot read, a temporary folder that failed.
+ */
+function unreadable(cx: Comparer, pair: ContentPair, e: unknown): void {
+  cx.ctx.temp?.check();
+  if (!isReprodiffError(e) || e.code === 'E_IO' || e.code === 'E_USAGE') throw e;
+  const { ca, cb, ea, eb, path, scope } = pair;
+  cx.add({
+    path,
+    format: ca.format,
+    field: null,
+    kind: 'unknown',
+    root: true,
+    a: { type: 'size', bytes: ea.size },
+    b: { type: 'size', bytes: eb.size },
+    spans: entrySpans(ca, cb, ea, eb),
+    scope,
+    entry: ea.path,
+    detail: `not examined: ${e.describe()}`,
+    hint: notExaminedHint(e),
+  });
+}
+
+/** What to do about an entry a rejection kept from being examined. */
+function notExaminedHint(e: ReprodiffError): string {
+  if (e.code === 'E_LIMIT') return 'raise the limit named here to look inside';
+  return 'this entry is malformed in at least one build (or declares more than it holds): check it with the tool that made it';
+}
+
+/** The spans of two entries' contents, with the encoded bytes of decoded ones; those that cannot be mapped are left out. */
+function entrySpans(ca: Container, cb: Container, ea: Entry, eb: Entry): ReportSpan[] {
+  const out: ReportSpan[] = [];
+  const srcA = ea.contentSource ?? ca.source;
+  const srcB = eb.contentSource ?? cb.source;
+  for (const [side, src, e] of [
+    ['a', srcA, ea],
+    ['b', srcB, eb],
+  ] as const) {
+    try {
+      pushAll(out, extentSpans(side, src, e.extents));
+    } catch (err) {
+      // extents past the end of their source: the rejection itself says so; the encoded bytes still count
+      if (!isReprodiffError(err)) throw err;
+    }
+  }
+  pushAll(out, encodedSpans(srcA, srcB));
+  return out;
+}
+
+function compareContentNow(cx: Comparer, pair: ContentPair): Promise<void> | undefined {
   const { ca, cb, ea, eb, placed } = pair;
   const srcA = ea.contentSource ?? ca.source;
   const srcB = eb.contentSource ?? cb.source;
@@ -119,7 +188,7 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
       scope,
       entry: ea.path,
       detail: `not examined: ${nested.limit}`,
-      hint: 'raise the limit named here to look inside',
+      hint: nested.error ? notExaminedHint(nested.error) : 'raise the limit named here to look inside',
     });
     return;
   }

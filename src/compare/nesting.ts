@@ -2,20 +2,29 @@
  * Nesting: two differing contents opened as containers (through the walker, which owns the limits) and
  * compared in turn; the encoded bytes around decoded data are derived from what differs inside.
  */
+import type { ReprodiffError } from '../errors.js';
 import { isDecoded } from '../io/source.js';
 import type { Container, Entry } from '../model.js';
-import { entrySource, sourceKey } from '../walk/open.js';
+import { entrySource, sourceKey, type OpenResult } from '../walk/open.js';
 import { Walker } from '../walk/walker.js';
 import type { Comparer } from './compare.js';
 import { encodedSpans } from './spans.js';
-import type { RawFinding, Scope } from './types.js';
+import { newScope, type RawFinding, type Scope } from './types.js';
 import { pushAll } from '../util/array.js';
+
+/** Why the contents of an entry were not looked into: a limit (which one, and where), or the rejection of a side. */
+export interface NotExamined {
+  limit: string;
+  /** the rejection that kept a side closed (a limit, or a structure a format recognised but found malformed) */
+  error?: ReprodiffError;
+}
 
 /**
  * Opens both contents as containers; compares them when both open as the same formats. True when it did;
- * `{ limit }` when a limit kept it from looking inside (which one, and where).
+ * `{ limit }` when a limit kept it from looking inside, or a format recognised a side and found it malformed
+ * (a broken file system in an image): what it holds is then not examined.
  */
-export async function compareNested(cx: Comparer, ca: Container, cb: Container, ea: Entry, eb: Entry, path: string, prefix: string, depth: number, scope: Scope): Promise<boolean | { limit: string }> {
+export async function compareNested(cx: Comparer, ca: Container, cb: Container, ea: Entry, eb: Entry, path: string, prefix: string, depth: number, scope: Scope): Promise<boolean | NotExamined> {
   const walker = cx.walker;
   const deep = walker.depthLimit(depth, path);
   if (deep !== undefined) return { limit: deep };
@@ -39,12 +48,16 @@ export async function compareNested(cx: Comparer, ca: Container, cb: Container, 
   if (isDecoded(sa)) cx.decodedBytes += sa.size;
   if (isDecoded(sb)) cx.decodedBytes += sb.size;
   const [oa, ob] = [await walker.open(sa), await walker.open(sb)];
+  // a temporary folder that failed while a side was decoded is no verdict on it: the run stops on it
+  cx.ctx.temp?.check();
   for (const f of oa.failures) cx.notes.push(`${sa.name}: not opened as ${f.format}: ${f.error.describe()}`);
   for (const f of ob.failures) cx.notes.push(`${sb.name}: not opened as ${f.format}: ${f.error.describe()}`);
   if (!oa.views.length || !ob.views.length) {
-    // a side a limit kept closed (too much decoded data, too long): what it holds is not examined
-    const limited = [...oa.failures, ...ob.failures].find((f) => f.error.code === 'E_LIMIT');
-    return limited ? { limit: `${limited.error.describe()}` } : false;
+    // a side a limit kept closed (too much decoded data, too long), or that a format recognised and found
+    // malformed (a corrupt stream, a broken file system): what it holds is not examined
+    const closed = [...(oa.views.length ? [] : oa.failures), ...(ob.views.length ? [] : ob.failures)];
+    const stop = closed.find((f) => f.error.code === 'E_LIMIT') ?? closed[0];
+    return stop ? { limit: stop.error.describe(), error: stop.error } : false;
   }
   const formatsA = oa.views.map((v) => v.format).join(',');
   const formatsB = ob.views.map((v) => v.format).join(',');
@@ -81,5 +94,41 @@ export async function compareNested(cx: Comparer, ca: Container, cb: Container, 
       detail: 'the encoded (compressed) bytes differ because the decoded data differs',
     });
   }
+  return true;
+}
+
+/** The limit that kept an input from opening: a format recognised it and stopped at a limit, and none opened it. */
+export function inputLimit(opened: OpenResult): ReprodiffError | undefined {
+  if (opened.views.length) return undefined;
+  return opened.failures.find((f) => f.error.code === 'E_LIMIT')?.error;
+}
+
+/**
+ * Limits on the inputs behave like limits inside: when a limit kept either input from opening (a compressed
+ * stream decoding past --max-decoded), both are one unknown finding that names it, over their whole bytes
+ * (counted as unexplained). True when it made that finding: nothing else is compared.
+ */
+export function inputsNotExamined(cx: Comparer, oa: OpenResult, ob: OpenResult): boolean {
+  const limit = inputLimit(oa) ?? inputLimit(ob);
+  if (!limit) return false;
+  const failure = [...oa.failures, ...ob.failures].find((f) => f.error === limit)!;
+  const scope = newScope('/', failure.format);
+  cx.scopes.push(scope);
+  cx.add({
+    path: '/',
+    format: failure.format,
+    field: null,
+    kind: 'unknown',
+    root: true,
+    a: { type: 'size', bytes: cx.rootA.size },
+    b: { type: 'size', bytes: cx.rootB.size },
+    spans: [
+      { side: 'a', offset: 0, length: cx.rootA.size },
+      { side: 'b', offset: 0, length: cx.rootB.size },
+    ],
+    scope,
+    detail: `not examined: ${limit.describe()}`,
+    hint: 'raise the limit named here to look inside',
+  });
   return true;
 }

@@ -37,10 +37,10 @@ function checkCut(viewsA: Container[], rootA: ByteSource, viewsB: Container[], r
 }
 
 /** The comparer and the parsers, loaded once. */
-async function loadProgram(): Promise<{ Comparer: typeof import('./compare.js').Comparer; openViews: typeof import('../walk/open.js').openViews; anyfile: typeof import('./anyfile.js') }> {
+async function loadProgram(): Promise<{ Comparer: typeof import('./compare.js').Comparer; openViews: typeof import('../walk/open.js').openViews; anyfile: typeof import('./anyfile.js'); nesting: typeof import('./nesting.js') }> {
   // the report's accounting is loaded here too, for the same reason
-  const [{ Comparer }, { openViews }, anyfile] = await Promise.all([import('./compare.js'), import('../walk/open.js'), import('./anyfile.js'), import('./account.js')]);
-  return { Comparer, openViews, anyfile };
+  const [{ Comparer }, { openViews }, anyfile, nesting] = await Promise.all([import('./compare.js'), import('../walk/open.js'), import('./anyfile.js'), import('./nesting.js'), import('./account.js')]);
+  return { Comparer, openViews, anyfile, nesting };
 }
 
 export interface RunOptions extends CompareOptions {
@@ -108,16 +108,19 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
     }
     trace('lockstep pass done');
     const differing = diffResult.differing + Math.abs(rootA.size - rootB.size);
-    const { Comparer, anyfile } = await program;
+    const { Comparer, anyfile, nesting } = await program;
     const none = { views: [], failures: [] };
     const [oa, ob] = differing === 0 ? [none, none] : await open();
-    // an input a format recognised and could not open is malformed; one no format recognises is compared as
-    // one content (anyfile.ts), and so are two inputs of different formats
+    // a temporary folder that failed while an input was decoded is no verdict on it
+    temp.check();
+    // an input a format recognised and could not open is malformed, unless a limit kept it closed (reported as
+    // not examined, below); one no format recognises is compared as one content (anyfile.ts), and so are two
+    // inputs of different formats
     for (const [o, src] of [
       [oa, rootA],
       [ob, rootB],
     ] as const) {
-      if (!o.views.length && o.failures.length && differing > 0) throw noViewsError(src, o);
+      if (!o.views.length && o.failures.length && differing > 0 && !nesting.inputLimit(o)) throw noViewsError(src, o);
     }
     if (rootA.size !== rootB.size) checkCut(oa.views, rootA, ob.views, rootB);
     const asContent = differing > 0 && anyfile.noCommonFormat(oa.views, ob.views);
@@ -140,11 +143,14 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
     // between the comparer's own reports (every 1,024 entries), whenever it waits on the pool
     const comparing = progress && differing > 0 ? setInterval(() => cmp.reportProgress(), 100) : undefined;
     try {
-      if (asContent) anyfile.compareAnyFiles(cmp, rootA, rootB, oa.views, ob.views);
-      else if (differing > 0) await cmp.compareViews(oa.views, ob.views, '', 0);
+      if (differing > 0 && !nesting.inputsNotExamined(cmp, oa, ob)) {
+        if (asContent) anyfile.compareAnyFiles(cmp, rootA, rootB, oa.views, ob.views);
+        else await cmp.compareViews(oa.views, ob.views, '', 0);
+      }
     } finally {
       if (comparing) clearInterval(comparing);
     }
+    temp.check();
     trace('compared');
     return {
       sizeA: rootA.size,

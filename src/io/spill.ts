@@ -6,6 +6,11 @@
  * The file never has a name when the system allows it (Linux O_TMPFILE); otherwise it is created with a
  * random name and removed at once, before anything is written to it. Either way it is gone when its
  * descriptor closes: at the end of the run, when the process exits or is killed, and nothing is left behind.
+ *
+ * A temporary folder that cannot take the file is a fault of this machine, not a verdict on the input: the
+ * run's TempFiles keep the first such failure, and the comparison raises it (exit 2, naming TMPDIR) even where
+ * a format's reader turned it into its own rejection, so that it never silently changes what the report
+ * explains.
  */
 import { closeSync, constants, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,16 +58,26 @@ export class SpillFile {
   private sealed = false;
   private readonly cache = new Map<number, Uint8Array>();
 
-  constructor(readonly name: string) {
+  /** `failed`: told of a failure of the temporary folder (making or writing the file) before it is thrown */
+  constructor(
+    readonly name: string,
+    private readonly failed?: (e: ReprodiffError) => void,
+  ) {
     const dir = tmpdir();
     let fd: number;
     try {
       fd = openTemp(dir);
     } catch (e) {
-      throw new ReprodiffError('E_IO', `cannot make a temporary file in ${dir} for decoded data: ${(e as Error).message} (set TMPDIR to a writable folder, or raise --in-memory)`, { file: name });
+      throw this.fail(`cannot make a temporary file in ${dir} (TMPDIR) for decoded data: ${(e as Error).message} (set TMPDIR to a writable folder, or raise --in-memory)`);
     }
     this.handle = { fd, open: true };
     orphans.register(this, this.handle, this);
+  }
+
+  private fail(message: string): ReprodiffError {
+    const e = new ReprodiffError('E_IO', message, { file: this.name });
+    this.failed?.(e);
+    return e;
   }
 
   get size(): number {
@@ -77,7 +92,7 @@ export class SpillFile {
       try {
         n = writeSync(this.handle.fd, chunk, done, chunk.length - done, this.size_ + done);
       } catch (e) {
-        throw new ReprodiffError('E_IO', `cannot write decoded data to a temporary file in ${tmpdir()}: ${(e as Error).message} (free space there, set TMPDIR, or raise --in-memory)`, { file: this.name });
+        throw this.fail(`cannot write decoded data to a temporary file in ${tmpdir()} (TMPDIR): ${(e as Error).message} (free space there, set TMPDIR to another folder, or raise --in-memory)`);
       }
       done += n;
     }
@@ -116,8 +131,13 @@ export class SpillFile {
     if (!this.handle.open) throw new Error(`${this.name}: read after the temporary file was closed`);
     let done = 0;
     while (done < into.length) {
-      const n = readSync(this.handle.fd, into, done, into.length - done, offset + done);
-      if (n === 0) throw new ReprodiffError('E_IO', `temporary file for decoded data ended early at ${offset + done}`, { file: this.name });
+      let n: number;
+      try {
+        n = readSync(this.handle.fd, into, done, into.length - done, offset + done);
+      } catch (e) {
+        throw this.fail(`cannot read decoded data back from a temporary file in ${tmpdir()} (TMPDIR): ${(e as Error).message}`);
+      }
+      if (n === 0) throw this.fail(`temporary file for decoded data in ${tmpdir()} (TMPDIR) ended early at ${offset + done}`);
       done += n;
     }
   }
@@ -134,10 +154,27 @@ export class SpillFile {
 /** The spill files of one run, closed together when the run ends. */
 export class TempFiles {
   private readonly files = new Set<SpillFile>();
+  /** the first failure of the temporary folder in this run */
+  private failure: ReprodiffError | undefined;
+  private readonly failed = (e: ReprodiffError): void => void (this.failure ??= e);
+
   make(name: string): SpillFile {
-    const f = new SpillFile(name);
+    const f = new SpillFile(name, this.failed);
     this.files.add(f);
     return f;
+  }
+
+  /** Whether the temporary folder failed in this run. */
+  get broken(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /**
+   * Throws the first failure of the temporary folder in this run, if there was one: whatever a reader made of
+   * it (a rejection of its format, a corrupt stream), the run stops on it.
+   */
+  check(): void {
+    if (this.failure) throw this.failure;
   }
   close(): void {
     for (const f of this.files) f.close();

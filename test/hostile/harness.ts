@@ -11,12 +11,12 @@ export interface Outcome {
   ms: number;
 }
 
-/** Runs the CLI with a memory cap and a hard timeout, as the fuzzer does. */
-export function runCapped(args: string[], timeoutMs = 30_000): Outcome {
+/** Runs the CLI with a memory cap and a hard timeout, as the fuzzer does; `env` is added to the environment. */
+export function runCapped(args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}): Outcome {
   const t0 = Date.now();
   const r = spawnSync(process.execPath, ['--max-old-space-size=512', BIN, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', REPRODIFF_DEBUG: '' },
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', REPRODIFF_DEBUG: '', ...env },
     maxBuffer: 256 * 1024 * 1024,
     timeout: timeoutMs,
     killSignal: 'SIGKILL',
