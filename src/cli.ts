@@ -222,6 +222,8 @@ interface LintCliOptions extends LimitOptions {
   color?: ColorWhen | false;
   maxFindings?: number;
   sourceDateEpoch?: number;
+  accept?: string;
+  acceptFile?: string;
 }
 
 /** `lint IMAGE`: 0 when nothing will differ in another build, 1 when something will, 2 on trouble. */
@@ -233,8 +235,12 @@ async function runLint(image: string, o: LintCliOptions): Promise<number> {
   if (o.text) targets.push({ option: '--text', path: o.text });
   checkOutputs(targets, [stamp]);
   const sde = sourceDateEpochFrom(o.sourceDateEpoch);
+  const accept = o.accept !== undefined || o.acceptFile !== undefined
+    ? parseAccept(o.accept, o.acceptFile !== undefined ? readText(o.acceptFile, 'accept file') : undefined, o.acceptFile)
+    : undefined;
   const { lintImage } = await import('./lint/index.js');
-  const report = await lintImage(image, { sourceDateEpoch: sde, limits: limitsFrom(o) });
+  let report = await lintImage(image, { sourceDateEpoch: sde, limits: limitsFrom(o) });
+  if (accept) report = applyAccept(report, accept);
   report.tool.version = toolVersion();
   checkUnchanged(stamp);
   for (const t of targets) {
@@ -326,7 +332,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--markdown <file>', 'write a Markdown report to FILE (- for stdout)')
     .option('--text <file>', 'write the terminal report to FILE instead of stdout')
     .option('--color <when>', 'colour the terminal report: auto, always, never', parseColor)
-    .option('--max-findings <n>', 'findings listed in the terminal report', nonNegativeInt);
+    .option('--max-findings <n>', 'findings listed in the terminal report', nonNegativeInt)
+    .option('--accept <kinds>', 'accept these kinds of finding (comma-separated): they do not count toward the exit status')
+    .option('--accept-file <file>', 'accept findings matching the rules in FILE (kind=, format=, path=, field= per line), e.g. a UUID given to mkfs -U');
   limitOptions(lint).action(async (image: string, o: LintCliOptions) => {
     code = await runLint(image, o);
   });

@@ -182,6 +182,16 @@ class Linter {
   }
 
   finish(): void {
+    // every recent time is one second, the newest, and not of the last day: the build fixed its times
+    // (SOURCE_DATE_EPOCH, clamping), it did not stamp its clock (a build takes more than a second)
+    const newestSec = Math.floor(this.newest / 1000);
+    const recent = this.timeCandidates.filter((h) => (h.ms as number) >= this.newest - DAY_MS);
+    // (a time of the last day may be the clock of a build just run, and is flagged)
+    if (recent.length > 0 && this.newest < Date.now() - DAY_MS && recent.every((h) => Math.floor((h.ms as number) / 1000) === newestSec)) {
+      this.notes.push(`every time stamped near the build is ${isoOf(newestSec)}: taken as a fixed SOURCE_DATE_EPOCH=${newestSec}, not flagged (give --source-date-epoch to check against the intended one)`);
+      this.timeCandidates.length = 0;
+      this.byFileTime.length = 0;
+    }
     for (const h of this.timeCandidates) {
       if ((h.ms as number) < this.newest - DAY_MS) continue;
       const outer = h.depth === 0 && !h.entry;

@@ -79,10 +79,10 @@ export function tempName(value: string): string | null {
   const upper = /[A-Z]/.test(s), lower = /[a-z]/.test(s), digit = /\d/.test(s);
   const mixes = (upper && lower ? 1 : 0) + (digit && (upper || lower) ? 1 : 0);
   if (mixes === 0) return null;
-  // CamelCase words (`MainWindow`) and version tags (`v1beta2`) are not random: ask for an irregular case
-  if (upper && lower && !digit && /^[A-Z]?[a-z]+(?:[A-Z][a-z]+)*$/.test(s)) return null;
-  if (!upper && /^[a-z]+\d{1,2}$|^\d+[a-z]{1,2}$/.test(s)) return null;
-  if (entropy(s) < 2.3) return null;
+  // words (`Debian`, `MainWindow`) and version tags (`ubuntu20`, `12rc`) are not random
+  if (/^[A-Z]?[a-z]+$|^[A-Z][a-z]{3,}[A-Z][a-z]{3,}$/.test(s)) return null;
+  if (/^[A-Z]?[a-z]+\d{1,3}$|^\d+[a-z]{1,2}$/.test(s)) return null;
+  if (entropy(s) < 2.0) return null;
   return s;
 }
 
