@@ -228,6 +228,49 @@ async function runInspect(image: string, o: { json?: string; jobs?: number; hash
   return 0;
 }
 
+interface LintCliOptions extends LimitOptions {
+  json?: string;
+  markdown?: string;
+  text?: string;
+  color?: ColorWhen | false;
+  maxFindings?: number;
+  sourceDateEpoch?: number;
+  accept?: string;
+  acceptFile?: string;
+}
+
+/** `lint IMAGE`: 0 when nothing will differ in another build, 1 when something will, 2 on trouble. */
+async function runLint(image: string, o: LintCliOptions): Promise<number> {
+  const stamp = stampInput(image);
+  const targets: ReportTarget[] = [];
+  if (o.json) targets.push({ option: '--json', path: o.json });
+  if (o.markdown) targets.push({ option: '--markdown', path: o.markdown });
+  if (o.text) targets.push({ option: '--text', path: o.text });
+  checkOutputs(targets, [stamp]);
+  const sde = sourceDateEpochFrom(o.sourceDateEpoch);
+  const accept = o.accept !== undefined || o.acceptFile !== undefined
+    ? parseAccept(o.accept, o.acceptFile !== undefined ? readText(o.acceptFile, 'accept file') : undefined, o.acceptFile)
+    : undefined;
+  const { lintImage } = await import('./lint/index.js');
+  let report = await lintImage(image, { sourceDateEpoch: sde, limits: limitsFrom(o) });
+  if (accept) report = applyAccept(report, accept);
+  report.tool.version = toolVersion();
+  checkUnchanged(stamp);
+  for (const t of targets) {
+    writeReport(t, t.option === '--json' ? renderJson(report) : t.option === '--markdown' ? renderMarkdown(report) : renderText(report, { color: colorFor(o.color, t.path === '-'), maxFindings: o.maxFindings }));
+  }
+  if (!targets.some((t) => t.path === '-') && o.text === undefined) writeStdout(renderText(report, { color: colorFor(o.color, true), maxFindings: o.maxFindings }));
+  return exitStatus(report);
+}
+
+/** --source-date-epoch, else $SOURCE_DATE_EPOCH, else none. */
+function sourceDateEpochFrom(given: number | undefined): number | undefined {
+  const env = process.env.SOURCE_DATE_EPOCH;
+  if (given !== undefined || env === undefined || env === '') return given;
+  if (!/^\d+$/.test(env)) throw new ReprodiffError('E_USAGE', `SOURCE_DATE_EPOCH must be whole seconds, not '${env}'`);
+  return Number(env);
+}
+
 const EXIT_HELP = `
 Exit status:
   0  identical, or every root cause accepted, or (with --baseline) nothing new
@@ -292,6 +335,21 @@ export async function main(argv: string[]): Promise<number> {
     .option('-j, --jobs <n>', 'worker threads', positiveInt);
   limitOptions(inspect).action(async (image: string, o: { json?: string; jobs?: number; hash?: boolean } & LimitOptions) => {
     code = await runInspect(image, o);
+  });
+  const lint = program
+    .command('lint')
+    .description('find what will differ when one image is built again: times not from SOURCE_DATE_EPOCH, random ids, file-system order, build paths (exit 0 nothing found, 1 found, 2 trouble)')
+    .argument('<image>', 'the image to check')
+    .option('--source-date-epoch <seconds>', 'the SOURCE_DATE_EPOCH the build used (default: $SOURCE_DATE_EPOCH); without it, build-time-looking stamps are flagged', nonNegativeInt)
+    .option('--json <file>', 'write the JSON report to FILE (- for stdout)')
+    .option('--markdown <file>', 'write a Markdown report to FILE (- for stdout)')
+    .option('--text <file>', 'write the terminal report to FILE instead of stdout')
+    .option('--color <when>', 'colour the terminal report: auto, always, never', parseColor)
+    .option('--max-findings <n>', 'findings listed in the terminal report', nonNegativeInt)
+    .option('--accept <kinds>', 'accept these kinds of finding (comma-separated): they do not count toward the exit status')
+    .option('--accept-file <file>', 'accept findings matching the rules in FILE (kind=, format=, path=, field= per line), e.g. a UUID given to mkfs -U');
+  limitOptions(lint).action(async (image: string, o: LintCliOptions) => {
+    code = await runLint(image, o);
   });
   try {
     await program.parseAsync(argv, { from: 'user' });

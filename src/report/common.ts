@@ -151,6 +151,7 @@ export function fieldText(f: Finding): string {
 
 /** The one-line verdict shared by every presenter (plain text, not escaped: it holds no image strings). */
 export function verdict(report: Report, d: Digest = digest(report)): string {
+  if (report.mode === 'lint') return report.identical ? 'nothing found that will differ in another build' : `${plural(d.roots.length, 'cause')} found that will differ in another build`;
   if (report.identical) return 'identical';
   const b = report.bytes;
   const causes = plural(d.roots.length, 'root cause');

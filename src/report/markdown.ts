@@ -109,7 +109,7 @@ function renderHead(report: Report, d: Digest, title: string, maxValue: number):
     }
     out.push('');
   }
-  if (!report.identical) {
+  if (!report.identical && report.mode !== 'lint') {
     const b = report.bytes;
     out.push(`Differing bytes: ${num(b.differing)}, explained: ${num(b.explained)}, unexplained: ${num(b.unexplained)}.`, '');
   }

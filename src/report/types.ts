@@ -37,6 +37,8 @@ export interface Finding {
 
 export interface Report {
   schemaVersion: 1;
+  /** absent or `compare`: two builds compared; `lint`: one build checked for what will differ next time (src/lint/) */
+  mode?: 'compare' | 'lint';
   tool: { name: 'reprodiff'; version: string };
   inputs: { path: string; size: number; sha256: string | null }[];
   identical: boolean;
