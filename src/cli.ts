@@ -18,6 +18,7 @@ import { renderGithubSummary } from './report/github.js';
 import { compareBaseline, parseBaseline, renderBaseline } from './report/baseline.js';
 import { applyAccept, parseAccept } from './report/accept.js';
 import { exitStatus } from './report/common.js';
+import { withFixes } from './report/fixes.js';
 import type { Report } from './report/types.js';
 import { toolVersion } from './version.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
@@ -92,6 +93,12 @@ interface CompareCliOptions extends LimitOptions {
   jobs?: number;
   sha256?: boolean;
   sourceDateEpoch?: number;
+}
+
+/** The terminal's width when stdout is one, else undefined (the terminal report's default, 100). */
+function terminalWidth(): number | undefined {
+  const c = process.stdout.isTTY ? process.stdout.columns : undefined;
+  return typeof c === 'number' && c >= 20 ? c : undefined;
 }
 
 function readText(path: string, what: string): string {
@@ -171,6 +178,7 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
   // a report of an input that changed meanwhile would mix two versions of it
   for (const s of stamps) checkUnchanged(s);
   if (accept) report = applyAccept(report, accept);
+  report = withFixes(report);
 
   const render = (t: ReportTarget): string => {
     switch (t.option) {
@@ -186,13 +194,13 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
       case '$GITHUB_STEP_SUMMARY':
         return renderGithubSummary(report);
       default:
-        return renderText(report, { color: colorFor(o.color, t.path === '-'), maxFindings: o.maxFindings });
+        return renderText(report, { color: colorFor(o.color, t.path === '-'), maxFindings: o.maxFindings, width: t.path === '-' ? terminalWidth() : undefined });
     }
   };
   for (const t of targets) writeReport(t, render(t));
   // the terminal report goes to stdout unless --text sends it elsewhere or a report is written there
   const stdoutTaken = targets.some((t) => t.path === '-');
-  if (!stdoutTaken && o.text === undefined) writeStdout(renderText(report, { color: colorFor(o.color, true), maxFindings: o.maxFindings }));
+  if (!stdoutTaken && o.text === undefined) writeStdout(renderText(report, { color: colorFor(o.color, true), maxFindings: o.maxFindings, width: terminalWidth() }));
   trace('reports written');
   if (baseline) {
     const cmp = compareBaseline(report, baseline);
