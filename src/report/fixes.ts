@@ -21,11 +21,9 @@ interface Context {
   mkinitramfs: boolean;
 }
 
-const SDE_TIME = 'YYYYMMDDhhmmsscc (the SOURCE_DATE_EPOCH time)';
-
 /** The authored one-change fixes, by tool. */
 export const TOOL_FIXES = {
-  'grub-mkrescue': `append \`--modification-date=${SDE_TIME} -- -volume_date all_file_dates =$SOURCE_DATE_EPOCH\` to the grub-mkrescue command line: it passes them to xorriso, which then takes the volume dates, every file date, the GPT GUIDs and the isohybrid MBR signature from that one time`,
+  'grub-mkrescue': 'append `--modification-date=YYYYMMDDhhmmsscc -- -volume_date all_file_dates =$SOURCE_DATE_EPOCH` (YYYYMMDDhhmmsscc: the SOURCE_DATE_EPOCH time) to the grub-mkrescue command line: it passes them to xorriso, which then takes the volume dates, every file date, the GPT GUIDs and the isohybrid MBR signature from that one time',
   xorriso: 'export SOURCE_DATE_EPOCH and add `-volume_date all_file_dates =$SOURCE_DATE_EPOCH` (after `--` with -as mkisofs): xorriso 1.5.4 then takes the volume dates, every file date, the GPT GUIDs and the isohybrid MBR signature from it',
   mkinitramfs: 'export SOURCE_DATE_EPOCH when running mkinitramfs (update-initramfs): it then compresses with `gzip -n` (no name, no time), clamps the file times to it and packs with `cpio --reproducible` (no inode numbers), which removes every finding of this group at once',
   cpio: 'touch the tree to SOURCE_DATE_EPOCH (`find . -exec touch -h -d @$SOURCE_DATE_EPOCH {} +`) and pack a sorted list with `cpio --reproducible` (GNU cpio 2.13+): times and inode numbers are then the same on every build',
