@@ -7,7 +7,7 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { InternalError, isReprodiffError, ReprodiffError } from './errors.js';
 import { compareFiles } from './compare/run.js';
-import { renderJson, renderJsonWithin } from './report/json.js';
+import { parseReport, renderJson, renderJsonWithin } from './report/json.js';
 import { trace } from './util/trace.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderText } from './report/text.js';
@@ -223,6 +223,45 @@ async function runInspect(image: string, o: { json?: string; jobs?: number; hash
   return 0;
 }
 
+interface RenderCliOptions {
+  markdown?: string;
+  html?: string;
+  junit?: string;
+  text?: string;
+  color?: ColorWhen | false;
+  maxFindings?: number;
+}
+
+/** `reprodiff render REPORT.json`: the presenters from a saved JSON report, as the live run wrote them. */
+async function runRender(file: string, o: RenderCliOptions): Promise<number> {
+  const stamp = stampInput(file);
+  const targets: ReportTarget[] = [];
+  if (o.markdown) targets.push({ option: '--markdown', path: o.markdown });
+  if (o.html) targets.push({ option: '--html', path: o.html });
+  if (o.junit) targets.push({ option: '--junit', path: o.junit });
+  if (o.text) targets.push({ option: '--text', path: o.text });
+  checkOutputs(targets, [stamp]);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ReprodiffError('E_IO', `cannot read the report: ${(e as Error).message}`, { file });
+  }
+  const report = parseReport(text, file);
+  for (const t of targets) {
+    const out =
+      t.option === '--markdown' ? renderMarkdown(report)
+      : t.option === '--html' ? renderHtml(report)
+      : t.option === '--junit' ? renderJunit(report)
+      : renderText(report, { color: colorFor(o.color, t.path === '-'), maxFindings: o.maxFindings, width: t.path === '-' ? terminalWidth() : undefined });
+    writeReport(t, out);
+  }
+  if (!targets.some((t) => t.path === '-') && o.text === undefined) {
+    writeStdout(renderText(report, { color: colorFor(o.color, true), maxFindings: o.maxFindings, width: terminalWidth() }));
+  }
+  return exitStatus(report);
+}
+
 const EXIT_HELP = `
 Exit status:
   0  identical, or every root cause accepted, or (with --baseline) nothing new
@@ -288,6 +327,20 @@ export async function main(argv: string[]): Promise<number> {
   limitOptions(inspect).action(async (image: string, o: { json?: string; jobs?: number; hash?: boolean } & LimitOptions) => {
     code = await runInspect(image, o);
   });
+  program
+    .command('render')
+    .description('write the terminal, Markdown, HTML or JUnit report from a saved JSON report, byte for byte as the comparison wrote it; exit status as for the comparison')
+    .argument('<report.json>', 'a JSON report written by --json')
+    .option('--markdown <file>', 'write the Markdown report to FILE (- for stdout)')
+    .option('--html <file>', 'write the HTML report to FILE')
+    .option('--junit <file>', 'write JUnit XML to FILE')
+    .option('--text <file>', 'write the terminal report to FILE instead of stdout (- for stdout)')
+    .option('--color <when>', 'colour the terminal report: auto, always, never', parseColor)
+    .option('--no-color', 'the same as --color never')
+    .option('--max-findings <n>', 'root findings listed in the terminal report', nonNegativeInt)
+    .action(async (file: string, o: RenderCliOptions) => {
+      code = await runRender(file, o);
+    });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
