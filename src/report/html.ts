@@ -489,13 +489,14 @@ function byteMap(report: Report, d: Digest): string {
         }
       }
     }
-    // each bucket drawn in its main owner's colour (an unexplained byte wins, so red is never hidden)
+    // each bucket drawn in its main owner's colour: an unexplained byte wins, so red is never hidden; a
+    // named cause wins over a content difference that spans it (a partition compared by hash only)
     const owners: (Finding | undefined)[] = buckets.map((m) => {
       if (!m) return undefined;
       let best: Finding | undefined;
       let bestN = -1;
       for (const [f, n] of m) {
-        const score = f.kind === 'unknown' ? Infinity : n;
+        const score = f.kind === 'unknown' ? Infinity : f.kind === 'content' || f.kind === 'size' ? n / 1e15 : n;
         if (score > bestN || (score === bestN && best !== undefined && (order.get(f.id) ?? 0) < (order.get(best.id) ?? 0))) {
           best = f;
           bestN = score;
