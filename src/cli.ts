@@ -7,7 +7,7 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { InternalError, isReprodiffError, ReprodiffError } from './errors.js';
 import { compareFiles } from './compare/run.js';
-import { renderJson, renderJsonWithin } from './report/json.js';
+import { parseReport, renderJson, renderJsonWithin } from './report/json.js';
 import { trace } from './util/trace.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderText } from './report/text.js';
@@ -18,6 +18,7 @@ import { renderGithubSummary } from './report/github.js';
 import { compareBaseline, parseBaseline, renderBaseline } from './report/baseline.js';
 import { applyAccept, parseAccept } from './report/accept.js';
 import { exitStatus } from './report/common.js';
+import { withFixes } from './report/fixes.js';
 import type { Report } from './report/types.js';
 import { toolVersion } from './version.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
@@ -92,6 +93,12 @@ interface CompareCliOptions extends LimitOptions {
   jobs?: number;
   sha256?: boolean;
   sourceDateEpoch?: number;
+}
+
+/** The terminal's width when stdout is one, else undefined (the terminal report's default, 100). */
+function terminalWidth(): number | undefined {
+  const c = process.stdout.isTTY ? process.stdout.columns : undefined;
+  return typeof c === 'number' && c >= 20 ? c : undefined;
 }
 
 function readText(path: string, what: string): string {
@@ -184,6 +191,7 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
   // a report of an input that changed meanwhile would mix two versions of it
   for (const s of stamps) checkUnchanged(s);
   if (accept) report = applyAccept(report, accept);
+  report = withFixes(report);
 
   const render = (t: ReportTarget): string => {
     switch (t.option) {
@@ -199,13 +207,13 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
       case '$GITHUB_STEP_SUMMARY':
         return renderGithubSummary(report);
       default:
-        return renderText(report, { color: colorFor(o.color, t.path === '-'), maxFindings: o.maxFindings });
+        return renderText(report, { color: colorFor(o.color, t.path === '-'), maxFindings: o.maxFindings, width: t.path === '-' ? terminalWidth() : undefined });
     }
   };
   for (const t of targets) writeReport(t, render(t));
   // the terminal report goes to stdout unless --text sends it elsewhere or a report is written there
   const stdoutTaken = targets.some((t) => t.path === '-');
-  if (!stdoutTaken && o.text === undefined) writeStdout(renderText(report, { color: colorFor(o.color, true), maxFindings: o.maxFindings }));
+  if (!stdoutTaken && o.text === undefined) writeStdout(renderText(report, { color: colorFor(o.color, true), maxFindings: o.maxFindings, width: terminalWidth() }));
   trace('reports written');
   if (baseline) {
     const cmp = compareBaseline(report, baseline);
@@ -269,6 +277,45 @@ function sourceDateEpochFrom(given: number | undefined): number | undefined {
   if (given !== undefined || env === undefined || env === '') return given;
   if (!/^\d+$/.test(env)) throw new ReprodiffError('E_USAGE', `SOURCE_DATE_EPOCH must be whole seconds, not '${env}'`);
   return Number(env);
+}
+
+interface RenderCliOptions {
+  markdown?: string;
+  html?: string;
+  junit?: string;
+  text?: string;
+  color?: ColorWhen | false;
+  maxFindings?: number;
+}
+
+/** `reprodiff render REPORT.json`: the presenters from a saved JSON report, as the live run wrote them. */
+async function runRender(file: string, o: RenderCliOptions): Promise<number> {
+  const stamp = stampInput(file);
+  const targets: ReportTarget[] = [];
+  if (o.markdown) targets.push({ option: '--markdown', path: o.markdown });
+  if (o.html) targets.push({ option: '--html', path: o.html });
+  if (o.junit) targets.push({ option: '--junit', path: o.junit });
+  if (o.text) targets.push({ option: '--text', path: o.text });
+  checkOutputs(targets, [stamp]);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ReprodiffError('E_IO', `cannot read the report: ${(e as Error).message}`, { file });
+  }
+  const report = parseReport(text, file);
+  for (const t of targets) {
+    const out =
+      t.option === '--markdown' ? renderMarkdown(report)
+      : t.option === '--html' ? renderHtml(report)
+      : t.option === '--junit' ? renderJunit(report)
+      : renderText(report, { color: colorFor(o.color, t.path === '-'), maxFindings: o.maxFindings, width: t.path === '-' ? terminalWidth() : undefined });
+    writeReport(t, out);
+  }
+  if (!targets.some((t) => t.path === '-') && o.text === undefined) {
+    writeStdout(renderText(report, { color: colorFor(o.color, true), maxFindings: o.maxFindings, width: terminalWidth() }));
+  }
+  return exitStatus(report);
 }
 
 const EXIT_HELP = `
@@ -351,6 +398,20 @@ export async function main(argv: string[]): Promise<number> {
   limitOptions(lint).action(async (image: string, o: LintCliOptions) => {
     code = await runLint(image, o);
   });
+  program
+    .command('render')
+    .description('write the terminal, Markdown, HTML or JUnit report from a saved JSON report, byte for byte as the comparison wrote it; exit status as for the comparison')
+    .argument('<report.json>', 'a JSON report written by --json')
+    .option('--markdown <file>', 'write the Markdown report to FILE (- for stdout)')
+    .option('--html <file>', 'write the HTML report to FILE')
+    .option('--junit <file>', 'write JUnit XML to FILE')
+    .option('--text <file>', 'write the terminal report to FILE instead of stdout (- for stdout)')
+    .option('--color <when>', 'colour the terminal report: auto, always, never', parseColor)
+    .option('--no-color', 'the same as --color never')
+    .option('--max-findings <n>', 'root findings listed in the terminal report', nonNegativeInt)
+    .action(async (file: string, o: RenderCliOptions) => {
+      code = await runRender(file, o);
+    });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

@@ -1,5 +1,6 @@
 /** The JSON report: stable key order and two-space indentation, so the same inputs give the same bytes. */
 import type { Finding, Report } from './types.js';
+import { ReprodiffError } from '../errors.js';
 
 export function renderJson(report: Report): string {
   return `${JSON.stringify(report, null, 2)}\n`;
@@ -92,4 +93,50 @@ export function renderJsonWithin(report: Report, maxBytes: number): SizedJson {
   if (utf8(text) > maxBytes) text = dropFindings(false);
   if (utf8(text) > maxBytes) text = dropFindings(true);
   return { text, omitted, fits: utf8(text) <= maxBytes };
+}
+
+/**
+ * A saved JSON report, read back for `reprodiff render`: checked to be a reprodiff report of schemaVersion 1
+ * with the members the presenters read, so a wrong or damaged file is said plainly (E_USAGE, exit 2) rather
+ * than rendered half. Values are taken as they are, so a presenter writes what it wrote in the live run.
+ */
+export function parseReport(text: string, file: string): Report {
+  const bad = (why: string): never => {
+    throw new ReprodiffError('E_USAGE', `not a reprodiff JSON report: ${why}`, { file });
+  };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return bad(`invalid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad('the top level is not an object');
+  const r = v as Record<string, unknown>;
+  if (r.schemaVersion !== 1) {
+    return bad(r.schemaVersion === undefined ? 'it has no schemaVersion' : `schemaVersion ${JSON.stringify(r.schemaVersion)} is not one this reprodiff reads (it reads 1)`);
+  }
+  const tool = r.tool as Record<string, unknown> | undefined;
+  if (typeof tool !== 'object' || tool === null || tool.name !== 'reprodiff' || typeof tool.version !== 'string') return bad('"tool" is not {name: "reprodiff", version}');
+  if (typeof r.identical !== 'boolean') return bad('"identical" is not a boolean');
+  const bytes = r.bytes as Record<string, unknown> | undefined;
+  if (typeof bytes !== 'object' || bytes === null || !['differing', 'explained', 'unexplained'].every((k) => typeof bytes[k] === 'number')) return bad('"bytes" lacks differing, explained or unexplained');
+  if (typeof r.causes !== 'object' || r.causes === null || Array.isArray(r.causes)) return bad('"causes" is not an object');
+  if (!Array.isArray(r.inputs) || !r.inputs.every((i) => typeof i === 'object' && i !== null && typeof (i as Record<string, unknown>).path === 'string' && typeof (i as Record<string, unknown>).size === 'number')) {
+    return bad('"inputs" is not a list of {path, size, sha256}');
+  }
+  if (r.notes !== undefined && !(Array.isArray(r.notes) && r.notes.every((n) => typeof n === 'string'))) return bad('"notes" is not a list of strings');
+  if (!Array.isArray(r.findings)) return bad('"findings" is not a list');
+  for (const [i, f] of (r.findings as unknown[]).entries()) {
+    const g = f as Record<string, unknown>;
+    const ok =
+      typeof g === 'object' && g !== null &&
+      typeof g.id === 'string' && typeof g.path === 'string' && typeof g.format === 'string' && typeof g.kind === 'string' &&
+      (g.field === null || typeof g.field === 'string') && typeof g.root === 'boolean' &&
+      Array.isArray(g.causedBy) && g.causedBy.every((c) => typeof c === 'string') && Array.isArray(g.spans) &&
+      (g.hint === undefined || typeof g.hint === 'string') && (g.detail === undefined || typeof g.detail === 'string');
+    if (!ok) return bad(`finding ${i + 1} lacks id, path, format, field, kind, root, causedBy or spans`);
+  }
+  if (r.fixes !== undefined && !Array.isArray(r.fixes)) return bad('"fixes" is not a list');
+  if (r.notes === undefined) r.notes = [];
+  return r as unknown as Report;
 }

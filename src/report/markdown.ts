@@ -1,12 +1,13 @@
 /**
- * A Markdown report to paste into a GitHub or GitLab issue: the verdict, a table of root causes with their
- * fix, the findings in collapsible `<details>` blocks per kind, details (text diffs, hex excerpts) in fenced
- * blocks. It never exceeds its budget (65,536 characters, GitHub's issue body limit): what does not fit is
+ * A Markdown report to paste into a GitHub or GitLab issue: the verdict, what to fix (one line per tool),
+ * then per fix group its fix and a visible table of its root findings; the derived findings and the details
+ * (text diffs, hex excerpts, in fenced blocks) of each group folded in a `<details>` block after it. It never exceeds its budget (65,536 characters, GitHub's issue body limit): what does not fit is
  * left out and counted. Every string from the images is escaped so that it renders literally.
  */
 import type { Finding, Report } from './types.js';
 import { clip, digest, fieldText, isAccepted, kindCounts, num, plural, shownValue, verdict, type Digest } from './common.js';
 import { mdCode, mdFenced, mdText } from './escape.js';
+import { fixGroups } from './fixes.js';
 
 export interface MarkdownOptions {
   /** the most the report may be; default 65,536 (GitHub's issue body limit) */
@@ -26,11 +27,13 @@ export const GITHUB_ISSUE_LIMIT = 65_536;
 /** Room kept for the closing line that counts what was left out. */
 const TAIL_RESERVE = 400;
 
-/** A collapsible block: a table of findings (one row each) and, after it, the details of those rows. */
+/** A block of the report: fixed text around rows that the budget may leave out, one by one from the end. */
 interface Section {
   open: string;
   close: string;
   items: { row: string; tail?: string; roots: number; derived: number }[];
+  /** what the block stands for when none of its rows fit; omitted when it is left out whole */
+  group: number;
 }
 
 export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): string {
@@ -41,36 +44,51 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   const d = digest(report);
 
   const head = renderHead(report, d, opts.title ?? 'reprodiff report', maxValue);
-  const sections = renderSections(report, d, maxValue, maxDetail);
+  const { visible: rootSections, folded } = renderSections(report, d, maxValue, maxDetail);
 
-  const parts: string[] = [head];
+  // The budget goes first to every fix group and its root findings, then to what is folded away (derived
+  // findings, details, accepted ones); the blocks are then written in reading order.
   let used = measure(head) + 1;
   let leftRoots = 0;
   let leftDerived = 0;
-  let full = false;
-  for (const s of sections) {
-    // open, rows, tails and close are joined by newlines, and sections by a blank line
-    const fixed = measure(s.open) + measure(s.close) + 6;
-    let rows: string[] | null = null;
-    const tails: string[] = [];
-    for (const item of s.items) {
-      const cost = measure(item.row) + 1 + (item.tail === undefined ? 0 : measure(item.tail) + 2);
-      const need = used + cost + (rows ? 0 : fixed) + TAIL_RESERVE;
-      if (full || need > limit) {
-        full = true;
-        leftRoots += item.roots;
-        leftDerived += item.derived;
-        continue;
+  const kept = new Map<Section, string>();
+  for (const [pi, pass] of [rootSections, folded].entries()) {
+    let full = false;
+    for (const [si, s] of pass.entries()) {
+      // root findings go in order until the budget ends; folded blocks share what is left, each taking at
+      // most an even part of it (what one leaves unused goes to those after it)
+      const cap = pi === 0 ? limit : used + TAIL_RESERVE + Math.floor((limit - used - TAIL_RESERVE) / (pass.length - si));
+      // open, rows, tails and close are joined by newlines, and blocks by a blank line
+      const fixed = measure(s.open) + measure(s.close) + 6;
+      let rows: string[] | null = null;
+      const tails: string[] = [];
+      let stop = false;
+      for (const item of s.items) {
+        const cost = (item.row === '' ? 0 : measure(item.row) + 1) + (item.tail === undefined ? 0 : measure(item.tail) + 2);
+        const need = used + cost + (rows ? 0 : fixed) + TAIL_RESERVE;
+        if (full || stop || need > cap) {
+          if (pi === 0) full = true;
+          else stop = true;
+          leftRoots += item.roots;
+          leftDerived += item.derived;
+          continue;
+        }
+        if (!rows) {
+          rows = [];
+          used += fixed;
+        }
+        if (item.row !== '') rows.push(item.row);
+        if (item.tail !== undefined) tails.push(item.tail);
+        used += cost;
       }
-      if (!rows) {
-        rows = [];
-        used += fixed;
-      }
-      rows.push(item.row);
-      if (item.tail !== undefined) tails.push(item.tail);
-      used += cost;
+      if (rows) kept.set(s, s.open + (rows.length ? '\n' + rows.join('\n') : '') + (tails.length ? '\n\n' + tails.join('\n\n') : '') + s.close);
     }
-    if (rows) parts.push(s.open + '\n' + rows.join('\n') + (tails.length ? '\n\n' + tails.join('\n\n') : '') + '\n' + s.close);
+  }
+  const parts: string[] = [head];
+  const order = [...rootSections, ...folded].sort((x, y) => x.group - y.group);
+  for (const s of order) {
+    const text = kept.get(s);
+    if (text !== undefined) parts.push(text);
   }
   if (leftRoots || leftDerived) {
     const what = [leftRoots ? plural(leftRoots, 'root finding') : '', leftDerived ? plural(leftDerived, 'derived finding') : '']
@@ -80,7 +98,7 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
     parts.push(`**Left out:** ${what}, to stay within ${num(limit)} ${unit}. The JSON report has every finding.`);
   }
   let text = parts.join('\n\n') + '\n';
-  // The head is bounded (at most 14 kinds, clipped inputs and notes); a budget smaller than it is cut hard.
+  // The head is bounded (clipped inputs, fix lines and notes); a budget smaller than it is cut hard.
   if (measure(text) > limit) text = hardCut(text, limit, measure);
   return text;
 }
@@ -97,9 +115,28 @@ function hardCut(text: string, limit: number, measure: (s: string) => number): s
   return measure(out + note) <= limit ? out + note : out;
 }
 
+/**
+ * Prose that may hold code spans (a fix such as "add `-volume_date all_file_dates =$SOURCE_DATE_EPOCH`"):
+ * the text between backticks becomes a code span holding it literally (with as many backticks as it
+ * needs), the rest is escaped as inline text. A lone backtick is text.
+ */
+export function mdProse(s: string): string {
+  const out: string[] = [];
+  let rest = s;
+  for (;;) {
+    const m = /`([^`]+)`/.exec(rest);
+    if (!m) break;
+    out.push(mdText(rest.slice(0, m.index)), mdCode(m[1] ?? ''));
+    rest = rest.slice(m.index + m[0].length);
+  }
+  out.push(mdText(rest));
+  return out.join('');
+}
+
 function renderHead(report: Report, d: Digest, title: string, maxValue: number): string {
   const out: string[] = [];
-  out.push(`## ${mdText(title)}`, '', `**${report.identical ? 'Identical' : 'Differs'}** — ${verdict(report, d)}`, '');
+  const v = verdict(report, d).replace(/^differs: /, '');
+  out.push(`## ${mdText(title)}`, '', report.identical ? '**Identical**: the two builds are byte for byte the same.' : `**Differs:** ${v}`, '');
   if (report.inputs.length) {
     out.push('| side | file | size | sha256 |', '|---|---|---:|---|');
     for (const [i, input] of report.inputs.entries()) {
@@ -113,12 +150,13 @@ function renderHead(report: Report, d: Digest, title: string, maxValue: number):
     const b = report.bytes;
     out.push(`Differing bytes: ${num(b.differing)}, explained: ${num(b.explained)}, unexplained: ${num(b.unexplained)}.`, '');
   }
-  if (d.groups.length) {
-    out.push('### Root causes', '', '| kind | findings | bytes | how to fix |', '|---|---:|---:|---|');
-    for (const g of d.groups) {
-      const hints = g.hints.slice(0, 3).map((h) => mdText(clip(h, 300)));
-      if (g.hints.length > 3) hints.push(`and ${plural(g.hints.length - 3, 'other hint')}`);
-      out.push(`| ${g.kind} | ${num(g.findings.length)} | ${num(g.bytes)} | ${hints.join('<br>') || '—'} |`);
+  const groups = fixGroups(report);
+  if (groups.length) {
+    const n = groups.reduce((k, g) => k + g.findings.length, 0);
+    out.push(`### What to fix`, '', `${plural(groups.length, 'change')} for ${plural(n, 'root cause')}; each is given below with every finding it removes:`, '');
+    for (const [i, g] of groups.entries()) {
+      const derived = g.findings.reduce((k, f) => k + (d.derivedByCause.get(f.id)?.length ?? 0), 0);
+      out.push(`${i + 1}. **${mdText(clip(g.tool, 200))}**: ${plural(g.findings.length, 'root cause')}${derived ? `, ${plural(derived, 'derived finding')}` : ''}`);
     }
     out.push('');
   }
@@ -132,55 +170,82 @@ function renderHead(report: Report, d: Digest, title: string, maxValue: number):
   return out.join('\n').replace(/\n+$/, '');
 }
 
-function renderSections(report: Report, d: Digest, maxValue: number, maxDetail: number): Section[] {
-  const sections: Section[] = [];
-  const close = '\n</details>';
-  const rule = '|---|---|---|---|---|---|---|';
-  for (const g of d.groups) {
-    const derivedCount = g.findings.reduce((n, f) => n + (d.derivedByCause.get(f.id)?.length ?? 0), 0);
-    const extra = derivedCount ? `, ${plural(derivedCount, 'derived finding')}` : '';
-    sections.push({
-      open: `<details><summary><b>${g.kind}</b>: ${plural(g.findings.length, 'root finding')}${extra}</summary>\n\n| id | path | format | field | a | b | followed by |\n${rule}`,
-      close,
+/**
+ * The blocks after the head: per fix group, a heading, its fix and a table of its root findings (visible),
+ * then a collapsed block with the derived findings that follow from them and the details (hex, text diffs);
+ * then collapsed blocks for derived findings without a cause in the report and for accepted findings.
+ */
+function renderSections(report: Report, d: Digest, maxValue: number, maxDetail: number): { visible: Section[]; folded: Section[] } {
+  const visibleSecs: Section[] = [];
+  const folded: Section[] = [];
+  const close = '\n\n</details>';
+  const rootHead = '| id | path | format | field | a | b | kind |\n|---|---|---|---|---|---|---|';
+  const derivedHead = '| id | path | format | field | a | b | caused by |\n|---|---|---|---|---|---|---|';
+  const groups = fixGroups(report);
+  let group = 0;
+  for (const [i, g] of groups.entries()) {
+    const derived = g.findings.flatMap((f) => (d.derivedByCause.get(f.id) ?? []).filter((x) => !isAccepted(x)));
+    const extra = derived.length ? `, ${plural(derived.length, 'derived finding')}` : '';
+    visibleSecs.push({
+      open: `### ${i + 1}. ${mdText(g.tool)}: ${plural(g.findings.length, 'root cause')}${extra}\n\n**Fix:** ${mdProse(clip(g.fix, 1_000))}\n\n${rootHead}`,
+      close: '',
+      group: group++,
       items: g.findings.map((f) => {
-        const derived = d.derivedByCause.get(f.id) ?? [];
-        const follow = derived.length ? `${num(derived.length)}: ${kindCounts(derived)}` : '—';
-        return { row: row(f, maxValue, follow), tail: detailBlock(f, maxValue, maxDetail), roots: 1, derived: 0 };
+        const follow = d.derivedByCause.get(f.id)?.length ?? 0;
+        return { row: row(f, maxValue, `${f.kind}${follow ? ` (+${num(follow)} derived)` : ''}`), roots: 1, derived: 0 };
       }),
     });
+    const items: Section['items'] = derived.map((f) => ({ row: row(f, maxValue, causeCell(f, d)), roots: 0, derived: 1 }));
+    // the readers' own hints, where they say more than the group's fix, then the details, each after the table
+    const hints = g.findings.filter((f) => f.hint && f.hint !== g.fix).map((f) => `${mdCode(f.id)} ${mdCode(clipMiddle(f.path, maxValue))}: ${mdProse(clip(f.hint ?? '', 1_000))}`);
+    const details = [...g.findings, ...derived].map((f) => detailBlock(f, maxValue, maxDetail)).filter((t): t is string => t !== undefined);
+    if (items.length || hints.length || details.length) {
+      const what = [derived.length ? plural(derived.length, 'derived finding') : '', hints.length ? plural(hints.length, 'hint') : '', details.length ? plural(details.length, 'detail') : '']
+        .filter(Boolean)
+        .join(', ');
+      folded.push({
+        open: `<details><summary>${mdText(clip(g.tool, 200))}: ${what}</summary>${items.length ? `\n\n${derivedHead}` : ''}`,
+        close,
+        group: group++,
+        items: [
+          ...items,
+          ...(hints.length ? [{ row: '', tail: hints.join('\n\n'), roots: 0, derived: 0 }] : []),
+          ...details.map((t) => ({ row: '', tail: t, roots: 0, derived: 0 })),
+        ],
+      });
+    }
   }
-  // Derived findings, by kind, each naming its cause.
-  const derivedByKind = new Map<string, Finding[]>();
-  for (const f of d.derived) {
-    if (isAccepted(f)) continue;
-    let list = derivedByKind.get(f.kind);
-    if (!list) derivedByKind.set(f.kind, (list = []));
-    list.push(f);
-  }
-  for (const [kind, list] of [...derivedByKind.entries()].sort((x, y) => y[1].length - x[1].length || (x[0] < y[0] ? -1 : 1))) {
-    sections.push({
-      open: `<details><summary>Derived: <b>${kind}</b> (${num(list.length)})</summary>\n\n| id | path | format | field | a | b | caused by |\n${rule}`,
+  const inGroups = new Set(groups.flatMap((g) => g.findings.map((f) => f.id)));
+  const rest = d.derived.filter((f) => !isAccepted(f) && !f.causedBy.some((id) => inGroups.has(id) && d.derivedByCause.get(id)?.includes(f)));
+  if (rest.length) {
+    folded.push({
+      open: `<details><summary>Other derived findings (${num(rest.length)}: ${kindCounts(rest)})</summary>\n\n${derivedHead}`,
       close,
-      items: list.map((f) => {
-        const causes = f.causedBy.filter((id) => d.byId.has(id));
-        const shown = causes.slice(0, 5).map((id) => {
-          const c = d.byId.get(id);
-          return c ? `${mdCode(c.id, { table: true })} ${c.kind}` : mdCode(id, { table: true });
-        });
-        if (causes.length > 5) shown.push(`and ${num(causes.length - 5)} more`);
-        return { row: row(f, maxValue, shown.join(', ') || 'not recorded'), tail: detailBlock(f, maxValue, maxDetail), roots: 0, derived: 1 };
-      }),
+      group: group++,
+      items: rest.map((f) => ({ row: row(f, maxValue, causeCell(f, d)), tail: detailBlock(f, maxValue, maxDetail), roots: 0, derived: 1 })),
     });
   }
   const accepted = report.findings.filter(isAccepted);
   if (accepted.length) {
-    sections.push({
-      open: `<details><summary>Accepted (${num(accepted.length)}, not counted)</summary>\n\n| id | path | format | field | a | b | kind |\n${rule}`,
+    folded.push({
+      open: `<details><summary>Accepted (${num(accepted.length)}, not counted)</summary>\n\n${rootHead}`,
       close,
+      group: group++,
       items: accepted.map((f) => ({ row: row(f, maxValue, `${f.kind}${f.root ? '' : ' (derived)'}`), roots: f.root ? 1 : 0, derived: f.root ? 0 : 1 })),
     });
   }
-  return sections;
+  return { visible: visibleSecs, folded };
+}
+
+/** The causes of a derived finding, as a table cell. */
+function causeCell(f: Finding, d: Digest): string {
+  const causes = f.causedBy.filter((id) => d.byId.has(id));
+  const shown = causes.slice(0, 5).map((id) => {
+    const c = d.byId.get(id);
+    return c ? `${mdCode(c.id, { table: true })} ${c.kind}` : mdCode(id, { table: true });
+  });
+  if (causes.length > 5) shown.push(`and ${num(causes.length - 5)} more`);
+  return `${f.kind} from ${shown.join(', ') || 'not recorded'}`;
 }
 
 /** One finding as a table row; `last` is the last cell, already Markdown. */

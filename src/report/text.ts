@@ -1,17 +1,19 @@
 /**
- * The terminal report: a verdict line, root causes grouped by kind with their fix, where they are (path,
- * field, a -> b), derived findings folded under their cause. ANSI colours only when asked. Every string
+ * The terminal report: a verdict line, then what to fix: root causes grouped by the tool that produced them,
+ * each group with its one fix (wrapped to the width) and its findings (path, field, a -> b, derived findings
+ * folded under their cause); the first lines of each shown finding's detail come last. ANSI colours only when asked. Every string
  * from an image has its control characters made visible, so an image cannot drive the terminal.
  */
 import type { Finding, Report } from './types.js';
 import { clip, digest, fieldText, isAccepted, kindCounts, num, plural, shownValue, verdict, type Digest } from './common.js';
 import { visible } from './escape.js';
+import { fixGroups } from './fixes.js';
 
 export interface TextOptions {
   color: boolean;
   /** root findings listed before an "N more" line; default 30 */
   maxFindings?: number;
-  /** clip lines to this many columns; default: no clipping */
+  /** wrap and clip lines to this many columns; default 100 (the CLI passes a terminal's own width) */
   width?: number;
 }
 
@@ -28,56 +30,107 @@ type Style = keyof typeof ANSI;
 
 export const DEFAULT_TEXT_MAX_FINDINGS = 30;
 
+/** Columns of the terminal report when none is given: a file, a pipe, or a terminal that does not say. */
+export const DEFAULT_TEXT_WIDTH = 100;
+
+/** Lines of one finding's detail shown in the terminal report's closing detail section. */
+const DETAIL_LINES = 6;
+
 export function renderText(report: Report, opts: TextOptions): string {
   const d = digest(report);
   const paint = (s: string, ...styles: Style[]): string =>
     opts.color && styles.length && s !== '' ? styles.map((st) => ANSI[st]).join('') + s + ANSI.reset : s;
-  const width = opts.width !== undefined && Number.isFinite(opts.width) && opts.width >= 20 ? Math.floor(opts.width) : Infinity;
+  const width = opts.width !== undefined && Number.isFinite(opts.width) && opts.width >= 20 ? Math.floor(opts.width) : DEFAULT_TEXT_WIDTH;
   /** clips plain text to what remains of the line after `indent` columns */
-  const fit = (s: string, indent: number): string => (width === Infinity ? s : clip(s, width - indent));
+  const fit = (s: string, indent: number): string => clip(s, width - indent);
   const max = opts.maxFindings !== undefined && opts.maxFindings >= 0 ? Math.floor(opts.maxFindings) : DEFAULT_TEXT_MAX_FINDINGS;
 
   const out: string[] = [];
   const v = verdict(report, d);
-  out.push(`reprodiff: ${paint(v, 'bold', report.identical ? 'green' : 'red')}`);
+  const [v1 = '', ...vRest] = wrap(v, width - 11);
+  out.push(`reprodiff: ${paint(v1, 'bold', report.identical ? 'green' : 'red')}`, ...vRest.map((l) => `           ${paint(l, 'bold', report.identical ? 'green' : 'red')}`));
   for (const [i, input] of report.inputs.entries()) {
     const side = i === 0 ? 'a' : i === 1 ? 'b' : String(i + 1);
     out.push(fit(`  ${side}: ${visible(input.path)} (${plural(input.size, 'byte')})`, 0));
   }
   if (report.identical) {
-    pushNotes(out, report, fit);
+    pushNotes(out, report, fit, width);
     return out.join('\n') + '\n';
   }
 
   let shown = 0;
-  if (d.groups.length) {
-    out.push('', paint('Root causes', 'bold'));
-    const kindWidth = Math.max(...d.groups.map((g) => g.kind.length));
-    for (const g of d.groups) {
-      const head = `${g.kind.padEnd(kindWidth)}  ${plural(g.findings.length, 'finding')}, ${plural(g.bytes, 'byte')}`;
-      out.push(`  ${paint(fit(head, 2), 'bold', 'yellow')}`);
-      for (const h of g.hints) out.push(`    ${paint(fit(`fix: ${visible(h)}`, 4), 'green')}`);
+  const shownRoots: Finding[] = [];
+  const groups = fixGroups(report);
+  if (groups.length) {
+    const n = groups.reduce((k, g) => k + g.findings.length, 0);
+    out.push('', paint(fit(`What to fix: ${plural(groups.length, 'change')} for ${plural(n, 'root cause')}`, 0), 'bold'));
+    for (const [gi, g] of groups.entries()) {
+      const derived = g.findings.reduce((k, f) => k + (d.derivedByCause.get(f.id)?.length ?? 0), 0);
+      const extra = derived ? `, ${plural(derived, 'derived finding')}` : '';
+      out.push('', `  ${paint(fit(`${gi + 1}. ${visible(g.tool)}: ${plural(g.findings.length, 'root cause')}${extra}`, 2), 'bold', 'yellow')}`);
+      for (const line of wrap(`fix: ${visible(g.fix)}`, width - 5)) out.push(`     ${paint(line, 'green')}`);
       for (const f of g.findings) {
         if (shown >= max) break;
         shown++;
+        shownRoots.push(f);
         pushFinding(out, f, d, paint, fit, width);
       }
     }
   }
   const hidden = d.roots.length - shown;
   if (hidden > 0) {
-    out.push('', paint(`… ${plural(hidden, 'more root finding')} not shown (all are in the JSON report)`, 'bold'));
+    out.push('', paint(fit(`… ${plural(hidden, 'more root finding')} not shown (all are in the JSON report)`, 0), 'bold'));
   }
   if (d.orphans.length) {
-    out.push('', `Derived findings without a recorded cause: ${num(d.orphans.length)} (${kindCounts(d.orphans)})`);
+    out.push('', fit(`Derived findings without a recorded cause: ${num(d.orphans.length)} (${kindCounts(d.orphans)})`, 0));
   }
   if (d.accepted.length) {
     const derivedAccepted = d.derived.filter(isAccepted).length;
     const extra = derivedAccepted ? `, ${plural(derivedAccepted, 'derived finding')}` : '';
-    out.push('', paint(`Accepted, not counted: ${plural(d.accepted.length, 'root cause')} (${kindCounts(d.accepted)})${extra}`, 'dim'));
+    out.push('', paint(fit(`Accepted, not counted: ${plural(d.accepted.length, 'root cause')} (${kindCounts(d.accepted)})${extra}`, 0), 'dim'));
   }
-  pushNotes(out, report, fit);
+  const withDetail = shownRoots.filter((f) => f.detail);
+  if (withDetail.length) {
+    out.push('', paint(fit(`Detail (first ${DETAIL_LINES} lines of each; the JSON report has all)`, 0), 'bold'));
+    for (const f of withDetail) {
+      out.push(`  ${paint(fit(`${f.id} ${visible(f.path)}  ${visible(fieldText(f))}`, 2), 'cyan')}`);
+      // hex dumps keep their columns (clipped); prose wraps
+      const lines = (f.detail ?? '').replace(/\n+$/, '').split('\n');
+      const hex = lines.some((l) => /^[ab]?[:\s]*[0-9a-f]{6,}[: ]/.test(l));
+      const drawn = hex ? lines.map((l) => fit(visible(l), 4)) : lines.flatMap((l) => wrap(visible(l), width - 4));
+      for (const l of drawn.slice(0, DETAIL_LINES)) out.push(`    ${l}`);
+      if (drawn.length > DETAIL_LINES) out.push(`    ${paint(`… ${plural(drawn.length - DETAIL_LINES, 'more line')}`, 'dim')}`);
+    }
+  }
+  pushNotes(out, report, fit, width);
   return out.join('\n') + '\n';
+}
+
+/** Words of `s` in lines of at most `room` columns; a word longer than a line is broken. */
+export function wrap(s: string, room: number): string[] {
+  const r = Math.max(10, room);
+  const lines: string[] = [];
+  let cur = '';
+  for (const word of s.split(/ +/)) {
+    let w = word;
+    while (Array.from(w).length > r) {
+      if (cur) {
+        lines.push(cur);
+        cur = '';
+      }
+      const cps = Array.from(w);
+      lines.push(cps.slice(0, r).join(''));
+      w = cps.slice(r).join('');
+    }
+    if (cur === '') cur = w;
+    else if (Array.from(cur).length + 1 + Array.from(w).length <= r) cur += ' ' + w;
+    else {
+      lines.push(cur);
+      cur = w;
+    }
+  }
+  if (cur !== '' || lines.length === 0) lines.push(cur);
+  return lines;
 }
 
 function pushFinding(
@@ -88,11 +141,11 @@ function pushFinding(
   fit: (s: string, indent: number) => string,
   room: number,
 ): void {
-  const where = `${visible(f.path)}  ${f.format} ${visible(fieldText(f))}`;
-  out.push(`    ${paint(fit(where, 4), 'cyan')}`);
-  out.push(`      ${values(f, room - 6)}`);
+  const where = `${f.id} ${f.kind}  ${visible(f.path)}  ${f.format} ${visible(fieldText(f))}`;
+  out.push(`     ${paint(fit(where, 5), 'cyan')}`);
+  out.push(`       ${values(f, room - 7)}`);
   const derived = d.derivedByCause.get(f.id);
-  if (derived?.length) out.push(`      ${paint(fit(`+ ${plural(derived.length, 'derived finding')}: ${kindCounts(derived)}`, 6), 'dim')}`);
+  if (derived?.length) out.push(`       ${paint(fit(`+ ${plural(derived.length, 'derived finding')}: ${kindCounts(derived)}`, 7), 'dim')}`);
 }
 
 /** `a → b`, each side clipped (the shorter one kept whole when it fits) when the line is wider than `room`. */
@@ -116,11 +169,14 @@ function values(f: Finding, room: number): string {
   return `${clip(a, Math.max(4, ha))} → ${clip(b, Math.max(4, hb))}`;
 }
 
-function pushNotes(out: string[], report: Report, fit: (s: string, indent: number) => string): void {
+function pushNotes(out: string[], report: Report, fit: (s: string, indent: number) => string, width: number): void {
   if (!report.notes.length) return;
   out.push('', 'Notes:');
   const maxNotes = 20;
-  for (const n of report.notes.slice(0, maxNotes)) out.push(fit(`  - ${visible(n)}`, 0));
+  for (const n of report.notes.slice(0, maxNotes)) {
+    const [first = '', ...rest] = wrap(visible(n), width - 4);
+    out.push(`  - ${first}`, ...rest.map((l) => `    ${l}`));
+  }
   if (report.notes.length > maxNotes) out.push(`  … ${plural(report.notes.length - maxNotes, 'more note')}`);
 }
 

@@ -51,4 +51,13 @@ export interface Report {
   sourceDateEpoch?: number;
   /** only in a report cut by --max-report-size: what it left out (src/report/json.ts) */
   omitted?: { maxReportSize: number; details: number; derivedFindings: number; rootFindings: number };
+  /** root causes grouped by the tool that produced them, each with the one change that removes them (src/report/fixes.ts) */
+  fixes?: FixGroup[];
+}
+
+/** One fix group: a tool, the one change to it, and the ids of the root findings that change removes. */
+export interface FixGroup {
+  tool: string;
+  fix: string;
+  findings: string[];
 }

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasTool, scratch } from '../helpers/tools.js';
 import { makeReport, realisticReport } from '../fixtures/report/sample.js';
-import { detailView, htmlCsp, renderHtml } from '../../src/report/html.js';
+import { detailView, htmlCsp, KIND_COLORS, renderHtml } from '../../src/report/html.js';
+import { cli, ROOT } from '../helpers/cli.js';
 
 const XSS_IMG = '/<img src=x onerror=alert(1)>.txt';
 const XSS_MARK = `/<img src=y onerror="document.documentElement.setAttribute('data-pwned','img')">.txt`;
@@ -129,7 +130,7 @@ describe('renderHtml in a real browser (chromium --headless)', () => {
   const tmp = scratch('reprodiff-html-');
   afterAll(() => tmp.cleanup());
 
-  function dumpDom(html: string, name: string): string {
+  function dumpDom(html: string, name: string, extra: string[] = []): string {
     const file = join(tmp.dir, name);
     writeFileSync(file, html);
     const profile = join(tmp.dir, `profile-${name}`);
@@ -147,6 +148,7 @@ describe('renderHtml in a real browser (chromium --headless)', () => {
         '--disable-sync',
         `--user-data-dir=${profile}`,
         '--virtual-time-budget=5000',
+        ...extra,
         '--dump-dom',
         `file://${file}`,
       ],
@@ -207,6 +209,67 @@ describe('renderHtml in a real browser (chromium --headless)', () => {
     const dom = dumpDom(page, 'csp.html');
     expect(dom).not.toContain('data-pwned="img"');
     expect(dom).toMatch(/<body[^>]*data-ready="1"/);
+  });
+
+  /** The page with a probe that records, once loaded, the document's scroll width and its viewport's width. */
+  function widths(html: string, name: string, size: string): { scroll: number; client: number; findings: number } {
+    const probe = `<script>window.addEventListener('load', function () {
+      var t = document.getElementById('findings');
+      document.body.setAttribute('data-widths', [document.documentElement.scrollWidth, document.documentElement.clientWidth, t ? Math.ceil(t.getBoundingClientRect().right) : 0].join(' '));
+    });</script>`;
+    const page = html.replace(/<meta http-equiv="Content-Security-Policy"[^>]*>/, '').replace('</body>', `${probe}</body>`);
+    const dom = dumpDom(page, name, [`--window-size=${size}`]);
+    const m = /data-widths="(\d+) (\d+) (\d+)"/.exec(dom);
+    expect(m, 'the probe wrote the widths').not.toBeNull();
+    return { scroll: Number(m?.[1]), client: Number(m?.[2]), findings: Number(m?.[3]) };
+  }
+
+  it.skipIf(!haveChromium)('has no horizontal overflow at 1280 px nor on a phone-sized window, long paths and values included', () => {
+    const wide = realisticReport();
+    wide.findings.push({
+      id: 'f14', path: '/live/filesystem.squashfs//usr/share/' + 'a-very-long-directory-name/'.repeat(12) + 'x'.repeat(180), format: 'squashfs', field: 'squashfs.inode.mtime',
+      kind: 'timestamp', root: true, causedBy: [], a: 'y'.repeat(400), b: 'z'.repeat(400), spans: [], hint: 'a very long fix with a `code-span-that-has-no-spaces-' + 'x'.repeat(120) + '` in it',
+    });
+    const live = cli([`${ROOT}samples/hybrid-a.iso`, `${ROOT}samples/hybrid-b.iso`, '-q', '--html', join(tmp.dir, 'hybrid.html')]);
+    expect(live.status, live.stderr).toBe(1);
+    const hybrid = readFileSync(join(tmp.dir, 'hybrid.html'), 'utf8');
+    for (const [name, html] of [['wide', renderHtml(wide)], ['hybrid', hybrid]] as const) {
+      for (const size of ['1280,900', '500,900']) {
+        const w = widths(html, `${name}-${size.replace(',', 'x')}.html`, size);
+        expect(w.client, `${name} at ${size}`).toBeGreaterThan(0);
+        expect(w.scroll, `${name} at ${size}: page wider than the window`).toBeLessThanOrEqual(w.client);
+        expect(w.findings, `${name} at ${size}: findings table past the right edge`).toBeLessThanOrEqual(w.client);
+      }
+    }
+  });
+});
+
+describe('renderHtml: fixes first and the byte map', () => {
+  it('puts the byte map and the fix groups before the tables, fixes with their code spans', () => {
+    const r = realisticReport();
+    r.findings[0]!.hint = 'use `gzip -n` <b>now</b>';
+    const html = renderHtml(r);
+    const at = (s: string) => html.indexOf(s);
+    expect(at('id="bytemap"')).toBeGreaterThan(0);
+    expect(at('id="bytemap"')).toBeLessThan(at('id="fixes"'));
+    expect(at('id="fixes"')).toBeLessThan(at('id="findings"'));
+    expect(html).toMatch(/<h3>xorriso <span class="count">3 root causes, 2 derived findings<\/span><\/h3><p class="fix"><b>Fix:<\/b> export SOURCE_DATE_EPOCH and add <code>-volume_date all_file_dates =\$SOURCE_DATE_EPOCH<\/code>/);
+    // a reader's hint: the code span as code, the rest escaped
+    expect(html).toContain('<b>fix:</b> use <code>gzip -n</code> &lt;b&gt;now&lt;/b&gt;');
+    // one strip per input, each piece linked to a finding the page has
+    const strips = [...html.matchAll(/<svg viewBox="0 0 1000 20"[^]*?<\/svg>/g)].map((m) => m[0]);
+    expect(strips).toHaveLength(2);
+    for (const svg of strips) {
+      const links = [...svg.matchAll(/<a href="#finding-(f\d+)"><rect [^>]*fill="(#[0-9a-f]{6})"/g)];
+      expect(links.length).toBeGreaterThanOrEqual(3);
+      for (const [, id] of links) expect(html).toContain(`id="finding-${id}"`);
+      // the unexplained bytes (f13, kind unknown, at 0x7ffe00) are red and linked to their finding
+      expect(links.some(([, id, fill]) => id === 'f13' && fill === KIND_COLORS.unknown)).toBe(true);
+      // the GPT CRC (derived) is drawn in the colour of its root cause, the GUID (random-id)
+      expect(links.some(([, id, fill]) => id === 'f3' && fill === KIND_COLORS['random-id'])).toBe(true);
+      expect(links.some(([, id]) => id === 'f4' || id === 'f5')).toBe(false);
+    }
+    expect(Object.entries(KIND_COLORS).filter(([k, c]) => k !== 'unknown' && c === KIND_COLORS.unknown)).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hasTool, run } from '../helpers/tools.js';
 import { makeReport, realisticReport } from '../fixtures/report/sample.js';
-import { GITHUB_ISSUE_LIMIT, renderMarkdown } from '../../src/report/markdown.js';
+import { GITHUB_ISSUE_LIMIT, mdProse, renderMarkdown } from '../../src/report/markdown.js';
 import { renderGithubSummary, GITHUB_SUMMARY_LIMIT_BYTES } from '../../src/report/github.js';
 import { fenceFor, mdCode, mdText } from '../../src/report/escape.js';
 import type { Finding } from '../../src/report/types.js';
@@ -12,7 +12,7 @@ function gfm(md: string): string {
 }
 
 /** The HTML tags the reports emit on purpose; anything else came from image strings. */
-const OURS = new Set(['h2', 'h3', 'p', 'strong', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'details', 'summary', 'b', 'br', 'ul', 'li', 'code', 'pre']);
+const OURS = new Set(['h2', 'h3', 'ol', 'p', 'strong', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'details', 'summary', 'b', 'br', 'ul', 'li', 'code', 'pre']);
 function foreignTags(html: string): string[] {
   const tags = [...html.matchAll(/<\/?([a-zA-Z][a-zA-Z0-9-]*)/g)].map((m) => (m[1] as string).toLowerCase());
   return [...new Set(tags.filter((t) => !OURS.has(t)))];
@@ -96,13 +96,37 @@ describe('markdown escaping', () => {
     expect(text).toContain('touch -d @$SOURCE_DATE_EPOCH <files> [before] *mcopy*');
   });
 
-  it.skipIf(!hasTool('cmark-gfm'))('the realistic report renders as a table and collapsible blocks', () => {
-    const html = gfm(renderMarkdown(realisticReport()));
+  it.skipIf(!hasTool('cmark-gfm'))('root findings and fixes are visible, derived findings and details folded, code spans intact', () => {
+    const r = realisticReport();
+    r.findings[0]!.hint = 'add `-volume_date all_file_dates =$SOURCE_DATE_EPOCH` and `a``b`';
+    const md = renderMarkdown(r);
+    const html = gfm(md);
     expect(foreignTags(html)).toEqual([]);
-    const rows = [...html.matchAll(/<tr>\s*<td>([^<]+)<\/td>/g)].map((m) => m[1]);
-    expect(rows).toEqual(expect.arrayContaining(['ordering', 'random-id', 'timestamp', 'unknown']));
     expect(html.match(/<details>/g)?.length).toBe(html.match(/<\/details>/g)?.length);
+    // outside every <details>: the headline, each group's fix and all root findings
+    const outside = html.replace(/<details>[^]*?<\/details>/g, '');
+    expect(outside).toContain('<strong>Differs:</strong> 9 root causes');
+    expect(outside).not.toMatch(/Differs.*differs/i);
+    const rootIds = r.findings.filter((f) => f.root).map((f) => f.id);
+    for (const id of rootIds) expect(outside).toContain(`<td><code>${id}</code></td>`);
+    const derivedIds = r.findings.filter((f) => !f.root).map((f) => f.id);
+    for (const id of derivedIds) expect(outside).not.toContain(`<td><code>${id}</code></td>`);
+    // the xorriso fix keeps its code span whole, underscores and all
+    expect(outside).toContain('<code>-volume_date all_file_dates =$SOURCE_DATE_EPOCH</code>');
+    // a reader hint with a backtick inside a code span keeps it literally
     expect(decode(html)).toContain('/efiboot.img//EFI/BOOT/BOOTX64.EFI');
+    expect(outside).toMatch(/<h3>\d\. xorriso: 3 root causes/);
+    // derived ones and details inside
+    const inside = [...html.matchAll(/<details>[^]*?<\/details>/g)].map((m) => m[0]).join('');
+    for (const id of derivedIds) expect(inside).toContain(`<code>${id}</code>`);
+    expect(inside).toContain('-kernel/fs/ext4/ext4.ko');
+  });
+
+  it('mdProse turns backtick spans into code spans with enough backticks and escapes the rest', () => {
+    expect(mdProse('use `gzip -n` *now*')).toBe('use `gzip -n` \\*now\\*');
+    expect(mdProse('a `x` b `y`')).toBe('a `x` b `y`');
+    expect(mdProse('lone ` tick')).toBe('lone \\` tick');
+    expect(mdProse('`SOURCE_DATE_EPOCH`')).toBe('`SOURCE_DATE_EPOCH`');
   });
 });
 
@@ -172,8 +196,8 @@ describe('markdown size limits', () => {
     const md = renderMarkdown(r);
     expect(md).not.toContain('Left out');
     for (const f of r.findings) expect(md).toContain(f.field ?? '(content)');
-    expect(md).toMatch(/\| `f3` \| `\/` \| gpt \| `gpt\.header\.disk_guid` \|.*\| 2: checksum 2 \|/);
-    expect(md).toMatch(/\| `f4` \|.*\| `f3` random-id \|/);
+    expect(md).toMatch(/\| `f3` \| `\/` \| gpt \| `gpt\.header\.disk_guid` \|.*\| random-id \(\+2 derived\) \|/);
+    expect(md).toMatch(/\| `f4` \|.*\| checksum from `f3` random-id \|/);
   });
 
   it('says identical for an identical pair', () => {

@@ -58,7 +58,7 @@ describe('file modes', () => {
     expect([f!.a, f!.b]).toEqual([0o700, 0o755]); // 448, 493: the JSON is unchanged
     expect(r.text).toMatch(/\/bin\/tool\s+tar tar\.mode\n\s+0700 → 0755\n/);
     expect(r.md).toMatch(/\| `tar\.mode` \| `0700` \| `0755` \|/);
-    expect(r.html).toContain('<td class="val a">0700</td><td class="val b">0755</td>');
+    expect(r.html).toContain('<td class="val a" data-l="a">0700</td><td class="val b" data-l="b">0755</td>');
     expect(r.junit).toContain('message="permissions: 0700 -&gt; 0755"');
     for (const s of [r.text, r.md, r.html, r.junit]) expect(s).not.toMatch(/\b448\b|\b493\b/);
   });

@@ -1,29 +1,43 @@
 import { describe, expect, it } from 'vitest';
 import { makeReport, realisticReport, SOURCE_DATE_HINT } from '../fixtures/report/sample.js';
-import { colorWanted, humanBytes, Progress, renderText } from '../../src/report/text.js';
+import { colorWanted, humanBytes, Progress, renderText, wrap } from '../../src/report/text.js';
 
 const ESC = '\x1b';
 
 describe('renderText', () => {
   const r = realisticReport();
 
-  it('leads with the verdict, then root causes by kind with counts, bytes and the fix', () => {
+  it('leads with the verdict, then what to fix: one group per tool with its fix, then its findings', () => {
     const t = renderText(r, { color: false });
     const lines = t.split('\n');
     expect(lines[0]).toBe('reprodiff: differs: 9 root causes, 2,671 of 2,675 differing bytes explained (4 unexplained)');
-    expect(t).toMatch(/^ {2}timestamp +4 findings, 42 bytes$/m);
-    expect(t).toMatch(/^ {2}random-id +3 findings, 53 bytes$/m);
-    expect(t).toContain(`    fix: ${SOURCE_DATE_HINT}`);
-    // hints are listed once per kind, not once per finding
-    expect(t.split(SOURCE_DATE_HINT).length - 1).toBe(1);
-    // where, with both decoded values
-    expect(t).toContain('    /efiboot.img//EFI/BOOT/BOOTX64.EFI  fat fat.dirent.mtime\n      2026-11-22T06:44:58Z → 2026-11-22T06:45:02Z');
-    // derived findings folded under their cause with a count, not listed as roots
-    expect(t).toContain('    /  gpt gpt.header.disk_guid\n      5b7f6f3c-2a1e-4d55-9c0e-8f1a2b3c4d5e → c1d2e3f4-a5b6-47c8-99d0-e1f2a3b4c5d6\n      + 2 derived findings: checksum 2');
+    expect(t).toContain('What to fix: ');
+    // the ISO volume dates and the GPT GUID are one xorriso group with one fix, listed once
+    expect(t).toMatch(/^ {2}\d+\. xorriso: 3 root causes, 2 derived findings$/m);
+    expect(t.split('-volume_date all_file_dates').length - 1).toBe(1);
+    // its findings follow it, with both decoded values and derived findings folded under their cause
+    const x = t.indexOf('. xorriso:');
+    expect(t.indexOf('f1 timestamp  /  iso9660 pvd.creation_date')).toBeGreaterThan(x);
+    expect(t).toContain('f3 random-id  /  gpt gpt.header.disk_guid\n       5b7f6f3c-2a1e-4d55-9c0e-8f1a2b3c4d5e → c1d2e3f4-a5b6-47c8-99d0-e1f2a3b4c5d6\n       + 2 derived findings: checksum 2');
     expect(t).not.toContain('gpt.header.crc32');
-    // the biggest cause first
-    expect(t.indexOf('  ordering')).toBeLessThan(t.indexOf('  random-id'));
-    expect(t.indexOf('  random-id')).toBeLessThan(t.indexOf('  timestamp'));
+    // FAT serial and FAT times: one mkfs.fat/mtools group
+    expect(t).toMatch(/^ {2}\d+\. mkfs\.fat \/ mtools: 2 root causes$/m);
+    // findings come before detail: the hex/diff detail is in a closing section
+    expect(t.indexOf('Detail (')).toBeGreaterThan(t.indexOf('f12 ordering'));
+    expect(t.indexOf('-kernel/fs/ext4/ext4.ko')).toBeGreaterThan(t.indexOf('Detail ('));
+  });
+
+  it('wraps to the width (default 100), fix text on whole words', () => {
+    for (const width of [undefined, 60, 140]) {
+      const t = renderText(r, { color: false, width });
+      const w = width ?? 100;
+      for (const line of t.split('\n')) expect(Array.from(line).length, line).toBeLessThanOrEqual(w);
+      // the xorriso fix is all there, wrapped, not cut
+      const fixLines = t.split('\n').filter((l) => /^ {5}(?:fix: |[^ f+])/.test(l) && !/ → /.test(l));
+      expect(fixLines.join(' ').replace(/^\s*fix: /, '').replace(/\s+/g, ' ')).toContain('xorriso 1.5.4 then takes the volume dates, every file date, the GPT GUIDs');
+    }
+    expect(wrap('aaa bbb ccc', 10)).toEqual(['aaa bbb', 'ccc']);
+    expect(wrap('x'.repeat(25), 10)).toEqual(['x'.repeat(10), 'x'.repeat(10), 'x'.repeat(5)]);
   });
 
   it('has no ANSI codes unless asked, and colours when asked', () => {
@@ -74,7 +88,7 @@ describe('renderText', () => {
     const t = renderText(acc, { color: false });
     expect(t.split('\n')[0]).toContain('differs: 5 root causes (+4 accepted)');
     expect(t).toContain('Accepted, not counted: 4 root causes (timestamp 4)');
-    expect(t).not.toMatch(/^ {2}timestamp/m);
+    expect(t).not.toMatch(/^ {5}f\d+ timestamp/m);
   });
 });
 
