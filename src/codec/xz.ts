@@ -24,6 +24,8 @@ export interface XzBlock {
   compressedSizeField: number | null;
   uncompressedSizeField: number | null;
   filters: XzFilter[];
+  /** [offset from the header's start, length] of the compressed size, the uncompressed size and the filter flags */
+  fieldsAt: Record<'compressed' | 'uncompressed' | 'filters', [number, number]>;
   dataOffset: number;
   dataSize: number;
   /** where this block's bytes start in the decoded output */
@@ -221,8 +223,19 @@ export function parseXz(src: ByteSource, maxOutput: number, decode = true, sink?
       let q = 2;
       let compressedSizeField: number | null = null;
       let uncompressedSizeField: number | null = null;
-      if (bflags & 0x40) [compressedSizeField, q] = varint(hb, q, hend, h);
-      if (bflags & 0x80) [uncompressedSizeField, q] = varint(hb, q, hend, h);
+      // where each part of the header sits (from the header's start), for the fields that name them
+      const at = { compressed: [q, 0], uncompressed: [q, 0], filters: [q, 0] } as Record<'compressed' | 'uncompressed' | 'filters', [number, number]>;
+      if (bflags & 0x40) {
+        const from = q;
+        [compressedSizeField, q] = varint(hb, q, hend, h);
+        at.compressed = [from, q - from];
+      }
+      if (bflags & 0x80) {
+        const from = q;
+        [uncompressedSizeField, q] = varint(hb, q, hend, h);
+        at.uncompressed = [from, q - from];
+      }
+      const filtersFrom = q;
       const filters: XzFilter[] = [];
       const nf = (bflags & 3) + 1;
       for (let i = 0; i < nf; i++) {
@@ -234,6 +247,7 @@ export function parseXz(src: ByteSource, maxOutput: number, decode = true, sink?
         filters.push({ id, props: hb.subarray(q, q + psize) });
         q += psize;
       }
+      at.filters = [filtersFrom, q - filtersFrom];
       for (; q < hend; q++) if (hb[q] !== 0) throw new CodecError('E_FORMAT', 'xz block header padding is not zero', h + q);
       const last = filters[filters.length - 1];
       if (!last || last.id !== 0x21) throw new CodecError('E_UNSUPPORTED', 'xz block does not end with the LZMA2 filter', h);
@@ -289,6 +303,7 @@ export function parseXz(src: ByteSource, maxOutput: number, decode = true, sink?
         compressedSizeField,
         uncompressedSizeField,
         filters: filters.map((f) => ({ id: f.id, props: f.props.slice() })),
+        fieldsAt: at,
         dataOffset,
         dataSize,
         outOffset,

@@ -53,10 +53,14 @@ export function openXz(src: ByteSource, ctx: OpenContext): Container {
       const h = blk.headerOffset;
       fields.push(field(`${bp}header_size`, blk.headerSize, 'layout', b.spans(h, 1), { derived: true }));
       fields.push(field(`${bp}flags`, blk.flags, 'content', b.spans(h + 1, 1)));
-      if (blk.compressedSizeField !== null) fields.push(field(`${bp}compressed_size`, blk.compressedSizeField, 'size', b.spans(h + 2, blk.headerSize - 6), { derived: true }));
-      if (blk.uncompressedSizeField !== null) fields.push(field(`${bp}uncompressed_size`, blk.uncompressedSizeField, 'size', b.spans(h + 2, blk.headerSize - 6), { derived: true }));
+      const at = blk.fieldsAt;
+      if (blk.compressedSizeField !== null) fields.push(field(`${bp}compressed_size`, blk.compressedSizeField, 'size', b.spans(h + at.compressed[0], at.compressed[1]), { derived: true }));
+      if (blk.uncompressedSizeField !== null) fields.push(field(`${bp}uncompressed_size`, blk.uncompressedSizeField, 'size', b.spans(h + at.uncompressed[0], at.uncompressed[1]), { derived: true }));
       const filters = blk.filters.map((f) => (FILTER_NAMES[f.id] ?? `0x${f.id.toString(16)}`) + (f.props.length ? `(${Buffer.from(f.props).toString('hex')})` : '')).join(',');
-      fields.push(field(`${bp}filters`, filters, 'content', b.spans(h + 2, blk.headerSize - 6)));
+      fields.push(field(`${bp}filters`, filters, 'content', b.spans(h + at.filters[0], at.filters[1])));
+      // the zero padding after the filter flags: a header's size follows from the sizes written before it
+      const padFrom = at.filters[0] + at.filters[1];
+      if (padFrom < blk.headerSize - 4) fields.push(field(`${bp}header_padding`, blk.headerSize - 4 - padFrom, 'layout', b.spans(h + padFrom, blk.headerSize - 4 - padFrom), { derived: true }));
       fields.push(field(`${bp}header_crc32`, b.hex(h + blk.headerSize - 4, 4), 'checksum', b.spans(h + blk.headerSize - 4, 4), { covers: b.spans(h, blk.headerSize - 4), derived: true }));
       regions.push({ name: `xz block ${blockNo} header`, role: 'metadata', spans: b.spans(h, blk.headerSize) });
       if (blk.paddingSize) regions.push({ name: `xz block ${blockNo} padding`, role: 'padding', spans: b.spans(blk.dataOffset + blk.dataSize, blk.paddingSize) });
