@@ -154,8 +154,8 @@ describe('lint on archives', () => {
   });
 });
 
-const LIVE_A = '/work/live/a/live.iso';
-const LIVE_B = '/work/live/b/live.iso';
+const LIVE_A = join(process.env.REPRODIFF_LIVE_DIR ?? '/work/live', 'a', 'live.iso');
+const LIVE_B = join(process.env.REPRODIFF_LIVE_DIR ?? '/work/live', 'b', 'live.iso');
 
 describe('lint against a two-build compare', () => {
   it.skipIf(!existsSync(LIVE_A) || !existsSync(LIVE_B))(
