@@ -11,7 +11,7 @@ import type { Container, Entry, EntryMeta, EntryType, Field, Format, Region } fr
 import { field } from '../../model.js';
 import { pushAll } from '../../util/array.js';
 import { ErofsFileSource, PclusterCache } from './content.js';
-import { crc32cRaw } from './crc32c.js';
+import { crc32c } from '../../util/crc32c.js';
 import { flatData, inodeFields, isoNs, readInode, xattrFields, type Geometry, type Inode } from './inode.js';
 import { readZMap } from './zmap.js';
 
@@ -161,9 +161,9 @@ class ErofsReader {
     if (compat & FEATURE_COMPAT_SB_CHKSUM) {
       const stored = b.u32le(4); // 4 - checksum
       const block = src.read(SUPER_OFFSET, csumEnd - SUPER_OFFSET, 'erofs superblock');
-      let crc = crc32cRaw(block.subarray(0, 4), 0xffffffff);
-      crc = crc32cRaw(new Uint8Array(4), crc);
-      crc = crc32cRaw(block.subarray(8), crc);
+      let crc = crc32c(0xffffffff, block.subarray(0, 4));
+      crc = crc32c(crc, new Uint8Array(4));
+      crc = crc32c(crc, block.subarray(8));
       const covers = [...src.spans(SUPER_OFFSET, 4), ...src.spans(SUPER_OFFSET + 8, csumEnd - SUPER_OFFSET - 8)];
       f.push(field('erofs.super.checksum', `0x${stored.toString(16).padStart(8, '0')}`, 'checksum', b.spans(4, 4), { covers }));
       if (crc !== stored) this.notes.push(`superblock checksum 0x${stored.toString(16)} does not match the computed crc32c 0x${crc.toString(16)}`);
