@@ -135,9 +135,11 @@ function nestedCopies(all: RawFinding[], scopes: Scope[]): void {
     }
     return out;
   };
+  /** a root as it reads from the nested container at `p`: path inside, format, field, kind and both values */
+  const copyKey = (f: RawFinding, p: string): string => JSON.stringify([f.path.slice(p.length), f.format, f.field, f.kind, f.a, f.b]);
   const signature = (p: string, list: RawFinding[]): string =>
     list
-      .map((f) => JSON.stringify([f.path.slice(p.length), f.format, f.field, f.kind, f.a, f.b]))
+      .map((f) => copyKey(f, p))
       .sort()
       .join('\n');
   const groups = new Map<string, { path: string; list: RawFinding[] }[]>();
@@ -154,11 +156,11 @@ function nestedCopies(all: RawFinding[], scopes: Scope[]): void {
     group.sort((x, y) => depth(x.path) - depth(y.path) || (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
     const [primary, ...copies] = group as [(typeof group)[number], ...(typeof group)[number][]];
     if (primary.list.some((f) => !f.root)) continue; // settled by a larger group
-    const byKey = new Map(primary.list.map((f) => [JSON.stringify([f.path.slice(primary.path.length), f.format, f.field, f.kind, f.a, f.b]), f]));
+    const byKey = new Map(primary.list.map((f) => [copyKey(f, primary.path), f]));
     const places = copies.map((c) => c.path);
     for (const c of copies) {
       for (const f of c.list) {
-        const p = byKey.get(JSON.stringify([f.path.slice(c.path.length), f.format, f.field, f.kind, f.a, f.b]));
+        const p = byKey.get(copyKey(f, c.path));
         if (!p || !f.root) continue;
         f.root = false;
         f.causes = [p];

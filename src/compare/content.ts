@@ -44,7 +44,13 @@ export function compareContent(cx: Comparer, pair: ContentPair): Promise<void> |
 function unreadable(cx: Comparer, pair: ContentPair, e: unknown): void {
   cx.ctx.temp?.check();
   if (!isReprodiffError(e) || e.code === 'E_IO' || e.code === 'E_USAGE') throw e;
-  const { ca, cb, ea, eb, path, scope } = pair;
+  const { ca, cb, ea, eb } = pair;
+  notExamined(cx, pair, entrySpans(ca, cb, ea, eb), e.describe(), notExaminedHint(e));
+}
+
+/** An entry's content that a rejection or a limit kept from being examined: a root unknown over its bytes. */
+function notExamined(cx: Comparer, pair: ContentPair, spans: ReportSpan[], why: string, hint: string): void {
+  const { ca, ea, eb, path, scope } = pair;
   cx.add({
     path,
     format: ca.format,
@@ -53,11 +59,11 @@ function unreadable(cx: Comparer, pair: ContentPair, e: unknown): void {
     root: true,
     a: { type: 'size', bytes: ea.size },
     b: { type: 'size', bytes: eb.size },
-    spans: entrySpans(ca, cb, ea, eb),
+    spans,
     scope,
     entry: ea.path,
-    detail: `not examined: ${e.describe()}`,
-    hint: notExaminedHint(e),
+    detail: `not examined: ${why}`,
+    hint,
   });
 }
 
@@ -172,26 +178,14 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
   // contents differ: open both as nested containers where a format recognises them
   const nested = await compareNested(cx, ca, cb, ea, eb, path, prefix, depth, scope);
   if (nested === true) return;
-  const sizeA: FindingValue = { type: 'size', bytes: ea.size };
-  const sizeB: FindingValue = { type: 'size', bytes: eb.size };
   if (nested !== false) {
     // a limit stopped the look inside: its bytes are not explained by calling them "content"
-    cx.add({
-      path,
-      format: ca.format,
-      field: null,
-      kind: 'unknown',
-      root: true,
-      a: sizeA,
-      b: sizeB,
-      spans: [...reportSpans('a', spansA), ...reportSpans('b', spansB), ...encodedSpans(srcA, srcB)],
-      scope,
-      entry: ea.path,
-      detail: `not examined: ${nested.limit}`,
-      hint: nested.error ? notExaminedHint(nested.error) : 'raise the limit named here to look inside',
-    });
+    const spans = [...reportSpans('a', spansA), ...reportSpans('b', spansB), ...encodedSpans(srcA, srcB)];
+    notExamined(cx, pair, spans, nested.limit, nested.error ? notExaminedHint(nested.error) : 'raise the limit named here to look inside');
     return;
   }
+  const sizeA: FindingValue = { type: 'size', bytes: ea.size };
+  const sizeB: FindingValue = { type: 'size', bytes: eb.size };
   if (explainDiffering(cx, ca, cb, ea, eb, path, scope)) return;
   // a partition or boot image is a view of bytes the file system over them parses: a whole-partition root
   // would claim every differing byte in it; what no structure explains is left to the accounting (unknown)

@@ -8,7 +8,8 @@ import type { ReportSpan } from '../report/types.js';
 import { pushAll } from '../util/array.js';
 import { entrySource } from '../walk/open.js';
 import type { Comparer } from './compare.js';
-import { encodedSpans, reportSpans } from './spans.js';
+import { reportSpans } from './spans.js';
+import { addEncoded } from './streams.js';
 import type { RawFinding, Scope } from './types.js';
 
 /** contents up to this size are decoded for embedded values when they differ */
@@ -75,23 +76,7 @@ export function explainDiffering(cx: Comparer, ca: Container, cb: Container, ea:
       detail: `${bytes} byte${bytes === 1 ? '' : 's'} of this content ${bytes === 1 ? 'is' : 'are'} the same in both builds at another offset (${runs} run${runs === 1 ? '' : 's'}), moved by the bytes inserted or removed before them`,
     });
   }
-  const encoded = encodedSpans(sa, sb);
-  if (encoded.length) {
-    cx.add({
-      path,
-      format: ca.format,
-      field: null,
-      kind: 'content',
-      root: false,
-      causes: made,
-      a: null,
-      b: null,
-      spans: encoded,
-      scope,
-      entry: ea.path,
-      detail: 'the encoded (compressed) bytes differ because the decoded content differs',
-    });
-  }
+  addEncoded(cx, { path, format: ca.format, scope, entry: ea.path }, sa, sb, made, { a: null, b: null }, 'the encoded (compressed) bytes differ because the decoded content differs');
   if (rest.length) {
     const spans: ReportSpan[] = [];
     for (const ev of rest) evidenceSpans(ev, spans);

@@ -8,7 +8,7 @@ import type { Container, Entry } from '../model.js';
 import { entrySource, sourceKey, type OpenResult } from '../walk/open.js';
 import { Walker } from '../walk/walker.js';
 import type { Comparer } from './compare.js';
-import { encodedSpans } from './spans.js';
+import { addEncoded } from './streams.js';
 import { newScope, type RawFinding, type Scope } from './types.js';
 import { pushAll } from '../util/array.js';
 
@@ -77,23 +77,15 @@ export async function compareNested(cx: Comparer, ca: Container, cb: Container, 
   }
   (scope.changed ??= new Map()).set(ea.path, inner);
   // differences inside a decoded stream: the encoded bytes differ because of them
-  const encoded = encodedSpans(sa, sb);
-  if (encoded.length) {
-    cx.add({
-      path,
-      format: ca.format,
-      field: null,
-      kind: 'content',
-      root: false,
-      causes: inner.filter((f) => f.root),
-      a: { type: 'size', bytes: ea.size, decoded: true },
-      b: { type: 'size', bytes: eb.size, decoded: true },
-      spans: encoded,
-      scope,
-      entry: ea.path,
-      detail: 'the encoded (compressed) bytes differ because the decoded data differs',
-    });
-  }
+  addEncoded(
+    cx,
+    { path, format: ca.format, scope, entry: ea.path },
+    sa,
+    sb,
+    inner.filter((f) => f.root),
+    { a: { type: 'size', bytes: ea.size, decoded: true }, b: { type: 'size', bytes: eb.size, decoded: true } },
+    'the encoded (compressed) bytes differ because the decoded data differs',
+  );
   return true;
 }
 

@@ -1,10 +1,12 @@
 /** Changes inside a container's decoded streams (a compressed metadata block) explain the streams' encoded bytes. */
+import type { ByteSource } from '../io/source.js';
 import type { Container } from '../model.js';
 import type { ReportSpan } from '../report/types.js';
 import { pushAll } from '../util/array.js';
 import type { Comparer } from './compare.js';
-import { reportSpans } from './spans.js';
+import { encodedSpans, reportSpans } from './spans.js';
 import type { RawFinding, Scope } from './types.js';
+import type { FindingValue } from './values.js';
 
 /**
  * Findings inside decoded streams of this container (fields in a compressed metadata block) explain the
@@ -51,4 +53,22 @@ export function rollUpStreams(cx: Comparer, ca: Container, cb: Container, scope:
     scope,
     detail: `${touched.size} compressed block${touched.size === 1 ? '' : 's'} differ because the data decoded from them differs`,
   });
+}
+
+/**
+ * The encoded (compressed) bytes of two decoded contents differ because what they decode to does: one derived
+ * content finding claims them, caused by the findings made inside. Nothing when neither content is decoded.
+ */
+export function addEncoded(
+  cx: Comparer,
+  at: { path: string; format: string; scope: Scope; entry: string },
+  sa: ByteSource,
+  sb: ByteSource,
+  causes: RawFinding[],
+  values: { a: FindingValue | null; b: FindingValue | null },
+  detail: string,
+): void {
+  const spans = encodedSpans(sa, sb);
+  if (!spans.length) return;
+  cx.add({ path: at.path, format: at.format, field: null, kind: 'content', root: false, causes, a: values.a, b: values.b, spans, scope: at.scope, entry: at.entry, detail });
 }
