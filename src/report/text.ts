@@ -194,76 +194,6 @@ export function colorWanted(stream: { isTTY?: boolean }, env: Record<string, str
   return env['TERM'] !== 'dumb';
 }
 
-export interface ProgressState {
-  bytesDone: number;
-  bytesTotal: number;
-  entriesDone: number;
-}
-
-export interface ProgressOptions {
-  quiet?: boolean;
-  /** milliseconds clock; default Date.now */
-  now?: () => number;
-  /** least time between two redraws, ms; default 100 */
-  intervalMs?: number;
-}
-
-/**
- * A one-line progress display for stderr: bytes and entries done, rate, ETA. Does nothing unless the stream
- * is a TTY and not quiet. Redraws with `\r` at most every `intervalMs`; `done()` clears the line.
- */
-export class Progress {
-  readonly enabled: boolean;
-  private readonly stream: { isTTY?: boolean; columns?: number; write(s: string): unknown };
-  private readonly now: () => number;
-  private readonly interval: number;
-  private readonly start: number;
-  private lastDraw = -Infinity;
-  private lastLen = 0;
-
-  constructor(stream: { isTTY?: boolean; columns?: number; write(s: string): unknown }, opts: ProgressOptions = {}) {
-    this.stream = stream;
-    this.now = opts.now ?? Date.now;
-    this.interval = opts.intervalMs ?? 100;
-    this.enabled = stream.isTTY === true && !opts.quiet;
-    this.start = this.now();
-  }
-
-  update(state: ProgressState): void {
-    if (!this.enabled) return;
-    const t = this.now();
-    if (t - this.lastDraw < this.interval) return;
-    this.lastDraw = t;
-    this.draw(Progress.line(state, (t - this.start) / 1000));
-  }
-
-  /** Clears the progress line. */
-  done(): void {
-    if (!this.enabled || this.lastLen === 0) return;
-    this.stream.write('\r' + ' '.repeat(this.lastLen) + '\r');
-    this.lastLen = 0;
-  }
-
-  private draw(text: string): void {
-    const cols = this.stream.columns && this.stream.columns > 10 ? this.stream.columns - 1 : 79;
-    const line = clip(text, cols);
-    const len = Array.from(line).length;
-    const pad = this.lastLen > len ? ' '.repeat(this.lastLen - len) : '';
-    this.stream.write('\r' + line + pad);
-    this.lastLen = len + pad.length;
-  }
-
-  /** The progress text for a state after `elapsedSeconds`. */
-  static line(state: ProgressState, elapsedSeconds: number): string {
-    const { bytesDone, bytesTotal, entriesDone } = state;
-    const pct = bytesTotal > 0 ? Math.min(100, Math.floor((bytesDone / bytesTotal) * 100)) : 0;
-    const rate = elapsedSeconds > 0 ? bytesDone / elapsedSeconds : 0;
-    let eta = '';
-    if (rate > 0 && bytesTotal > bytesDone) eta = `, ETA ${duration((bytesTotal - bytesDone) / rate)}`;
-    return `${pct}% ${humanBytes(bytesDone)} of ${humanBytes(bytesTotal)}, ${plural(entriesDone, 'entry', 'entries')}, ${humanBytes(rate)}/s${eta}`;
-  }
-}
-
 /** 1536 -> `1.5 KiB`. */
 export function humanBytes(n: number): string {
   if (!Number.isFinite(n) || n < 1024) return `${Math.max(0, Math.round(Number.isFinite(n) ? n : 0))} B`;
@@ -277,11 +207,3 @@ export function humanBytes(n: number): string {
   return `${v.toFixed(1)} ${units[i] ?? 'PiB'}`;
 }
 
-/** 75 -> `1m15s`. */
-export function duration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeReport, realisticReport, SOURCE_DATE_HINT } from '../fixtures/report/sample.js';
-import { colorWanted, humanBytes, Progress, renderText, wrap } from '../../src/report/text.js';
+import { colorWanted, humanBytes, renderText, wrap } from '../../src/report/text.js';
 
 const ESC = '\x1b';
 
@@ -112,45 +112,7 @@ describe('colorWanted', () => {
   });
 });
 
-describe('Progress', () => {
-  function fakeStream(isTTY: boolean) {
-    const writes: string[] = [];
-    return { isTTY, columns: 100, writes, write: (s: string) => writes.push(s) };
-  }
-
-  it('draws bytes, entries, rate and ETA with \\r, throttled, and clears at the end', () => {
-    let now = 0;
-    const s = fakeStream(true);
-    const p = new Progress(s, { now: () => now });
-    now = 2_000;
-    p.update({ bytesDone: 50 * 1024 * 1024, bytesTotal: 200 * 1024 * 1024, entriesDone: 1234 });
-    expect(s.writes).toEqual(['\r25% 50.0 MiB of 200.0 MiB, 1,234 entries, 25.0 MiB/s, ETA 6s']);
-    now = 2_050; // within the interval: no redraw
-    p.update({ bytesDone: 60 * 1024 * 1024, bytesTotal: 200 * 1024 * 1024, entriesDone: 1300 });
-    expect(s.writes.length).toBe(1);
-    now = 4_000;
-    p.update({ bytesDone: 200 * 1024 * 1024, bytesTotal: 200 * 1024 * 1024, entriesDone: 5 });
-    const last = s.writes[1] ?? '';
-    expect(last.startsWith('\r100% 200.0 MiB of 200.0 MiB, 5 entries, 50.0 MiB/s')).toBe(true);
-    // a shorter line pads over the longer one before it
-    expect(Array.from(last).length).toBeGreaterThanOrEqual(Array.from(s.writes[0] ?? '').length);
-    p.done();
-    const clear = s.writes[2] ?? '';
-    expect(clear).toMatch(/^\r +\r$/);
-    expect(clear.length - 2).toBe(Array.from(last).length - 1); // the whole drawn width, padding included
-  });
-
-  it('writes nothing when stderr is not a TTY or when quiet', () => {
-    for (const [tty, quiet] of [[false, false], [true, true]] as const) {
-      const s = fakeStream(tty);
-      const p = new Progress(s, { quiet, now: () => 1_000 });
-      p.update({ bytesDone: 1, bytesTotal: 2, entriesDone: 1 });
-      p.done();
-      expect(s.writes).toEqual([]);
-      expect(p.enabled).toBe(false);
-    }
-  });
-
+describe('sizes', () => {
   it('formats sizes', () => {
     expect(humanBytes(0)).toBe('0 B');
     expect(humanBytes(1536)).toBe('1.5 KiB');
