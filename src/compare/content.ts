@@ -17,7 +17,7 @@ import { pushAll } from '../util/array.js';
 import { isCoResident } from '../walk/rules.js';
 import type { Comparer } from './compare.js';
 import { explainDiffering } from './evidence.js';
-import { compareNested } from './nesting.js';
+import { compareNested, sameBytesFindings } from './nesting.js';
 import { noteShift } from './placement.js';
 import { hashContent, sameContent } from './pool.js';
 import { encodedSpans, extentSpans, placementSpan, reportSpans, sameExtents, sameSpans } from './spans.js';
@@ -186,7 +186,8 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
   }
   const sizeA: FindingValue = { type: 'size', bytes: ea.size };
   const sizeB: FindingValue = { type: 'size', bytes: eb.size };
-  if (explainDiffering(cx, ca, cb, ea, eb, path, scope)) return;
+  const before = scope.findings.length;
+  if (explainDiffering(cx, ca, cb, ea, eb, path, scope)) return sameBytes(cx, pair, before);
   // a partition or boot image is a view of bytes the file system over them parses: a whole-partition root
   // would claim every differing byte in it; what no structure explains is left to the accounting (unknown)
   if (isCoResident(ca.format)) {
@@ -195,6 +196,7 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
   }
   const same = ea.size === eb.size;
   const [hashA, hashB] = same ? await hashBoth() : ['', ''];
+  const at = scope.findings.length;
   cx.add({
     path,
     format: ca.format,
@@ -208,4 +210,17 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
     scope,
     entry: ea.path,
   });
+  sameBytes(cx, pair, at);
+}
+
+/**
+ * The findings just made on this entry's content (from `from` in its scope, made with no wait between) are
+ * also what another view of the same bytes follows from: an HFS+ file whose bytes are an ISO 9660 file's has
+ * its size change caused by that file's content change.
+ */
+function sameBytes(cx: Comparer, pair: ContentPair, from: number): void {
+  const { ca, cb, ea, eb, scope } = pair;
+  const list = sameBytesFindings(cx, ca, cb, ea, eb);
+  if (!list) return;
+  for (let i = from; i < scope.findings.length; i++) if (scope.findings[i]!.entry === ea.path) list.push(scope.findings[i]!);
 }

@@ -3,7 +3,7 @@
  * compared in turn; the encoded bytes around decoded data are derived from what differs inside.
  */
 import type { ReprodiffError } from '../errors.js';
-import { isDecoded } from '../io/source.js';
+import { isDecoded, type ByteSource } from '../io/source.js';
 import type { Container, Entry } from '../model.js';
 import { entrySource, sourceKey, type OpenResult } from '../walk/open.js';
 import { Walker } from '../walk/walker.js';
@@ -19,6 +19,21 @@ export interface NotExamined {
   error?: ReprodiffError;
 }
 
+function visitKey(sa: ByteSource, sb: ByteSource): string {
+  return `${sourceKey(sa)}|${sourceKey(sb)}`;
+}
+
+/**
+ * The list that other paths to the same bytes take their causes from (see compareNested), for findings made on
+ * the content itself when no format opened it (a text file seen by ISO 9660 and by HFS+); undefined when this
+ * pair of contents was not visited.
+ */
+export function sameBytesFindings(cx: Comparer, ca: Container, cb: Container, ea: Entry, eb: Entry): RawFinding[] | undefined {
+  const sa = entrySource(ca, ea);
+  const sb = entrySource(cb, eb);
+  return sa && sb ? cx.nestedInner.get(visitKey(sa, sb)) : undefined;
+}
+
 /**
  * Opens both contents as containers; compares them when both open as the same formats. True when it did;
  * `{ limit }` when a limit kept it from looking inside, or a format recognised a side and found it malformed
@@ -32,7 +47,7 @@ export async function compareNested(cx: Comparer, ca: Container, cb: Container, 
   const sb = entrySource(cb, eb);
   if (!sa || !sb) return false;
   // the same bytes reached by two paths (an El Torito boot image that is also an ISO file) are compared once
-  const key = `${sourceKey(sa)}|${sourceKey(sb)}`;
+  const key = visitKey(sa, sb);
   if (!walker.firstVisit(key, path)) {
     // compared under the other path: what it found there is what this entry's sizes and layout follow from
     const other = cx.nestedInner.get(key);

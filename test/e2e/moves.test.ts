@@ -204,3 +204,28 @@ describe('a build folder with a random name is one rename, its entries paired un
     });
   }
 });
+
+describe('a file seen by two views of the same bytes', () => {
+  it.skipIf(!hasTool('grub-mkrescue') || !hasTool('xorriso') || !hasTool('mformat'))(
+    'grub-mkrescue: a grown text file is one content root; its HFS+ size follows from it',
+    () => {
+      const t = join(w.dir, 'grub-tree');
+      mkdirSync(join(t, 'boot', 'grub'), { recursive: true });
+      mkdirSync(join(t, 'docs'), { recursive: true });
+      writeFileSync(join(t, 'boot', 'grub', 'grub.cfg'), 'set timeout=1\n');
+      writeFileSync(join(t, 'docs', 'a.txt'), seq(1, 5000));
+      const a = join(w.dir, 'grub-a.iso');
+      const b = join(w.dir, 'grub-b.iso');
+      run('grub-mkrescue', ['-o', a, t]);
+      writeFileSync(join(t, 'docs', 'a.txt'), `extra line\n${seq(1, 5000)}`);
+      run('grub-mkrescue', ['-o', b, t]);
+      const report = compare(a, b);
+      expect(report.bytes.unexplained).toBe(0);
+      const content = report.findings.filter((f) => f.root && f.kind === 'content');
+      expect(content.map((f) => [f.path, f.format])).toEqual([['/docs/a.txt', 'iso9660']]);
+      const hfsSize = report.findings.find((f) => f.format === 'hfsplus' && f.field === 'hfsplus.file.data_fork.logical_size');
+      expect(hfsSize?.root).toBe(false);
+      expect(hfsSize?.causedBy).toEqual([content[0]!.id]);
+    },
+  );
+});
