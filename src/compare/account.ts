@@ -187,31 +187,39 @@ function guidDistance(x: string, y: string): number {
 /**
  * GUIDs made from another GUID (xorriso writes each GPT partition's GUID as the disk GUID with a few bits
  * changed by the partition number) are that GUID again, not causes of their own: a random id whose values on
- * both sides are within two bytes of a container's own random GUID follows from it.
+ * both sides are within two bytes of another random GUID follows from it. The GUID a header holds comes first,
+ * then entries' fields, then GUIDs found in content (an Apple partition map's partition that holds the GPT's
+ * bytes sees the same GUIDs as content); two random GUIDs that close on both sides by chance do not occur.
  */
 function derivedGuids(all: RawFinding[]): void {
-  const byScope = new Map<Scope, RawFinding[]>();
-  for (const f of all) {
-    if (!f.root || f.kind !== 'random-id' || typeof f.a !== 'string' || typeof f.b !== 'string' || !GUID.test(f.a) || !GUID.test(f.b)) continue;
-    (byScope.get(f.scope) ?? byScope.set(f.scope, []).get(f.scope)!).push(f);
+  const list = all.filter((f) => f.root && f.kind === 'random-id' && typeof f.a === 'string' && typeof f.b === 'string' && GUID.test(f.a) && GUID.test(f.b));
+  if (list.length < 2) return;
+  const rank = (f: RawFinding): number => (f.field === null ? 2 : f.entry === undefined ? 0 : 1);
+  const depth = (f: RawFinding): number => f.path.split('//').length;
+  const cmp = (x: string | null, y: string | null): number => ((x ?? '') < (y ?? '') ? -1 : (x ?? '') > (y ?? '') ? 1 : 0);
+  list.sort((x, y) => rank(x) - rank(y) || depth(x) - depth(y) || cmp(x.path, y.path) || cmp(x.field, y.field) || cmp(x.a as string, y.a as string));
+  const primaries: RawFinding[] = [];
+  const made = new Map<RawFinding, RawFinding[]>();
+  const name = (f: RawFinding, from: RawFinding): string => (f.scope === from.scope ? (f.field ?? '(content)') : `${f.path} ${f.field ?? '(content)'}`);
+  for (const g of list.slice(0, MAX_GUIDS)) {
+    const p = primaries.find((q) => guidDistance(g.a as string, q.a as string) <= 2 && guidDistance(g.b as string, q.b as string) <= 2);
+    if (!p) {
+      primaries.push(g);
+      continue;
+    }
+    g.root = false;
+    g.causes = [p];
+    const same = g.a === p.a && g.b === p.b;
+    g.detail = [g.detail, same ? `the same GUID as ${name(p, g)}: it changes because that one does` : `made from ${name(p, g)} (the same GUID with a few bits changed): it changes because that one does`].filter(Boolean).join('; ');
+    (made.get(p) ?? made.set(p, []).get(p)!).push(g);
   }
-  for (const list of byScope.values()) {
-    const primary = list.find((f) => f.entry === undefined);
-    if (!primary || list.length < 2) continue;
-    const derived: RawFinding[] = [];
-    for (const g of list) {
-      if (g === primary) continue;
-      if (guidDistance(g.a as string, primary.a as string) > 2 || guidDistance(g.b as string, primary.b as string) > 2) continue;
-      g.root = false;
-      g.causes = [primary];
-      g.detail = [g.detail, `made from ${primary.field} (the same GUID with a few bits changed): it changes because that one does`].filter(Boolean).join('; ');
-      derived.push(g);
-    }
-    if (derived.length) {
-      primary.detail = [primary.detail, `${derived.length} GUID${derived.length === 1 ? ' is' : 's are'} made from it: ${derived.map((g) => `${g.path} ${g.field}`).slice(0, 8).join(', ')}`].filter(Boolean).join('; ');
-    }
+  for (const [p, derived] of made) {
+    p.detail = [p.detail, `${derived.length} GUID${derived.length === 1 ? ' is' : 's are'} made from it: ${derived.map((g) => `${g.path} ${g.field ?? '(content)'}`).slice(0, 8).join(', ')}${derived.length > 8 ? ', …' : ''}`].filter(Boolean).join('; ');
   }
 }
+
+/** random GUIDs looked at for being made from each other (each is compared with the few distinct ones before it) */
+const MAX_GUIDS = 4096;
 
 /**
  * Views are not causes: a file's content that differs only where another view parses fields (an El Torito
@@ -322,6 +330,11 @@ function shifterOf(g: RawFinding): boolean {
   return g.root && (g.kind === 'added' || g.kind === 'removed' || g.kind === 'ordering' || (g.field === null && g.kind === 'content' && sizeChanged(g.a, g.b)));
 }
 
+/** An entry's size field that differs, root or not: what grew inside it made it grow. */
+function resized(g: RawFinding): boolean {
+  return g.kind === 'size' && g.entry !== undefined && g.field !== null;
+}
+
 /**
  * By container path: the roots that move things in any of the views of that container (the ISO 9660 order and
  * the GPT, MBR and El Torito views over the same image): orderings first, then other movers, at most 8.
@@ -344,6 +357,7 @@ function moversOfSiblings(all: RawFinding[], mover: (g: RawFinding) => boolean):
 function linkCauses(all: RawFinding[]): void {
   let index: SpanIndex | undefined;
   let siblingMovers: Map<string, RawFinding[]> | undefined;
+  let siblingSizes: Map<string, RawFinding[]> | undefined;
   // per container, built once: findings by entry, and the candidates for "something else moved it"
   const byEntry = new Map<Scope, Map<string, RawFinding[]>>();
   const shiftersOf = new Map<Scope, RawFinding[]>();
@@ -378,16 +392,22 @@ function linkCauses(all: RawFinding[]): void {
           shifters = scope.findings.filter(shifterOf).slice(0, 8);
           // or an entry whose content changed size inside (an initrd whose compressed size changed): its size field
           // leads to the changes that made it
-          if (!shifters.length) shifters = scope.findings.filter((g) => g.kind === 'size' && g.entry !== undefined && g.field !== null).slice(0, 8);
+          if (!shifters.length) shifters = scope.findings.filter((g) => g.kind === 'size' && g.entry !== undefined && g.field !== null).slice(0, 9);
           shiftersOf.set(scope, shifters);
         }
-        if (shifters.length) f.causes = shifters.filter((g) => g !== f);
+        // (a size field is not its own cause: a partition's size alone in its table follows what grew beside it)
+        const others = shifters.filter((g) => g !== f).slice(0, 8);
+        if (others.length) f.causes = others;
         else if (scope.ordering) f.causes = [scope.ordering];
         else if (own.length) f.causes = own;
         else if ((siblingMovers ??= moversOfSiblings(all, shifterOf)).get(scope.path)?.some((g) => g.scope !== scope)) {
           // a partition table or boot catalog over the same bytes as a file system: what moved the files there
           // (their order, a file that grew) moved the partitions and boot images that point at them
           f.causes = siblingMovers.get(scope.path)!.filter((g) => g.scope !== scope);
+        } else if ((siblingSizes ??= moversOfSiblings(all, resized)).get(scope.path)?.some((g) => g.scope !== scope)) {
+          // or the files there grew because of changes inside them (an initrd whose times differ): their size
+          // fields lead to those changes
+          f.causes = siblingSizes.get(scope.path)!.filter((g) => g.scope !== scope);
         } else {
           // something earlier in the same container changed size (a longer name, a header field)
           let roots = rootsOf.get(scope);

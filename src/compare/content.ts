@@ -19,6 +19,7 @@ import type { Comparer } from './compare.js';
 import { explainDiffering } from './evidence.js';
 import { compareNested, sameBytesFindings } from './nesting.js';
 import { noteShift } from './placement.js';
+import { commonSuffix, tailExtents } from './suffix.js';
 import { hashContent, sameContent } from './pool.js';
 import { encodedSpans, extentSpans, placementSpan, reportSpans, sameExtents, sameSpans } from './spans.js';
 import type { ContentPair } from './types.js';
@@ -166,7 +167,10 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
     // a member decoded from bytes of its own (a deflated zip member): its encoded bytes moved with it
     const oa = ownEncoding(ea, srcA);
     const ob = ownEncoding(eb, srcB);
-    if (oa && ob && !sameExtents(oa, ob) && sameContent(cx.rootA, oa, cx.rootB, ob)) noteShift(scope, reportSpans('a', oa), reportSpans('b', ob), 'contents');
+    if (oa && ob && !sameExtents(oa, ob)) {
+      if (sameContent(cx.rootA, oa, cx.rootB, ob)) noteShift(scope, reportSpans('a', oa), reportSpans('b', ob), 'contents');
+      else movedTail(scope, cx, oa, ob);
+    }
     return;
   }
   if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
@@ -211,6 +215,18 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
     entry: ea.path,
   });
   sameBytes(cx, pair, at);
+}
+
+/**
+ * The same content encoded by the same tool, after a header of another length (a longer gzip FNAME): the equal
+ * encoded bytes at the end moved with it. The header's own fields claim what differs before them.
+ */
+function movedTail(scope: ContentPair['scope'], cx: Comparer, oa: Extent[], ob: Extent[]): void {
+  const n = commonSuffix(cx.rootA, oa, cx.rootB, ob);
+  if (!n) return;
+  const ta = tailExtents(oa, n);
+  const tb = tailExtents(ob, n);
+  if (!sameExtents(ta, tb)) noteShift(scope, reportSpans('a', ta), reportSpans('b', tb), 'contents');
 }
 
 /**

@@ -3,7 +3,7 @@
  * container, the only root cause is that file's content; the bytes that merely moved (the rest of the file,
  * the members after it, their headers and pointers) are derived from it, and nothing is left unexplained.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -226,6 +226,56 @@ describe('a file seen by two views of the same bytes', () => {
       const hfsSize = report.findings.find((f) => f.format === 'hfsplus' && f.field === 'hfsplus.file.data_fork.logical_size');
       expect(hfsSize?.root).toBe(false);
       expect(hfsSize?.causedBy).toEqual([content[0]!.id]);
+    },
+  );
+});
+
+describe('a gzip header of another length moves its compressed data', () => {
+  /** the same 10,000 random bytes, gzipped under a 1-byte and a 240-byte original name */
+  function blobs(dir: string): [string, string] {
+    mkdirSync(dir, { recursive: true });
+    // incompressible: deflate stores ~10,025 bytes, so 239 more bytes of name cross a 2 KiB sector
+    const data = Buffer.concat(Array.from({ length: 313 }, (_, i) => createHash('sha256').update(String(i)).digest())).subarray(0, 10_000);
+    const out: string[] = [];
+    for (const name of ['a', 'n'.repeat(240)]) {
+      writeFileSync(join(dir, name), data);
+      utimesSync(join(dir, name), T, T);
+      run('gzip', ['-1', '-N', '-k', '-f', name], { cwd: dir });
+      out.push(join(dir, `${name}.gz`));
+    }
+    return out as [string, string];
+  }
+
+  it.skipIf(!hasTool('gzip'))('two gzip files: the name is the root, the moved deflate data is explained', () => {
+    const [a, b] = blobs(join(w.dir, 'gz-names'));
+    const report = compare(a, b);
+    expect(report.bytes.unexplained).toBe(0);
+    expect(report.findings.filter((f) => f.root).map((f) => f.field)).toEqual(['gzip.header.fname']);
+  });
+
+  it.skipIf(!hasTool('grub-mkrescue') || !hasTool('xorriso') || !hasTool('mformat') || !hasTool('gzip'))(
+    'inside a grub-mkrescue image that grows by a sector: the partition sizes and the GUIDs seen again follow',
+    () => {
+      const [ga, gb] = blobs(join(w.dir, 'gz-grub'));
+      const t = join(w.dir, 'gz-grub-tree');
+      mkdirSync(join(t, 'boot', 'grub'), { recursive: true });
+      mkdirSync(join(t, 'data'), { recursive: true });
+      writeFileSync(join(t, 'boot', 'grub', 'grub.cfg'), 'set timeout=1\n');
+      const a = join(w.dir, 'gz-grub-a.iso');
+      const b = join(w.dir, 'gz-grub-b.iso');
+      copyFileSync(ga, join(t, 'data', 'blob.gz'));
+      run('grub-mkrescue', ['-o', a, t]);
+      copyFileSync(gb, join(t, 'data', 'blob.gz'));
+      run('grub-mkrescue', ['-o', b, t]);
+      const report = compare(a, b);
+      expect(report.bytes.unexplained).toBe(0);
+      const roots = report.findings.filter((f) => f.root);
+      expect(roots.filter((f) => f.path === '/data/blob.gz').map((f) => f.field)).toEqual(['gzip.header.fname']);
+      // xorriso's partition GUIDs, seen again as the content of the Apple partition over the GPT, follow the disk GUID
+      expect(roots.filter((f) => f.kind === 'random-id').map((f) => f.field).sort()).toEqual(['fat.volume_serial', 'gpt.header.disk_guid']);
+      // the image grew: the MBR partition over it is longer because the file in it grew
+      expect(readFileSync(b).length).toBeGreaterThan(readFileSync(a).length);
+      expect(roots.filter((f) => ['mbr', 'gpt', 'apm'].includes(f.format) && f.kind !== 'random-id').map((f) => f.field)).toEqual([]);
     },
   );
 });
