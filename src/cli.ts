@@ -21,7 +21,8 @@ import { exitStatus } from './report/common.js';
 import { withFixes } from './report/fixes.js';
 import type { Report } from './report/types.js';
 import { toolVersion } from './version.js';
-import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { DEFAULT_LIMITS, Deadline, type Limits } from './limits.js';
+import { DIRECTORY_METADATA, ExcludeRules, type DirectoryMetadata } from './compare/exclude.js';
 import { checkUnchanged, stampInput } from './io/inputs.js';
 import { checkOutputs, colorFor, guardStdio, parseColor, writeReport, writeStdout, type ColorWhen, type ReportTarget } from './output.js';
 
@@ -93,6 +94,30 @@ interface CompareCliOptions extends LimitOptions {
   jobs?: number;
   sha256?: boolean;
   sourceDateEpoch?: number;
+  exclude?: string[];
+  excludeDirectoryMetadata?: DirectoryMetadata;
+  timeout?: number;
+}
+
+/** --exclude, repeatable: every pattern given, in order. */
+function collect(v: string, list: string[] = []): string[] {
+  if (v === '') throw new InvalidArgumentError('expected a glob pattern, not an empty string');
+  return [...list, v];
+}
+
+function directoryMetadata(v: string): DirectoryMetadata {
+  if (!(DIRECTORY_METADATA as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${DIRECTORY_METADATA.join(', ')}`);
+  return v as DirectoryMetadata;
+}
+
+/**
+ * The exclusion rules of a compare, or undefined when neither option was given (the report then has no
+ * `excluded` member). `auto` is `yes`: the inputs' own file system metadata is not compared.
+ */
+function excludeRules(o: CompareCliOptions): ExcludeRules | undefined {
+  if (o.exclude === undefined && o.excludeDirectoryMetadata === undefined) return undefined;
+  const mode = o.excludeDirectoryMetadata === undefined || o.excludeDirectoryMetadata === 'auto' ? 'yes' : o.excludeDirectoryMetadata;
+  return new ExcludeRules(o.exclude ?? [], mode);
 }
 
 /** The terminal's width when stdout is one, else undefined (the terminal report's default, 100). */
@@ -133,6 +158,9 @@ function compareTargets(o: CompareCliOptions): ReportTarget[] {
 }
 
 async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<number> {
+  // --timeout counts from the start of the run
+  const deadline = o.timeout !== undefined ? new Deadline(o.timeout) : undefined;
+  const exclude = excludeRules(o);
   // the inputs and every report path are checked before any work, so a mistake fails at once
   const stamps = [stampInput(a, { folders: true }), stampInput(b, { folders: true })];
   const targets = compareTargets(o);
@@ -158,7 +186,7 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
   let report: Report;
   if (folders && inFolders) {
     try {
-      report = await folders.compareFolders(a, b, { jobs: o.jobs, limits: limitsFrom(o), sourceDateEpoch: sde, onProgress: (p) => progress.update(p), version: toolVersion() });
+      report = await folders.compareFolders(a, b, { jobs: o.jobs, limits: limitsFrom(o), sourceDateEpoch: sde, onProgress: (p) => progress.update(p), version: toolVersion(), exclude, deadline });
     } finally {
       progress.done();
     }
@@ -170,6 +198,8 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
         limits: limitsFrom(o),
         sourceDateEpoch: sde,
         onProgress: (p) => progress.update(p),
+        exclude,
+        deadline,
       });
     } finally {
       progress.done();
@@ -190,6 +220,7 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
   trace('report built');
   // a report of an input that changed meanwhile would mix two versions of it
   for (const s of stamps) checkUnchanged(s);
+  if (deadline?.fired) report = { ...report, timedOut: { seconds: deadline.seconds } };
   if (accept) report = applyAccept(report, accept);
   report = withFixes(report);
 
@@ -215,11 +246,15 @@ async function runCompare(a: string, b: string, o: CompareCliOptions): Promise<n
   const stdoutTaken = targets.some((t) => t.path === '-');
   if (!stdoutTaken && o.text === undefined) writeStdout(renderText(report, { color: colorFor(o.color, true), maxFindings: o.maxFindings, width: terminalWidth() }));
   trace('reports written');
+  if (report.timedOut) {
+    const left = report.findings.filter((f) => f.kind === 'unknown' && f.detail?.includes('--timeout')).length;
+    process.stderr.write(`reprodiff: timeout: the --timeout of ${report.timedOut.seconds} s was reached; the report names what was not examined (${left} finding${left === 1 ? '' : 's'}), and its bytes count as unexplained\n`);
+  }
   if (baseline) {
     const cmp = compareBaseline(report, baseline);
     if (stdoutTaken) process.stderr.write(renderBaseline(cmp));
     else writeStdout(renderBaseline(cmp));
-    return cmp.exitCode;
+    return report.timedOut ? 1 : cmp.exitCode;
   }
   return exitStatus(report);
 }
@@ -321,8 +356,12 @@ async function runRender(file: string, o: RenderCliOptions): Promise<number> {
 const EXIT_HELP = `
 Exit status:
   0  identical, or every root cause accepted, or (with --baseline) nothing new
-  1  different (also when a limit stopped the look inside some content)
+  1  different (also when a limit stopped the look inside some content, and always when --timeout
+     cut the run short)
   2  trouble: unreadable input, a malformed structure, bad usage
+
+A difference only inside what --exclude and --exclude-directory-metadata leave out is exit 0; those bytes
+are counted apart in the report (bytes.excluded), never as explained.
 
 Reports are written to a temporary file beside their path and renamed into place, so a report is
 never half-written; report paths are checked before the comparison starts.
@@ -368,7 +407,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('-q, --quiet', 'no progress display')
     .option('-j, --jobs <n>', 'worker threads (default: the number of CPUs)', positiveInt)
     .option('--sha256', 'record the SHA-256 of both inputs in the report')
-    .option('--source-date-epoch <seconds>', 'the SOURCE_DATE_EPOCH the builds should use (default: $SOURCE_DATE_EPOCH): times equal to it are expected, others are called out', nonNegativeInt);
+    .option('--source-date-epoch <seconds>', 'the SOURCE_DATE_EPOCH the builds should use (default: $SOURCE_DATE_EPOCH): times equal to it are expected, others are called out', nonNegativeInt)
+    .option('--exclude <glob>', "leave out entries whose path matches GLOB (repeatable; diffoscope's fnmatch rules: * also matches /); their differing bytes are counted apart, never as explained", collect)
+    .option('--exclude-directory-metadata <when>', "auto (the default, = yes), yes: the inputs' own file system metadata is not compared; no: compare the mode, owner and time of the two files, or of every file in two folders; recursive: yes, and leave out the times, owners, modes and inode numbers of the members of archives and images (counted apart)", directoryMetadata)
+    .option('--timeout <seconds>', 'stop after this many seconds: what was compared is reported, what was left is named and counted as unexplained, exit 1', positiveInt);
   limitOptions(program);
   program.action(async (a: string, b: string, o: CompareCliOptions) => {
     code = await runCompare(a, b, o);

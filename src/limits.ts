@@ -65,30 +65,86 @@ export function checkEntries(count: number, limits: Limits, what: string, offset
   if (count > limits.maxEntries) throw new EntryLimit(what, limits.maxEntries, offset);
 }
 
+/**
+ * The time limit of a whole run (--timeout): checked between entries, before a content is opened, between the
+ * files of a folder and by the lockstep pass; and, through checkTime, by decoders and listings while an input
+ * or an entry's content is opened. Whatever is left when it is reached is reported as not examined.
+ */
+export class Deadline {
+  /** set once something was left unexamined because the time was up */
+  fired = false;
+  readonly at: number;
+  constructor(
+    readonly seconds: number,
+    start = Date.now(),
+  ) {
+    this.at = start + seconds * 1000;
+  }
+
+  /** True once the time is up. */
+  passed(): boolean {
+    return Date.now() > this.at;
+  }
+
+  /** True once the time is up, and marks the run as cut short: the caller stops and reports what is left. */
+  reached(): boolean {
+    if (!this.passed()) return false;
+    this.fired = true;
+    return true;
+  }
+
+  /** What the report says about what it cut short. */
+  limitText(): string {
+    return `time limit reached: the run's --timeout of ${this.seconds} s passed before this was examined (raise --timeout)`;
+  }
+}
+
+/** The deadline of the run in progress, if it has one. */
+let runDeadline: Deadline | undefined;
+
+/** Sets the deadline of the run in progress (undefined: none); returns the one before, to restore. */
+export function setRunDeadline(d: Deadline | undefined): Deadline | undefined {
+  const before = runDeadline;
+  runDeadline = d;
+  return before;
+}
+
+/** Whether the run in progress has a deadline: opening an input then runs under it (see openViews). */
+export function hasRunDeadline(): boolean {
+  return runDeadline !== undefined;
+}
+
 /** When the work on the entry being opened must end (ms since the epoch); Infinity outside such work. */
 let deadline = Infinity;
 let deadlineSeconds = 0;
+/** whether checkTime is to honour the run's deadline: only inside withTimeLimit, whose callers turn a rejection into a finding */
+let timed = false;
 
 /**
- * Runs the synchronous part of `fn` under a time limit: decoders and listings call checkTime as they go
- * and stop with E_LIMIT once it has passed.
+ * Runs the synchronous part of `fn` under a time limit (Infinity: only the run's deadline): decoders and
+ * listings call checkTime as they go and stop with E_LIMIT once it has passed.
  */
 export function withTimeLimit<T>(seconds: number, fn: () => T): T {
   const before = deadline;
   const beforeSeconds = deadlineSeconds;
+  const beforeTimed = timed;
   deadline = Date.now() + seconds * 1000;
   deadlineSeconds = seconds;
+  timed = true;
   try {
     return fn();
   } finally {
     deadline = before;
     deadlineSeconds = beforeSeconds;
+    timed = beforeTimed;
   }
 }
 
 /** Throws E_LIMIT when the time limit of the entry being opened has passed. Cheap: call it per block or entry. */
 export function checkTime(what: string, file?: string, offset?: number): void {
+  if (!timed) return;
   if (deadline !== Infinity && Date.now() > deadline) {
     throw new ReprodiffError('E_LIMIT', `time limit reached: ${what} took over ${deadlineSeconds} s (limit maxEntrySeconds; raise --max-entry-seconds)`, { file, offset });
   }
+  if (runDeadline?.reached()) throw new ReprodiffError('E_LIMIT', `${runDeadline.limitText()}: ${what}`, { file, offset });
 }

@@ -18,6 +18,7 @@ import { pushAll } from '../util/array.js';
 import { isCopyField, presenceHint } from '../walk/rules.js';
 import { sameChangeKey, type Folded } from './fold.js';
 import { normalValue, presentValue, sizeChanged, valuesDiffer } from './values.js';
+import { excludedMember, takeExcluded } from './excluded.js';
 
 const MAX_UNKNOWN_FINDINGS = 500;
 /** unexplained runs closer than this are reported as one finding (byte counts stay exact) */
@@ -540,6 +541,8 @@ export function buildReport(
   nestedCopies(all, res.scopes);
   resolveToRoots(all);
   if (res.sizeA !== res.sizeB) addImageSize(all, res);
+  // what --exclude and --exclude-directory-metadata left out is taken out here and counted apart
+  const excluded = takeExcluded(all, res.diff);
 
   // byte accounting over the outer files
   const diff = res.diff;
@@ -549,13 +552,16 @@ export function buildReport(
   // (and so do the bytes that differ only because of it: the compressed stream around content not examined)
   const unexaminedOnly = (f: RawFinding): boolean => f.kind === 'unknown' || (!f.root && f.causes.length > 0 && f.causes.every((c) => c.kind === 'unknown'));
   for (const f of all) pushAll(unexaminedOnly(f) ? unexamined : claimed, outerIntervals(f.spans));
-  const claimedIv = normalize(claimed);
-  const unexplainedIv = diff.minus(claimedIv);
+  // an excluded byte is never explained, even where a finding kept in the report also covers it
+  const excludedIv = excluded.intervals;
+  const claimedIv = excludedIv.length ? subtract(normalize(claimed), excludedIv) : normalize(claimed);
+  const unexplainedIv = excludedIv.length ? subtract(diff.minus(claimedIv), excludedIv) : diff.minus(claimedIv);
   const unexaminedIv = normalize(unexamined);
   const capped = res.capped;
+  const excludedBytes = excludedIv.length ? diff.totalWithin(excludedIv) : 0;
   let unexplainedBytes = total(unexplainedIv);
   let differing = res.differing;
-  let explained = Math.max(0, differing - unexplainedBytes);
+  let explained = Math.max(0, differing - unexplainedBytes - excludedBytes);
   if (!capped) {
     differing = diff.total();
     explained = diff.totalWithin(claimedIv);
@@ -675,11 +681,12 @@ export function buildReport(
     schemaVersion: 1,
     tool: { name: 'reprodiff', version },
     inputs,
-    identical: differing === 0 && res.sizeA === res.sizeB,
-    bytes: { differing, explained, unexplained: unexplainedBytes },
+    identical: differing === 0 && res.sizeA === res.sizeB && findings.length === 0,
+    bytes: { differing, explained, unexplained: unexplainedBytes, ...(res.exclude ? { excluded: excludedBytes } : {}) },
     causes: Object.fromEntries(Object.entries(causes).sort(([a], [b]) => (KIND_RANK.get(a) ?? 0) - (KIND_RANK.get(b) ?? 0))),
     findings,
     notes,
     ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}),
+    ...(res.exclude ? { excluded: excludedMember(res.exclude, excluded.entries) } : {}),
   };
 }

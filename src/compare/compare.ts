@@ -25,6 +25,8 @@ import { Folder, type Folded } from './fold.js';
 import { sameSpans } from './spans.js';
 import type { CompareProgress, RawFinding, Scope } from './types.js';
 import { compareViews } from './pairing.js';
+import { METADATA_REASON, type ExcludeRules } from './exclude.js';
+import type { Deadline } from '../limits.js';
 
 export type { CompareOptions, CompareResult, RawFinding, Scope } from './types.js';
 export { longestIncreasing } from './ordering.js';
@@ -42,6 +44,10 @@ export class Comparer {
   readonly nestedInner = new Map<string, RawFinding[]>();
   readonly walker: Walker;
   sourceDateEpoch: number | undefined;
+  /** what to leave out (--exclude, --exclude-directory-metadata) */
+  exclude: ExcludeRules | undefined;
+  /** the run's --timeout: entries and containers left when it is reached are reported as not examined */
+  deadline: Deadline | undefined;
   private entriesDone = 0;
   /** bytes of decoded contents compared or opened so far */
   decodedBytes = 0;
@@ -122,6 +128,8 @@ export class Comparer {
     // every caller passes a fresh object literal: complete it in place rather than copy it
     const full = f as RawFinding;
     full.causes ??= [];
+    // member metadata left out by --exclude-directory-metadata recursive: made, then counted apart
+    if (full.excluded === undefined && this.exclude?.isMemberMetadata(full)) full.excluded = METADATA_REASON;
     this.made++;
     f.scope.made = (f.scope.made ?? 0) + 1;
     if (!this.folder.offer(full)) return full;

@@ -21,7 +21,12 @@ import { DEFAULT_LIMITS } from '../limits.js';
 import { KINDS, type EntryType, type Kind } from '../model.js';
 import type { Finding, Report } from '../report/types.js';
 import { buildReport } from './account.js';
-import { WorkerPool } from './pool.js';
+import { diffFiles, WorkerPool } from './pool.js';
+import type { ExcludeRules } from './exclude.js';
+import { excludedMember } from './excluded.js';
+import { lstatOf, STAT_HINT, statDifferences } from './stat.js';
+import type { Deadline } from '../limits.js';
+import type { ExcludedEntry } from '../report/types.js';
 import { compareFiles } from './run.js';
 import type { CompareProgress } from './types.js';
 import { presentValue } from './values.js';
@@ -94,6 +99,10 @@ export interface FolderOptions {
   sourceDateEpoch?: number;
   onProgress?: (p: CompareProgress) => void;
   version: string;
+  /** what to leave out: --exclude patterns (matched against relative paths too), --exclude-directory-metadata */
+  exclude?: ExcludeRules;
+  /** the run's --timeout */
+  deadline?: Deadline;
 }
 
 /** A finding before report ids: where it came from, so the causes it names can be renumbered. */
@@ -118,7 +127,7 @@ export async function compareFolders(dirA: string, dirB: string, opts: FolderOpt
   const paths = [...new Set([...listA.keys(), ...listB.keys()])].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   const placed: Placed[] = [];
   const notes: string[] = [];
-  const bytes = { differing: 0, explained: 0, unexplained: 0 };
+  const bytes: Report['bytes'] = { differing: 0, explained: 0, unexplained: 0 };
   const causes: Partial<Record<Kind, { findings: number; bytes: number }>> = {};
   const cause = (kind: Kind, n: number): void => {
     const c = (causes[kind] ??= { findings: 0, bytes: 0 });
@@ -136,12 +145,51 @@ export async function compareFolders(dirA: string, dirB: string, opts: FolderOpt
   for (const it of listA.values()) sizeA += it.size;
   for (const it of listB.values()) sizeB += it.size;
 
+  const excluded: ExcludedEntry[] = [];
+  /** a file or folder left out by --exclude: not compared; what differs in it is counted apart */
+  const leaveOut = async (rel: string, pattern: string, ia: Item | undefined, ib: Item | undefined): Promise<void> => {
+    let n = 0;
+    if (ia?.type === 'file' && ib?.type === 'file') {
+      const [pa, pb] = [join(dirA, ...rel.split('/')), join(dirB, ...rel.split('/'))];
+      const common = Math.min(ia.size, ib.size);
+      n = (common > 0 ? (await diffFiles(pool, pa, pb, common)).differing : 0) + Math.abs(ia.size - ib.size);
+    } else if (!ia || !ib || ia.type !== ib.type) n = Math.max(ia?.size ?? 0, ib?.size ?? 0);
+    else if (ia.target === ib.target) return;
+    if (!n && ia && ib && ia.type === ib.type && ia.type !== 'symlink') return;
+    excluded.push({ path: `/${rel}`, format: 'folder', by: pattern, bytes: n });
+    bytes.differing += n;
+    bytes.excluded = (bytes.excluded ?? 0) + n;
+  };
+  /** a file the run's --timeout left: named, its bytes counted as differing and unexplained */
+  const leftOut = (rel: string, ia: Item | undefined, ib: Item | undefined): void => {
+    const n = Math.max(ia?.size ?? 0, ib?.size ?? 0);
+    const spans = [...(ia?.size ? [{ side: 'a' as const, stream: rel, offset: 0, length: ia.size }] : []), ...(ib?.size ? [{ side: 'b' as const, stream: rel, offset: 0, length: ib.size }] : [])];
+    placed.push({ f: { id: '', root: true, causedBy: [], path: `/${rel}`, format: 'folder', field: null, kind: 'unknown', a: ia ? presentValue({ type: 'entry', entryType: ia.type, size: ia.size }) : null, b: ib ? presentValue({ type: 'entry', entryType: ib.type, size: ib.size }) : null, spans, detail: `not examined: ${opts.deadline!.limitText()}`, hint: 'raise --timeout to compare it' }, part: -1 });
+    cause('unknown', n);
+    bytes.differing += n;
+    bytes.unexplained += n;
+  };
+  if (opts.exclude) bytes.excluded = 0;
+  const rules = opts.exclude;
+
   const pool = new WorkerPool(opts.jobs);
   let part = 0;
+  let left = 0;
   try {
     for (const rel of paths) {
       const ia = listA.get(rel);
       const ib = listB.get(rel);
+      if (opts.deadline?.reached()) {
+        // the run's time is up: every file left is named, none compared
+        if (!left++) notes.push(`${opts.deadline.limitText()}: the files from /${rel} on were not compared`);
+        if ((ia?.type ?? ib?.type) !== 'dir') leftOut(rel, ia, ib);
+        continue;
+      }
+      const pattern = rules?.folderPattern(rel);
+      if (pattern !== undefined) {
+        await leaveOut(rel, pattern, ia, ib);
+        continue;
+      }
       const special = (ia && SPECIAL[ia.type]) || (ib && SPECIAL[ib.type]);
       if (special) {
         const said = ia && ib && ia.type === ib.type ? `${special} in both folders` : `${(ia && SPECIAL[ia.type]) ?? (ib && SPECIAL[ib.type])} in the ${ia && SPECIAL[ia.type] ? 'first' : 'second'} folder`;
@@ -167,6 +215,11 @@ export async function compareFolders(dirA: string, dirB: string, opts: FolderOpt
         );
         continue;
       }
+      // with --exclude-directory-metadata no: the mode, owner and time of every file and folder
+      if (rules?.directoryMetadata === 'no') {
+        const [pa, pb] = [join(dirA, ...rel.split('/')), join(dirB, ...rel.split('/'))];
+        for (const m of statDifferences(lstatOf(pa), lstatOf(pb))) own({ path: `/${rel}`, format: 'folder', field: m.field, kind: m.kind, a: m.a, b: m.b, spans: [], hint: STAT_HINT }, 0);
+      }
       if (ia.type !== ib.type) {
         own({ path: `/${rel}`, format: 'folder', field: 'type', kind: 'content', a: ia.type, b: ib.type, spans: [], detail: 'a different type of file at this path' }, Math.max(ia.size, ib.size));
         continue;
@@ -182,7 +235,7 @@ export async function compareFolders(dirA: string, dirB: string, opts: FolderOpt
       const pa = join(dirA, ...rel.split('/'));
       const pb = join(dirB, ...rel.split('/'));
       const stamps = [stampOf(pa, lstatSync(pa, { bigint: true })), stampOf(pb, lstatSync(pb, { bigint: true }))];
-      const res = await compareFiles(pa, pb, { pool, limits, sourceDateEpoch: opts.sourceDateEpoch, onProgress: opts.onProgress });
+      const res = await compareFiles(pa, pb, { pool, limits, sourceDateEpoch: opts.sourceDateEpoch, onProgress: opts.onProgress, exclude: rules?.under(rel), deadline: opts.deadline });
       let r: Report;
       try {
         r = buildReport(res, [{ path: pa, size: res.sizeA, sha256: null }, { path: pb, size: res.sizeB, sha256: null }], opts.version, { sourceDateEpoch: opts.sourceDateEpoch });
@@ -194,6 +247,8 @@ export async function compareFolders(dirA: string, dirB: string, opts: FolderOpt
       bytes.differing += r.bytes.differing;
       bytes.explained += r.bytes.explained;
       bytes.unexplained += r.bytes.unexplained;
+      if (r.bytes.excluded !== undefined) bytes.excluded = (bytes.excluded ?? 0) + r.bytes.excluded;
+      for (const e of r.excluded?.entries ?? []) excluded.push({ ...e, path: pathIn(rel, e.path) });
       for (const [k, c] of Object.entries(r.causes) as [Kind, { findings: number; bytes: number }][]) {
         const t = (causes[k] ??= { findings: 0, bytes: 0 });
         t.findings += c.findings;
@@ -243,6 +298,7 @@ export async function compareFolders(dirA: string, dirB: string, opts: FolderOpt
     findings,
     notes: [...new Set(notes)].sort(),
     ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}),
+    ...(rules ? { excluded: excludedMember(rules, excluded.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))) } : {}),
   };
 }
 

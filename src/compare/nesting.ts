@@ -43,6 +43,8 @@ export async function compareNested(cx: Comparer, ca: Container, cb: Container, 
   const walker = cx.walker;
   const deep = walker.depthLimit(depth, path);
   if (deep !== undefined) return { limit: deep };
+  // past the run's --timeout no content is opened: it is named as not examined
+  if (cx.deadline?.reached()) return { limit: cx.deadline.limitText() };
   const sa = entrySource(ca, ea);
   const sb = entrySource(cb, eb);
   if (!sa || !sb) return false;

@@ -15,12 +15,17 @@ import { rollUpStreams } from './streams.js';
 import { newScope, type Placed, type RawFinding, type Scope } from './types.js';
 import { baseName, findRenames, renamedPath, type Rename } from './renames.js';
 import type { EntryValue } from './values.js';
+import { pairPattern, viewExclusions, type ViewExclusions } from './exclude.js';
+import { excludeEntry, leftByTimeout } from './skip.js';
 
 /** Compares the views of one source pair; `prefix` is '' for the inputs, `<entry path>/` for nested ones. */
 export async function compareViews(cx: Comparer, viewsA: Container[], viewsB: Container[], prefix: string, depth: number): Promise<void> {
   const containerPath = prefix === '' ? '/' : prefix.slice(0, -1);
   const byFormatB = new Map(viewsB.map((v) => [v.format, v]));
   const seen = new Set<string>();
+  // what --exclude leaves out in any view of these sources, to leave it out in every view that sees the same bytes
+  const rules = cx.exclude;
+  const ex = rules?.hasPatterns ? viewExclusions(rules, [viewsA, viewsB], (c, e) => Walker.entryPath(c.format, e.path, prefix, containerPath)) : undefined;
   for (const va of viewsA) {
     seen.add(va.format);
     const vb = byFormatB.get(va.format);
@@ -30,7 +35,7 @@ export async function compareViews(cx: Comparer, viewsA: Container[], viewsB: Co
       cx.add({ path: containerPath, format: va.format, field: null, kind: 'removed', root: true, a: va.format, b: null, spans: [], scope, detail: `only the first input holds a ${va.format} structure here` });
       continue;
     }
-    await compareContainer(cx, va, vb, prefix, depth, scope);
+    await compareContainer(cx, va, vb, prefix, depth, scope, ex);
   }
   for (const vb of viewsB) {
     if (seen.has(vb.format)) continue;
@@ -130,7 +135,7 @@ function mergeNotes(cx: Comparer, ca: Container, cb: Container, scope: Scope): v
   for (const n of cb.notes) if (!inA.has(n)) cx.notes.push(`${cx.rootB.name}: ${scope.path} (${format}): ${n}`);
 }
 
-async function compareContainer(cx: Comparer, ca: Container, cb: Container, prefix: string, depth: number, scope: Scope): Promise<void> {
+async function compareContainer(cx: Comparer, ca: Container, cb: Container, prefix: string, depth: number, scope: Scope, ex?: ViewExclusions): Promise<void> {
   const format = ca.format;
   compareFields(cx, ca.fields, cb.fields, scope.path, format, scope);
   mergeNotes(cx, ca, cb, scope);
@@ -157,8 +162,21 @@ async function compareContainer(cx: Comparer, ca: Container, cb: Container, pref
 
   // directories renamed between the builds (a random build folder): their entries pair through the rename
   const renames = cut ? [] : renamesOf(cx, ca, cb, findB, pathOf, scope);
+  const rules = cx.exclude?.hasPatterns ? cx.exclude : undefined;
+  let timedOut = false;
 
   for (const [ia, ea] of ca.entries.entries()) {
+    if (cx.deadline?.reached()) {
+      // the run's time is up: what is left of both listings is named, not compared
+      timedOut = true;
+      const left = ca.entries.slice(ia);
+      for (const e of left) {
+        const j = findB(e.path, -1);
+        if (j !== undefined) listedInA[j] = 1;
+      }
+      leftByTimeout(cx, ca, cb, { a: left, b: cb.entries.filter((_, j) => !listedInA[j]) }, scope, pathOf);
+      break;
+    }
     let ib = findB(ea.path, ia);
     let rename: RawFinding | undefined;
     if (ib === undefined && renames.length) {
@@ -171,6 +189,12 @@ async function compareContainer(cx: Comparer, ca: Container, cb: Container, pref
     const eb = ib === undefined ? undefined : cb.entries[ib]!;
     const path = pathOf(ea);
     if (ib !== undefined) listedInA[ib] = 1;
+    const pattern = rules && pairPattern(rules, ex, ca, ea, cb, eb, path);
+    if (pattern !== undefined) {
+      if (eb || !cut) excludeEntry(cx, { ca, cb, ea, eb, path, scope }, pattern);
+      cx.entryDone();
+      continue;
+    }
     if (!eb) {
       if (cut) continue;
       cx.add({ path, format, field: null, kind: 'removed', root: true, a: entryValue(ea), b: null, spans: [...extentSpans('a', ea.contentSource ?? ca.source, ea.extents), ...entryFields(ea).flatMap((f) => reportSpans('a', f.spans))], scope, entry: ea.path });
@@ -212,7 +236,12 @@ async function compareContainer(cx: Comparer, ca: Container, cb: Container, pref
     cx.entryDone();
   }
   for (const [i, eb] of cb.entries.entries()) {
-    if (listedInA[i] || cut) continue;
+    if (listedInA[i] || cut || timedOut) continue;
+    const pattern = rules && pairPattern(rules, ex, ca, undefined, cb, eb, pathOf(eb));
+    if (pattern !== undefined) {
+      excludeEntry(cx, { ca, cb, eb, path: pathOf(eb), scope }, pattern);
+      continue;
+    }
     cx.add({ path: pathOf(eb), format, field: null, kind: 'added', root: true, a: null, b: entryValue(eb), spans: [...extentSpans('b', eb.contentSource ?? cb.source, eb.extents), ...entryFields(eb).flatMap((f) => reportSpans('b', f.spans))], scope, entry: eb.path });
   }
   await inflight.settled();

@@ -76,6 +76,12 @@ export class PassControl {
     Atomics.store(this.flags, 1, 0);
     Atomics.notify(this.flags, 1);
   }
+
+  /** No thread takes another segment (--timeout): the pass ends with the segments in progress. */
+  stop(): void {
+    Atomics.store(this.flags, 0, 0x3fffffff);
+    this.release();
+  }
 }
 
 /**
@@ -89,7 +95,7 @@ export async function diffFiles(
   b: string,
   common: number,
   opts: { maxRanges?: number; found?: SharedArrayBuffer; control?: PassControl } = {},
-): Promise<DiffResult> {
+): Promise<DiffResult & { unexamined: [number, number][] }> {
   const control = opts.control ?? new PassControl();
   const segments = Math.max(1, Math.ceil(common / SEGMENT));
   const maxRanges = opts.maxRanges ?? 8_000_000;
@@ -115,7 +121,21 @@ export async function diffFiles(
     ranges.set(part.subarray(i), n);
     n += part.length - i;
   }
-  return { ranges: ranges.subarray(0, n), capped, differing };
+  // the segments no thread took: the pass was stopped (PassControl.stop)
+  const unexamined: [number, number][] = [];
+  let next = 0;
+  for (const r of [...results.map((r) => r.segment), segments]) {
+    for (; next < r; next++) {
+      const s = next * SEGMENT;
+      const e = Math.min(common, s + SEGMENT);
+      if (e <= s) continue;
+      const last = unexamined[unexamined.length - 1];
+      if (last && last[1] === s) last[1] = e;
+      else unexamined.push([s, e]);
+    }
+    next = r + 1;
+  }
+  return { ranges: ranges.subarray(0, n), capped, differing, unexamined };
 }
 
 /**

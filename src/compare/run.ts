@@ -6,7 +6,7 @@
  */
 import { FileSource } from '../io/file.js';
 import { TempFiles } from '../io/spill.js';
-import { DEFAULT_LIMITS } from '../limits.js';
+import { DEFAULT_LIMITS, setRunDeadline } from '../limits.js';
 import type { Container, OpenContext } from '../model.js';
 import { ReprodiffError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
@@ -15,7 +15,9 @@ import type { DiffResult } from '../../workers/tasks.js';
 import { Ranges } from './intervals.js';
 import { diffFiles, PassControl, WorkerPool } from './pool.js';
 import { trace } from '../util/trace.js';
-import type { CompareOptions, CompareResult } from './types.js';
+import { newScope, type CompareOptions, type CompareResult } from './types.js';
+import { normalize, total as totalOf, type Interval } from './intervals.js';
+import { lstatOf, STAT_HINT, statDifferences } from './stat.js';
 
 /**
  * Inputs of other sizes where the shorter one is cut: its structure declares more bytes than it holds, and the
@@ -57,6 +59,9 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
   const rootB = new FileSource(pathB);
   const pool = opts.pool ?? new WorkerPool(opts.jobs);
   opts.onSizes?.(rootA.size, rootB.size);
+  const deadline = opts.deadline;
+  // decoders and listings stop at the run's --timeout while the inputs and their contents are opened
+  const deadlineBefore = setRunDeadline(deadline);
   try {
     const common = Math.min(rootA.size, rootB.size);
     // The lockstep pass runs in the pool. Byte-identical inputs need no parsing at all (the nightly common
@@ -90,8 +95,10 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
     void waiter.then(() => {
       if (Atomics.load(flag, 0) === 1) void open();
     });
-    let diffResult: DiffResult;
+    let diffResult: DiffResult & { unexamined: Interval[] };
     const total = rootA.size + rootB.size;
+    // at the run's --timeout the pass takes no further segment: what it did not read is not examined
+    const stopper = deadline ? setTimeout(() => void (deadline.passed() && control.stop()), Math.max(0, deadline.at - Date.now()) + 1) : undefined;
     const progress = opts.onProgress;
     // the pass's progress, read from the workers' shared counter while the main thread is free to look
     const ticker = progress
@@ -104,10 +111,12 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
       diffResult = await passing;
     } finally {
       if (ticker) clearInterval(ticker);
+      if (stopper) clearTimeout(stopper);
       Atomics.notify(flag, 0); // ends the wait when nothing differed
     }
     trace('lockstep pass done');
-    const differing = diffResult.differing + Math.abs(rootA.size - rootB.size);
+    const unread = diffResult.unexamined;
+    const differing = diffResult.differing + Math.abs(rootA.size - rootB.size) + totalOf(unread);
     const { Comparer, anyfile, nesting } = await program;
     const none = { views: [], failures: [] };
     const [oa, ob] = differing === 0 ? [none, none] : await open();
@@ -132,12 +141,22 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
       pairs[pairs.length - 2] = common;
       pairs[pairs.length - 1] = Math.max(rootA.size, rootB.size);
     }
+    // bytes the pass did not read count as differing: nothing says they are the same
+    if (unread.length) pairs = withUnread(pairs, unread);
     const diff = new Ranges(pairs);
     diffResult.ranges = new Float64Array(0);
 
     const cmp = new Comparer(rootA, rootB, pool, ctx, progress && ((p) => progress({ phase: 'compare', bytesDone: total, bytesTotal: total, ...p })));
     cmp.sourceDateEpoch = opts.sourceDateEpoch;
+    cmp.exclude = opts.exclude;
+    cmp.deadline = deadline;
     cmp.setDiff(diff);
+    if (unread.length && deadline) {
+      deadline.fired = true;
+      notRead(cmp, unread, deadline.limitText());
+    }
+    // with --exclude-directory-metadata no, the inputs' own mode, owner and time are compared too
+    if (opts.exclude?.directoryMetadata === 'no') inputMetadata(cmp, pathA, pathB);
     for (const f of oa.failures) cmp.notes.push(`${rootA.name}: not opened as ${f.format}: ${f.error.describe()}`);
     for (const f of ob.failures) cmp.notes.push(`${rootB.name}: not opened as ${f.format}: ${f.error.describe()}`);
     // between the comparer's own reports (every 1,024 entries), whenever it waits on the pool
@@ -162,6 +181,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
       folded: cmp.folded,
       scopes: cmp.scopes,
       notes: cmp.notes,
+      exclude: opts.exclude,
       sourceA: rootA,
       sourceB: rootB,
       viewsA: oa.views,
@@ -178,8 +198,38 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
     temp.close();
     throw e;
   } finally {
+    setRunDeadline(deadlineBefore);
     if (!opts.pool) await pool.close();
   }
+}
+
+/** The pass's differing ranges (flat pairs) with the ranges it did not read. */
+function withUnread(pairs: Float64Array, unread: Interval[]): Float64Array {
+  const list: Interval[] = [...unread];
+  for (let i = 0; i < pairs.length; i += 2) list.push([pairs[i]!, pairs[i + 1]!]);
+  return Float64Array.from(normalize(list).flat());
+}
+
+/** One unknown finding over the bytes the lockstep pass did not read when the run's time was up. */
+function notRead(cmp: InstanceType<typeof import('./compare.js').Comparer>, unread: Interval[], why: string): void {
+  const scope = newScope('/', 'raw');
+  cmp.scopes.push(scope);
+  const n = totalOf(unread);
+  const spans = unread.flatMap(([s, e]) => [
+    ...(s < cmp.rootA.size ? [{ side: 'a' as const, offset: s, length: Math.min(e, cmp.rootA.size) - s }] : []),
+    ...(s < cmp.rootB.size ? [{ side: 'b' as const, offset: s, length: Math.min(e, cmp.rootB.size) - s }] : []),
+  ]);
+  cmp.notes.push(`${why}: the byte-by-byte pass did not read ${n} bytes from offset ${unread[0]![0]} on; they count as differing and unexplained`);
+  cmp.add({ path: '/', format: 'raw', field: null, kind: 'unknown', root: true, a: { type: 'size', bytes: n }, b: { type: 'size', bytes: n }, spans, scope, detail: `not examined: ${why}: ${n} bytes not read by the byte-by-byte pass` });
+}
+
+/** The inputs' own file system metadata, compared (no bytes: it is not in the files). */
+function inputMetadata(cmp: InstanceType<typeof import('./compare.js').Comparer>, pathA: string, pathB: string): void {
+  const found = statDifferences(lstatOf(pathA), lstatOf(pathB));
+  if (!found.length) return;
+  const scope = newScope('/', 'folder');
+  cmp.scopes.push(scope);
+  for (const d of found) cmp.add({ path: '/', format: 'folder', field: d.field, kind: d.kind, root: true, a: d.a, b: d.b, spans: [], scope, hint: STAT_HINT });
 }
 
 /** Resolves when element 0 of `flag` leaves 0 or is notified (Atomics.waitAsync, in Node since 16). */

@@ -6,6 +6,8 @@ import type { ReportSpan } from '../report/types.js';
 import type { Folded } from './fold.js';
 import type { Ranges } from './intervals.js';
 import type { FindingValue } from './values.js';
+import type { ExcludeRules } from './exclude.js';
+import type { Deadline } from '../limits.js';
 
 /** How far a comparison has come, for a progress display. */
 export interface CompareProgress {
@@ -31,6 +33,10 @@ export interface CompareOptions {
   sourceDateEpoch?: number;
   /** called once both inputs are open */
   onSizes?: (a: number, b: number) => void;
+  /** what to leave out: --exclude patterns, --exclude-directory-metadata */
+  exclude?: ExcludeRules;
+  /** when the whole run must stop (ms since the epoch, --timeout): what is left is reported as not examined */
+  deadline?: Deadline;
 }
 
 /** A finding before ids are assigned. */
@@ -58,6 +64,8 @@ export interface RawFinding {
   entry?: string;
   /** whether each side's time equals SOURCE_DATE_EPOCH */
   sde?: { a: boolean; b: boolean };
+  /** left out of the report (exclude.ts): the --exclude pattern, or `directory metadata` */
+  excluded?: string;
 }
 
 /** One pair of compared containers. */
@@ -111,6 +119,8 @@ export interface CompareResult {
   folded: Map<string, Folded>;
   scopes: Scope[];
   notes: string[];
+  /** the rules the comparison left out entries and metadata by */
+  exclude?: ExcludeRules;
   sourceA: ByteSource;
   sourceB: ByteSource;
   viewsA: Container[];

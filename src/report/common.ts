@@ -157,16 +157,53 @@ export function verdict(report: Report, d: Digest = digest(report)): string {
   const causes = plural(d.roots.length, 'root cause');
   const acc = d.accepted.length ? ` (+${num(d.accepted.length)} accepted)` : '';
   const unexplained = b.unexplained > 0 ? ` (${num(b.unexplained)} unexplained)` : '';
+  const excluded = b.excluded ? `, ${num(b.excluded)} excluded` : '';
+  if (onlyExcluded(report)) return `no difference outside what is excluded: ${plural(b.differing, 'differing byte')}, all excluded`;
   // two inputs no common format opens (src/compare/anyfile.ts) say so first
   const formats = report.findings.find((f) => f.root && f.path === '/' && f.field === 'format');
   const other = formats ? ` (different formats: ${String(formats.a)} against ${String(formats.b)})` : '';
-  return `differs${other}: ${causes}${acc}, ${num(b.explained)} of ${plural(b.differing, 'differing byte')} explained${unexplained}`;
+  const cut = report.timedOut ? `, cut short by --timeout ${report.timedOut.seconds}` : '';
+  return `differs${other}: ${causes}${acc}, ${num(b.explained)} of ${plural(b.differing, 'differing byte')} explained${unexplained}${excluded}${cut}`;
 }
 
-/** Exit status as diff tools have it: 0 identical or every root cause accepted, 1 otherwise. */
+/** True when the inputs differ only in what --exclude or --exclude-directory-metadata left out. */
+export function onlyExcluded(report: Report): boolean {
+  return !report.identical && (report.bytes.excluded ?? 0) > 0 && report.bytes.unexplained === 0 && !report.findings.some((f) => f.root) && !report.timedOut;
+}
+
+/**
+ * Exit status as diff tools have it: 0 identical, every root cause accepted, or a difference only in what was
+ * excluded; 1 otherwise, and always when --timeout cut the run short.
+ */
 export function exitStatus(report: Report): 0 | 1 {
+  if (report.timedOut) return 1;
   if (report.identical) return 0;
   const roots = report.findings.filter((f) => f.root);
-  if (roots.length === 0) return 1;
+  if (roots.length === 0) return onlyExcluded(report) ? 0 : 1;
   return roots.every(isAccepted) ? 0 : 1;
+}
+
+/** One excluded entry as plain text (not escaped): `/boot/x (iso9660): 120 bytes, by *.log`. */
+export function excludedEntryText(e: NonNullable<Report['excluded']>['entries'][number]): string {
+  const what = e.findings !== undefined ? `${plural(e.findings, 'metadata finding')}, ${plural(e.bytes, 'byte')}` : plural(e.bytes, 'byte');
+  return `${e.path} (${e.format}): ${what}, by ${e.by}`;
+}
+
+/**
+ * What was left out, as one plain line (not escaped), or undefined when no exclusion option was given:
+ * `Excluded: 120 differing bytes in 2 entries (--exclude *.log, --exclude-directory-metadata yes)`.
+ */
+export function excludedSummary(report: Report): string | undefined {
+  const x = report.excluded;
+  if (!x) return undefined;
+  const n = x.entries.length + (x.more ?? 0);
+  const rules = [...x.patterns.map((p) => `--exclude ${p}`), `--exclude-directory-metadata ${x.directoryMetadata}`].join(', ');
+  return `Excluded, not compared and not counted as explained: ${plural(report.bytes.excluded ?? 0, 'differing byte')} in ${plural(n, 'entry', 'entries')} (${rules})`;
+}
+
+/** The line that says --timeout cut the run short, or undefined. */
+export function timeoutSummary(report: Report): string | undefined {
+  if (!report.timedOut) return undefined;
+  const left = report.findings.filter((f) => f.kind === 'unknown' && f.detail?.includes('--timeout')).length;
+  return `Cut short: the --timeout of ${report.timedOut.seconds} s was reached; ${plural(left, 'finding')} name what was not examined, and its bytes count as unexplained`;
 }

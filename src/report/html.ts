@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { KINDS, type Kind } from '../model.js';
 import type { Finding, Report } from './types.js';
-import { clip, digest, fieldText, isAccepted, num, plural, shownValue, verdict, type Digest } from './common.js';
+import { clip, digest, excludedSummary, fieldText, isAccepted, num, plural, shownValue, timeoutSummary, verdict, type Digest } from './common.js';
 import { fixGroups } from './fixes.js';
 import { escapeHtml as h, escapeHtmlBlock as hb, jsonForScript } from './escape.js';
 
@@ -147,9 +147,13 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
   );
   if (!report.identical) {
     const b = report.bytes;
-    out.push(`<p>Differing bytes: ${num(b.differing)}; explained: ${num(b.explained)}; unexplained: ${num(b.unexplained)}.</p>`);
+    const excluded = b.excluded !== undefined ? `; excluded: ${num(b.excluded)} (not drawn)` : '';
+    out.push(`<p>Differing bytes: ${num(b.differing)}; explained: ${num(b.explained)}; unexplained: ${num(b.unexplained)}${excluded}.</p>`);
     out.push(byteMap(report, d));
   }
+  const cut = timeoutSummary(report);
+  if (cut) out.push(`<p class="verdict differs">${h(cut)}.</p>`);
+  out.push(excludedSection(report));
   out.push(fixesSection(report, d));
   out.push(inputsTable(report));
   out.push(causesTable(d));
@@ -533,6 +537,19 @@ function byteMap(report: Report, d: Digest): string {
     .map((k) => `<span>${kindTag(k === 'unknown' ? 'unknown (unexplained)' : k)}</span>`)
     .join('');
   return `<section id="bytemap"><h2>Where the bytes differ</h2>${strips.join('')}<div class="legend">${legend}</div><p class="note">Each piece is coloured by the kind of the root cause that owns it and links to it; red: bytes nothing explains.</p></section>`;
+}
+
+/** What --exclude and --exclude-directory-metadata left out: the rules, the bytes, the entries (the first 200). */
+function excludedSection(report: Report): string {
+  const line = excludedSummary(report);
+  const x = report.excluded;
+  if (!line || !x) return '';
+  const rows = x.entries
+    .slice(0, 200)
+    .map((e) => `<tr><td class="mono">${pathHtml(clip(e.path, 500))}</td><td>${h(e.format)}</td><td><code>${h(e.by)}</code>${e.findings !== undefined ? ` (${plural(e.findings, 'finding')})` : ''}</td><td class="n">${num(e.bytes)}</td></tr>`);
+  const more = x.entries.length - Math.min(200, x.entries.length) + (x.more ?? 0);
+  const table = rows.length ? `<table><thead><tr><th>path</th><th>format</th><th>by</th><th>bytes</th></tr></thead><tbody>${rows.join('')}</tbody></table>` : '';
+  return `<section id="excluded"><h2>Excluded</h2><p>${h(line)}.</p>${table}${more > 0 ? `<p class="note">and ${plural(more, 'more excluded entry', 'more excluded entries')}</p>` : ''}</section>`;
 }
 
 function humanSize(n: number): string {

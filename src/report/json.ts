@@ -137,6 +137,12 @@ export function parseReport(text: string, file: string): Report {
     if (!ok) return bad(`finding ${i + 1} lacks id, path, format, field, kind, root, causedBy or spans`);
   }
   if (r.fixes !== undefined && !Array.isArray(r.fixes)) return bad('"fixes" is not a list');
+  const x = r.excluded as Record<string, unknown> | undefined;
+  if (x !== undefined) {
+    const entriesOk = Array.isArray(x?.entries) && x.entries.every((e) => typeof e === 'object' && e !== null && typeof (e as Record<string, unknown>).path === 'string' && typeof (e as Record<string, unknown>).bytes === 'number' && typeof (e as Record<string, unknown>).by === 'string');
+    if (typeof x !== 'object' || x === null || !Array.isArray(x.patterns) || typeof x.directoryMetadata !== 'string' || !entriesOk) return bad('"excluded" is not {patterns, directoryMetadata, entries: [{path, format, by, bytes}]}');
+  }
+  if (r.timedOut !== undefined && typeof (r.timedOut as Record<string, unknown> | null)?.seconds !== 'number') return bad('"timedOut" is not {seconds}');
   if (r.notes === undefined) r.notes = [];
   return r as unknown as Report;
 }

@@ -4,7 +4,7 @@
  * identical. All text is XML-escaped, with characters XML 1.0 forbids made visible.
  */
 import type { Finding, Report } from './types.js';
-import { clip, digest, fieldText, isAccepted, kindCounts, plural, shownValue, verdict } from './common.js';
+import { clip, digest, excludedEntryText, fieldText, isAccepted, kindCounts, onlyExcluded, plural, shownValue, verdict } from './common.js';
 import { escapeXml, escapeXmlText } from './escape.js';
 
 export interface JunitOptions {
@@ -23,8 +23,9 @@ export function renderJunit(report: Report, opts: JunitOptions = {}): string {
   let failures = 0;
   let skipped = 0;
   const roots = report.findings.filter((f) => f.root);
-  if (report.identical) {
-    cases.push(`    <testcase classname="${escapeXml(suite)}" name="${escapeXml(`identical: ${inputs}`)}"/>`);
+  if (report.identical || onlyExcluded(report)) {
+    const what = report.identical ? 'identical' : 'no difference outside what is excluded';
+    cases.push(`    <testcase classname="${escapeXml(suite)}" name="${escapeXml(`${what}: ${inputs}`)}"/>`);
   } else if (roots.length === 0) {
     failures++;
     cases.push(
@@ -54,6 +55,11 @@ export function renderJunit(report: Report, opts: JunitOptions = {}): string {
           `</failure>\n    </testcase>`,
       );
     }
+  }
+  // what --exclude left out: one skipped test case each, so a widget shows it was not compared
+  for (const e of report.excluded?.entries ?? []) {
+    skipped++;
+    cases.push(`    <testcase classname="${escapeXml(`${suite}.excluded`)}" name="${escapeXml(e.path)}">\n      <skipped message="${escapeXml(`excluded: ${excludedEntryText(e)}`)}"/>\n    </testcase>`);
   }
   const tests = cases.length;
   return (

@@ -5,7 +5,7 @@
  * left out and counted. Every string from the images is escaped so that it renders literally.
  */
 import type { Finding, Report } from './types.js';
-import { clip, digest, fieldText, isAccepted, kindCounts, num, plural, shownValue, verdict, type Digest } from './common.js';
+import { clip, digest, excludedSummary, fieldText, isAccepted, kindCounts, num, plural, shownValue, timeoutSummary, verdict, type Digest } from './common.js';
 import { mdCode, mdFenced, mdText } from './escape.js';
 import { fixGroups } from './fixes.js';
 
@@ -148,7 +148,25 @@ function renderHead(report: Report, d: Digest, title: string, maxValue: number):
   }
   if (!report.identical && report.mode !== 'lint') {
     const b = report.bytes;
-    out.push(`Differing bytes: ${num(b.differing)}, explained: ${num(b.explained)}, unexplained: ${num(b.unexplained)}.`, '');
+    const excluded = b.excluded !== undefined ? `, excluded: ${num(b.excluded)}` : '';
+    out.push(`Differing bytes: ${num(b.differing)}, explained: ${num(b.explained)}, unexplained: ${num(b.unexplained)}${excluded}.`, '');
+  }
+  const cut = timeoutSummary(report);
+  if (cut) out.push(`**${mdText(cut)}.**`, '');
+  const excludedLine = excludedSummary(report);
+  if (excludedLine && report.excluded) {
+    out.push('### Excluded', '', `${mdText(excludedLine)}.`, '');
+    const x = report.excluded;
+    if (x.entries.length) {
+      out.push('| path | format | by | bytes |', '|---|---|---|---:|');
+      for (const e of x.entries.slice(0, 20)) {
+        const by = e.findings !== undefined ? `${mdText(e.by)} (${plural(e.findings, 'finding')})` : mdCode(e.by, { table: true });
+        out.push(`| ${mdCode(clipMiddle(e.path, maxValue), { table: true })} | ${mdText(e.format)} | ${by} | ${num(e.bytes)} |`);
+      }
+      const more = x.entries.length - Math.min(20, x.entries.length) + (x.more ?? 0);
+      if (more > 0) out.push('', `and ${plural(more, 'more excluded entry', 'more excluded entries')} (the JSON report lists up to 1,000).`);
+      out.push('');
+    }
   }
   const groups = fixGroups(report);
   if (groups.length) {

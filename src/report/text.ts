@@ -5,7 +5,7 @@
  * from an image has its control characters made visible, so an image cannot drive the terminal.
  */
 import type { Finding, Report } from './types.js';
-import { clip, digest, fieldText, isAccepted, kindCounts, num, plural, shownValue, verdict, type Digest } from './common.js';
+import { clip, digest, excludedEntryText, excludedSummary, fieldText, isAccepted, kindCounts, num, plural, shownValue, timeoutSummary, verdict, type Digest } from './common.js';
 import { visible } from './escape.js';
 import { fixGroups } from './fixes.js';
 
@@ -53,6 +53,9 @@ export function renderText(report: Report, opts: TextOptions): string {
     const side = i === 0 ? 'a' : i === 1 ? 'b' : String(i + 1);
     out.push(fit(`  ${side}: ${visible(input.path)} (${plural(input.size, 'byte')})`, 0));
   }
+  const cut = timeoutSummary(report);
+  if (cut) out.push('', ...wrap(cut, width).map((l) => paint(l, 'bold', 'red')));
+  pushExcluded(out, report, fit, width);
   if (report.identical) {
     pushNotes(out, report, fit, width);
     return out.join('\n') + '\n';
@@ -167,6 +170,19 @@ function values(f: Finding, room: number): string {
     hb = lb;
   }
   return `${clip(a, Math.max(4, ha))} → ${clip(b, Math.max(4, hb))}`;
+}
+
+/** excluded entries listed in the terminal report; the JSON report lists them all */
+const EXCLUDED_LINES = 10;
+
+function pushExcluded(out: string[], report: Report, fit: (s: string, indent: number) => string, width: number): void {
+  const line = excludedSummary(report);
+  if (!line) return;
+  out.push('', ...wrap(line, width));
+  const x = report.excluded!;
+  for (const e of x.entries.slice(0, EXCLUDED_LINES)) out.push(fit(`  - ${visible(excludedEntryText(e))}`, 0));
+  const more = x.entries.length - Math.min(x.entries.length, EXCLUDED_LINES) + (x.more ?? 0);
+  if (more > 0) out.push(`  … ${plural(more, 'more excluded entry', 'more excluded entries')}`);
 }
 
 function pushNotes(out: string[], report: Report, fit: (s: string, indent: number) => string, width: number): void {

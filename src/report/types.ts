@@ -42,7 +42,11 @@ export interface Report {
   tool: { name: 'reprodiff'; version: string };
   inputs: { path: string; size: number; sha256: string | null }[];
   identical: boolean;
-  bytes: { differing: number; explained: number; unexplained: number };
+  /**
+   * over the two outer files: differing = explained + unexplained + excluded; `excluded` (bytes of what
+   * --exclude and --exclude-directory-metadata left out) is present when either option was given
+   */
+  bytes: { differing: number; explained: number; unexplained: number; excluded?: number };
   causes: Partial<Record<Kind, { findings: number; bytes: number }>>;
   findings: Finding[];
   /** things the readers noticed: unsupported parts, limits hit */
@@ -51,6 +55,10 @@ export interface Report {
   sourceDateEpoch?: number;
   /** only in a report cut by --max-report-size: what it left out (src/report/json.ts) */
   omitted?: { maxReportSize: number; details: number; derivedFindings: number; rootFindings: number };
+  /** present when --exclude or --exclude-directory-metadata was given: what was left out (src/compare/excluded.ts) */
+  excluded?: Excluded;
+  /** present when --timeout stopped the run: what was not examined is named by unknown findings */
+  timedOut?: { seconds: number };
   /** root causes grouped by the tool that produced them, each with the one change that removes them (src/report/fixes.ts) */
   fixes?: FixGroup[];
 }
@@ -60,4 +68,27 @@ export interface FixGroup {
   tool: string;
   fix: string;
   findings: string[];
+}
+
+/** What a comparison left out on purpose. */
+export interface Excluded {
+  /** the --exclude patterns, as given */
+  patterns: string[];
+  /** the --exclude-directory-metadata mode in effect */
+  directoryMetadata: 'yes' | 'no' | 'recursive';
+  /** excluded entries that differ (by path and format), and containers whose members' metadata was left out */
+  entries: ExcludedEntry[];
+  /** entries past the listed ones (their bytes are in bytes.excluded) */
+  more?: number;
+}
+
+export interface ExcludedEntry {
+  path: string;
+  format: string;
+  /** the pattern that excluded it, or `directory metadata` */
+  by: string;
+  /** differing bytes of the outer files in it and in what follows only from it */
+  bytes: number;
+  /** for member metadata: the findings left out */
+  findings?: number;
 }

@@ -10,7 +10,7 @@ import { internalError, isReprodiffError, ReprodiffError } from '../errors.js';
 import { ExtentSource, SliceSource, type ByteSource } from '../io/source.js';
 import type { Container, Entry, Format, OpenContext } from '../model.js';
 import { FORMATS } from '../formats/index.js';
-import { EntryLimit, withTimeLimit } from '../limits.js';
+import { EntryLimit, hasRunDeadline, withTimeLimit } from '../limits.js';
 
 export interface OpenResult {
   views: Container[];
@@ -50,8 +50,10 @@ export async function openViews(src: ByteSource, ctx: OpenContext, formats: read
   const failures: OpenResult['failures'] = [];
   for (const f of detectFormats(src, formats)) {
     try {
-      // the synchronous part of opening runs under the time limit of the entry whose content this is
-      const opened = ctx.timeLimited ? withTimeLimit(ctx.limits.maxEntrySeconds, () => f.open(src, ctx)) : f.open(src, ctx);
+      // the synchronous part of opening runs under the time limit of the entry whose content this is, and
+      // under the run's --timeout (an input that does not open in time is not examined)
+      const seconds = ctx.timeLimited ? ctx.limits.maxEntrySeconds : Infinity;
+      const opened = ctx.timeLimited || hasRunDeadline() ? withTimeLimit(seconds, () => f.open(src, ctx)) : f.open(src, ctx);
       views.push(await opened);
     } catch (e) {
       if (isReprodiffError(e)) failures.push({ format: f.name, error: e });
