@@ -162,6 +162,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
       folded: cmp.folded,
       scopes: cmp.scopes,
       notes: cmp.notes,
+      decodedBytes: cmp.decodedBytes,
       sourceA: rootA,
       sourceB: rootB,
       viewsA: oa.views,

@@ -111,6 +111,8 @@ export interface CompareResult {
   folded: Map<string, Folded>;
   scopes: Scope[];
   notes: string[];
+  /** bytes of decoded contents compared or opened (both sides): what a run had to decode */
+  decodedBytes: number;
   sourceA: ByteSource;
   sourceB: ByteSource;
   viewsA: Container[];
