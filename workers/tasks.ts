@@ -4,6 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
+import type { ErrorCode } from '../src/errors.js';
+import type { Limits } from '../src/limits.js';
 
 const CHUNK = 64 * 1024;
 
@@ -62,13 +64,46 @@ export interface DiffResult {
   differing: number;
 }
 
+export interface DecodeTask {
+  op: 'decode';
+  format: 'gzip';
+  /** the input file that holds the stream, its name in messages, and the stream's bytes in it, in order */
+  file: string;
+  fileName: string;
+  spans: { offset: number; length: number }[];
+  /** the stream's name (as the main thread names it, for messages) */
+  name: string;
+  /** the temporary file the main thread made for the decoded bytes (see SpillFile.descriptor) */
+  fd: number;
+  limits: Limits;
+  timeLimited: boolean;
+  /** the time limit the main thread's work on this entry is under */
+  limit?: { deadline: number; seconds: number };
+}
+
+/** What decoding a stream gave: each member's result and how many decoded bytes were written. */
+export interface DecodeResult {
+  members: { used: number; crc: number; size: number }[];
+  size: number;
+}
+
 /**
  * A failure that crosses the thread boundary as data, so the main thread can raise a typed error: a read the
  * operating system refused or that ended early (`failure`), or a bug in the task (`internal`), which the main
  * thread raises as an internal error, never as a clean rejection.
  */
 export type TaskFailure =
-  | { failure: { code: 'E_TRUNCATED' | 'E_IO'; file: string; offset: number; message: string } }
+  | {
+      failure: {
+        code: ErrorCode;
+        file: string | undefined;
+        offset: number | undefined;
+        message: string;
+        structure?: string;
+        /** the temporary folder failed (a decoded stream could not be written) */
+        temp?: boolean;
+      };
+    }
   | { internal: { file: string; message: string; stack?: string } };
 
 class ReadFailure extends Error {
@@ -218,15 +253,64 @@ function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: n
   return { ranges: ranges.slice(0, n), capped, differing };
 }
 
-export default function run(task: HashTask | DiffTask): string | DiffParts | TaskFailure {
+/**
+ * Decodes a stream the way the main thread would (the same format code, names and limits), writing the decoded
+ * bytes into the temporary file it lent: the main thread then lists it over them. Loaded on first use, so that
+ * the pass does not wait for the parsers to load.
+ */
+async function decode(task: DecodeTask): Promise<DecodeResult | TaskFailure> {
+  const [{ FileSource }, { ExtentSource }, { TempFiles, SpillFile }, { openGzip }, { withDeadline }, { isReprodiffError }] = await Promise.all([
+    import('../src/io/file.js'),
+    import('../src/io/source.js'),
+    import('../src/io/spill.js'),
+    import('../src/formats/gzip/index.js'),
+    import('../src/limits.js'),
+    import('../src/errors.js'),
+  ]);
+  const temp = new TempFiles(task.fd);
+  let root: InstanceType<typeof FileSource> | undefined;
   try {
+    root = new FileSource(task.file, task.fileName);
+    const src = new ExtentSource(task.name, root, task.spans);
+    let members: DecodeResult['members'] = [];
+    let size = 0;
+    withDeadline(task.limit, () =>
+      openGzip(src, { limits: task.limits, temp, timeLimited: task.timeLimited }, undefined, (d) => {
+        // a stream that decoded to less than its trailer said stayed in memory: it goes to the lent file now
+        let file = d.store;
+        if (!(file instanceof SpillFile)) {
+          const bytes = file;
+          file = temp.make(task.name);
+          file.append(bytes);
+        }
+        members = d.members;
+        size = file.size;
+      }),
+    );
+    return { members, size };
+  } catch (e) {
+    if (!isReprodiffError(e)) throw e;
+    return { failure: { code: e.code, file: e.file, offset: e.offset, message: e.message, ...(e.structure !== undefined ? { structure: e.structure } : {}), temp: temp.broken } };
+  } finally {
+    root?.close();
+    temp.close();
+  }
+}
+
+export default function run(task: HashTask | DiffTask | DecodeTask): string | DiffParts | TaskFailure | Promise<DecodeResult | TaskFailure> {
+  try {
+    if (task.op === 'decode') return decode(task).catch((e: unknown) => failed(task, e));
     return task.op === 'hash' ? hash(task) : diff(task);
   } catch (e) {
-    if (e instanceof ReadFailure) return { failure: { code: e.code, file: e.file, offset: e.offset, message: e.message } };
-    // a file that cannot be opened is the operating system's refusal; anything else is a bug here
-    const file = task.op === 'hash' ? task.file : task.a;
-    const err = e as NodeJS.ErrnoException;
-    if (typeof err?.code === 'string' && typeof err.syscall === 'string') return { failure: { code: 'E_IO', file, offset: 0, message: err.message } };
-    return { internal: { file, message: err instanceof Error ? err.message : String(e), ...(err instanceof Error && err.stack ? { stack: err.stack } : {}) } };
+    return failed(task, e);
   }
+}
+
+function failed(task: HashTask | DiffTask | DecodeTask, e: unknown): TaskFailure {
+  if (e instanceof ReadFailure) return { failure: { code: e.code, file: e.file, offset: e.offset, message: e.message } };
+  // a file that cannot be opened is the operating system's refusal; anything else is a bug here
+  const file = task.op === 'hash' || task.op === 'decode' ? task.file : task.a;
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code === 'string' && typeof err.syscall === 'string') return { failure: { code: 'E_IO', file, offset: 0, message: err.message } };
+  return { internal: { file, message: err instanceof Error ? err.message : String(e), ...(err instanceof Error && err.stack ? { stack: err.stack } : {}) } };
 }

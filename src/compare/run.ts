@@ -15,6 +15,8 @@ import type { DiffResult } from '../../workers/tasks.js';
 import { Ranges } from './intervals.js';
 import { diffFiles, PassControl, WorkerPool } from './pool.js';
 import { trace } from '../util/trace.js';
+import { DecodedOnce } from '../walk/once.js';
+import { decodeInPool } from './offload.js';
 import type { CompareOptions, CompareResult } from './types.js';
 
 /**
@@ -56,6 +58,8 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
   const rootA = new FileSource(pathA);
   const rootB = new FileSource(pathB);
   const pool = opts.pool ?? new WorkerPool(opts.jobs);
+  // each distinct compressed stream is decoded once, large ones in the pool (both builds' at once)
+  ctx.once = new DecodedOnce(decodeInPool(pool, [rootA, rootB]));
   opts.onSizes?.(rootA.size, rootB.size);
   try {
     const common = Math.min(rootA.size, rootB.size);
@@ -75,7 +79,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
           const { openViews } = await (program ??= loadProgram());
           control.holdBack();
           try {
-            const both: [OpenResult, OpenResult] = [await openViews(rootA, ctx), await openViews(rootB, ctx)];
+            const both = await Promise.all([openViews(rootA, ctx), openViews(rootB, ctx)]);
             trace('both inputs parsed');
             return both;
           } finally {

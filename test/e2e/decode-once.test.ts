@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildReport } from '../../src/compare/account.js';
 import { compareFiles } from '../../src/compare/run.js';
+import type { Report } from '../../src/report/types.js';
+import { cli } from '../helpers/cli.js';
 import { hasTool, run, scratch } from '../helpers/tools.js';
 
 const w = scratch('reprodiff-decode-once-');
@@ -55,5 +57,55 @@ describe('squashfs files whose blocks moved', () => {
     } finally {
       res.close();
     }
+  });
+});
+
+describe('a compressed stream stored several times in one build', () => {
+  const tools = ['cpio', 'gzip', 'xorriso'].every(hasTool);
+  it.skipIf(!tools)('is inflated once per build, in the pool, and every copy is still listed and compared', () => {
+    const iso = (side: 'a' | 'b'): string => {
+      // an initrd: a 10 MiB file (it inflates past --in-memory) and a small one whose time differs per build
+      const tree = join(w.dir, `initrd-${side}`);
+      mkdirSync(tree, { recursive: true });
+      const data = Buffer.alloc(10 << 20);
+      let x = 7;
+      for (let i = 0; i < data.length; i++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        data[i] = 0x61 + (x >>> 28);
+      }
+      writeFileSync(join(tree, 'big'), data);
+      writeFileSync(join(tree, 'conf'), 'x=1\n');
+      utimesSync(join(tree, 'big'), T, T);
+      utimesSync(join(tree, 'conf'), side === 'a' ? T : T + 60, side === 'a' ? T : T + 60);
+      const gz = join(w.dir, `initrd-${side}.gz`);
+      run('sh', ['-c', `printf 'big\\nconf\\n' | cpio -o -H newc --quiet | gzip -n -1 > '${gz}'`], { cwd: tree });
+      // the same stream at two paths, and once more followed by zero padding (as a PE section aligns it)
+      const root = join(w.dir, `iso-${side}`);
+      mkdirSync(join(root, 'live'), { recursive: true });
+      mkdirSync(join(root, 'boot'), { recursive: true });
+      run('sh', ['-c', `cp '${gz}' '${root}/live/initrd.gz' && cp '${gz}' '${root}/boot/initrd.gz' && cat '${gz}' /dev/zero | head -c $(( $(stat -c %s '${gz}') + 3000 )) > '${root}/boot/padded.gz'`]);
+      const out = join(w.dir, `${side}.iso`);
+      run('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-o', out, root], { env: { ...process.env, SOURCE_DATE_EPOCH: String(T) } });
+      return out;
+    };
+    const a = iso('a');
+    const b = iso('b');
+    const r = cli([a, b, '--json', '-', '-q'], { REPRODIFF_TRACE: '1' });
+    expect(r.status, r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout) as Report;
+    // one inflate per build, in the pool; the other two places of each build's stream are copies
+    expect(r.stderr.match(/decoding .* in the pool/g)?.length).toBe(2);
+    expect(r.stderr.match(/is a copy of a stream met before/g)?.length).toBe(4);
+    // every copy is listed and compared: the same findings under each, the first one's roots the causes
+    const inside = (place: string): string[] =>
+      report.findings
+        .filter((f) => f.path.startsWith(`${place}//`))
+        .map((f) => `${f.path.slice(place.length)} ${f.field} ${f.kind} ${JSON.stringify(f.a)} ${JSON.stringify(f.b)}`)
+        .sort();
+    const places = ['/boot/initrd.gz', '/boot/padded.gz', '/live/initrd.gz'];
+    expect(inside(places[0]!).some((s) => s.includes('cpio.mtime'))).toBe(true);
+    for (const p of places.slice(1)) expect(inside(p)).toEqual(inside(places[0]!));
+    const roots = report.findings.filter((f) => f.root && f.field === 'cpio.mtime');
+    expect(roots.length).toBe(1);
   });
 });
