@@ -13,6 +13,8 @@
  *   BENCH_DIFFOSCOPE_TIMEOUT  seconds before diffoscope is stopped (default 120; 0 skips diffoscope)
  *   BENCH_REPEAT         runs of each reprodiff and read-limit command; the median wall time is reported (default 3)
  *   BENCH_PROFILE=1      also run reprodiff once under --cpu-prof on the small pair and print the top functions
+ *   BENCH_LIVE_DIR       folder of a Debian live ISO built twice by bench/live/build.sh (a/ and b/, each with
+ *                        live.iso, filesystem.squashfs and initrd.img; default /work/live): a row when it is there
  *   XDG_CACHE_HOME       the images are built once into $XDG_CACHE_HOME/reprodiff-bench (default ~/.cache)
  *
  * Every image pair is built twice a few seconds apart from the same inputs, so volume dates, file times and
@@ -55,6 +57,7 @@ const REPEAT = Math.max(1, Math.floor(num('BENCH_REPEAT', 3)));
 const CACHE = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'reprodiff-bench');
 const STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
 const DI = '/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64';
+const LIVE_DIR = process.env.BENCH_LIVE_DIR ?? '/work/live';
 
 // ---------------------------------------------------------------- prerequisites
 
@@ -68,6 +71,8 @@ const HAVE = {
   uki: existsSync(STUB) && existsSync(join(DI, 'linux')) && existsSync(join(DI, 'initrd.gz'))
     && which('objcopy') && which('objdump') && which('cpio') && which('gzip'),
   squashfs: SQFS_FILES > 0 && which('mksquashfs') && which('unsquashfs'),
+  live: LIVE_DIR !== '' && ['a', 'b'].every((s) => ['live.iso', 'filesystem.squashfs', 'initrd.img'].every((f) => existsSync(join(LIVE_DIR, s, f))))
+    && which('unsquashfs') && which('zcat') && which('isoinfo'),
 };
 mkdirSync(CACHE, { recursive: true });
 
@@ -364,6 +369,19 @@ if (sqfs) {
   R.sqfsDiffo = diffoscope(sqfsName, sqfs.a, sqfs.b);
 }
 
+// the Debian live ISO built twice: its baseline is what the C tools take to list what it holds, one after
+// another: both squashfs images, both initrds inflated, both ISO trees
+const liveName = 'debian-live';
+if (HAVE.live) {
+  const at = (side, file) => join(LIVE_DIR, side, file);
+  const q = (p) => `'${p.replace(/'/g, "'\\''")}'`;
+  const floor = ['a', 'b'].flatMap((s) => [`unsquashfs -lls ${q(at(s, 'filesystem.squashfs'))}`, `zcat ${q(at(s, 'initrd.img'))}`, `isoinfo -R -l -i ${q(at(s, 'live.iso'))}`]);
+  R.liveRead = readLimit(liveName, at('a', 'live.iso'), at('b', 'live.iso'));
+  R.liveFloor = measure(liveName, "C tools' floor (unsquashfs -lls, zcat, isoinfo -R -l; both)", ['sh', '-c', floor.map((c) => `${c} > /dev/null`).join(' && ')], { repeat: REPEAT });
+  R.live = reprodiff(liveName, at('a', 'live.iso'), at('b', 'live.iso'));
+  R.liveDiffo = diffoscope(liveName, at('a', 'live.iso'), at('b', 'live.iso'));
+} else if (LIVE_DIR !== '') log(`skipping the live ISO pair (no ${LIVE_DIR}/{a,b}/{live.iso,filesystem.squashfs,initrd.img}, or no unsquashfs, zcat or isoinfo)`);
+
 let profile = null;
 if (PROFILE) {
   const pdir = join(CACHE, 'prof');
@@ -391,6 +409,7 @@ out.push('', 'Inputs:');
 out.push(`  ${bigName}: ${sizes(big)}, ${big.files} files;  ${smallName}: ${sizes(small)}, ${small.files} files;`);
 out.push(`  ${manyName}: ${sizes(many)}, ${many.files} files${uki ? `;  uki: ${f(statSync(uki.a).size / MB, 1)} MB each` : ''}`);
 if (sqfs) out.push(`  ${sqfsName}: ${sizes(sqfs)}, ${sqfs.files} files`);
+if (R.live) out.push(`  ${liveName}: ${sizes({ a: join(LIVE_DIR, 'a', 'live.iso'), b: join(LIVE_DIR, 'b', 'live.iso') })} (${LIVE_DIR})`);
 out.push('');
 out.push('Ratios (wall time):');
 const ratios = [
@@ -401,10 +420,11 @@ const ratios = [
   [`${manyName}: reprodiff / isoinfo -R -l`, ratio(R.many, R.manyIsoinfo)],
   ...(uki ? [['uki: reprodiff / read limit', ratio(R.uki, R.ukiRead)]] : []),
   ...(sqfs ? [[`${sqfsName}: reprodiff / unsquashfs -lls`, ratio(R.sqfs, R.sqfsList)]] : []),
+  ...(R.live ? [[`${liveName}: reprodiff / read limit`, ratio(R.live, R.liveRead)], [`${liveName}: reprodiff / C tools' floor`, ratio(R.live, R.liveFloor)]] : []),
 ];
-for (const [pair, d] of [[bigName, R.bigDiffo], [smallName, R.smallDiffo], [manyName, R.manyDiffo], ['uki', R.ukiDiffo], [sqfsName, R.sqfsDiffo]]) {
+for (const [pair, d] of [[bigName, R.bigDiffo], [smallName, R.smallDiffo], [manyName, R.manyDiffo], ['uki', R.ukiDiffo], [sqfsName, R.sqfsDiffo], [liveName, R.liveDiffo]]) {
   if (!d) continue;
-  const rp = { [bigName]: R.big, [smallName]: R.small, [manyName]: R.many, uki: R.uki, [sqfsName]: R.sqfs }[pair];
+  const rp = { [bigName]: R.big, [smallName]: R.small, [manyName]: R.many, uki: R.uki, [sqfsName]: R.sqfs, [liveName]: R.live }[pair];
   ratios.push([`${pair}: diffoscope / reprodiff`, rp.status !== 'ok' ? NaN : d.status === 'timed out' ? `> ${f(DIFFOSCOPE_TIMEOUT / rp.wall, 1)} (diffoscope timed out)` : ratio(d, rp)]);
 }
 for (const [k, v] of ratios) out.push(`  ${k}: ${typeof v === 'string' ? v : f(v)}`);
@@ -428,6 +448,10 @@ verdict(maxRss < 256 && rp.every((r) => r.status === 'ok'),
 verdict(R.big.rssMb <= R.small.rssMb * 1.1 + 16,
   `peak RSS does not grow with size: ${f(R.small.rssMb, 0)} MB at ${SMALL_GB} GB, ${f(R.big.rssMb, 0)} MB at ${SIZE_GB} GB (allowance +10% +16 MB)`);
 verdict(R.big256.status === 'ok', `${bigName} pair under node --max-old-space-size=256: ${R.big256.status}`);
+if (R.live) {
+  const rLive = ratio(R.live, R.liveFloor);
+  verdict(rLive <= 1, `${liveName} pair within the C tools' floor: ${f(R.live.wall)} s vs ${f(R.liveFloor.wall)} s (${f(rLive)}x), ${f(R.live.rssMb, 0)} MB`);
+}
 out.push(...verdicts);
 
 if (profile) {

@@ -125,11 +125,21 @@ let timed = false;
  * listings call checkTime as they go and stop with E_LIMIT once it has passed.
  */
 export function withTimeLimit<T>(seconds: number, fn: () => T): T {
+  return withDeadline({ deadline: Date.now() + seconds * 1000, seconds }, fn);
+}
+
+/** The time limit in force (when it ends, and its length in seconds), to hand to work done in another thread. */
+export function timeLimitNow(): { deadline: number; seconds: number } | undefined {
+  return deadline === Infinity ? undefined : { deadline, seconds: deadlineSeconds };
+}
+
+/** Runs `fn` under a time limit handed over from another thread (see timeLimitNow). */
+export function withDeadline<T>(limit: { deadline: number; seconds: number } | undefined, fn: () => T): T {
   const before = deadline;
   const beforeSeconds = deadlineSeconds;
   const beforeTimed = timed;
-  deadline = Date.now() + seconds * 1000;
-  deadlineSeconds = seconds;
+  deadline = limit?.deadline ?? Infinity;
+  deadlineSeconds = limit?.seconds ?? 0;
   timed = true;
   try {
     return fn();

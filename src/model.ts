@@ -6,6 +6,7 @@
 import type { ByteSource, Extent } from './io/source.js';
 import type { Limits } from './limits.js';
 import type { TempFiles } from './io/spill.js';
+import type { DecodedOnce } from './walk/once.js';
 
 export const KINDS = [
   'timestamp',
@@ -187,6 +188,8 @@ export interface OpenContext {
   timeLimited?: boolean;
   /** where decoded streams over limits.memoryDecodedBytes go; closed when the run ends */
   temp?: TempFiles;
+  /** streams decoded so far in the run, so that each distinct one is decoded once (walk/once.ts) */
+  once?: DecodedOnce;
 }
 
 export interface Format {

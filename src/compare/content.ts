@@ -126,6 +126,18 @@ function sameDecoded(cx: Comparer, srcA: ByteSource, srcB: ByteSource, ea: Entry
 }
 
 /**
+ * Decoded contents (squashfs files) laid out alike whose encoded pieces hold the same bytes, wherever they sit
+ * (the blocks after a file that grew moved): they decode to the same bytes, so they are compared undecoded.
+ * False when that does not settle it (the pieces differ, or are not in the inputs): the caller decodes.
+ */
+function sameEncodedBytes(cx: Comparer, srcA: ByteSource, srcB: ByteSource, ea: Entry, eb: Entry): boolean {
+  if (!isDecoded(srcA) || !isDecoded(srcB) || !sameExtents(ea.extents, eb.extents)) return false;
+  const pieces = srcA.encodedAlike?.(srcB);
+  if (!pieces || pieces.a.some((s) => s.stream !== undefined) || pieces.b.some((s) => s.stream !== undefined)) return false;
+  return sameContent(cx.rootA, pieces.a, cx.rootB, pieces.b);
+}
+
+/**
  * The encoded bytes a content is decoded from, when they are its own (a zip member, not a file inside a
  * compressed archive) and lie in the outer file: the content is all of its decoded stream.
  */
@@ -153,8 +165,11 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
       const [ha, hb] = await hashBoth();
       equal = ha === hb;
     } else {
-      cx.decodedBytes += ea.size + eb.size;
-      equal = sameContent(srcA, ea.extents, srcB, eb.extents);
+      equal = sameEncodedBytes(cx, srcA, srcB, ea, eb);
+      if (!equal) {
+        cx.decodedBytes += ea.size + eb.size;
+        equal = sameContent(srcA, ea.extents, srcB, eb.extents);
+      }
     }
   }
   // placement in the outer file: a decoded content (a squashfs file, a deflated zip member) sits where its

@@ -64,7 +64,8 @@ export async function compareNested(cx: Comparer, ca: Container, cb: Container, 
   if (allowA !== 'ok' || allowB !== 'ok') return false;
   if (isDecoded(sa)) cx.decodedBytes += sa.size;
   if (isDecoded(sb)) cx.decodedBytes += sb.size;
-  const [oa, ob] = [await walker.open(sa), await walker.open(sb)];
+  // both at once: large streams decode in the pool, one build's on each CPU
+  const [oa, ob] = await Promise.all([walker.open(sa), walker.open(sb)]);
   // a temporary folder that failed while a side was decoded is no verdict on it: the run stops on it
   cx.ctx.temp?.check();
   for (const f of oa.failures) cx.notes.push(`${sa.name}: not opened as ${f.format}: ${f.error.describe()}`);

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { InternalError, ReprodiffError } from '../errors.js';
 import type { ByteSource, Extent } from '../io/source.js';
 import type { Span } from '../model.js';
-import type { DiffParts, DiffResult, DiffTask, HashTask, TaskFailure } from '../../workers/tasks.js';
+import type { DecodeResult, DecodeTask, DiffParts, DiffResult, DiffTask, HashTask, TaskFailure } from '../../workers/tasks.js';
 
 function unwrap<T>(r: T | TaskFailure, structure: string): T {
   if (r && typeof r === 'object' && 'failure' in r) {
@@ -43,6 +43,10 @@ export class WorkerPool {
   }
   async diff(task: Omit<DiffTask, 'op'>): Promise<DiffParts> {
     return unwrap((await this.pool.run({ op: 'diff', ...task })) as DiffParts | TaskFailure, 'block comparison');
+  }
+  /** Decodes a stream in a worker, into a temporary file lent to it; a failure comes back as data. */
+  async decode(task: Omit<DecodeTask, 'op'>): Promise<DecodeResult | TaskFailure> {
+    return (await this.pool.run({ op: 'decode', ...task })) as DecodeResult | TaskFailure;
   }
   async close(): Promise<void> {
     await this.pool.destroy();

@@ -18,6 +18,8 @@ import { trace } from '../util/trace.js';
 import { newScope, type CompareOptions, type CompareResult } from './types.js';
 import { normalize, total as totalOf, type Interval } from './intervals.js';
 import { lstatOf, STAT_HINT, statDifferences } from './stat.js';
+import { DecodedOnce } from '../walk/once.js';
+import { decodeInPool } from './offload.js';
 
 /**
  * Inputs of other sizes where the shorter one is cut: its structure declares more bytes than it holds, and the
@@ -58,6 +60,8 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
   const rootA = new FileSource(pathA);
   const rootB = new FileSource(pathB);
   const pool = opts.pool ?? new WorkerPool(opts.jobs);
+  // each distinct compressed stream is decoded once, large ones in the pool (both builds' at once)
+  ctx.once = new DecodedOnce(decodeInPool(pool, [rootA, rootB]));
   opts.onSizes?.(rootA.size, rootB.size);
   const deadline = opts.deadline;
   // decoders and listings stop at the run's --timeout while the inputs and their contents are opened
@@ -80,7 +84,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
           const { openViews } = await (program ??= loadProgram());
           control.holdBack();
           try {
-            const both: [OpenResult, OpenResult] = [await openViews(rootA, ctx), await openViews(rootB, ctx)];
+            const both = await Promise.all([openViews(rootA, ctx), openViews(rootB, ctx)]);
             trace('both inputs parsed');
             return both;
           } finally {
@@ -182,6 +186,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
       scopes: cmp.scopes,
       notes: cmp.notes,
       exclude: opts.exclude,
+      decodedBytes: cmp.decodedBytes,
       sourceA: rootA,
       sourceB: rootB,
       viewsA: oa.views,

@@ -121,6 +121,8 @@ export interface CompareResult {
   notes: string[];
   /** the rules the comparison left out entries and metadata by */
   exclude?: ExcludeRules;
+  /** bytes of decoded contents compared or opened (both sides): what a run had to decode */
+  decodedBytes: number;
   sourceA: ByteSource;
   sourceB: ByteSource;
   viewsA: Container[];

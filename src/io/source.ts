@@ -173,6 +173,12 @@ export interface DecodedContent extends ByteSource {
    * byte of `origin` differs, both decode to the same bytes and need not be decoded to be compared. Absent: no.
    */
   sameEncoding?(other: DecodedContent): boolean;
+  /**
+   * When `other` (of the other build) decodes the same way from encoded pieces of the same sizes, wherever they
+   * sit (blocks that moved because something before them grew): both sides' pieces in order. When each pair of
+   * pieces holds the same bytes, both decode to the same bytes. Undefined when they are not laid out alike.
+   */
+  encodedAlike?(other: DecodedContent): { a: Span[]; b: Span[] } | undefined;
 }
 
 /** Whether a source holds decoded bytes (it has an origin in encoded bytes). */

@@ -58,11 +58,19 @@ export class SpillFile {
   private sealed = false;
   private readonly cache = new Map<number, Uint8Array>();
 
-  /** `failed`: told of a failure of the temporary folder (making or writing the file) before it is thrown */
+  /**
+   * `failed`: told of a failure of the temporary folder (making or writing the file) before it is thrown.
+   * `lent`: the descriptor of a file another thread made, written here and never closed here (see `descriptor`).
+   */
   constructor(
     readonly name: string,
     private readonly failed?: (e: ReprodiffError) => void,
+    private readonly lent?: number,
   ) {
+    if (lent !== undefined) {
+      this.handle = { fd: lent, open: true };
+      return;
+    }
     const dir = tmpdir();
     let fd: number;
     try {
@@ -72,6 +80,22 @@ export class SpillFile {
     }
     this.handle = { fd, open: true };
     orphans.register(this, this.handle, this);
+  }
+
+  /** The descriptor, for a worker thread of this process that writes the decoded data (then `grown`). */
+  get descriptor(): number {
+    return this.handle.fd;
+  }
+
+  /** Another thread wrote `n` more bytes at the end. */
+  grown(n: number): void {
+    if (this.sealed) throw new Error('spill file is sealed');
+    this.size_ += n;
+  }
+
+  /** A failure of the temporary folder that another thread met writing this file: the run stops on it. */
+  failedElsewhere(e: ReprodiffError): void {
+    this.failed?.(e);
   }
 
   private fail(message: string): ReprodiffError {
@@ -145,8 +169,9 @@ export class SpillFile {
   close(): void {
     if (!this.handle.open) return;
     this.handle.open = false;
-    orphans.unregister(this);
     this.cache.clear();
+    if (this.lent !== undefined) return;
+    orphans.unregister(this);
     closeSync(this.handle.fd);
   }
 }
@@ -158,8 +183,12 @@ export class TempFiles {
   private failure: ReprodiffError | undefined;
   private readonly failed = (e: ReprodiffError): void => void (this.failure ??= e);
 
+  /** `lent`: in a worker thread, the one file that the main thread made for it (see SpillFile.descriptor) */
+  constructor(private readonly lent?: number) {}
+
   make(name: string): SpillFile {
-    const f = new SpillFile(name, this.failed);
+    if (this.lent !== undefined && this.files.size) throw new Error('a worker is lent one temporary file');
+    const f = new SpillFile(name, this.failed, this.lent);
     this.files.add(f);
     return f;
   }

@@ -13,6 +13,7 @@ import { checkCap } from '../../limits.js';
 import { inflateStream } from '../../codec/inflate.js';
 import { DecodedSink } from '../../io/spill.js';
 import { contentEntry, streamId } from '../../util/layer.js';
+import type { DecodedStream, Inflated } from '../../walk/once.js';
 
 export const GZIP_MTIME_HINT =
   'gzip stores the input file\'s mtime: compress with `gzip -n` (or GZIP=-n, `pigz -n`, Python gzip mtime=0), or set the input mtime to SOURCE_DATE_EPOCH';
@@ -32,12 +33,22 @@ export const gzipFormat: Format = {
     const b = src.read(0, 3, 'gzip magic');
     return b[0] === 0x1f && b[1] === 0x8b && b[2] === 8 ? 90 : 0;
   },
-  open(src: ByteSource, ctx: OpenContext): Container {
-    return openGzip(src, ctx);
+  open(src: ByteSource, ctx: OpenContext): Container | Promise<Container> {
+    // the same gzip stream stored again (an initrd in the ISO, in the squashfs and in a UKI) is inflated once
+    if (!ctx.once) return openGzip(src, ctx);
+    return ctx.once.open(src, 'gzip', ctx, {
+      here: (keep) => openGzip(src, ctx, undefined, keep),
+      list: (known) => openGzip(src, ctx, known),
+      large: (end) => lastIsize(src, end) > ctx.limits.memoryDecodedBytes,
+    });
   },
 };
 
-export function openGzip(src: ByteSource, ctx: OpenContext): Container {
+/**
+ * The gzip stream `src` as a container. `known`: what inflating these very bytes gave before (its members'
+ * results and the decoded bytes), so that only the headers are read; `keep` is told what inflating them gave.
+ */
+export function openGzip(src: ByteSource, ctx: OpenContext, known?: DecodedStream, keep?: (d: DecodedStream) => void): Container {
   const maxOut = ctx.limits.maxDecodedBytes;
   const size = src.size;
   checkCap(size, maxOut, 'gzip stream size', src.name, 0);
@@ -47,7 +58,9 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
   const notes: string[] = [];
   // every member's output, in memory or, past limits.memoryDecodedBytes, in a temporary file; the compressed
   // input is read piece by piece too, so neither is ever held whole
-  const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp, lastIsize(src));
+  const sink = known ? undefined : new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp, lastIsize(src));
+  const members: Inflated[] = [];
+  let produced = 0;
   let p = 0;
   let member = 0;
   while (p < size) {
@@ -113,15 +126,19 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     // one region for every member's header and trailer: a trailer and the next header merge into one span
     regions.add('gzip member headers and trailers', 'metadata', b.spans(0, q));
     // the deflate stream: inflate it to learn where it ends
-    const before = sink.size;
+    const before = produced;
     const place = { file: src.name, structure: 'gzip stream', offset: start + q };
-    const inflated = inflateStream(src, start + q, size, (chunk) => sink.write(chunk), {
-      maxOut: maxOut - before,
-      over: () => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${maxOut} bytes`, place),
-      place,
-      what: 'decoding gzip',
-    });
+    const inflated = sink
+      ? inflateStream(src, start + q, size, (chunk) => sink.write(chunk), {
+          maxOut: maxOut - before,
+          over: () => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${maxOut} bytes`, place),
+          place,
+          what: 'decoding gzip',
+        })
+      : known!.members[member]!;
+    members.push(inflated);
     const outSize = inflated.size;
+    produced += outSize;
     const at = start + q + inflated.used;
     if (at + 8 > size) throw new ReprodiffError('E_FORMAT', 'gzip trailer is truncated', { file: src.name, structure: 'gzip member', offset: at });
     const t = Bytes.at(src, at, 8, 'gzip trailer');
@@ -138,11 +155,13 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
     if (member > ctx.limits.maxEntries) throw new ReprodiffError('E_LIMIT', `more than ${ctx.limits.maxEntries} gzip members`, { file: src.name, structure: 'gzip member', offset: p });
   }
   if (member > 1) notes.push(`${member} gzip members`);
+  const store = sink ? sink.finish() : known!.store;
+  keep?.({ members, store });
   return {
     format: 'gzip',
     source: src,
     fields,
-    entries: [contentEntry(src, 'gzip', sink.finish(), src.spans(0, src.size))],
+    entries: [contentEntry(src, 'gzip', store, src.spans(0, src.size))],
     regions: regions.list(),
     notes,
   };
@@ -151,10 +170,13 @@ export function openGzip(src: ByteSource, ctx: OpenContext): Container {
 /** the bytes read at once for a member header: its optional name and comment must end within them */
 const HEADER_WINDOW = 1 << 20;
 
-/** The last member's ISIZE (the decoded size mod 2^32), as a hint of how much will be decoded; 0 when too short. */
-function lastIsize(src: ByteSource): number {
-  if (src.size < 18) return 0;
-  return Bytes.at(src, src.size - 4, 4, 'gzip trailer').u32le(0);
+/**
+ * The last member's ISIZE (the decoded size mod 2^32) when the stream ends at `end`, as a hint of how much will
+ * be decoded; 0 when too short.
+ */
+function lastIsize(src: ByteSource, end = src.size): number {
+  if (end < 18) return 0;
+  return Bytes.at(src, end - 4, 4, 'gzip trailer').u32le(0);
 }
 
 /**

@@ -96,6 +96,25 @@ export class SquashfsFileSource implements DecodedContent {
     return f.disk === g.disk && f.stored === g.stored && f.compressed === g.compressed && f.offset === g.offset;
   }
 
+  /**
+   * Data blocks of the same stored sizes and kinds, and a fragment of the same size at the same offset in its
+   * block, decoded with the same compressor and block size: the encoded blocks wherever they sit (the data
+   * blocks in order, then the fragment block), as pieces to compare.
+   */
+  encodedAlike(other: DecodedContent): { a: Span[]; b: Span[] } | undefined {
+    if (!(other instanceof SquashfsFileSource) || other.size !== this.size) return undefined;
+    if (other.cache.codec !== this.cache.codec || other.blockSize !== this.blockSize || other.blocks.length !== this.blocks.length) return undefined;
+    for (let i = 0; i < this.blocks.length; i++) {
+      const x = this.blocks[i] as DataBlock;
+      const y = other.blocks[i] as DataBlock;
+      if (x.stored !== y.stored || x.compressed !== y.compressed) return undefined;
+    }
+    const f = this.fragment;
+    const g = other.fragment;
+    if (f && g ? f.stored !== g.stored || f.compressed !== g.compressed || f.offset !== g.offset : f !== g) return undefined;
+    return { a: this.origin, b: other.origin };
+  }
+
   /** The decoded bytes of piece `i` (a data block, or the fragment tail when `i` is past the blocks). */
   private piece(i: number): Uint8Array {
     const start = i * this.blockSize;

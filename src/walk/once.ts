@@ -1,0 +1,152 @@
+/**
+ * Each distinct compressed stream decoded once per run. One build often stores the same stream several times
+ * (a Debian live ISO holds its initrd in the ISO, in the squashfs and in the UKI's .initrd section): a stream
+ * is found again by the SHA-256 of its encoded bytes, worked out only for streams of a size met before, and
+ * its other copies are listed over the decoded bytes already at hand, each under its own name. Zero bytes at
+ * the end are left out of the key: a PE section pads the same stream to its alignment, and a format lists
+ * them as padding after the stream's last member whichever way it was decoded. Large streams
+ * are decoded in the worker pool, so that the two builds' copies, opened together, inflate on two CPUs.
+ *
+ * Only what went right is kept: a stream that failed to decode is decoded again wherever it is met, so that
+ * its rejection names that place.
+ */
+import { createHash } from 'node:crypto';
+import { SpillFile } from '../io/spill.js';
+import type { ByteSource } from '../io/source.js';
+import { timeLimitNow, withDeadline } from '../limits.js';
+import type { Container, OpenContext } from '../model.js';
+import { trace } from '../util/trace.js';
+
+/** What inflating one member of a stream gave: the encoded bytes it used, the CRC-32 and size of its output. */
+export interface Inflated {
+  used: number;
+  crc: number;
+  size: number;
+}
+
+/** What decoding a stream gave: its members' results and the decoded bytes (in a temporary file). */
+export interface DecodedStream {
+  members: Inflated[];
+  store: Uint8Array | SpillFile;
+}
+
+/** Decoding in another thread, into a temporary file made here. */
+export interface DecodeElsewhere {
+  /** undefined when `src` cannot be read there (its bytes are not all in an input file) */
+  decode(format: 'gzip', src: ByteSource, ctx: OpenContext): Promise<DecodedStream> | undefined;
+}
+
+/** How a format opens a stream: decoding it here (telling `keep` what it decoded), or over what is known. */
+export interface OpenWays {
+  here(keep?: (d: DecodedStream) => void): Container;
+  list(known: DecodedStream): Container;
+  /** whether the stream ending at `end` (before the zero bytes at the end) decodes to more than is held in memory */
+  large(end: number): boolean;
+}
+
+/** streams smaller than this are decoded again where they are met: it is cheap, and they stay in memory */
+const MIN_SIZE = 1 << 20;
+const PIECE = 1 << 20;
+
+interface Known {
+  src: ByteSource;
+  /** where the zero bytes at the end of `src` start */
+  end: number;
+  format: string;
+  digest?: string;
+  /** pending while another thread decodes it; undefined once that failed */
+  value: DecodedStream | Promise<DecodedStream | undefined>;
+}
+
+export class DecodedOnce {
+  private readonly bySize = new Map<number, Known[]>();
+  private buffer: Uint8Array | undefined;
+
+  constructor(private readonly elsewhere?: DecodeElsewhere) {}
+
+  /** Opens `src` as `format`, decoding it only when no stream with the same bytes was decoded before. */
+  open(src: ByteSource, format: 'gzip', ctx: OpenContext, ways: OpenWays): Container | Promise<Container> {
+    if (src.size < MIN_SIZE) return ways.here();
+    const end = src.size - trailingZeros(src);
+    if (end < MIN_SIZE) return ways.here();
+    const { hit, digest } = this.find(src, end, format);
+    if (hit) {
+      trace(`decoded once: ${src.name} (${format}, ${src.size} bytes) is a copy of a stream met before`);
+      if (!(hit instanceof Promise)) return ways.list(hit);
+      // the first copy is being decoded: wait for it; should it fail, this one is decoded here, as it would have been
+      const limit = timeLimitNow();
+      return hit.then((d) => (d ? ways.list(d) : withDeadline(limit, () => ways.here())));
+    }
+    const entry: Known = { src, end, format, ...(digest !== undefined ? { digest } : {}), value: undefined as unknown as DecodedStream };
+    const pooled = ways.large(end) ? this.elsewhere?.decode(format, src, ctx) : undefined;
+    if (pooled) {
+      trace(`decoding ${src.name} (${format}, ${src.size} bytes) in the pool`);
+      entry.value = pooled.then(
+        (d) => d,
+        () => {
+          this.drop(entry);
+          return undefined;
+        },
+      );
+      this.add(entry);
+      return pooled.then((d) => ways.list(d));
+    }
+    let kept: DecodedStream | undefined;
+    const opened = ways.here((d) => (kept = d));
+    // decoded bytes held in memory are not kept past their container's life
+    if (kept && kept.store instanceof SpillFile) {
+      entry.value = kept;
+      this.add(entry);
+    }
+    return opened;
+  }
+
+  private add(entry: Known): void {
+    const list = this.bySize.get(entry.end);
+    if (list) list.push(entry);
+    else this.bySize.set(entry.end, [entry]);
+  }
+
+  private drop(entry: Known): void {
+    const list = this.bySize.get(entry.end);
+    const i = list?.indexOf(entry) ?? -1;
+    if (i >= 0) list!.splice(i, 1);
+  }
+
+  /** A stream of the same format with the same bytes, when one was met; the digest of `src` when it was worked out. */
+  private find(src: ByteSource, end: number, format: string): { hit?: Known['value']; digest?: string } {
+    const list = this.bySize.get(end);
+    if (!list?.length) return {};
+    const digest = this.digest(src, end);
+    for (const k of list) if (k.format === format && (k.digest ??= this.digest(k.src, k.end)) === digest) return { hit: k.value, digest };
+    return { digest };
+  }
+
+  /** SHA-256 of the first `end` bytes of `src` */
+  private digest(src: ByteSource, end: number): string {
+    const h = createHash('sha256');
+    const buf = (this.buffer ??= new Uint8Array(PIECE));
+    for (let at = 0; at < end; at += PIECE) {
+      const n = Math.min(PIECE, end - at);
+      if (src.readInto) {
+        src.readInto(at, buf.subarray(0, n), 'content');
+        h.update(buf.subarray(0, n));
+      } else h.update(src.read(at, n, 'content'));
+    }
+    return h.digest('hex');
+  }
+}
+
+/** How many zero bytes end `src`, read backwards a window at a time. */
+function trailingZeros(src: ByteSource): number {
+  let end = src.size;
+  while (end > 0) {
+    const n = Math.min(end, 64 * 1024);
+    const w = src.read(end - n, n, 'padding');
+    let i = n;
+    while (i > 0 && w[i - 1] === 0) i--;
+    end -= n - i;
+    if (i > 0) break;
+  }
+  return src.size - end;
+}
