@@ -11,6 +11,7 @@ import { noViewsError, openViews } from './walk/open.js';
 import { Inflight, Walker } from './walk/walker.js';
 import { hashContent, WorkerPool } from './compare/pool.js';
 import { pushAll } from './util/array.js';
+import { isReprodiffError } from './errors.js';
 
 /** One entry of the listing: its metadata as the reader decoded it, the mode in octal. */
 export interface InspectEntry extends Omit<EntryMeta, 'mode'> {
@@ -23,6 +24,8 @@ export interface InspectEntry extends Omit<EntryMeta, 'mode'> {
   extents: Span[];
   sha256?: string;
   opaque?: string;
+  /** why the content could not be read to hash it (a corrupt member, a size its headers lie about, a limit) */
+  unreadable?: string;
 }
 
 /** The metadata listed after the mode, in this order. */
@@ -55,7 +58,7 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
   // hashes run in the pool, a bounded number at a time
   const hashes = new Inflight();
   try {
-    const top = await openViews(root, ctx);
+    const top = await openViews(root, { ...ctx, timeLimited: true });
     if (!top.views.length) throw noViewsError(root, top);
     for (const f of top.failures) result.notes.push(`not opened as ${f.format}: ${f.error.describe()}`);
 
@@ -75,7 +78,15 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
         result.entries.push(item);
         if (opts.hash !== false && e.type === 'file' && !e.opaque) {
           // the spans describe() found are the ones to hash
-          return hashes.add(hashContent(pool, root.path, e.contentSource ?? c.source, e.extents, item.extents).then((h) => void (item.sha256 = h)));
+          // a content that cannot be read (a corrupt member, a limit) stops only its own hash, as in a compare
+          const hashing = hashContent(pool, root.path, e.contentSource ?? c.source, e.extents, item.extents).then(
+            (h) => void (item.sha256 = h),
+            (err: unknown) => {
+              if (!isReprodiffError(err)) throw err;
+              item.unreadable = err.describe();
+            },
+          );
+          return hashes.add(hashing);
         }
         return undefined;
       },
@@ -84,6 +95,10 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
       },
     });
     await hashes.settled();
+    // a temporary folder that failed is no verdict on a content: the run stops on it
+    temp.check();
+    // in listing order, whichever hash ended first
+    for (const e of result.entries) if (e.unreadable !== undefined) result.notes.push(`${e.path}: not hashed: ${e.unreadable}`);
     return result;
   } finally {
     await pool.close();
