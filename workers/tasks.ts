@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
+import { openDirect, type DirectReader } from '../src/io/sparse.js';
 
 const CHUNK = 64 * 1024;
 
@@ -118,13 +119,64 @@ export function hash(task: HashTask): string {
  * segment merges new ranges into its last one (the list stays bounded: at most one more range per segment)
  * while `differing` still counts every differing byte.
  */
+/** bytes a side that is mostly holes reads at once with O_DIRECT (a multiple of CHUNK) */
+const DIRECT_WINDOW = 1024 * 1024;
+
+/**
+ * One file of the pass: ordinary reads into the thread's buffer, or, for a file mostly holes (src/io/sparse.ts),
+ * O_DIRECT reads of DIRECT_WINDOW bytes at a time, which cost a hole nothing but the zeroing of the buffer.
+ */
+class PassSide {
+  private start = 0;
+  private end = 0;
+  constructor(
+    private readonly fd: number,
+    private readonly file: string,
+    private readonly buf: Buffer,
+    private direct: DirectReader | undefined,
+  ) {}
+
+  /** `n` bytes (at most CHUNK) at `pos`, a multiple of CHUNK, reading no further than `limit` (rounded up) ahead. */
+  bytes(pos: number, n: number, limit: number): Buffer {
+    const d = this.direct;
+    if (!d) {
+      readFull(this.fd, this.buf, n, pos, this.file);
+      return this.buf;
+    }
+    if (pos < this.start || pos + n > this.end) {
+      const want = Math.min(DIRECT_WINDOW, limit - pos);
+      let got: number;
+      try {
+        got = d.read(want, pos);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw new ReadFailure('E_IO', this.file, pos, (e as Error).message);
+        // O_DIRECT refused whatever the alignment: ordinary reads from here on
+        d.close();
+        this.direct = undefined;
+        return this.bytes(pos, n, limit);
+      }
+      if (got < want) throw new ReadFailure('E_TRUNCATED', this.file, pos + got, 'the file ended early (was it changed while being read?)');
+      this.start = pos;
+      this.end = pos + want;
+    }
+    return d.buf.subarray(pos - this.start, pos - this.start + n);
+  }
+
+  close(): void {
+    this.direct?.close();
+  }
+}
+
 export function diff(task: DiffTask): DiffParts {
   const fa = openSync(task.a, 'r');
   const fb = openSync(task.b, 'r');
+  const [ba, bb] = workBuffers();
+  const sides: PassSide[] = [];
   const work = new Int32Array(task.work);
   const found = task.found ? new Int32Array(task.found) : undefined;
   const parts: DiffParts['parts'] = [];
   try {
+    sides.push(new PassSide(fa, task.a, ba, openDirect(task.a, DIRECT_WINDOW)), new PassSide(fb, task.b, bb, openDirect(task.b, DIRECT_WINDOW)));
     for (;;) {
       // a thread that is not the lead waits while the main thread parses (three threads on two CPUs would slow
       // the parse more than this one speeds the pass), unless the lead has taken every segment
@@ -135,17 +187,18 @@ export function diff(task: DiffTask): DiffParts {
       const start = task.start + index * task.segment;
       if (start >= task.end) break;
       const end = Math.min(task.end, start + task.segment);
-      parts.push({ segment: index, ...diffRange(fa, fb, task, start, end, work, found) });
+      parts.push({ segment: index, ...diffRange(sides[0]!, sides[1]!, task, start, end, work, found) });
     }
     return { parts };
   } finally {
+    for (const side of sides) side.close();
     closeSync(fa);
     closeSync(fb);
   }
 }
 
 /** The differing ranges of [start, end) of both files. */
-function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: number, work: Int32Array, found: Int32Array | undefined): DiffResult {
+function diffRange(sa: PassSide, sb: PassSide, task: DiffTask, start: number, end: number, work: Int32Array, found: Int32Array | undefined): DiffResult {
   let ranges = new Float64Array(64);
   let n = 0;
   let differing = 0;
@@ -172,12 +225,11 @@ function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: n
       ranges[n++] = e;
     }
   };
-  const [ba, bb] = workBuffers();
   let openStart = -1;
   for (let pos = start; pos < end; pos += CHUNK) {
     const n = Math.min(CHUNK, end - pos);
-    readFull(fa, ba, n, pos, task.a);
-    readFull(fb, bb, n, pos, task.b);
+    const ba = sa.bytes(pos, n, end);
+    const bb = sb.bytes(pos, n, end);
     Atomics.add(work, 3, 1);
     if (openStart < 0 && ba.compare(bb, 0, n, 0, n) === 0) continue;
     for (let s = 0; s < n; s += 4096) {

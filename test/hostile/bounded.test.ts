@@ -2,14 +2,16 @@
  * Hostile or huge inputs end in a clean exit with a message, in bounded time and memory (peak RSS measured in
  * the child by /usr/bin/time): a nested zip member that lies about its size or holds a corrupt deflate stream
  * stops only itself in inspect as in a compare; --max-entry-seconds bounds the decoding of an input itself; an
- * xz file whose indexes declare more than --max-decoded is stopped before decoding. The big variants (1,000 MB zip members, 4 GB of
+ * xz file whose indexes declare more than --max-decoded is stopped before decoding; sparse inputs are read
+ * with O_DIRECT, so their holes cost no page-cache work. The big variants (1,000 MB zip members, 4 GB of
  * zeros in xz, 50 GB sparse files) are rows of `node bench/scaling.mjs`.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BIN } from '../helpers/cli.js';
 import { hasTool, scratch } from '../helpers/tools.js';
 import { expectClean, hasTime, measured, runCapped } from './harness.js';
 import type { Report } from '../../src/report/types.js';
@@ -150,5 +152,47 @@ describe.skipIf(!hasTool('xz') || !hasTime)('limits on an input itself', () => {
     const i = measured(['inspect', a, '--max-decoded', '16']);
     expect(i.status).toBe(2);
     expect(i.stderr).toMatch(/^reprodiff: .*d-a\.xz: xz index: its indexes declare 67108865 decoded bytes/m);
+  });
+});
+
+describe('sparse inputs', () => {
+  /** A sparse file of `mb` MiB with `data` written at each offset. */
+  function sparse(name: string, mb: number, writes: [number, Buffer][]): string {
+    const path = join(dir, name);
+    const fd = openSync(path, 'w');
+    for (const [at, data] of writes) writeSync(fd, data, 0, data.length, at);
+    closeSync(fd);
+    spawnSync('truncate', ['-s', `${mb}M`, path]);
+    return path;
+  }
+  const noise = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + seed * 17 + ((i * seed) >> 3)) & 0xff));
+
+  it('differing data in the middle of two mostly-hole files is found exactly, as cmp finds it', () => {
+    const a = sparse('sa.img', 192, [[100 << 20, noise(3 << 20, 1)], [(192 << 20) - 5, Buffer.from('tail!')]]);
+    const b = sparse('sb.img', 192, [[100 << 20, noise(3 << 20, 2)], [(192 << 20) - 5, Buffer.from('tail?')]]);
+    const cmp = spawnSync('sh', ['-c', `cmp -l '${a}' '${b}' | wc -l`], { encoding: 'utf8' });
+    const r = expectClean(runCapped([a, b, '--json', '-', '--jobs', '2']));
+    expect(r.status).toBe(1);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.bytes.differing).toBe(Number(cmp.stdout.trim()));
+    expect(report.bytes.differing).toBeGreaterThan(1 << 20);
+  });
+
+  it.skipIf(!hasTool('strace'))('a mostly-hole input is read with O_DIRECT, a file with its blocks allocated is not', () => {
+    const a = sparse('oa.img', 96, [[1 << 20, Buffer.from('a')]]);
+    const b = sparse('ob.img', 96, [[1 << 20, Buffer.from('b')]]);
+    const full = join(dir, 'full.img');
+    spawnSync('sh', ['-c', `head -c 96M /dev/zero > '${full}'`]);
+    const log = join(dir, 'sparse.strace');
+    const t = spawnSync('strace', ['-f', '-qq', '-o', log, '-e', 'trace=openat', process.execPath, BIN, a, full, '-q'], { encoding: 'utf8' });
+    expect(t.status, t.stderr).toBe(1);
+    const opens = readFileSync(log, 'utf8').split('\n');
+    expect(opens.some((l) => l.includes(`"${a}"`) && l.includes('O_DIRECT'))).toBe(true);
+    expect(opens.some((l) => l.includes(`"${full}"`) && l.includes('O_DIRECT'))).toBe(false);
+    // the same bytes as with ordinary reads: one differing byte at 1 MiB
+    const r = expectClean(runCapped([a, b, '--json', '-']));
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.bytes.differing).toBe(1);
+    expect(report.findings[0]?.spans[0]).toMatchObject({ offset: 1 << 20, length: 1 });
   });
 });
