@@ -12,6 +12,7 @@ import { Inflight, Walker } from './walk/walker.js';
 import { hashContent, WorkerPool } from './compare/pool.js';
 import { pushAll } from './util/array.js';
 import { isReprodiffError } from './errors.js';
+import { showEscapedBytes } from './util/names.js';
 
 /** One entry of the listing: its metadata as the reader decoded it, the mode in octal. */
 export interface InspectEntry extends Omit<EntryMeta, 'mode'> {
@@ -119,6 +120,14 @@ function describe(c: Container, e: Entry, path: string): InspectEntry {
   return out;
 }
 
+/** A name as a JSON string's inside (controls as `\u001b`), and a byte that is not UTF-8 as `\xNN`. */
+function quoted(s: string): string {
+  return s
+    .split(/((?<![\ud800-\udbff])[\udc80-\udcff])/)
+    .map((part, i) => (i % 2 ? showEscapedBytes(part) : JSON.stringify(part).slice(1, -1)))
+    .join('');
+}
+
 /** One line per entry, like `ls -l`: mode, uid/gid, size, mtime, path (-> target). */
 export function renderInspectText(r: InspectResult): string {
   const lines: string[] = [];
@@ -129,8 +138,8 @@ export function renderInspectText(r: InspectResult): string {
   for (const e of r.entries) {
     const mode = e.mode ?? '-';
     const owner = e.uid !== undefined ? `${e.uid}/${e.gid ?? '-'}` : '-';
-    const name = JSON.stringify(e.path).slice(1, -1);
-    lines.push(`${e.type.padEnd(8)} ${mode.padStart(6)} ${owner.padStart(9)} ${String(e.size).padStart(12)} ${e.mtime ?? '-'.padEnd(20)} ${name}${e.target !== undefined ? ` -> ${JSON.stringify(e.target).slice(1, -1)}` : ''}`);
+    const name = quoted(e.path);
+    lines.push(`${e.type.padEnd(8)} ${mode.padStart(6)} ${owner.padStart(9)} ${String(e.size).padStart(12)} ${e.mtime ?? '-'.padEnd(20)} ${name}${e.target !== undefined ? ` -> ${quoted(e.target)}` : ''}`);
   }
   for (const n of r.notes) lines.push(`note: ${n}`);
   return lines.join('\n') + '\n';
