@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { deflateRawSync } from 'node:zlib';
+import { deflateRawSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/cli.js';
 import { hasTool, scratch } from '../helpers/tools.js';
@@ -112,6 +112,28 @@ describe('a bad member inside a nested zip', () => {
       expect(listing.entries.find((e) => e.path === '/ok.txt')?.sha256).toMatch(/^[0-9a-f]{64}$/);
       expect(listing.notes.some((n) => n.startsWith('/x.zip//m.bin: not hashed:') && why.test(n))).toBe(true);
       expect(r.stdout).toMatch(/note: \/x\.zip\/\/m\.bin: not hashed/);
+    }
+  });
+});
+
+describe('nesting past the depth limit', () => {
+  it('inspect of 40 nested gzip layers and of a 40-deep chain of zips lists 8 levels and says where it stopped', () => {
+    let gz: Buffer = Buffer.from('hello\n');
+    for (let i = 0; i < 40; i++) gz = gzipSync(gz);
+    let z: Buffer = Buffer.from('hello\n');
+    for (let i = 0; i < 40; i++) z = zip('inner', z);
+    for (const [name, data, deepest] of [
+      ['deep.gz', gz, '/'],
+      ['deep.zip', z, '/inner//inner//inner//inner//inner//inner//inner//inner//inner'],
+    ] as const) {
+      const f = join(dir, name);
+      writeFileSync(f, data);
+      const out = join(dir, `${name}.json`);
+      const r = expectClean(runCapped(['inspect', f, '--json', out]));
+      expect(r.status).toBe(0);
+      const listing = JSON.parse(readFileSync(out, 'utf8')) as InspectResult;
+      expect(listing.notes).toContain(`${deepest}: nesting deeper than 8 levels is not opened (limit maxDepth; raise --max-depth)`);
+      expect(r.stdout).toMatch(/note: .*nesting deeper than 8 levels is not opened/);
     }
   });
 });
