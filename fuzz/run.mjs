@@ -7,7 +7,7 @@
  *   FUZZ_CASES        case cap (default unlimited)
  *   FUZZ_JOBS         child processes, each running one case at a time (default: number of CPUs + 1)
  *   FUZZ_TIMEOUT      per-run timeout in ms (default 20000)
- *   FUZZ_MAX_RSS      RSS bound per child in MiB (default 1536)
+ *   FUZZ_MAX_RSS      RSS bound per child in MiB (default 512)
  *   FUZZ_RECYCLE      cases per child before it is replaced by a fresh one (default 200)
  *   FUZZ_SPAWN_EVERY  every Nth case is also run through bin/reprodiff in its own process (default 50)
  *
@@ -22,9 +22,9 @@
  * temp folder named after the seed and case number, with a command line to reproduce each failure.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -33,7 +33,7 @@ const SECONDS = Number(process.env.FUZZ_SECONDS ?? 120);
 const MAX_CASES = Number(process.env.FUZZ_CASES ?? Infinity);
 const JOBS = Math.max(1, Number(process.env.FUZZ_JOBS ?? cpus().length + 1));
 const TIMEOUT = Number(process.env.FUZZ_TIMEOUT ?? 20_000);
-const MAX_RSS = Number(process.env.FUZZ_MAX_RSS ?? 1536) * 1024 * 1024;
+const MAX_RSS = Number(process.env.FUZZ_MAX_RSS ?? 512) * 1024 * 1024;
 const RECYCLE = Math.max(1, Number(process.env.FUZZ_RECYCLE ?? 200));
 const SPAWN_EVERY = Math.max(0, Number(process.env.FUZZ_SPAWN_EVERY ?? 50));
 
@@ -137,6 +137,49 @@ function build() {
   }
 }
 build();
+
+/**
+ * A release folder as a seed (format `folder`): some of the seed images above, a text file, a subfolder and a
+ * symbolic link. A case mutates one file in a copy of it with the mutators of that file's format, or removes,
+ * adds or replaces one of its files; the compare runs on the two folders and inspect on the mutated file.
+ */
+function folderSeed() {
+  const f = join(work, 'release');
+  mkdirSync(join(f, 'sub'), { recursive: true });
+  writeFileSync(join(f, 'README'), 'release notes\nbuilt 2026-11-22\n');
+  writeFileSync(join(f, 'sub/SHA256SUMS'), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  README\n');
+  for (const s of seeds.filter((x) => ['initrd.cpio.gz', 'tree.tar', 'tree.zip', 'root.sqfs', 'pkg.deb'].includes(x.name))) cpSync(s.path, join(f, s.name));
+  symlinkSync('tree.tar', join(f, 'latest.tar'));
+  seeds.push({ name: 'release/', format: 'folder', path: f });
+}
+folderSeed();
+
+/** The files of a folder: relative path -> bytes, or { link } for a symbolic link. */
+function readFolder(root) {
+  const out = new Map();
+  const walk = (d, rel) => {
+    for (const n of readdirSync(d).sort()) {
+      const p = join(d, n);
+      const r = rel ? `${rel}/${n}` : n;
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) out.set(r, { link: readlinkSync(p) });
+      else if (st.isDirectory()) walk(p, r);
+      else out.set(r, readFileSync(p));
+    }
+  };
+  walk(root, '');
+  return out;
+}
+function writeFolder(root, files) {
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  for (const [rel, v] of files) {
+    const p = join(root, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    if (Buffer.isBuffer(v)) writeFileSync(p, v);
+    else symlinkSync(v.link, p);
+  }
+}
 
 // ---------- mutations ----------
 const INTERESTING32 = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
@@ -404,6 +447,32 @@ fieldAware.ar = (r, b) => { const h = findAll(b, Buffer.from('`\n', 'latin1')).m
 const gptFat = fieldAware.gpt;
 fieldAware.gpt = (r, b) => (r() < 0.3 && b.length > 2048 * 512 + 512 ? fieldAware.fat(r, b, 2048 * 512) : gptFat(r, b));
 
+/** The format of a file in the release folder, for its field-aware mutators. */
+const formatOf = (rel) => seeds.find((x) => x.format !== 'folder' && x.name === basename(rel))?.format ?? 'text';
+
+/** A folder case: one file mutated as its format's seed would be, or one file removed, added or made a link. */
+function mutateFolder(r, original) {
+  const files = new Map(original);
+  const regular = [...files.keys()].filter((k) => Buffer.isBuffer(files.get(k)));
+  const rel = pick(r, regular);
+  const k = r();
+  if (k < 0.7) {
+    const m = mutate(r, { format: formatOf(rel) }, files.get(rel));
+    files.set(rel, m.bytes);
+    return { files, steps: [`${rel}:`, ...m.steps], inspect: rel };
+  }
+  if (k < 0.8) {
+    files.delete(rel);
+    return { files, steps: [`remove ${rel}`], inspect: regular.find((x) => x !== rel) };
+  }
+  if (k < 0.9) {
+    files.set(`sub/new-${int(r, 100)}`, Buffer.from(files.get(rel)));
+    return { files, steps: [`add a copy of ${rel}`], inspect: rel };
+  }
+  files.set(rel, { link: pick(r, ['README', '../outside', '/etc/passwd', rel]) });
+  return { files, steps: [`${rel} becomes a link`], inspect: regular.find((x) => x !== rel) };
+}
+
 function mutate(r, seed, original) {
   let b = Buffer.from(original);
   const steps = [];
@@ -603,7 +672,7 @@ const caseDir = join(work, 'cases');
 const outDir = join(work, 'out');
 mkdirSync(caseDir, { recursive: true });
 mkdirSync(outDir, { recursive: true });
-const originals = seeds.map((s) => readFileSync(s.path));
+const originals = seeds.map((s) => (s.format === 'folder' ? readFolder(s.path) : readFileSync(s.path)));
 const perFormat = {};
 const exits = {};
 const failures = [];
@@ -620,23 +689,32 @@ function makeCase(n) {
   const r = caseRng(n);
   const si = int(r, seeds.length);
   const seed = seeds[si];
+  if (seed.format === 'folder') return { si, seed, ...mutateFolder(r, originals[si]) };
   const { bytes, steps } = mutate(r, seed, originals[si]);
   return { si, seed, bytes, steps };
 }
 
-function cliArgs(mode, seed, file, out) {
-  return mode === 'inspect' ? ['inspect', file, '--json', out] : [seed.path, file, '--json', out, '--jobs', '1'];
+/** Writes a case's mutant at `path`: a file, or a folder. */
+function writeCase(c, path) {
+  if (c.files) writeFolder(path, c.files);
+  else writeFileSync(path, c.bytes);
+}
+
+function cliArgs(mode, c, file, out) {
+  if (mode === 'inspect') return ['inspect', c.files ? join(file, c.inspect ?? 'README') : file, '--json', out];
+  return [c.seed.path, file, '--json', out, '--jobs', '1'];
 }
 
 function fail(n, mode, why, stderr, c = makeCase(n)) {
-  const { si, seed, bytes, steps } = c;
+  const { si, seed, steps } = c;
   mkdirSync(failDir, { recursive: true });
   const keep = join(failDir, `seed-${SEED.toString(16)}-case-${n}-${mode.split(' ')[0]}-${basename(seed.path)}`);
-  writeFileSync(keep, bytes);
+  writeCase(c, keep);
   const orig = join(failDir, `original-${basename(seed.path)}`);
-  if (!existsSync(orig)) writeFileSync(orig, originals[si]);
+  if (!existsSync(orig)) writeCase(c.files ? { files: originals[si] } : { bytes: originals[si] }, orig);
   // the same arguments as the run: with the report in a file, the CLI also renders its text output to stdout
-  const repro = `node bin/reprodiff ${mode.startsWith('inspect') ? `inspect ${keep}` : `${orig} ${keep}`} --json /dev/null${mode.startsWith('compare') ? ' --jobs 1' : ''}`;
+  const inspected = c.files ? join(keep, c.inspect ?? 'README') : keep;
+  const repro = `node bin/reprodiff ${mode.startsWith('inspect') ? `inspect ${inspected}` : `${orig} ${keep}`} --json /dev/null${mode.startsWith('compare') ? ' --jobs 1' : ''}`;
   const f = { n, mode, format: seed.format, seed: seed.name, steps, why, keep, repro, stderr: (stderr ?? '').slice(0, 4000) };
   failures.push(f);
   console.log(`FAIL case ${n} (${seed.name}, ${mode}, ${steps.join('+')}): ${why}\n  input: ${keep}\n  repro: ${repro}`);
@@ -650,15 +728,15 @@ function stray(run, text) {
 
 async function oneCase(lane, n) {
   const c = makeCase(n);
-  const { seed, bytes } = c;
+  const { seed } = c;
   const file = join(caseDir, `case-${n}-${basename(seed.path)}`);
-  writeFileSync(file, bytes);
+  writeCase(c, file);
   perFormat[seed.format] = (perFormat[seed.format] ?? 0) + 1;
   let failed = false;
   for (const mode of ['inspect', 'compare']) {
     const out = join(outDir, `lane-${lane.i}-${mode}.json`);
     rmSync(out, { force: true });
-    const res = await lane.run(n, mode, cliArgs(mode, seed, file, out));
+    const res = await lane.run(n, mode, cliArgs(mode, c, file, out));
     inProcessRuns++;
     exits[exitKey(res)] = (exits[exitKey(res)] ?? 0) + 1;
     const why = verdict(res);
@@ -671,7 +749,7 @@ async function oneCase(lane, n) {
       // the same run through bin/reprodiff in its own process: it must pass the same checks and agree
       const out2 = join(outDir, `lane-${lane.i}-${mode}-bin.json`);
       rmSync(out2, { force: true });
-      const res2 = await runCli(cliArgs(mode, seed, file, out2));
+      const res2 = await runCli(cliArgs(mode, c, file, out2));
       spawnedRuns++;
       exits[exitKey(res2)] = (exits[exitKey(res2)] ?? 0) + 1;
       const read = (p) => (existsSync(p) ? readFileSync(p, 'utf8') : null);
@@ -685,7 +763,7 @@ async function oneCase(lane, n) {
       }
     }
   }
-  rmSync(file, { force: true });
+  rmSync(file, { recursive: true, force: true });
   lane.cases++;
   // a fresh child after a failure, so one case's leftovers cannot decide the next; and every RECYCLE cases
   if (failed || lane.cases >= RECYCLE) lane.stop();

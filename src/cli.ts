@@ -19,6 +19,7 @@ import { compareBaseline, parseBaseline, renderBaseline } from './report/baselin
 import { applyAccept, parseAccept } from './report/accept.js';
 import { exitStatus } from './report/common.js';
 import { withFixes } from './report/fixes.js';
+import { jsonNames } from './report/escape.js';
 import type { Report } from './report/types.js';
 import { toolVersion } from './version.js';
 import { DEFAULT_LIMITS, Deadline, type Limits } from './limits.js';
@@ -266,7 +267,7 @@ async function runInspect(image: string, o: { json?: string; jobs?: number; hash
   const { inspectImage, renderInspectText } = await import('./inspect.js');
   const r = await inspectImage(image, { jobs: o.jobs, hash: o.hash, limits: limitsFrom(o) });
   checkUnchanged(stamp);
-  if (json) writeReport(json, `${JSON.stringify(r, null, 2)}\n`);
+  if (json) writeReport(json, `${JSON.stringify(r, jsonNames, 2)}\n`);
   if (o.json !== '-') writeStdout(renderInspectText(r));
   return 0;
 }

@@ -11,6 +11,8 @@ import { noViewsError, openViews } from './walk/open.js';
 import { Inflight, Walker } from './walk/walker.js';
 import { hashContent, WorkerPool } from './compare/pool.js';
 import { pushAll } from './util/array.js';
+import { isReprodiffError } from './errors.js';
+import { showEscapedBytes } from './util/names.js';
 
 /** One entry of the listing: its metadata as the reader decoded it, the mode in octal. */
 export interface InspectEntry extends Omit<EntryMeta, 'mode'> {
@@ -23,6 +25,8 @@ export interface InspectEntry extends Omit<EntryMeta, 'mode'> {
   extents: Span[];
   sha256?: string;
   opaque?: string;
+  /** why the content could not be read to hash it (a corrupt member, a size its headers lie about, a limit) */
+  unreadable?: string;
 }
 
 /** The metadata listed after the mode, in this order. */
@@ -55,7 +59,7 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
   // hashes run in the pool, a bounded number at a time
   const hashes = new Inflight();
   try {
-    const top = await openViews(root, ctx);
+    const top = await openViews(root, { ...ctx, timeLimited: true });
     if (!top.views.length) throw noViewsError(root, top);
     for (const f of top.failures) result.notes.push(`not opened as ${f.format}: ${f.error.describe()}`);
 
@@ -75,7 +79,15 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
         result.entries.push(item);
         if (opts.hash !== false && e.type === 'file' && !e.opaque) {
           // the spans describe() found are the ones to hash
-          return hashes.add(hashContent(pool, root.path, e.contentSource ?? c.source, e.extents, item.extents).then((h) => void (item.sha256 = h)));
+          // a content that cannot be read (a corrupt member, a limit) stops only its own hash, as in a compare
+          const hashing = hashContent(pool, root.path, e.contentSource ?? c.source, e.extents, item.extents).then(
+            (h) => void (item.sha256 = h),
+            (err: unknown) => {
+              if (!isReprodiffError(err)) throw err;
+              item.unreadable = err.describe();
+            },
+          );
+          return hashes.add(hashing);
         }
         return undefined;
       },
@@ -84,6 +96,10 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
       },
     });
     await hashes.settled();
+    // a temporary folder that failed is no verdict on a content: the run stops on it
+    temp.check();
+    // in listing order, whichever hash ended first
+    for (const e of result.entries) if (e.unreadable !== undefined) result.notes.push(`${e.path}: not hashed: ${e.unreadable}`);
     return result;
   } finally {
     await pool.close();
@@ -104,6 +120,14 @@ function describe(c: Container, e: Entry, path: string): InspectEntry {
   return out;
 }
 
+/** A name as a JSON string's inside (controls as `\u001b`), and a byte that is not UTF-8 as `\xNN`. */
+function quoted(s: string): string {
+  return s
+    .split(/((?<![\ud800-\udbff])[\udc80-\udcff])/)
+    .map((part, i) => (i % 2 ? showEscapedBytes(part) : JSON.stringify(part).slice(1, -1)))
+    .join('');
+}
+
 /** One line per entry, like `ls -l`: mode, uid/gid, size, mtime, path (-> target). */
 export function renderInspectText(r: InspectResult): string {
   const lines: string[] = [];
@@ -114,8 +138,8 @@ export function renderInspectText(r: InspectResult): string {
   for (const e of r.entries) {
     const mode = e.mode ?? '-';
     const owner = e.uid !== undefined ? `${e.uid}/${e.gid ?? '-'}` : '-';
-    const name = JSON.stringify(e.path).slice(1, -1);
-    lines.push(`${e.type.padEnd(8)} ${mode.padStart(6)} ${owner.padStart(9)} ${String(e.size).padStart(12)} ${e.mtime ?? '-'.padEnd(20)} ${name}${e.target !== undefined ? ` -> ${JSON.stringify(e.target).slice(1, -1)}` : ''}`);
+    const name = quoted(e.path);
+    lines.push(`${e.type.padEnd(8)} ${mode.padStart(6)} ${owner.padStart(9)} ${String(e.size).padStart(12)} ${e.mtime ?? '-'.padEnd(20)} ${name}${e.target !== undefined ? ` -> ${quoted(e.target)}` : ''}`);
   }
   for (const n of r.notes) lines.push(`note: ${n}`);
   return lines.join('\n') + '\n';

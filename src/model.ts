@@ -184,7 +184,7 @@ export interface Container {
 
 export interface OpenContext {
   limits: Limits;
-  /** opening the content of an entry (not an input): limits.maxEntrySeconds applies */
+  /** opening under limits.maxEntrySeconds (the content of an entry, and each input itself) */
   timeLimited?: boolean;
   /** where decoded streams over limits.memoryDecodedBytes go; closed when the run ends */
   temp?: TempFiles;

@@ -7,17 +7,16 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { ErrorCode } from '../src/errors.js';
 import type { Limits } from '../src/limits.js';
+import { openDirect, type DirectReader } from '../src/io/sparse.js';
 
 const CHUNK = 64 * 1024;
 
-/** One pair of read buffers per worker thread, reused by every task it runs; each also seen as 32-bit words. */
+/** One pair of read buffers per worker thread, reused by every task it runs. */
 let buffers: [Buffer, Buffer] | undefined;
-let words: [Uint32Array, Uint32Array] | undefined;
 function workBuffers(): [Buffer, Buffer] {
   if (!buffers) {
     const [a, b] = [new ArrayBuffer(CHUNK), new ArrayBuffer(CHUNK)];
     buffers = [Buffer.from(a), Buffer.from(b)];
-    words = [new Uint32Array(a), new Uint32Array(b)];
   }
   return buffers;
 }
@@ -160,13 +159,64 @@ export function hash(task: HashTask): string {
  * segment merges new ranges into its last one (the list stays bounded: at most one more range per segment)
  * while `differing` still counts every differing byte.
  */
+/** bytes a side that is mostly holes reads at once with O_DIRECT (a multiple of CHUNK) */
+const DIRECT_WINDOW = 1024 * 1024;
+
+/**
+ * One file of the pass: ordinary reads into the thread's buffer, or, for a file mostly holes (src/io/sparse.ts),
+ * O_DIRECT reads of DIRECT_WINDOW bytes at a time, which cost a hole nothing but the zeroing of the buffer.
+ */
+class PassSide {
+  private start = 0;
+  private end = 0;
+  constructor(
+    private readonly fd: number,
+    private readonly file: string,
+    private readonly buf: Buffer,
+    private direct: DirectReader | undefined,
+  ) {}
+
+  /** `n` bytes (at most CHUNK) at `pos`, a multiple of CHUNK, reading no further than `limit` (rounded up) ahead. */
+  bytes(pos: number, n: number, limit: number): Buffer {
+    const d = this.direct;
+    if (!d) {
+      readFull(this.fd, this.buf, n, pos, this.file);
+      return this.buf;
+    }
+    if (pos < this.start || pos + n > this.end) {
+      const want = Math.min(DIRECT_WINDOW, limit - pos);
+      let got: number;
+      try {
+        got = d.read(want, pos);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw new ReadFailure('E_IO', this.file, pos, (e as Error).message);
+        // O_DIRECT refused whatever the alignment: ordinary reads from here on
+        d.close();
+        this.direct = undefined;
+        return this.bytes(pos, n, limit);
+      }
+      if (got < want) throw new ReadFailure('E_TRUNCATED', this.file, pos + got, 'the file ended early (was it changed while being read?)');
+      this.start = pos;
+      this.end = pos + want;
+    }
+    return d.buf.subarray(pos - this.start, pos - this.start + n);
+  }
+
+  close(): void {
+    this.direct?.close();
+  }
+}
+
 export function diff(task: DiffTask): DiffParts {
   const fa = openSync(task.a, 'r');
   const fb = openSync(task.b, 'r');
+  const [ba, bb] = workBuffers();
+  const sides: PassSide[] = [];
   const work = new Int32Array(task.work);
   const found = task.found ? new Int32Array(task.found) : undefined;
   const parts: DiffParts['parts'] = [];
   try {
+    sides.push(new PassSide(fa, task.a, ba, openDirect(task.a, DIRECT_WINDOW)), new PassSide(fb, task.b, bb, openDirect(task.b, DIRECT_WINDOW)));
     for (;;) {
       // a thread that is not the lead waits while the main thread parses (three threads on two CPUs would slow
       // the parse more than this one speeds the pass), unless the lead has taken every segment
@@ -177,17 +227,18 @@ export function diff(task: DiffTask): DiffParts {
       const start = task.start + index * task.segment;
       if (start >= task.end) break;
       const end = Math.min(task.end, start + task.segment);
-      parts.push({ segment: index, ...diffRange(fa, fb, task, start, end, work, found) });
+      parts.push({ segment: index, ...diffRange(sides[0]!, sides[1]!, task, start, end, work, found) });
     }
     return { parts };
   } finally {
+    for (const side of sides) side.close();
     closeSync(fa);
     closeSync(fb);
   }
 }
 
 /** The differing ranges of [start, end) of both files. */
-function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: number, work: Int32Array, found: Int32Array | undefined): DiffResult {
+function diffRange(sa: PassSide, sb: PassSide, task: DiffTask, start: number, end: number, work: Int32Array, found: Int32Array | undefined): DiffResult {
   let ranges = new Float64Array(64);
   let n = 0;
   let differing = 0;
@@ -214,11 +265,9 @@ function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: n
       ranges[n++] = e;
     }
   };
-  const [ba, bb] = workBuffers();
-  const [wa, wb] = words!;
   let openStart = -1;
   /** bytes [from, to) of the buffers (at `pos` in the files), one at a time */
-  const bytes = (pos: number, from: number, to: number): void => {
+  const bytes = (ba: Uint8Array, bb: Uint8Array, pos: number, from: number, to: number): void => {
     for (let j = from; j < to; j++) {
       const differs = ba[j] !== bb[j];
       if (differs && openStart < 0) openStart = pos + j;
@@ -230,13 +279,21 @@ function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: n
   };
   for (let pos = start; pos < end; pos += CHUNK) {
     const n = Math.min(CHUNK, end - pos);
-    readFull(fa, ba, n, pos, task.a);
-    readFull(fb, bb, n, pos, task.b);
+    const ba = sa.bytes(pos, n, end);
+    const bb = sb.bytes(pos, n, end);
     Atomics.add(work, 3, 1);
     if (openStart < 0 && ba.compare(bb, 0, n, 0, n) === 0) continue;
+    // the same bytes as 32-bit words, where both lie on a word boundary (a read buffer, or the O_DIRECT window)
+    const aligned = ((ba.byteOffset | bb.byteOffset) & 3) === 0;
+    const wa = aligned ? new Uint32Array(ba.buffer, ba.byteOffset, n >> 2) : undefined;
+    const wb = aligned ? new Uint32Array(bb.buffer, bb.byteOffset, n >> 2) : undefined;
     for (let s = 0; s < n; s += 4096) {
       const m = Math.min(4096, n - s);
       if (openStart < 0 && ba.compare(bb, s, s + m, s, s + m) === 0) continue;
+      if (!wa || !wb) {
+        bytes(ba, bb, pos, s, s + m);
+        continue;
+      }
       // a word at a time: a word with no differing byte, while no range is open, or with no equal byte, while
       // one is, changes nothing (moved data differs in all but about one byte in 256); only the others are
       // looked at byte by byte
@@ -245,9 +302,9 @@ function diffRange(fa: number, fb: number, task: DiffTask, start: number, end: n
       for (let w = s >> 2; i < whole; w++, i += 4) {
         const x = (wa[w]! ^ wb[w]!) | 0;
         if (openStart < 0 ? x === 0 : ((x - 0x01010101) & ~x & 0x80808080) === 0) continue;
-        bytes(pos, i, i + 4);
+        bytes(ba, bb, pos, i, i + 4);
       }
-      bytes(pos, i, s + m);
+      bytes(ba, bb, pos, i, s + m);
     }
   }
   if (openStart >= 0) close(openStart, end);

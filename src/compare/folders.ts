@@ -30,6 +30,7 @@ import type { ExcludedEntry } from '../report/types.js';
 import { compareFiles } from './run.js';
 import type { CompareProgress } from './types.js';
 import { presentValue } from './values.js';
+import { decodeName, hasEscapedBytes, showEscapedBytes } from '../util/names.js';
 
 /** folders nested inside each other below an input folder */
 const MAX_FOLDER_DEPTH = 64;
@@ -47,12 +48,16 @@ function listFolder(root: string, maxEntries: number): Map<string, Item> {
   const out = new Map<string, Item>();
   const walk = (dir: string, rel: string, depth: number): void => {
     if (depth > MAX_FOLDER_DEPTH) throw new ReprodiffError('E_LIMIT', `folders nested deeper than ${MAX_FOLDER_DEPTH} levels`, { file: dir });
-    let names: string[];
+    let raw: Buffer[];
     try {
-      names = readdirSync(dir);
+      raw = readdirSync(dir, { encoding: 'buffer' });
     } catch (e) {
       throw new ReprodiffError('E_IO', ioMessage(e), { file: dir });
     }
+    const names = raw.map((b) => decodeName(b));
+    // a name that is not UTF-8 has no string path to open it by here (files are opened by string paths)
+    const bad = names.find(hasEscapedBytes);
+    if (bad !== undefined) throw new ReprodiffError('E_UNSUPPORTED', `a name that is not valid UTF-8 (${showEscapedBytes(bad)}): folder compares take UTF-8 names only`, { file: dir });
     names.sort();
     for (const name of names) {
       const path = join(dir, name);

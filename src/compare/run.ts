@@ -84,7 +84,9 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
           const { openViews } = await (program ??= loadProgram());
           control.holdBack();
           try {
-            const both = await Promise.all([openViews(rootA, ctx), openViews(rootB, ctx)]);
+            // the inputs are opened under --max-entry-seconds too: a huge stream at the top is no freer than one inside
+            const top = { ...ctx, timeLimited: true };
+            const both = await Promise.all([openViews(rootA, top), openViews(rootB, top)]);
             trace('both inputs parsed');
             return both;
           } finally {

@@ -5,9 +5,9 @@
 import { ReprodiffError } from '../errors.js';
 import type { Span } from '../model.js';
 import type { ByteSource } from './source.js';
+import { decodeName } from '../util/names.js';
 
 const latin1 = new TextDecoder('latin1');
-const utf8 = new TextDecoder('utf-8', { fatal: false });
 const utf16be = new TextDecoder('utf-16be', { fatal: false });
 const utf16le = new TextDecoder('utf-16le', { fatal: false });
 
@@ -115,8 +115,9 @@ export class Bytes {
     const s = latin1.decode(this.bytes(off, len));
     return trim ? s.replace(/[ \0]+$/, '') : s;
   }
+  /** UTF-8, losslessly: a byte outside a valid sequence is kept as U+DC00 + byte (util/names.ts) */
   utf8(off: number, len: number): string {
-    return utf8.decode(this.bytes(off, len));
+    return decodeName(this.bytes(off, len));
   }
   utf16be(off: number, len: number): string {
     return utf16be.decode(this.bytes(off, len & ~1));

@@ -400,7 +400,7 @@ export async function lintImage(path: string, opts: LintOptions = {}): Promise<R
   const root = new FileSource(path);
   const l = new Linter(opts.sourceDateEpoch, opts.onPlace);
   try {
-    const top = await openViews(root, ctx);
+    const top = await openViews(root, { ...ctx, timeLimited: true });
     if (!top.views.length) throw noViewsError(root, top);
     for (const f of top.failures) l.notes.push(`not opened as ${f.format}: ${f.error.describe()}`);
     l.xorriso = top.views.some((v) => /xorriso|libisofs|grub/i.test(v.producer ?? '') || v.fields.some((f) => f.name === 'pvd.preparer_id' && /xorriso/i.test(String(f.value))));

@@ -6,7 +6,7 @@
 import { ReprodiffError } from '../errors.js';
 import type { Finding, Report } from './types.js';
 import { clip, fieldText, isAccepted, num, plural, shownValue } from './common.js';
-import { mdCode, mdText, visible } from './escape.js';
+import { jsonNames, mdCode, mdText, visible } from './escape.js';
 
 export interface BaselineResult {
   /** root findings of this report whose key the baseline does not have (as often as it has them) */
@@ -21,7 +21,8 @@ export interface BaselineResult {
 
 /** The key two runs share for "the same difference": format, path, field and kind. */
 export function baselineKey(f: Finding): string {
-  return JSON.stringify([f.format, f.path, f.field, f.kind]);
+  // in the display form a saved report has (a byte that is not UTF-8 as \xNN), so both sides key alike
+  return JSON.stringify([f.format, f.path, f.field, f.kind], jsonNames);
 }
 
 export function compareBaseline(report: Report, baseline: Report): BaselineResult {

@@ -1,10 +1,17 @@
 /**
  * Escaping for every output the reports write. Strings that come from images (paths, decoded values,
  * details) are data: they must never become markup, terminal control sequences or broken XML.
+ *
+ * Names are bytes (src/util/names.ts): a byte that is not valid UTF-8 is held as U+DC00 + byte, and every
+ * presenter shows it as `\xNN`; the JSON report writes that form and the exact bytes beside it (jsonNames).
  */
+import { encodeName, escapedByte, hasEscapedBytes, showEscapedBytes } from '../util/names.js';
+import { toHex } from '../io/bytes.js';
 
-/** Replaces one control character by a visible escape: `\n`, `\t`, `\x1b`, `\u0085`. */
+/** Replaces one control character by a visible escape: `\n`, `\t`, `\x1b`, `\u0085`; an escaped byte as `\xff`. */
 function visibleControl(ch: string): string {
+  const c0 = ch.charCodeAt(0);
+  if (c0 >= 0xdc80 && c0 <= 0xdcff) return `\\x${escapedByte(ch).toString(16).padStart(2, '0')}`;
   switch (ch) {
     case '\n':
       return '\\n';
@@ -19,10 +26,13 @@ function visibleControl(ch: string): string {
   }
 }
 
-/** C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides that reorder text. */
-const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/**
+ * C0 controls, DEL, C1 controls, the Unicode line/paragraph separators and bidi overrides that reorder text,
+ * and bytes of a name that are not valid UTF-8 (lone U+DC80-U+DCFF).
+ */
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|(?<![\ud800-\udbff])[\udc80-\udcff]/g;
 /** The same, but keeping newline and tab (for multi-line blocks such as text diffs). */
-const CONTROL_KEEP_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const CONTROL_KEEP_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|(?<![\ud800-\udbff])[\udc80-\udcff]/g;
 
 /** One-line text safe for a terminal: every control character (ESC, CR, newline, ...) made visible. */
 export function visible(s: string): string {
@@ -144,5 +154,33 @@ export function mdFenced(text: string, info = ''): string {
  * `</script>` nor `<!--` can end or change the element, and U+2028/U+2029 escaped for old parsers.
  */
 export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value, jsonNames).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Members whose value may be a name from an image: `path`, the decoded values `a` and `b`, a link `target`. */
+const NAME_MEMBERS = new Set(['path', 'a', 'b', 'target']);
+
+/**
+ * A JSON.stringify replacer that keeps the output valid UTF-8 when names hold bytes that are not (lone
+ * surrogates, see src/util/names.ts): such a string is written in its display form, each of those bytes as
+ * `\xNN` (control characters stay as JSON writes them), and a member `path`, `a`, `b` or `target` holding one
+ * gets a sibling `pathBytes` (`aBytes`, ...) right after it with the exact bytes in hex. A name that is valid
+ * UTF-8 is written as before, with no sibling.
+ */
+export function jsonNames(this: unknown, key: string, value: unknown): unknown {
+  if (typeof value === 'string') return hasEscapedBytes(value) ? showEscapedBytes(value) : value;
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) return value;
+  const o = value as Record<string, unknown>;
+  let escaped = false;
+  for (const k of NAME_MEMBERS) {
+    const v = o[k];
+    if (typeof v === 'string' && hasEscapedBytes(v)) escaped = true;
+  }
+  if (!escaped) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    out[k] = v;
+    if (NAME_MEMBERS.has(k) && typeof v === 'string' && hasEscapedBytes(v)) out[`${k}Bytes`] = toHex(encodeName(v));
+  }
+  return out;
 }

@@ -1,9 +1,10 @@
 /** The JSON report: stable key order and two-space indentation, so the same inputs give the same bytes. */
 import type { Finding, Report } from './types.js';
 import { ReprodiffError } from '../errors.js';
+import { jsonNames } from './escape.js';
 
 export function renderJson(report: Report): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+  return `${JSON.stringify(report, jsonNames, 2)}\n`;
 }
 
 /**
@@ -59,7 +60,7 @@ export function renderJsonWithin(report: Report, maxBytes: number): SizedJson {
     let over = utf8(text) - maxBytes;
     // A finding in the list takes its JSON indented by four spaces, plus `,\n`.
     const size = (f: Finding): number => {
-      const s = JSON.stringify(f, null, 2);
+      const s = JSON.stringify(f, jsonNames, 2);
       return utf8(s) + 4 * (s.split('\n').length) + 2;
     };
     const keep = new Set(findings);

@@ -1,5 +1,6 @@
 /** Shared checks for crafted hostile inputs: run the built CLI and demand a clean outcome. */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { expect } from 'vitest';
 import { BIN } from '../helpers/cli.js';
 
@@ -41,4 +42,33 @@ export function expectClean(r: Outcome, boundMs = 30_000): Outcome {
     expect(lines[0]!.length).toBeGreaterThan('reprodiff: '.length + 5);
   }
   return r;
+}
+
+const TIME = '/usr/bin/time';
+/** Whether /usr/bin/time (GNU time, with -v) is there to measure a child's peak RSS. */
+export const hasTime = existsSync(TIME);
+
+export interface Measured {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** the child's peak RSS, as /usr/bin/time -v reports it */
+  rssMb: number;
+  /** wall time of the child in ms */
+  ms: number;
+}
+
+/** Runs the built CLI under /usr/bin/time -v (and optionally a prefix such as prlimit) and reads its peak RSS. */
+export function measured(args: string[], prefix: string[] = [], timeoutMs = 120_000): Measured {
+  const cmd = [...prefix, TIME, '-v', process.execPath, BIN, ...args];
+  const t0 = Date.now();
+  const r = spawnSync(cmd[0]!, cmd.slice(1), {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', REPRODIFF_DEBUG: '' },
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+  });
+  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr ?? '');
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', rssMb: m ? Number(m[1]) / 1024 : Infinity, ms: Date.now() - t0 };
 }

@@ -5,10 +5,9 @@
  * power of two, held in memory at once).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN } from '../helpers/cli.js';
+import { hasTime, measured, type Measured } from './harness.js';
 import { hasTool, scratch } from '../helpers/tools.js';
 import { allocationToLimit } from '../../src/codec/inflate.js';
 import { ReprodiffError } from '../../src/errors.js';
@@ -17,32 +16,9 @@ import type { Report } from '../../src/report/types.js';
 const { dir, cleanup } = scratch('reprodiff-hostile-mem-');
 afterAll(() => cleanup());
 
-const TIME = '/usr/bin/time';
-const hasTime = existsSync(TIME);
 /** MiB of zeros in each stream, and the peak RSS allowed for a compare of two (node itself takes 60-90 MB) */
 const MB = 160;
 const BOUND_MB = 200;
-
-interface Measured {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  rssMb: number;
-}
-
-/** Runs the built CLI under /usr/bin/time -v (and optionally prlimit) and reads its peak RSS. */
-function measured(args: string[], prefix: string[] = []): Measured {
-  const cmd = [...prefix, TIME, '-v', process.execPath, BIN, ...args];
-  const r = spawnSync(cmd[0]!, cmd.slice(1), {
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', REPRODIFF_DEBUG: '' },
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: 120_000,
-    killSignal: 'SIGKILL',
-  });
-  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr ?? '');
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', rssMb: m ? Number(m[1]) / 1024 : Infinity };
-}
 
 /** `MB` MiB of zeros, then `tail`, through `compress` (a shell pipeline reading stdin) into `file`. */
 function zeros(file: string, tail: string, compress: string): string {

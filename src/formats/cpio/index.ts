@@ -12,6 +12,7 @@ import type { Container, Entry, Field, Format, OpenContext, Region } from '../..
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
 import { typeFromMode } from '../../util/mode.js';
+import { decodeName } from '../../util/names.js';
 
 export const CPIO_HINTS = {
   ino: 'cpio records the build tree\'s inode numbers: use `cpio --reproducible` (GNU cpio 2.13+) or a packer that renumbers (dracut, mkinitramfs with SOURCE_DATE_EPOCH, `bsdcpio` via sorted lists)',
@@ -313,7 +314,7 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
     };
     if (type === 'symlink') {
       checkCap(h.filesize, MAX_NAME, 'cpio symlink target size', src.name, dataOff);
-      entry.meta.target = new TextDecoder().decode(src.read(dataOff, h.filesize, 'cpio symlink target'));
+      entry.meta.target = decodeName(src.read(dataOff, h.filesize, 'cpio symlink target'));
     }
     entries.push(entry);
     off = next;

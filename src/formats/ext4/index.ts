@@ -35,6 +35,7 @@ import {
 } from './inode.js';
 import { SparseSource } from './source.js';
 import { COMPAT_HAS_JOURNAL, INCOMPAT_JOURNAL_DEV, MAGIC, readSuper, SUPER_OFFSET, SUPER_SIZE } from './super.js';
+import { decodeName } from '../../util/names.js';
 
 export { SparseSource } from './source.js';
 export { crc32c } from './crc32c.js';
@@ -350,7 +351,7 @@ class Ext4Reader {
         parts.push(fs.src.read(p.offset, len, 'ext4 inline symlink'));
         left -= len;
       }
-      return new TextDecoder().decode(Buffer.concat(parts));
+      return decodeName(Buffer.concat(parts));
     }
     const map = mapBlocks(fs, n, path, false);
     const first = map.runs[0];

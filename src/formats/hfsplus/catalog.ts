@@ -11,6 +11,7 @@ import { LazyMeta } from '../../util/lazy-meta.js';
 import type { BTree, NodeRecord } from './btree.js';
 import { forkFields, hfsDate, readFork } from './header.js';
 import { DATA_FORK, forkBytes, RESOURCE_FORK, type Volume } from './volume.js';
+import { decodeName } from '../../util/names.js';
 
 const FOLDER_RECORD = 1;
 const FILE_RECORD = 2;
@@ -379,5 +380,5 @@ function readTarget(v: Volume, extents: { offset: number; length: number }[]): s
     all.set(p, at);
     at += p.length;
   }
-  return new TextDecoder('utf-8', { fatal: false }).decode(all);
+  return decodeName(all);
 }

@@ -7,6 +7,8 @@ import type { Container, Field, Format, OpenContext, Region } from '../../model.
 import { field } from '../../model.js';
 import { CHECK_NAMES, parseXz, XZ_MAGIC } from '../../codec/xz.js';
 import { DecodedSink } from '../../io/spill.js';
+import { ReprodiffError } from '../../errors.js';
+import { declaredXzSize } from './declared.js';
 import { checkCompressed, contentEntry, layerError, SourceFields, streamId } from '../../util/layer.js';
 
 const FILTER_NAMES: Record<number, string> = { 0x21: 'lzma2', 0x04: 'x86', 0x03: 'delta', 0x05: 'powerpc', 0x06: 'ia64', 0x07: 'arm', 0x08: 'armthumb', 0x09: 'sparc', 0x0a: 'arm64' };
@@ -27,6 +29,11 @@ export const xzFormat: Format = {
 
 export function openXz(src: ByteSource, ctx: OpenContext): Container {
   checkCompressed(src, ctx.limits.maxDecodedBytes, 'xz');
+  // a file whose indexes declare more than the limit is stopped before decoding up to it
+  const declared = declaredXzSize(src);
+  if (declared > ctx.limits.maxDecodedBytes) {
+    throw new ReprodiffError('E_LIMIT', `its indexes declare ${declared} decoded bytes, over the limit of ${ctx.limits.maxDecodedBytes} (limit maxDecoded; raise --max-decoded)`, { file: src.name, structure: 'xz index' });
+  }
   // the compressed stream is read a window at a time, and the decoded bytes go to memory or, past
   // limits.memoryDecodedBytes, to a temporary file as they are decoded
   const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp);

@@ -16,6 +16,7 @@ import { RegionList } from '../../util/regions.js';
 import { dosDateTime } from '../../util/time.js';
 import { ZIP_TIME_HINT, extraFields, type Zip64Values } from './extra.js';
 import { InflateSource, SourceReader } from './reader.js';
+import { decodeName } from '../../util/names.js';
 
 export { InflateSource } from './reader.js';
 
@@ -452,7 +453,7 @@ class ZipReader {
       // Info-ZIP stores a symlink's target as the member's content; it stays the entry's content as well
       entry.size = cd.uncompressedSize;
       const ext = entry.extents[0];
-      if (ext && ext.length <= 4096) entry.meta.target = new TextDecoder().decode((entry.contentSource ?? src).read(ext.offset, ext.length, 'zip symlink target'));
+      if (ext && ext.length <= 4096) entry.meta.target = decodeName((entry.contentSource ?? src).read(ext.offset, ext.length, 'zip symlink target'));
     }
     this.ranges.push([at, end, path]);
     this.entries.push(entry);
