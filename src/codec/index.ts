@@ -15,7 +15,8 @@ import { ReprodiffError } from '../errors.js';
 import { BufferSource } from '../io/source.js';
 import { allocationToLimit, isAllocationFailure } from './inflate.js';
 import { parseLz4, decodeLz4Block, LZ4_FRAME_MAGIC, LZ4_LEGACY_MAGIC } from './lz4.js';
-import { codecError, decodeLzmaAlone, OutBuf } from './lzma.js';
+import { codecError, OutBuf } from './lzma.js';
+import { decodeLzmaAlone } from './lzma-decoder.js';
 import { parseXz } from './xz.js';
 import { parseZstd } from './zstd.js';
 

@@ -6,7 +6,10 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { zeroRun, type ByteSource } from '../io/source.js';
-import { BcjX86, Collect, CodecError, decodeLzma2, LzmaDecoder, lzma2DictSize, OutBuf, type ByteSink } from './lzma.js';
+import { BcjX86 } from './bcj.js';
+import { Crc64 } from './crc64.js';
+import { Collect, CodecError, type ByteSink } from './lzma.js';
+import { decodeLzma2, LzDict, LzmaDecoder, lzma2DictSize } from './lzma-decoder.js';
 import { InputWindow } from './window.js';
 
 export const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
@@ -48,57 +51,6 @@ export interface XzStream {
   /** zero bytes after the footer */
   paddingSize: number;
   end: number;
-}
-
-const CRC64_TABLE = (() => {
-  const poly = 0xc96c5795d7870f42n;
-  const t = new Array<bigint>(256);
-  for (let i = 0; i < 256; i++) {
-    let c = BigInt(i);
-    for (let k = 0; k < 8; k++) c = c & 1n ? (c >> 1n) ^ poly : c >> 1n;
-    t[i] = c;
-  }
-  // split into two 32-bit halves for speed
-  const lo = new Uint32Array(256);
-  const hi = new Uint32Array(256);
-  t.forEach((v, i) => {
-    lo[i] = Number(v & 0xffffffffn);
-    hi[i] = Number(v >> 32n);
-  });
-  return { lo, hi };
-})();
-
-/** CRC-64 (ECMA-182, as xz uses it), fed piece by piece. */
-class Crc64 {
-  private lo = 0xffffffff;
-  private hi = 0xffffffff;
-  update(data: Uint8Array): void {
-    let lo = this.lo;
-    let hi = this.hi;
-    const { lo: tlo, hi: thi } = CRC64_TABLE;
-    for (let i = 0; i < data.length; i++) {
-      const idx = (lo ^ (data[i] as number)) & 0xff;
-      const nlo = ((lo >>> 8) | (hi << 24)) >>> 0;
-      const nhi = hi >>> 8;
-      lo = ((tlo[idx] as number) ^ nlo) >>> 0;
-      hi = ((thi[idx] as number) ^ nhi) >>> 0;
-    }
-    this.lo = lo;
-    this.hi = hi;
-  }
-  digest(): Uint8Array {
-    const out = new Uint8Array(8);
-    const v = new DataView(out.buffer);
-    v.setUint32(0, ~this.lo >>> 0, true);
-    v.setUint32(4, ~this.hi >>> 0, true);
-    return out;
-  }
-}
-
-export function crc64(data: Uint8Array): Uint8Array {
-  const c = new Crc64();
-  c.update(data);
-  return c.digest();
 }
 
 /** A block check computed as the block's output is produced; `digest` is null for check types not verified. */
@@ -176,7 +128,9 @@ export function parseXz(src: ByteSource, maxOutput: number, decode = true, sink?
   const size = src.size;
   const collect = sink ? undefined : new Collect();
   const deliver: ByteSink = sink ?? (collect as Collect);
-  const out = new OutBuf(maxOutput, 1 << 16);
+  // one dictionary and one decoder for every block: each block restarts them
+  const dict = new LzDict(maxOutput, 0, () => undefined);
+  const lzma = new LzmaDecoder(dict);
   let produced = 0;
   const streams: XzStream[] = [];
   let p = 0;
@@ -269,9 +223,9 @@ export function parseXz(src: ByteSource, maxOutput: number, decode = true, sink?
         };
         const bcjFilter = filters.find((f) => f.id === 0x04);
         const bcj = bcjFilter ? new BcjX86(bcjFilter.props.length === 4 ? u32le(bcjFilter.props, 0) : 0) : undefined;
-        out.stream(keep, bcj ? (bytes) => bcj.push(bytes, final) : final);
-        dataEnd = decodeLzma2(input, dataOffset, dictEnd, out, new LzmaDecoder(out));
-        out.emitPending();
+        dict.restart(keep, bcj ? (bytes: Uint8Array): void => bcj.push(bytes, final) : final);
+        dataEnd = decodeLzma2(input, dataOffset, dictEnd, dict, lzma);
+        dict.flush();
         bcj?.end(final);
       } else {
         if (compressedSizeField === null) throw new CodecError('E_UNSUPPORTED', 'xz block without a compressed size needs decoding', h);
