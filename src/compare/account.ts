@@ -7,8 +7,7 @@
  * - Every differing byte range of the two outer files is attributed to the spans of the findings; what no
  *   finding claims becomes an `unknown` finding with its offsets, the region it lies in and a hex excerpt.
  */
-import type { ByteSource } from '../io/source.js';
-import type { Container, Kind } from '../model.js';
+import type { Kind } from '../model.js';
 import { KINDS } from '../model.js';
 import type { Finding, Report, ReportSpan } from '../report/types.js';
 import type { CompareResult, RawFinding, Scope } from './types.js';
@@ -19,10 +18,9 @@ import { isCopyField, presenceHint } from '../walk/rules.js';
 import { sameChangeKey, type Folded } from './fold.js';
 import { normalValue, presentValue, sizeChanged, valuesDiffer } from './values.js';
 import { excludedMember, takeExcluded } from './excluded.js';
+import { differingWithin, placeOrder, spanOrder, spanRuns, summarizeDerived } from './summary.js';
+import { unknownFindings } from './unknown.js';
 
-const MAX_UNKNOWN_FINDINGS = 500;
-/** unexplained runs closer than this are reported as one finding (byte counts stay exact) */
-const UNKNOWN_GAP = 16;
 
 function outerIntervals(spans: ReportSpan[], side?: 'a' | 'b'): Interval[] {
   const out: Interval[] = [];
@@ -45,7 +43,7 @@ function fieldPriority(format: string, name: string): number {
  * a tree copied afresh. The most telling field stays root; the others become derived from it (kept, with
  * their own spans). Copies the comparer folded past the kept ones become one derived finding with their spans.
  */
-function groupSameChange(all: RawFinding[], folded: Map<string, Folded>): void {
+function groupSameChange(all: RawFinding[], folded: Map<string, Folded>, diff: Ranges): void {
   const groups = new Map<string, RawFinding[]>();
   for (const f of all) {
     const key = sameChangeKey(f);
@@ -85,8 +83,9 @@ function groupSameChange(all: RawFinding[], folded: Map<string, Folded>): void {
         causes: [primary],
         a: { type: 'range', lo: rest.min[0], hi: rest.max[0] },
         b: { type: 'range', lo: rest.min[1], hi: rest.max[1] },
-        spans: rest.runs.spans,
+        spans: spanRuns(rest.runs.spans, diff),
         scope: primary.scope,
+        folded: { findings: rest.count, entries: rest.entries, bytes: differingWithin(rest.runs.spans, diff) },
         detail: `the same ${primary.kind} change in ${rest.count} more fields (${[...rest.fields].slice(0, 6).join(', ')}${rest.fields.size > 6 ? ', …' : ''}) of ${rest.entries} entries, folded into one finding; its spans cover those fields and the equal bytes between them`,
       });
     }
@@ -445,23 +444,6 @@ function resolveToRoots(all: RawFinding[]): void {
   }
 }
 
-function regionAt(views: Container[], offset: number): string | undefined {
-  for (const v of views) {
-    for (const r of v.regions) {
-      for (const s of r.spans) {
-        if (s.stream === undefined && offset >= s.offset && offset < s.offset + s.length) return `${v.format} ${r.name}`;
-      }
-    }
-  }
-  return undefined;
-}
-
-function excerpt(src: ByteSource, offset: number, length: number): string {
-  const n = Math.max(0, Math.min(32, length, src.size - offset));
-  if (n <= 0) return '(beyond the end)';
-  return Buffer.from(src.read(offset, n, 'excerpt')).toString('hex').replace(/(..)(?!$)/g, '$1 ') + (length > n ? ' …' : '');
-}
-
 const KIND_RANK = new Map<string, number>(KINDS.map((k, i) => [k, i]));
 
 /**
@@ -531,7 +513,7 @@ export function buildReport(
 ): Report {
   const all = [...res.findings];
   if (opts.sourceDateEpoch !== undefined) markSourceDateEpoch(all, opts.sourceDateEpoch);
-  groupSameChange(all, res.folded);
+  groupSameChange(all, res.folded, res.diff);
   derivedGuids(all);
   groupPresence(all);
   contentFieldsFromSpecifics(all);
@@ -543,6 +525,8 @@ export function buildReport(
   if (res.sizeA !== res.sizeB) addImageSize(all, res);
   // what --exclude and --exclude-directory-metadata left out is taken out here and counted apart
   const excluded = takeExcluded(all, res.diff);
+  // many derived findings of one cause: the first few listed, the rest one summary finding each
+  summarizeDerived(all, res.diff);
 
   // byte accounting over the outer files
   const diff = res.diff;
@@ -569,71 +553,13 @@ export function buildReport(
   }
 
   // unexplained runs -> unknown findings (grouped by proximity; never dropped)
-  const groups: Interval[][] = [];
-  for (const iv of unexaminedIv.length ? subtract(unexplainedIv, unexaminedIv) : unexplainedIv) {
-    const g = groups[groups.length - 1];
-    const last = g?.[g.length - 1];
-    if (g && last && iv[0] - last[1] <= UNKNOWN_GAP && groups.length) g.push(iv);
-    else groups.push([iv]);
-  }
-  const emit = groups.slice(0, MAX_UNKNOWN_FINDINGS);
-  const rest = groups.slice(MAX_UNKNOWN_FINDINGS);
-  const scope: Scope = { path: '/', format: 'raw', findings: [], moved: new Set() };
-  /** the same outer ranges on each side, clipped to that side's file */
-  const bothSides = (ivs: Interval[]): ReportSpan[] => {
-    const spans: ReportSpan[] = [];
-    for (const [s, e] of ivs) {
-      if (s < res.sizeA) spans.push({ side: 'a', offset: s, length: Math.min(e, res.sizeA) - s });
-      if (s < res.sizeB) spans.push({ side: 'b', offset: s, length: Math.min(e, res.sizeB) - s });
-    }
-    return spans;
-  };
-  const unknown = (ivs: Interval[], a: string | null, b: string | null, detail: string, hint?: string): RawFinding => ({
-    path: '/',
-    format: 'raw',
-    field: null,
-    kind: 'unknown',
-    root: true,
-    causes: [],
-    a,
-    b,
-    spans: bothSides(ivs),
-    scope,
-    detail,
-    ...(hint ? { hint } : {}),
-  });
-  for (const g of emit) {
-    const start = g[0]![0];
-    const end = g[g.length - 1]![1];
-    const bytes = total(g);
-    const region = regionAt(res.viewsA, start) ?? regionAt(res.viewsB, start);
-    all.push(
-      unknown(
-        g,
-        excerpt(res.sourceA, start, end - start),
-        excerpt(res.sourceB, start, end - start),
-        `${bytes} differing byte${bytes === 1 ? '' : 's'} at offset ${start} (0x${start.toString(16)})${g.length > 1 ? ` in ${g.length} runs up to offset ${end}` : ''}${region ? `, inside ${region}` : ', in no parsed structure'}`,
-        'no parser claims these bytes: compare the two images around this offset (e.g. `cmp -l`) and report the structure',
-      ),
-    );
-  }
-  if (rest.length) {
-    const flat = rest.flat();
-    const bytes = total(flat);
-    all.push(unknown(flat, null, null, `${bytes} more differing bytes in ${flat.length} runs that no parser claims (the first ${MAX_UNKNOWN_FINDINGS} groups are listed separately)`));
-  }
+  pushAll(all, unknownFindings(res, unexaminedIv.length ? subtract(unexplainedIv, unexaminedIv) : unexplainedIv));
 
   // deterministic order: roots first by kind, then path, field; derived after
   all.sort((x, y) => {
     if (x.root !== y.root) return x.root ? -1 : 1;
     const k = (KIND_RANK.get(x.kind) ?? 99) - (KIND_RANK.get(y.kind) ?? 99);
-    if (k) return k;
-    if (x.path !== y.path) return x.path < y.path ? -1 : 1;
-    const fx = x.field ?? '';
-    const fy = y.field ?? '';
-    if (fx !== fy) return fx < fy ? -1 : 1;
-    if (x.format !== y.format) return x.format < y.format ? -1 : 1;
-    return (x.spans[0]?.offset ?? 0) - (y.spans[0]?.offset ?? 0);
+    return k || placeOrder(x, y);
   });
   const ids = new Map<RawFinding, string>();
   all.forEach((f, i) => ids.set(f, `f${i + 1}`));
@@ -647,8 +573,8 @@ export function buildReport(
   for (const f of all) {
     if (!f.root) continue;
     const ivs = kindIvs.get(f.kind) ?? kindIvs.set(f.kind, []).get(f.kind)!;
-    pushAll(ivs, outerIntervals(f.spans));
-    for (const d of derivedOf.get(f) ?? []) pushAll(ivs, outerIntervals(d.spans));
+    pushAll(ivs, f.claims ?? outerIntervals(f.spans));
+    for (const d of derivedOf.get(f) ?? []) pushAll(ivs, d.claims ?? outerIntervals(d.spans));
     const c = (causes[f.kind] ??= { findings: 0, bytes: 0 });
     c.findings++;
   }
@@ -665,12 +591,13 @@ export function buildReport(
       causedBy: f.root ? [] : f.causes.map((c) => ids.get(c)!).filter(Boolean).sort((p, q) => +p.slice(1) - +q.slice(1)),
       a: presentValue(f.a),
       b: presentValue(f.b),
-      spans: [...f.spans].sort((p, q) => (p.side < q.side ? -1 : p.side > q.side ? 1 : (p.stream ?? '') < (q.stream ?? '') ? -1 : (p.stream ?? '') > (q.stream ?? '') ? 1 : p.offset - q.offset)),
+      spans: [...f.spans].sort(spanOrder),
     };
     if (f.hint) out.hint = f.hint;
     if (f.confidence !== undefined) out.confidence = f.confidence;
     if (f.detail) out.detail = f.detail;
     if (f.sde) out.sourceDateEpoch = f.sde;
+    if (f.folded) out.folded = f.folded;
     return out;
   });
 

@@ -1,17 +1,18 @@
 /**
  * Copies of one change, folded as they are found. A tree copied afresh changes the times of every file: on a
  * release image that is hundreds of thousands of field findings that all say the same thing. The first
- * MAX_COPIES + 1 of each group are kept as findings (one becomes the root, the rest derived from it); past
- * that, a copy only adds its spans to the group's folded runs and is never kept, so memory follows the size
- * of the report, not the number of entries.
+ * MAX_COPIES + 1 of each group and field are kept as findings (one becomes the root, the rest derived from
+ * it); past that, a copy only adds its spans to the group's folded runs and is never kept, so memory follows
+ * the size of the report, not the number of entries.
  */
 import type { Kind } from '../model.js';
 import type { ReportSpan } from '../report/types.js';
 import type { Ranges } from './intervals.js';
 import { normalValue, type FindingValue } from './values.js';
+import { MAX_LISTED } from './summary.js';
 
-/** copies of one change listed one by one; beyond this they are folded into one finding */
-export const MAX_COPIES = 1000;
+/** copies of one change listed one by one (as many as of any derived findings of one cause); beyond this they are folded into one finding */
+export const MAX_COPIES = MAX_LISTED;
 
 const GROUPABLE = new Set<Kind>(['timestamp', 'random-id', 'inode', 'ownership', 'permissions']);
 
@@ -138,7 +139,8 @@ export interface Folded {
 
 /** Counts the kept copies of each group and folds the rest. */
 export class Folder {
-  private readonly kept = new Map<string, number>();
+  /** by group, then by field: how many copies were kept */
+  private readonly kept = new Map<string, Map<string, number>>();
   readonly folded = new Map<string, Folded>();
 
   constructor(private readonly diff: Ranges) {}
@@ -147,9 +149,11 @@ export class Folder {
   offer(f: Groupable & { spans: readonly ReportSpan[] }): boolean {
     const key = sameChangeKey(f);
     if (key === undefined) return true;
-    const n = this.kept.get(key) ?? 0;
+    let byField = this.kept.get(key);
+    if (!byField) this.kept.set(key, (byField = new Map()));
+    const n = byField.get(f.field!) ?? 0;
     if (n <= MAX_COPIES) {
-      this.kept.set(key, n + 1);
+      byField.set(f.field!, n + 1);
       return true;
     }
     let g = this.folded.get(key);

@@ -2,9 +2,9 @@
 import type { ByteSource } from '../io/source.js';
 import type { Limits } from '../limits.js';
 import type { Container, Entry, Kind } from '../model.js';
-import type { ReportSpan } from '../report/types.js';
+import type { FoldedCount, ReportSpan } from '../report/types.js';
 import type { Folded } from './fold.js';
-import type { Ranges } from './intervals.js';
+import type { Interval, Ranges } from './intervals.js';
 import type { FindingValue } from './values.js';
 import type { ExcludeRules } from './exclude.js';
 import type { Deadline } from '../limits.js';
@@ -66,6 +66,10 @@ export interface RawFinding {
   sde?: { a: boolean; b: boolean };
   /** left out of the report (exclude.ts): the --exclude pattern, or `directory metadata` */
   excluded?: string;
+  /** a summary: how many findings it stands for, of how many entries, and the differing bytes they claim */
+  folded?: FoldedCount;
+  /** the outer ranges it stands for, when its spans over-cover them (the runs of a capped unknown summary) */
+  claims?: Interval[];
 }
 
 /** One pair of compared containers. */

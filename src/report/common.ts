@@ -38,8 +38,12 @@ export interface Digest {
   byId: Map<string, Finding>;
 }
 
-/** Bytes a finding covers: the larger of its two sides (spans in decoded streams included). */
+/**
+ * Bytes a finding covers: the larger of its two sides (spans in decoded streams included); for a summary, the
+ * differing bytes of the findings it stands for (its spans also take in the equal bytes between theirs).
+ */
 export function findingBytes(f: Finding): number {
+  if (f.folded) return f.folded.bytes;
   let a = 0;
   let b = 0;
   for (const s of f.spans) {
@@ -88,10 +92,24 @@ export function digest(report: Report): Digest {
   return { roots, accepted, derivedByCause, orphans, derived, groups, byId };
 }
 
-/** `checksum 2, layout 1`: counts by kind, in KINDS order. */
+/** How many findings these stand for: a summary (`folded`) counts as the findings it folds. */
+export function findingCount(findings: readonly Finding[] | undefined): number {
+  let n = 0;
+  for (const f of findings ?? []) n += f.folded?.findings ?? 1;
+  return n;
+}
+
+/** The findings derived from the root findings `roots` (summaries counted as the findings they fold). */
+export function derivedCount(d: Digest, roots: readonly Finding[]): number {
+  let n = 0;
+  for (const f of roots) n += findingCount(d.derivedByCause.get(f.id));
+  return n;
+}
+
+/** `checksum 2, layout 1`: counts by kind, in KINDS order (summaries counted as the findings they fold). */
 export function kindCounts(findings: readonly Finding[]): string {
   const counts = new Map<Kind, number>();
-  for (const f of findings) counts.set(f.kind, (counts.get(f.kind) ?? 0) + 1);
+  for (const f of findings) counts.set(f.kind, (counts.get(f.kind) ?? 0) + (f.folded?.findings ?? 1));
   return KINDS.filter((k) => counts.has(k))
     .map((k) => `${k} ${counts.get(k) ?? 0}`)
     .join(', ');

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { KINDS, type Kind } from '../model.js';
 import type { Finding, Report } from './types.js';
-import { clip, digest, excludedSummary, fieldText, isAccepted, num, plural, shownValue, timeoutSummary, verdict, type Digest } from './common.js';
+import { clip, derivedCount, digest, excludedSummary, fieldText, findingCount, isAccepted, num, plural, shownValue, timeoutSummary, verdict, type Digest } from './common.js';
 import { fixGroups } from './fixes.js';
 import { escapeHtml as h, escapeHtmlBlock as hb, jsonForScript } from './escape.js';
 
@@ -200,7 +200,7 @@ function inputsTable(report: Report): string {
 function causesTable(d: Digest): string {
   if (!d.groups.length) return '';
   const rows = d.groups.map((g) => {
-    const derived = g.findings.reduce((n, f) => n + (d.derivedByCause.get(f.id)?.length ?? 0), 0);
+    const derived = derivedCount(d, g.findings);
     const hints = g.hints.map((x) => prose(x)).join('<br>') || '—';
     return `<tr><td>${h(g.kind)}</td><td class="n">${num(g.findings.length)}</td><td class="n">${num(derived)}</td><td class="n">${num(g.bytes)}</td><td>${hints}</td></tr>`;
   });
@@ -320,7 +320,7 @@ function findingRows(f: Finding, d: Digest, maxDetail: number): string {
     more.push(`<div>caused by ${links.join(', ')}</div>`);
   }
   const derived = d.derivedByCause.get(f.id);
-  if (derived?.length) more.push(`<div>followed by ${plural(derived.length, 'derived finding')}</div>`);
+  if (derived?.length) more.push(`<div>followed by ${plural(findingCount(derived), 'derived finding')}</div>`);
   if (f.confidence !== undefined) more.push(`<div>confidence ${Math.round(f.confidence * 100)}%</div>`);
   if (f.detail) more.push(`<details><summary>detail</summary>${detailView(f.detail, maxDetail)}</details>`);
   const extra = more.length ? `<tr class="more"><td></td><td colspan="7">${more.join('')}</td></tr>` : '';
@@ -569,7 +569,7 @@ function fixesSection(report: Report, d: Digest): string {
   if (!groups.length) return '';
   const maxRoots = 50;
   const items = groups.map((g) => {
-    const derived = g.findings.reduce((k, f) => k + (d.derivedByCause.get(f.id)?.length ?? 0), 0);
+    const derived = derivedCount(d, g.findings);
     const roots = g.findings.slice(0, maxRoots).map(
       (f) =>
         `<li><a href="#finding-${h(f.id)}">${h(f.id)}</a> ${kindTag(f.kind)} <span class="mono">${pathHtml(clip(f.path, 500))}</span> <code>${h(fieldText(f))}</code> ` +

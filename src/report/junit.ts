@@ -4,7 +4,7 @@
  * identical. All text is XML-escaped, with characters XML 1.0 forbids made visible.
  */
 import type { Finding, Report } from './types.js';
-import { clip, digest, excludedEntryText, fieldText, isAccepted, kindCounts, onlyExcluded, plural, shownValue, verdict } from './common.js';
+import { clip, digest, excludedEntryText, fieldText, findingCount, isAccepted, kindCounts, onlyExcluded, plural, shownValue, verdict } from './common.js';
 import { escapeXml, escapeXmlText } from './escape.js';
 
 export interface JunitOptions {
@@ -80,7 +80,7 @@ function body(f: Finding, derived: Finding[], maxDetail: number): string {
     `b:      ${clip(shownValue(f, 'b'), 1_000)}`,
   ];
   if (f.hint) lines.push(`fix:    ${f.hint}`);
-  if (derived.length) lines.push(`followed by ${plural(derived.length, 'derived finding')}: ${kindCounts(derived)}`);
+  if (derived.length) lines.push(`followed by ${plural(findingCount(derived), 'derived finding')}: ${kindCounts(derived)}`);
   if (f.detail) lines.push('', clip(f.detail, maxDetail));
   return lines.join('\n');
 }

@@ -5,7 +5,7 @@
  * left out and counted. Every string from the images is escaped so that it renders literally.
  */
 import type { Finding, Report } from './types.js';
-import { clip, digest, excludedSummary, fieldText, isAccepted, kindCounts, num, plural, shownValue, timeoutSummary, verdict, type Digest } from './common.js';
+import { clip, derivedCount, digest, excludedSummary, fieldText, findingCount, isAccepted, kindCounts, num, plural, shownValue, timeoutSummary, verdict, type Digest } from './common.js';
 import { mdCode, mdFenced, mdText } from './escape.js';
 import { fixGroups } from './fixes.js';
 
@@ -173,7 +173,7 @@ function renderHead(report: Report, d: Digest, title: string, maxValue: number):
     const n = groups.reduce((k, g) => k + g.findings.length, 0);
     out.push(`### What to fix`, '', `${plural(groups.length, 'change')} for ${plural(n, 'root cause')}; each is given below with every finding it removes:`, '');
     for (const [i, g] of groups.entries()) {
-      const derived = g.findings.reduce((k, f) => k + (d.derivedByCause.get(f.id)?.length ?? 0), 0);
+      const derived = derivedCount(d, g.findings);
       out.push(`${i + 1}. **${mdText(clip(g.tool, 200))}**: ${plural(g.findings.length, 'root cause')}${derived ? `, ${plural(derived, 'derived finding')}` : ''}`);
     }
     out.push('');
@@ -203,13 +203,13 @@ function renderSections(report: Report, d: Digest, maxValue: number, maxDetail: 
   let group = 0;
   for (const [i, g] of groups.entries()) {
     const derived = g.findings.flatMap((f) => (d.derivedByCause.get(f.id) ?? []).filter((x) => !isAccepted(x)));
-    const extra = derived.length ? `, ${plural(derived.length, 'derived finding')}` : '';
+    const extra = derived.length ? `, ${plural(findingCount(derived), 'derived finding')}` : '';
     visibleSecs.push({
       open: `### ${i + 1}. ${mdText(g.tool)}: ${plural(g.findings.length, 'root cause')}${extra}\n\n**Fix:** ${mdProse(clip(g.fix, 1_000))}\n\n${rootHead}`,
       close: '',
       group: group++,
       items: g.findings.map((f) => {
-        const follow = d.derivedByCause.get(f.id)?.length ?? 0;
+        const follow = findingCount(d.derivedByCause.get(f.id));
         return { row: row(f, maxValue, `${f.kind}${follow ? ` (+${num(follow)} derived)` : ''}`), roots: 1, derived: 0 };
       }),
     });
@@ -218,7 +218,7 @@ function renderSections(report: Report, d: Digest, maxValue: number, maxDetail: 
     const hints = g.findings.filter((f) => f.hint && f.hint !== g.fix).map((f) => `${mdCode(f.id)} ${mdCode(clipMiddle(f.path, maxValue))}: ${mdProse(clip(f.hint ?? '', 1_000))}`);
     const details = [...g.findings, ...derived].map((f) => detailBlock(f, maxValue, maxDetail)).filter((t): t is string => t !== undefined);
     if (items.length || hints.length || details.length) {
-      const what = [derived.length ? plural(derived.length, 'derived finding') : '', hints.length ? plural(hints.length, 'hint') : '', details.length ? plural(details.length, 'detail') : '']
+      const what = [derived.length ? plural(findingCount(derived), 'derived finding') : '', hints.length ? plural(hints.length, 'hint') : '', details.length ? plural(details.length, 'detail') : '']
         .filter(Boolean)
         .join(', ');
       folded.push({
@@ -237,7 +237,7 @@ function renderSections(report: Report, d: Digest, maxValue: number, maxDetail: 
   const rest = d.derived.filter((f) => !isAccepted(f) && !f.causedBy.some((id) => inGroups.has(id) && d.derivedByCause.get(id)?.includes(f)));
   if (rest.length) {
     folded.push({
-      open: `<details><summary>Other derived findings (${num(rest.length)}: ${kindCounts(rest)})</summary>\n\n${derivedHead}`,
+      open: `<details><summary>Other derived findings (${num(findingCount(rest))}: ${kindCounts(rest)})</summary>\n\n${derivedHead}`,
       close,
       group: group++,
       items: rest.map((f) => ({ row: row(f, maxValue, causeCell(f, d)), tail: detailBlock(f, maxValue, maxDetail), roots: 0, derived: 1 })),

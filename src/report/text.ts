@@ -5,7 +5,7 @@
  * from an image has its control characters made visible, so an image cannot drive the terminal.
  */
 import type { Finding, Report } from './types.js';
-import { clip, digest, excludedEntryText, excludedSummary, fieldText, isAccepted, kindCounts, num, plural, shownValue, timeoutSummary, verdict, type Digest } from './common.js';
+import { clip, derivedCount, digest, excludedEntryText, excludedSummary, fieldText, findingCount, isAccepted, kindCounts, num, plural, shownValue, timeoutSummary, verdict, type Digest } from './common.js';
 import { visible } from './escape.js';
 import { fixGroups } from './fixes.js';
 
@@ -68,7 +68,7 @@ export function renderText(report: Report, opts: TextOptions): string {
     const n = groups.reduce((k, g) => k + g.findings.length, 0);
     out.push('', paint(fit(`What to fix: ${plural(groups.length, 'change')} for ${plural(n, 'root cause')}`, 0), 'bold'));
     for (const [gi, g] of groups.entries()) {
-      const derived = g.findings.reduce((k, f) => k + (d.derivedByCause.get(f.id)?.length ?? 0), 0);
+      const derived = derivedCount(d, g.findings);
       const extra = derived ? `, ${plural(derived, 'derived finding')}` : '';
       out.push('', `  ${paint(fit(`${gi + 1}. ${visible(g.tool)}: ${plural(g.findings.length, 'root cause')}${extra}`, 2), 'bold', 'yellow')}`);
       for (const line of wrap(`fix: ${visible(g.fix)}`, width - 5)) out.push(`     ${paint(line, 'green')}`);
@@ -85,10 +85,10 @@ export function renderText(report: Report, opts: TextOptions): string {
     out.push('', paint(fit(`… ${plural(hidden, 'more root finding')} not shown (all are in the JSON report)`, 0), 'bold'));
   }
   if (d.orphans.length) {
-    out.push('', fit(`Derived findings without a recorded cause: ${num(d.orphans.length)} (${kindCounts(d.orphans)})`, 0));
+    out.push('', fit(`Derived findings without a recorded cause: ${num(findingCount(d.orphans))} (${kindCounts(d.orphans)})`, 0));
   }
   if (d.accepted.length) {
-    const derivedAccepted = d.derived.filter(isAccepted).length;
+    const derivedAccepted = findingCount(d.derived.filter(isAccepted));
     const extra = derivedAccepted ? `, ${plural(derivedAccepted, 'derived finding')}` : '';
     out.push('', paint(fit(`Accepted, not counted: ${plural(d.accepted.length, 'root cause')} (${kindCounts(d.accepted)})${extra}`, 0), 'dim'));
   }
@@ -148,7 +148,7 @@ function pushFinding(
   out.push(`     ${paint(fit(where, 5), 'cyan')}`);
   out.push(`       ${values(f, room - 7)}`);
   const derived = d.derivedByCause.get(f.id);
-  if (derived?.length) out.push(`       ${paint(fit(`+ ${plural(derived.length, 'derived finding')}: ${kindCounts(derived)}`, 7), 'dim')}`);
+  if (derived?.length) out.push(`       ${paint(fit(`+ ${plural(findingCount(derived), 'derived finding')}: ${kindCounts(derived)}`, 7), 'dim')}`);
 }
 
 /** `a → b`, each side clipped (the shorter one kept whole when it fits) when the line is wider than `room`. */

@@ -33,6 +33,18 @@ export interface Finding {
   accepted?: boolean;
   /** with a SOURCE_DATE_EPOCH given: whether each side's time equals it (the expected value) */
   sourceDateEpoch?: { a: boolean; b: boolean };
+  /** a summary of many findings of one cause (src/compare/summary.ts): it stands for `findings` of them */
+  folded?: FoldedCount;
+}
+
+/**
+ * What a summary finding stands for: how many findings (2 or more), of how many entries, and the differing
+ * bytes of the outer files their spans claim (exact, although a summary's spans may cover more bytes).
+ */
+export interface FoldedCount {
+  findings: number;
+  entries?: number;
+  bytes: number;
 }
 
 export interface Report {

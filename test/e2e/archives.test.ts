@@ -167,7 +167,8 @@ describe('squashfs', () => {
     // the files packed into one fragment block all sit at that block
     expect(r.findings.filter((f) => f.kind === 'ordering')).toEqual([]);
     const mtimes = r.findings.filter((f) => f.field === 'squashfs.inode.mtime' || f.field?.startsWith('squashfs.inode.mtime (and '));
-    expect(mtimes.length).toBeGreaterThan(100);
+    // (a summary finding stands for the copies past the first few)
+    expect(mtimes.reduce((n, f) => n + (f.folded?.findings ?? 1), 0)).toBeGreaterThan(100);
     // a field at the same offset of the same metadata block (by table and number) sits where it did
     for (const f of r.findings.filter((x) => x.field === 'placement')) {
       const moved = /(\d+) fields?/.exec(f.detail ?? '');

@@ -381,7 +381,8 @@ describe('two grub-mkrescue builds of the same tree seconds apart', () => {
 
   it.skipIf(!ready)('fits the thousands of findings into one GitHub issue body, saying what was left out', () => {
     const r = build();
-    expect(r.findings.length).toBeGreaterThan(1000);
+    // the report lists a few hundred of them: summaries stand for the rest, and the Markdown counts them all
+    expect(r.findings.reduce((n, f) => n + (f.folded?.findings ?? 1), 0)).toBeGreaterThan(1000);
     const md = renderMarkdown(r);
     expect(md.length).toBeLessThanOrEqual(65_536);
     expect(md).toMatch(/Left out/);

@@ -2,6 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { intersect, normalize, Ranges, subtract, total, type Interval } from '../../src/compare/intervals.js';
 import { Folder, MAX_COPIES, sameChangeKey, SpanRuns } from '../../src/compare/fold.js';
+import { MAX_LISTED, spanRuns, summarizeDerived, valueRange } from '../../src/compare/summary.js';
+import type { CompareResult, RawFinding } from '../../src/compare/types.js';
+import { MAX_UNKNOWN_FINDINGS, unknownFindings } from '../../src/compare/unknown.js';
 import { Bytes } from '../../src/io/bytes.js';
 import { BufferSource } from '../../src/io/source.js';
 import { isoFromMs } from '../../src/util/time.js';
@@ -156,5 +159,100 @@ describe('integer readers', () => {
     }
     expect(isoFromMs(1_700_000_000_123, 2)).toBe('2023-11-14T22:13:20.12Z');
     expect(isoFromMs(-1, 3)).toBe('1969-12-31T23:59:59.999Z');
+  });
+});
+
+describe('summaries of derived findings', () => {
+  const scope = { path: '/', format: 'squashfs', findings: [], moved: new Set<string>() };
+  const root: RawFinding = { path: '/f0', format: 'squashfs', field: null, kind: 'content', root: true, causes: [], a: null, b: null, spans: [], scope };
+  const moved = (i: number, offset: number): RawFinding => ({
+    path: `/f${String(i).padStart(4, '0')}`,
+    format: 'squashfs',
+    field: 'squashfs.inode.blocks_start',
+    kind: 'layout',
+    root: false,
+    causes: [root],
+    a: 1000 + i,
+    b: 900 + i * 10,
+    spans: [{ side: 'a', offset, length: 4 }, { side: 'b', offset, length: 4 }],
+    scope,
+    entry: `/f${i}`,
+  });
+
+  it('lists the first MAX_LISTED of a group, folds the rest into runs, and points their dependants at the summary', () => {
+    // every field differs; between two fields lie equal bytes, except once, where another change lies
+    const pairs: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      pairs.push(i * 16, i * 16 + 4);
+      if (i === 70) pairs.push(i * 16 + 8, i * 16 + 9);
+    }
+    const diff = new Ranges(pairs);
+    const list = [...Array(100).keys()].map((i) => moved(i, i * 16));
+    const follower: RawFinding = { ...moved(0, 5000), field: 'squashfs.super.bytes_used', causes: [list[99]!] };
+    const all = [root, ...list.slice().reverse(), follower];
+    summarizeDerived(all, diff);
+    expect(all.filter((f) => f.field === 'squashfs.inode.blocks_start').map((f) => f.path).sort()).toEqual(list.slice(0, MAX_LISTED).map((f) => f.path));
+    const summary = all.find((f) => f.folded)!;
+    expect(summary.folded).toEqual({ findings: 100 - MAX_LISTED, entries: 100 - MAX_LISTED, bytes: (100 - MAX_LISTED) * 4 });
+    expect(summary.field).toBe(`squashfs.inode.blocks_start (and ${100 - MAX_LISTED - 1} more)`);
+    expect(summary.causes).toEqual([root]);
+    expect(summary.a).toEqual({ type: 'range', lo: String(1000 + MAX_LISTED), hi: '1099' });
+    // two runs per side: the differing byte at 70 * 16 + 8 is nobody's here, so no run takes it in
+    const start = MAX_LISTED * 16;
+    expect(summary.spans.filter((s) => s.side === 'a')).toEqual([
+      { side: 'a', offset: start, length: 70 * 16 + 4 - start },
+      { side: 'a', offset: 71 * 16, length: 28 * 16 + 4 },
+    ]);
+    expect(follower.causes).toEqual([summary]);
+    // a group of MAX_LISTED + 1 is listed whole: a summary stands for two or more
+    const few = [root, ...[...Array(MAX_LISTED + 1).keys()].map((i) => moved(i, i * 16))];
+    summarizeDerived(few, diff);
+    expect(few.some((f) => f.folded)).toBe(false);
+  });
+
+  it('merges spans of one decoded stream whatever lies between, and never spans of another side or stream', () => {
+    const diff = new Ranges([0, 1]);
+    const runs = spanRuns(
+      [
+        { side: 'b', offset: 0, length: 1 },
+        { side: 'a', stream: 's', offset: 100, length: 2 },
+        { side: 'a', stream: 's', offset: 0, length: 2 },
+        { side: 'a', stream: 't', offset: 50, length: 2 },
+        { side: 'a', offset: 0, length: 1 },
+      ],
+      diff,
+    );
+    expect(runs).toEqual([
+      { side: 'a', offset: 0, length: 1 },
+      { side: 'a', stream: 's', offset: 0, length: 102 },
+      { side: 'a', stream: 't', offset: 50, length: 2 },
+      { side: 'b', offset: 0, length: 1 },
+    ]);
+    expect(valueRange([9, 10, null, 100])).toEqual({ type: 'range', lo: '9', hi: '100' });
+    expect(valueRange([null, null])).toBeNull();
+  });
+});
+
+describe('unknown findings', () => {
+  it('lists the first MAX_UNKNOWN_FINDINGS groups, and one more stands for the rest in a bounded number of spans', () => {
+    // 300 unexplained runs of 3 bytes, 100 bytes apart; between two of them an explained differing byte
+    const runs: Interval[] = [];
+    const pairs: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      runs.push([i * 100, i * 100 + 3]);
+      pairs.push(i * 100, i * 100 + 3, i * 100 + 50, i * 100 + 51);
+    }
+    const data = new Uint8Array(30_000);
+    const res = { sizeA: data.length, sizeB: data.length, diff: new Ranges(pairs), sourceA: new BufferSource('a', data), sourceB: new BufferSource('b', data), viewsA: [], viewsB: [] };
+    const out = unknownFindings(res as unknown as CompareResult, runs);
+    expect(out.length).toBe(MAX_UNKNOWN_FINDINGS + 1);
+    expect(out[0]!.spans).toEqual([{ side: 'a', offset: 0, length: 3 }, { side: 'b', offset: 0, length: 3 }]);
+    const rest = out[MAX_UNKNOWN_FINDINGS]!;
+    expect(rest.folded).toEqual({ findings: 300 - MAX_UNKNOWN_FINDINGS, bytes: (300 - MAX_UNKNOWN_FINDINGS) * 3 });
+    expect(rest.spans.filter((s) => s.side === 'a').length).toBeLessThanOrEqual(64);
+    // its spans take in the explained bytes between the runs; what it claims are the runs themselves
+    expect(rest.claims).toEqual(runs.slice(MAX_UNKNOWN_FINDINGS));
+    const first = rest.spans.find((s) => s.side === 'a')!;
+    expect(first.offset).toBe(MAX_UNKNOWN_FINDINGS * 100);
   });
 });
