@@ -319,9 +319,9 @@ export class LzmaDecoder {
         this.rep0 = rep0;
         if (this.pendingLen > 0) this.copyPending(limit);
         else if (d.total < limit) d.advance();
-        if (d.total >= limit) break;
         buf = d.buf;
         pos = d.pos;
+        if (d.total >= limit) break;
         stop = d.stopFor(limit);
         ring = d.wrapped ? buf.length : 0;
         continue;

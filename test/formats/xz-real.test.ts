@@ -102,3 +102,17 @@ describe.skipIf(!hasTool('xz'))('xz and lzma on real data, as xz -dc decodes the
     });
   });
 });
+
+describe.skipIf(!hasTool('xz'))('a match cut where the dictionary stops', () => {
+  it('is finished when the rest reaches the end of the data', () => {
+    // noise up to 100 bytes before 64 KiB (where the dictionary's buffer first grows), then 200 zero bytes: the
+    // last match runs across the growth and ends where the stream does
+    const noise = createCipheriv('aes-256-ctr', Buffer.alloc(32, 1), Buffer.alloc(16)).update(Buffer.alloc(65_436));
+    const data = Buffer.concat([noise, Buffer.alloc(200)]);
+    for (const preset of ['-0', '-6']) {
+      const xz = execFileSync('xz', ['-c', '-T1', preset], { input: data });
+      const out = decompress('xz', new Uint8Array(xz), { maxOutput: 1 << 20 });
+      expect(Buffer.from(out).equals(data)).toBe(true);
+    }
+  });
+});
