@@ -57,6 +57,8 @@ export interface InflateOptions {
   place: ErrorPlace;
   /** what the time-limit message calls the work */
   what?: string;
+  /** false: the caller has no use for the output's CRC-32, so it is not computed (returned as 0) */
+  crc?: boolean;
 }
 
 /**
@@ -65,68 +67,132 @@ export interface InflateOptions {
  * used and the CRC-32 of its output.
  */
 export function inflateStream(src: ByteSource, at: number, end: number, write: (chunk: Uint8Array) => void, opts: InflateOptions): { used: number; crc: number; size: number } {
-  const place = opts.place;
-  const over = opts.over ?? ((): ReprodiffError => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${opts.maxOut} bytes`, place));
-  const eng = takeEngine();
-  if (!eng) return inflateWhole(src.read(at, end - at, place.structure), write, opts.maxOut, over, place);
-  const { engine, handle, state } = eng;
-  let failure: string | undefined;
-  handle.onerror = (message, _errno, code) => {
-    failure = `${message}${code ? ` (${code})` : ''}`;
-  };
-  // one pair of buffers for every stream: the inflate is synchronous, and the sink copies what it keeps
-  const { out, feed } = (buffers ??= { out: Buffer.allocUnsafe(OUT), feed: new Uint8Array(FEED) });
-  let crc = 0;
-  let size = 0;
-  let pos = at;
-  // the compressed input, a piece at a time, into one buffer where the source allows
-  let piece: Uint8Array = feed.subarray(0, 0);
-  let pieceAt = at;
-  /** one call into zlib with the unread rest of `piece`; true when it filled its output buffer (call again) */
-  const step = (flush: number): boolean => {
-    const off = pos - pieceAt;
-    const len = piece.length - off;
-    handle.writeSync(flush, piece, off, len, out, 0, OUT);
-    if (failure !== undefined) throw new ReprodiffError('E_FORMAT', `corrupt deflate data: ${failure}`, { ...place, offset: pos });
-    const made = OUT - (state[0] as number);
-    pos += len - (state[1] as number);
-    if (made) {
-      if (size + made > opts.maxOut) throw over();
-      const got = out.subarray(0, made);
-      crc = crc32(got, crc);
-      size += made;
-      write(got);
-      checkTime(opts.what ?? 'inflating', place.file, pos);
-    }
-    return state[0] === 0;
-  };
+  const inf = Inflater.start(src, at, end, opts, true, opts.crc !== false);
+  if (!inf) {
+    const over = opts.over ?? ((): ReprodiffError => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${opts.maxOut} bytes`, opts.place));
+    return inflateWhole(src.read(at, end - at, opts.place.structure), write, opts.maxOut, over, opts.place);
+  }
   let ok = false;
   try {
-    let done = false;
-    while (pos < end && !done) {
-      pieceAt = pos;
-      const n = Math.min(end - pos, FEED);
-      if (src.readInto) src.readInto(pos, (piece = feed.subarray(0, n)), place.structure);
-      else piece = src.read(pos, n, place.structure);
-      while (step(zlibConstants.Z_NO_FLUSH));
-      // zlib left input unread although its output had room: the stream ended there
-      if (pos < pieceAt + piece.length) done = true;
-    }
-    if (!done) {
-      // all input read: finishing tells a stream that ended right at the end from a truncated one
-      pieceAt = pos;
-      piece = new Uint8Array(0);
-      while (step(zlibConstants.Z_FINISH));
-    }
+    for (let chunk = inf.next(); chunk; chunk = inf.next()) write(chunk);
     ok = true;
-    return { used: pos - at, crc, size };
-  } catch (e) {
-    throw allocationToLimit(e, place);
+    return { used: inf.used, crc: inf.crc, size: inf.size };
   } finally {
-    if (ok && !spare) {
-      engine.reset();
-      spare = eng;
-    } else engine.close();
+    inf.close(ok);
+  }
+}
+
+/**
+ * A raw deflate stream decoded as far as it is asked and no farther: `next()` gives the next piece of output
+ * (at most a megabyte, valid until the next call) or null at the end. A reader going forward through a large
+ * member needs nothing held but the engine's window; `inflateStream` is this, run to the end.
+ */
+export class Inflater {
+  /** output bytes so far */
+  size = 0;
+  /** CRC-32 of the output so far (when asked for) */
+  crc = 0;
+  private pos: number;
+  private piece: Uint8Array;
+  private pieceAt: number;
+  private failure: string | undefined;
+  private finishing = false;
+  private done = false;
+  private closed = false;
+  private readonly over: () => ReprodiffError;
+
+  private constructor(
+    private readonly src: ByteSource,
+    private readonly at: number,
+    private readonly end: number,
+    private readonly opts: InflateOptions,
+    private readonly eng: Engine,
+    private readonly out: Buffer,
+    private readonly feed: Uint8Array,
+    private readonly withCrc: boolean,
+  ) {
+    this.pos = at;
+    this.pieceAt = at;
+    this.piece = feed.subarray(0, 0);
+    this.over = opts.over ?? ((): ReprodiffError => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${opts.maxOut} bytes`, opts.place));
+    eng.handle.onerror = (message, _errno, code) => {
+      this.failure = `${message}${code ? ` (${code})` : ''}`;
+    };
+  }
+
+  /**
+   * An inflater over the stream, or undefined when node's engine handle is not there (use the one-shot call).
+   * `shared`: use the module's one pair of buffers (only for a run to the end with no other inflater between).
+   */
+  static start(src: ByteSource, at: number, end: number, opts: InflateOptions, shared = false, withCrc = true): Inflater | undefined {
+    const eng = takeEngine();
+    if (!eng) return undefined;
+    const bufs = shared ? (buffers ??= { out: Buffer.allocUnsafe(OUT), feed: new Uint8Array(FEED) }) : { out: Buffer.allocUnsafe(OUT), feed: new Uint8Array(FEED) };
+    return new Inflater(src, at, end, opts, eng, bufs.out, bufs.feed, withCrc);
+  }
+
+  /** compressed bytes the stream used so far (all of it once `next()` gave null) */
+  get used(): number {
+    return this.pos - this.at;
+  }
+
+  /** The next piece of output, or null when the stream has ended. */
+  next(): Uint8Array | null {
+    try {
+      for (;;) {
+        if (this.done || this.closed) return null;
+        const chunk = this.step();
+        if (chunk) return chunk;
+      }
+    } catch (e) {
+      this.close(false);
+      throw allocationToLimit(e, this.opts.place);
+    }
+  }
+
+  /** One call into zlib: the output it made (empty when it made none and more input is needed). */
+  private step(): Uint8Array | null {
+    const { handle, state } = this.eng;
+    const flush = this.finishing ? zlibConstants.Z_FINISH : zlibConstants.Z_NO_FLUSH;
+    if (!this.finishing && this.pos >= this.pieceAt + this.piece.length) {
+      // the piece is used up: the next one, or finish when the input is
+      if (this.pos >= this.end) {
+        this.finishing = true;
+        this.pieceAt = this.pos;
+        this.piece = this.feed.subarray(0, 0);
+        return null;
+      }
+      this.pieceAt = this.pos;
+      const n = Math.min(this.end - this.pos, FEED);
+      if (this.src.readInto) this.src.readInto(this.pos, (this.piece = this.feed.subarray(0, n)), this.opts.place.structure);
+      else this.piece = this.src.read(this.pos, n, this.opts.place.structure);
+    }
+    const off = this.pos - this.pieceAt;
+    const len = this.piece.length - off;
+    handle.writeSync(flush, this.piece, off, len, this.out, 0, OUT);
+    if (this.failure !== undefined) throw new ReprodiffError('E_FORMAT', `corrupt deflate data: ${this.failure}`, { ...this.opts.place, offset: this.pos });
+    const made = OUT - (state[0] as number);
+    this.pos += len - (state[1] as number);
+    const full = state[0] === 0;
+    // zlib left input unread although its output had room: the stream ended there; so did a finish that did not fill it
+    if (!full && (this.finishing || this.pos < this.pieceAt + this.piece.length)) this.done = true;
+    if (!made) return null;
+    if (this.size + made > this.opts.maxOut) throw this.over();
+    const got = this.out.subarray(0, made);
+    if (this.withCrc) this.crc = crc32(got, this.crc);
+    this.size += made;
+    checkTime(this.opts.what ?? 'inflating', this.opts.place.file, this.pos);
+    return got;
+  }
+
+  /** Gives the engine back (`reusable`: it ended cleanly, so it can be reset for the next stream). */
+  close(reusable = this.done): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (reusable && !spare) {
+      this.eng.engine.reset();
+      spare = this.eng;
+    } else this.eng.engine.close();
   }
 }
 

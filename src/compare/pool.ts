@@ -150,6 +150,9 @@ export async function hashContent(pool: WorkerPool, file: string, src: ByteSourc
   if (spans.every((s) => s.stream === undefined)) {
     return pool.hash({ file, extents: spans.map((s) => ({ offset: s.offset, length: s.length })) });
   }
+  const whole = extents.length === 1 && extents[0]!.offset === 0 && extents[0]!.length === src.size;
+  const own = (src as { sha256?: () => string }).sha256;
+  if (whole && typeof own === 'function') return own.call(src);
   const h = createHash('sha256');
   for (const e of extents) {
     for (let at = 0; at < e.length; at += 4 << 20) h.update(src.read(e.offset + at, Math.min(4 << 20, e.length - at), 'content'));
