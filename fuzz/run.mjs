@@ -101,6 +101,8 @@ function build() {
   add('root.erofs.plain', 'erofs', 'mkfs.erofs --quiet -Eforce-inode-compact root.erofs.plain tree >/dev/null', ['mkfs.erofs']);
   add('root.ext4', 'ext4', 'mkfs.ext4 -q -F -b 1024 -d tree root.ext4 2M && { e2fsck -fyD root.ext4 >/dev/null 2>&1; test $? -le 1; }', ['mkfs.ext4', 'e2fsck']);
   add('tree.zip', 'zip', '(cd tree && zip -q -X -r ../tree.zip .)', ['zip']);
+  // a member over --in-memory (8 MiB): read forward through the resumable inflater, never inflated whole
+  add('big.zip', 'zip', `python3 -c "import zipfile; z = zipfile.ZipFile('big.zip', 'w', zipfile.ZIP_DEFLATED); z.writestr('big.bin', bytes((i * 7 ^ i >> 9) & 0xff for i in range(9 << 20))); z.writestr('small.txt', 'x' * 100); z.close()"`, ['python3']);
   add('tree.tar', 'tar', 'tar --sort=name -cf tree.tar -C tree .', ['tar']);
   add('hello.elf', 'elf', `printf '#include <stdio.h>\\nint main(void) { puts(__DATE__ " " __TIME__); return 0; }\\n' > hello.c && gcc -O2 -g -gz=zlib -o hello.elf hello.c`, ['gcc']);
   add('tree.tar.bz2', 'bzip2', 'bzip2 -9 -c tree.tar > tree.tar.bz2', ['bzip2']);
