@@ -76,6 +76,19 @@ describe.skipIf(!canErofs)('EROFS', () => {
     expect(r.stderr).toMatch(/block size/);
   });
 
+  it('a block size the image was not made with (64 KiB): extents that cover nothing are an error, not a crash', () => {
+    for (const [name, img] of [
+      ['plain', plain],
+      ['packed', packed],
+    ] as const) {
+      const b = Buffer.from(img);
+      b[SB + 12] = 16;
+      const r = expectClean(runCapped(['inspect', write(`blksz16-${name}.erofs`, b)]));
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).not.toMatch(/internal error/);
+    }
+  });
+
   it('a root nid and a directory entry nid outside the image', () => {
     const b = Buffer.from(plain);
     b.writeUInt16LE(0xffff, SB + 14);

@@ -58,6 +58,15 @@ export class ErofsFileSource extends DecodedSource {
   ) {
     super(name, EMPTY, `${outer.name}#erofs:${nid}`, originSpans(outer, pieces));
     this.size = size;
+    // reads walk the pieces in order: they must tile the file, each after the last, none empty
+    let at = 0;
+    for (const p of pieces) {
+      if (p.la !== at || !(p.llen > 0)) {
+        throw new ReprodiffError('E_FORMAT', `inode ${nid}: its extents do not follow one another (one at ${p.la} of ${p.llen} bytes where ${at} is next)`, { file: outer.name, structure: 'erofs extents', offset: p.pa });
+      }
+      at += p.llen;
+    }
+    if (at !== size) throw new ReprodiffError('E_FORMAT', `inode ${nid}: its extents cover ${at} of ${size} bytes`, { file: outer.name, structure: 'erofs extents', offset: 0 });
   }
 
   /** The same extents, stored the same way at the same places. */
