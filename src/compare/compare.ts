@@ -62,8 +62,15 @@ export class Comparer {
     this.walker = new Walker(ctx, (n) => this.notes.push(n));
   }
 
-  setDiff(diff: Ranges): void {
+  /**
+   * Whether the pass's ranges are exactly the differing bytes (none merged past a cap, none left unread): then
+   * a content at the same offsets in both builds that a range touches differs, with no need to hash it.
+   */
+  exactDiff = false;
+
+  setDiff(diff: Ranges, exact = false): void {
     this.diff = diff;
+    this.exactDiff = exact;
     this.folder = new Folder(diff);
   }
 

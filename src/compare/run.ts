@@ -156,7 +156,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
     cmp.sourceDateEpoch = opts.sourceDateEpoch;
     cmp.exclude = opts.exclude;
     cmp.deadline = deadline;
-    cmp.setDiff(diff);
+    cmp.setDiff(diff, !diffResult.capped && !unread.length);
     if (unread.length && deadline) {
       deadline.fired = true;
       notRead(cmp, unread, deadline.limitText());
