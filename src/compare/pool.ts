@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { InternalError, ReprodiffError } from '../errors.js';
 import type { ByteSource, Extent } from '../io/source.js';
 import type { Span } from '../model.js';
+import { trace } from '../util/trace.js';
 import type { DecodeResult, DecodeTask, DiffParts, DiffResult, DiffTask, HashTask, TaskFailure } from '../../workers/tasks.js';
 
 function unwrap<T>(r: T | TaskFailure, structure: string): T {
@@ -34,6 +35,10 @@ export class WorkerPool {
   constructor(jobs = availableParallelism()) {
     const n = Math.max(1, Math.min(jobs, 64));
     this.pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: n, idleTimeout: 1000 });
+    // piscina emits 'error' for a worker's answer to a task it no longer tracks (one in flight when a failing
+    // run destroyed the pool): nobody waits for that answer, and an 'error' event with no listener would end
+    // the process with an uncaught exception instead of the run's own message
+    this.pool.on('error', (e: unknown) => trace(`worker pool: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`));
   }
   get threads(): number {
     return this.pool.options.maxThreads;
