@@ -156,6 +156,8 @@ export interface Region {
   /** metadata: parsed structures; padding: must be zero or fill; unused: free space; system-area: reserved for boot code */
   role: 'metadata' | 'padding' | 'unused' | 'system-area';
   spans: Span[];
+  /** whether a span of the region holds this offset of the outer file, when the region can say faster than its spans */
+  contains?(offset: number): boolean;
 }
 
 export interface Container {

@@ -21,6 +21,10 @@ const HINT = 'no parser claims these bytes: compare the two images around this o
 function regionAt(views: Container[], offset: number): string | undefined {
   for (const v of views) {
     for (const r of v.regions) {
+      if (r.contains) {
+        if (r.contains(offset)) return `${v.format} ${r.name}`;
+        continue;
+      }
       for (const s of r.spans) {
         if (s.stream === undefined && offset >= s.offset && offset < s.offset + s.length) return `${v.format} ${r.name}`;
       }

@@ -13,6 +13,9 @@ export class FileSource implements ByteSource {
   readonly size: number;
   private fd: number;
   private cache = new Map<number, Uint8Array>();
+  /** the block read last: a listing reads many records from one block, and a hit here needs no map work */
+  private lastIndex = -1;
+  private last: Uint8Array | undefined;
 
   constructor(readonly path: string, readonly name: string = path) {
     // stat first: opening a FIFO would block until a writer comes, and a device is no file to compare
@@ -64,10 +67,20 @@ export class FileSource implements ByteSource {
       closeSync(this.fd);
       this.fd = -1;
       this.cache.clear();
+      this.lastIndex = -1;
+      this.last = undefined;
     }
   }
 
   private block(index: number, structure?: string): Uint8Array {
+    if (index === this.lastIndex) return this.last!;
+    const blk = this.cachedBlock(index, structure);
+    this.lastIndex = index;
+    this.last = blk;
+    return blk;
+  }
+
+  private cachedBlock(index: number, structure?: string): Uint8Array {
     const hit = this.cache.get(index);
     if (hit) {
       this.cache.delete(index);

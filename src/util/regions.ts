@@ -1,29 +1,119 @@
 /**
  * Collects the regions of a container by name: one Region per name and role however many structures share it
- * (a tar archive has a header per member), adjacent spans merged. Keeps the region list short on big archives.
+ * (a tar archive has a header per member), adjacent spans merged. Keeps the region list short on big archives,
+ * and its spans compact: an archive of a million members has a million header spans, kept here as two numbers
+ * each in a typed array (16 bytes a span, not an object of about 60), made into Span objects only when asked.
  */
 import type { Region, Span } from '../model.js';
 
+/** The spans of one region name: those of one stream (the common case) packed, any others as objects. */
+class PackedRegion implements Region {
+  private packed = new Float64Array(8);
+  /** spans in `packed` */
+  private n = 0;
+  /** the stream every packed span is in (undefined: the outer file); fixed by the first span */
+  private readonly stream: string | undefined;
+  /** whether the packed spans are in increasing order of offset, so that `contains` can search them */
+  private sorted = true;
+  /** spans of another stream than the first span's */
+  private readonly others: Span[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly role: Region['role'],
+    first: Span,
+  ) {
+    this.stream = first.stream;
+    this.add(first);
+  }
+
+  add(s: Span): void {
+    if (s.stream !== this.stream) {
+      const last = this.others[this.others.length - 1];
+      if (last && last.stream === s.stream && last.offset + last.length === s.offset) last.length += s.length;
+      else this.others.push({ ...s });
+      return;
+    }
+    const p = this.packed;
+    if (this.n > 0) {
+      const lastOff = p[2 * this.n - 2]!;
+      const lastLen = p[2 * this.n - 1]!;
+      if (lastOff + lastLen === s.offset) {
+        p[2 * this.n - 1] = lastLen + s.length;
+        return;
+      }
+      if (s.offset < lastOff + lastLen) this.sorted = false;
+    }
+    if (2 * this.n + 2 > p.length) {
+      const grown = new Float64Array(p.length * 2);
+      grown.set(p);
+      this.packed = grown;
+    }
+    this.packed[2 * this.n] = s.offset;
+    this.packed[2 * this.n + 1] = s.length;
+    this.n++;
+  }
+
+  /** whether any span of the region holds `offset`, an offset in the outer file */
+  contains(offset: number): boolean {
+    for (const s of this.others) if (s.stream === undefined && offset >= s.offset && offset < s.offset + s.length) return true;
+    if (this.stream !== undefined) return false;
+    const p = this.packed;
+    if (!this.sorted) {
+      for (let i = 0; i < this.n; i++) if (offset >= p[2 * i]! && offset < p[2 * i]! + p[2 * i + 1]!) return true;
+      return false;
+    }
+    // the last span starting at or before `offset`
+    let lo = 0;
+    let hi = this.n - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (p[2 * mid]! <= offset) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return at >= 0 && offset < p[2 * at]! + p[2 * at + 1]!;
+  }
+
+  get spans(): Span[] {
+    const out: Span[] = [];
+    const p = this.packed;
+    for (let i = 0; i < this.n; i++) {
+      const s: Span = { offset: p[2 * i]!, length: p[2 * i + 1]! };
+      if (this.stream !== undefined) s.stream = this.stream;
+      out.push(s);
+    }
+    for (const s of this.others) out.push({ ...s });
+    return out;
+  }
+
+  /** the packed typed array cut to its spans: what a finished listing keeps */
+  trim(): void {
+    if (this.packed.length > 2 * this.n) this.packed = this.packed.slice(0, 2 * this.n);
+  }
+}
+
 export class RegionList {
-  private readonly byKey = new Map<string, Region>();
+  private readonly byKey = new Map<string, PackedRegion>();
 
   add(name: string, role: Region['role'], spans: Span[]): void {
     const key = `${role}\0${name}`;
     let r = this.byKey.get(key);
-    if (!r) {
-      r = { name, role, spans: [] };
-      this.byKey.set(key, r);
-    }
     for (const s of spans) {
       if (s.length === 0) continue;
-      const last = r.spans[r.spans.length - 1];
-      if (last && last.stream === s.stream && last.offset + last.length === s.offset) last.length += s.length;
-      else r.spans.push({ ...s });
+      if (!r) {
+        r = new PackedRegion(name, role, s);
+        this.byKey.set(key, r);
+      } else r.add(s);
     }
   }
 
   /** The regions in the order their names first appeared; names with no bytes are left out. */
   list(): Region[] {
-    return [...this.byKey.values()].filter((r) => r.spans.length > 0);
+    const out = [...this.byKey.values()];
+    for (const r of out) r.trim();
+    return out;
   }
 }

@@ -8,7 +8,10 @@ import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import { zeroRun, type ByteSource } from '../../io/source.js';
 import { checkCap, checkTime, EntryLimit } from '../../limits.js';
-import type { Container, Entry, Field, Format, OpenContext, Region } from '../../model.js';
+import type { Container, Entry, EntryMeta, EntryType, Field, Format, OpenContext, Span } from '../../model.js';
+import type { Extent } from '../../io/source.js';
+import { LazyMeta } from '../../util/lazy-meta.js';
+import { RegionList } from '../../util/regions.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
 import { typeFromMode } from '../../util/mode.js';
@@ -50,7 +53,6 @@ interface Header {
   at: Record<string, [number, number]>;
 }
 
-const MAGICS: Record<string, Dialect> = { '070701': 'newc', '070702': 'crc', '070707': 'odc' };
 const COMPRESSED: [number[], string][] = [
   [[0x1f, 0x8b], 'gzip'],
   [[0x1f, 0x9e], 'gzip'],
@@ -70,8 +72,10 @@ function magicAt(src: ByteSource, off: number): Dialect | null {
   if (b[0] === 0xc7 && b[1] === 0x71) return off + BIN_HEADER <= src.size ? 'bin-le' : null;
   if (b[0] === 0x71 && b[1] === 0xc7) return off + BIN_HEADER <= src.size ? 'bin-be' : null;
   if (off + 6 > src.size) return null;
-  const m = String.fromCharCode(...src.read(off, 6, 'cpio magic'));
-  return MAGICS[m] ?? null;
+  const m = src.read(off, 6, 'cpio magic');
+  // 07070 then 1, 2 or 7
+  if (m[0] !== 0x30 || m[1] !== 0x37 || m[2] !== 0x30 || m[3] !== 0x37 || m[4] !== 0x30) return null;
+  return m[5] === 0x31 ? 'newc' : m[5] === 0x32 ? 'crc' : m[5] === 0x37 ? 'odc' : null;
 }
 
 /** A binary header is only two magic bytes: also ask for a NUL-terminated name where its size says. */
@@ -105,12 +109,34 @@ export const cpioFormat: Format = {
   },
 };
 
+/** where each field of a newc or crc header sits: eight hex digits each, after the six-byte magic */
+const NEWC_AT: Record<string, [number, number]> = Object.fromEntries(
+  ['ino', 'mode', 'uid', 'gid', 'nlink', 'mtime', 'filesize', 'devmajor', 'devminor', 'rdevmajor', 'rdevminor', 'namesize', 'check'].map(
+    (name, i) => [name, [6 + i * 8, 8]],
+  ),
+);
+
 function readHeader(b: Bytes, dialect: Dialect): Header {
+  const d = b.bytes(0, b.length);
   const num = (off: number, len: number, radix: 8 | 16, name: string): number => {
-    const s = b.ascii(off, len, false);
-    const ok = radix === 16 ? /^[0-9a-fA-F]+$/.test(s) : /^[0-7]+$/.test(s);
-    if (!ok) throw b.error(off, `cpio ${name} field is not a ${radix === 16 ? 'hex' : 'octal'} number: ${JSON.stringify(s)}`);
-    return parseInt(s, radix);
+    // digits read from the bytes: a header is parsed per member, and archives hold a million of them
+    let v = 0;
+    let ok = len > 0 && off + len <= d.length;
+    for (let i = off; ok && i < off + len; i++) {
+      const c = d[i]!;
+      let digit: number;
+      if (c >= 0x30 && c <= 0x39) digit = c - 0x30;
+      else if (radix === 16 && c >= 0x61 && c <= 0x66) digit = c - 0x57;
+      else if (radix === 16 && c >= 0x41 && c <= 0x46) digit = c - 0x37;
+      else digit = 99;
+      if (digit >= radix) ok = false;
+      else v = v * radix + digit;
+    }
+    if (!ok) {
+      const s = b.ascii(off, len, false);
+      throw b.error(off, `cpio ${name} field is not a ${radix === 16 ? 'hex' : 'octal'} number: ${JSON.stringify(s)}`);
+    }
+    return v;
   };
   const at: Record<string, [number, number]> = {};
   const h = { dialect } as Header;
@@ -170,13 +196,22 @@ function readHeader(b: Bytes, dialect: Dialect): Header {
     at.devmajor = at.dev as [number, number];
     at.rdevmajor = at.rdev as [number, number];
   } else {
-    const names = ['ino', 'mode', 'uid', 'gid', 'nlink', 'mtime', 'filesize', 'devmajor', 'devminor', 'rdevmajor', 'rdevminor', 'namesize', 'check'];
-    names.forEach((name, i) => {
-      const off = 6 + i * 8;
-      (h as unknown as Record<string, number>)[name] = num(off, 8, 16, name);
-      at[name] = [off, 8];
-    });
+    h.ino = num(6, 8, 16, 'ino');
+    h.mode = num(14, 8, 16, 'mode');
+    h.uid = num(22, 8, 16, 'uid');
+    h.gid = num(30, 8, 16, 'gid');
+    h.nlink = num(38, 8, 16, 'nlink');
+    h.mtime = num(46, 8, 16, 'mtime');
+    h.filesize = num(54, 8, 16, 'filesize');
+    h.devmajor = num(62, 8, 16, 'devmajor');
+    h.devminor = num(70, 8, 16, 'devminor');
+    h.rdevmajor = num(78, 8, 16, 'rdevmajor');
+    h.rdevminor = num(86, 8, 16, 'rdevminor');
+    h.namesize = num(94, 8, 16, 'namesize');
+    h.check = num(102, 8, 16, 'check');
     h.headerSize = 110;
+    h.at = NEWC_AT;
+    return h;
   }
   h.at = at;
   return h;
@@ -195,7 +230,7 @@ const pad4 = (n: number): number => (4 - (n % 4)) % 4;
 
 export function openCpio(src: ByteSource, ctx: OpenContext): Container {
   const entries: Entry[] = [];
-  const regions: Region[] = [];
+  const regions = new RegionList();
   const notes: string[] = [];
   const fields: Field[] = [];
   const seen = new Map<string, number>();
@@ -209,7 +244,7 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
       if (inArchive) throw new ReprodiffError('E_FORMAT', 'no cpio header where one is expected', { file: src.name, structure: 'cpio header', offset: off });
       // between archives: zero padding, then another archive or a compressed stream
       const z = off + zeroRun(src, off, 'cpio padding');
-      if (z > off) regions.push({ name: `cpio padding after archive ${archive - 1}`, role: 'padding', spans: src.spans(off, z - off) });
+      if (z > off) regions.add(`cpio padding after archive ${archive - 1}`, 'padding', src.spans(off, z - off));
       off = z;
       if (off >= src.size) break;
       if (magicAt(src, off)) continue;
@@ -250,13 +285,13 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
     }
     const dataPad = dialect === 'odc' ? 0 : binary ? h.filesize % 2 : pad4(h.filesize);
     if (dataOff + h.filesize + dataPad > src.size) throw hb.error(0, 'cpio member padding runs past the end', 'E_FORMAT');
-    regions.push({ name: `cpio header ${rawName}`, role: 'metadata', spans: src.spans(off, headerLen + h.namesize) });
-    if (namePad) regions.push({ name: 'cpio name padding', role: 'padding', spans: src.spans(nameOff + h.namesize, namePad) });
-    if (dataPad) regions.push({ name: 'cpio data padding', role: 'padding', spans: src.spans(dataOff + h.filesize, dataPad) });
+    regions.add('cpio header', 'metadata', src.spans(off, headerLen + h.namesize));
+    if (namePad) regions.add('cpio name padding', 'padding', src.spans(nameOff + h.namesize, namePad));
+    if (dataPad) regions.add('cpio data padding', 'padding', src.spans(dataOff + h.filesize, dataPad));
     const next = dataOff + h.filesize + dataPad;
     if (rawName === TRAILER) {
       fields.push(field(archive === 1 ? 'cpio.trailer' : `cpio.archive[${archive}].trailer`, dialect, 'layout', src.spans(off, next - off)));
-      if (h.filesize) regions.push({ name: 'cpio trailer data', role: 'metadata', spans: src.spans(dataOff, h.filesize) });
+      if (h.filesize) regions.add('cpio trailer data', 'metadata', src.spans(dataOff, h.filesize));
       inArchive = false;
       archive++;
       off = next;
@@ -268,31 +303,6 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
       notes.push(partial);
       break;
     }
-    const f: Field[] = [];
-    const sp = (name: string): ReturnType<Bytes['spans']> => {
-      const a = h.at[name] as [number, number];
-      return hb.spans(a[0], a[1]);
-    };
-    f.push(field('cpio.ino', h.ino, 'inode', sp('ino'), { hint: CPIO_HINTS.ino }));
-    f.push(field('cpio.mode', '0' + h.mode.toString(8), 'permissions', sp('mode')));
-    f.push(field('cpio.uid', h.uid, 'ownership', sp('uid'), { hint: CPIO_HINTS.owner }));
-    f.push(field('cpio.gid', h.gid, 'ownership', sp('gid'), { hint: CPIO_HINTS.owner }));
-    f.push(field('cpio.nlink', h.nlink, 'inode', sp('nlink'), { hint: CPIO_HINTS.ino }));
-    f.push(field('cpio.mtime', isoFromUnix(h.mtime), 'timestamp', sp('mtime'), { hint: CPIO_HINTS.mtime }));
-    f.push(field('cpio.filesize', h.filesize, 'size', sp('filesize'), { derived: true }));
-    if (dialect === 'odc' || binary) {
-      f.push(field('cpio.dev', `${h.devmajor}:${h.devminor}`, 'inode', sp('dev'), { hint: CPIO_HINTS.dev }));
-      f.push(field('cpio.rdev', `${h.rdevmajor}:${h.rdevminor}`, 'content', sp('rdev')));
-    } else {
-      f.push(field('cpio.devmajor', h.devmajor, 'inode', sp('devmajor'), { hint: CPIO_HINTS.dev }));
-      f.push(field('cpio.devminor', h.devminor, 'inode', sp('devminor'), { hint: CPIO_HINTS.dev }));
-      f.push(field('cpio.rdevmajor', h.rdevmajor, 'content', sp('rdevmajor')));
-      f.push(field('cpio.rdevminor', h.rdevminor, 'content', sp('rdevminor')));
-    }
-    f.push(field('cpio.namesize', h.namesize, 'size', sp('namesize'), { derived: true }));
-    if (dialect === 'crc') {
-      f.push(field('cpio.check', h.check, 'checksum', sp('check'), { covers: src.spans(dataOff, h.filesize), derived: true }));
-    }
     const type = typeFromMode(h.mode);
     let path = normalize(rawName);
     const dup = seen.get(path);
@@ -301,26 +311,104 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
       notes.push(`cpio member ${path} appears again at offset ${off} (a later copy replaces the earlier one when unpacked)`);
       path = `${path}#${dup + 1}`;
     } else seen.set(path, 1);
-    const entry: Entry = {
-      path,
-      type,
-      size: h.filesize,
-      extents: h.filesize ? [{ offset: dataOff, length: h.filesize }] : [],
-      fields: f,
-      meta: { mode: h.mode, uid: h.uid, gid: h.gid, nlink: h.nlink, ino: h.ino, mtime: isoFromUnix(h.mtime) ?? undefined },
-      order: entries.length,
-      // the header with its name and padding, and the padding after the data: the member's own bytes
-      records: dataPad ? [...src.spans(off, dataOff - off), ...src.spans(dataOff + h.filesize, dataPad)] : src.spans(off, dataOff - off),
-    };
+    let target: string | undefined;
     if (type === 'symlink') {
       checkCap(h.filesize, MAX_NAME, 'cpio symlink target size', src.name, dataOff);
-      entry.meta.target = decodeName(src.read(dataOff, h.filesize, 'cpio symlink target'));
+      target = decodeName(src.read(dataOff, h.filesize, 'cpio symlink target'));
     }
-    entries.push(entry);
+    entries.push(new CpioEntry(src, path, type, h.filesize, entries.length, off, dialect, dataOff, dataPad, target));
     off = next;
   }
   if (inArchive && !partial) notes.push('the last cpio archive has no TRAILER!!!');
-  return { format: 'cpio', source: src, fields, entries, regions, notes, ...(partial ? { partial } : {}) };
+  return { format: 'cpio', source: src, fields, entries, regions: regions.list(), notes, ...(partial ? { partial } : {}) };
+}
+
+const headerLength = (d: Dialect): number => (d === 'odc' ? 76 : d === 'bin-le' || d === 'bin-be' ? BIN_HEADER : 110);
+
+/** The fields of the member whose header is at `at`, read from the header again. */
+function headerFields(src: ByteSource, at: number, dialect: Dialect, dataOff: number): Field[] {
+  const hb = Bytes.at(src, at, headerLength(dialect), 'cpio header');
+  const h = readHeader(hb, dialect);
+  const binary = dialect === 'bin-le' || dialect === 'bin-be';
+  const f: Field[] = [];
+  const sp = (name: string): Span[] => {
+    const a = h.at[name] as [number, number];
+    return hb.spans(a[0], a[1]);
+  };
+  f.push(field('cpio.ino', h.ino, 'inode', sp('ino'), { hint: CPIO_HINTS.ino }));
+  f.push(field('cpio.mode', '0' + h.mode.toString(8), 'permissions', sp('mode')));
+  f.push(field('cpio.uid', h.uid, 'ownership', sp('uid'), { hint: CPIO_HINTS.owner }));
+  f.push(field('cpio.gid', h.gid, 'ownership', sp('gid'), { hint: CPIO_HINTS.owner }));
+  f.push(field('cpio.nlink', h.nlink, 'inode', sp('nlink'), { hint: CPIO_HINTS.ino }));
+  f.push(field('cpio.mtime', isoFromUnix(h.mtime), 'timestamp', sp('mtime'), { hint: CPIO_HINTS.mtime }));
+  f.push(field('cpio.filesize', h.filesize, 'size', sp('filesize'), { derived: true }));
+  if (dialect === 'odc' || binary) {
+    f.push(field('cpio.dev', `${h.devmajor}:${h.devminor}`, 'inode', sp('dev'), { hint: CPIO_HINTS.dev }));
+    f.push(field('cpio.rdev', `${h.rdevmajor}:${h.rdevminor}`, 'content', sp('rdev')));
+  } else {
+    f.push(field('cpio.devmajor', h.devmajor, 'inode', sp('devmajor'), { hint: CPIO_HINTS.dev }));
+    f.push(field('cpio.devminor', h.devminor, 'inode', sp('devminor'), { hint: CPIO_HINTS.dev }));
+    f.push(field('cpio.rdevmajor', h.rdevmajor, 'content', sp('rdevmajor')));
+    f.push(field('cpio.rdevminor', h.rdevminor, 'content', sp('rdevminor')));
+  }
+  f.push(field('cpio.namesize', h.namesize, 'size', sp('namesize'), { derived: true }));
+  if (dialect === 'crc') {
+    f.push(field('cpio.check', h.check, 'checksum', sp('check'), { covers: src.spans(dataOff, h.filesize), derived: true }));
+  }
+  return f;
+}
+
+const NO_EXTENTS: Extent[] = [];
+
+/**
+ * A member keeps where its header is, not its fields: initramfs archives hold tens of thousands of members,
+ * and hostile ones millions. Fields and metadata are read from the header again when asked (not cached), as
+ * the tar and ISO 9660 readers do.
+ */
+class CpioEntry implements Entry {
+  constructor(
+    private readonly src: ByteSource,
+    readonly path: string,
+    readonly type: EntryType,
+    readonly size: number,
+    readonly order: number,
+    /** where the header is */
+    private readonly at: number,
+    private readonly dialect: Dialect,
+    /** where the content starts (after the name and its padding) */
+    private readonly data: number,
+    private readonly dataPad: number,
+    private readonly target: string | undefined,
+  ) {}
+
+  get extents(): Extent[] {
+    return this.size > 0 ? [{ offset: this.data, length: this.size }] : NO_EXTENTS;
+  }
+
+  get fields(): Field[] {
+    return headerFields(this.src, this.at, this.dialect, this.data);
+  }
+
+  fieldsTouching(touched: (offset: number, length: number) => boolean): Field[] {
+    return touched(this.at, headerLength(this.dialect)) ? this.fields : [];
+  }
+
+  /** the header with its name and padding, and the padding after the data: the member's own bytes */
+  get records(): Span[] {
+    const head = this.src.spans(this.at, this.data - this.at);
+    return this.dataPad ? [...head, ...this.src.spans(this.data + this.size, this.dataPad)] : head;
+  }
+
+  get meta(): EntryMeta {
+    return new LazyMeta(this.target, () => {
+      const h = readHeader(Bytes.at(this.src, this.at, headerLength(this.dialect), 'cpio header'), this.dialect);
+      const meta: EntryMeta = { mode: h.mode, uid: h.uid, gid: h.gid, nlink: h.nlink, ino: h.ino };
+      const mt = isoFromUnix(h.mtime);
+      if (mt !== null && mt !== undefined) meta.mtime = mt;
+      if (this.target !== undefined) meta.target = this.target;
+      return meta;
+    });
+  }
 }
 
 export { CPIO_HINTS as cpioHints };
