@@ -110,11 +110,8 @@ export const cpioFormat: Format = {
 };
 
 /** where each field of a newc or crc header sits: eight hex digits each, after the six-byte magic */
-const NEWC_AT: Record<string, [number, number]> = Object.fromEntries(
-  ['ino', 'mode', 'uid', 'gid', 'nlink', 'mtime', 'filesize', 'devmajor', 'devminor', 'rdevmajor', 'rdevminor', 'namesize', 'check'].map(
-    (name, i) => [name, [6 + i * 8, 8]],
-  ),
-);
+const NEWC_FIELDS = ['ino', 'mode', 'uid', 'gid', 'nlink', 'mtime', 'filesize', 'devmajor', 'devminor', 'rdevmajor', 'rdevminor', 'namesize', 'check'];
+const NEWC_AT: Record<string, [number, number]> = Object.fromEntries(NEWC_FIELDS.map((name, i) => [name, [6 + i * 8, 8]]));
 
 function readHeader(b: Bytes, dialect: Dialect): Header {
   const d = b.bytes(0, b.length);
@@ -196,19 +193,11 @@ function readHeader(b: Bytes, dialect: Dialect): Header {
     at.devmajor = at.dev as [number, number];
     at.rdevmajor = at.rdev as [number, number];
   } else {
-    h.ino = num(6, 8, 16, 'ino');
-    h.mode = num(14, 8, 16, 'mode');
-    h.uid = num(22, 8, 16, 'uid');
-    h.gid = num(30, 8, 16, 'gid');
-    h.nlink = num(38, 8, 16, 'nlink');
-    h.mtime = num(46, 8, 16, 'mtime');
-    h.filesize = num(54, 8, 16, 'filesize');
-    h.devmajor = num(62, 8, 16, 'devmajor');
-    h.devminor = num(70, 8, 16, 'devminor');
-    h.rdevmajor = num(78, 8, 16, 'rdevmajor');
-    h.rdevminor = num(86, 8, 16, 'rdevminor');
-    h.namesize = num(94, 8, 16, 'namesize');
-    h.check = num(102, 8, 16, 'check');
+    // in header order, so that the first malformed field is the one named
+    for (const name of NEWC_FIELDS) {
+      const [o, l] = NEWC_AT[name] as [number, number];
+      (h as unknown as Record<string, number>)[name] = num(o, l, 16, name);
+    }
     h.headerSize = 110;
     h.at = NEWC_AT;
     return h;
