@@ -5,7 +5,7 @@
 import { FileSource } from './io/file.js';
 import type { Span } from './model.js';
 import { TempFiles } from './io/spill.js';
-import { type Container, type Entry, type EntryMeta, type Field, type OpenContext } from './model.js';
+import { containerFields, type Container, type Entry, type EntryMeta, type Field, type OpenContext } from './model.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { noViewsError, openViews } from './walk/open.js';
 import { Inflight, Walker } from './walk/walker.js';
@@ -70,7 +70,7 @@ export async function inspectImage(path: string, opts: { jobs?: number; limits?:
           path: cpath,
           format: c.format,
           ...(c.producer ? { producer: c.producer } : {}),
-          fields: c.fields.map((f) => ({ name: f.name, value: f.value, kind: f.kind, spans: f.spans })),
+          fields: [...containerFields(c)].map((f) => ({ name: f.name, value: f.value, kind: f.kind, spans: f.spans })),
           notes: c.notes,
         });
       },

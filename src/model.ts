@@ -166,6 +166,8 @@ export interface Container {
   /** the producing tool when the image says (application id, OEM name), e.g. `xorriso 1.5.4` */
   producer?: string;
   fields: Field[];
+  /** more of the container's own fields, made on demand a group at a time (see FieldGroups) */
+  fieldGroups?: FieldGroups;
   entries: Entry[];
   regions: Region[];
   /** things the reader noticed and could not parse fully */
@@ -182,6 +184,26 @@ export interface Container {
    * table), each with the spans of its encoded bytes: a difference inside a stream explains its encoded bytes.
    */
   streams?: { id: string; origin: Span[] }[];
+}
+
+/**
+ * A container's own fields in numbered groups made on demand (a gzip stream's members after the first): a
+ * stream of 500,000 members keeps a few numbers a member, not six fields. Group `i` of one build pairs with
+ * group `i` of the other; fields are paired by name within a group, as a container's `fields` are.
+ */
+export interface FieldGroups {
+  readonly count: number;
+  /** group `i`'s fields, made afresh on every call */
+  fields(i: number): Field[];
+  /** where group `i`'s bytes are in the container's source: groups at the same offsets in both builds, over no differing byte, hold the same fields */
+  records(i: number): Span[];
+}
+
+/** Every field of a container's own: `fields`, then each group's. */
+export function* containerFields(c: Container): Generator<Field> {
+  yield* c.fields;
+  const g = c.fieldGroups;
+  if (g) for (let i = 0; i < g.count; i++) yield* g.fields(i);
 }
 
 export interface OpenContext {

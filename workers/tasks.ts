@@ -7,6 +7,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { ErrorCode } from '../src/errors.js';
 import type { Limits } from '../src/limits.js';
+import type { MemberTable } from '../src/walk/once.js';
 import { openDirect, type DirectReader } from '../src/io/sparse.js';
 
 const CHUNK = 64 * 1024;
@@ -83,7 +84,7 @@ export interface DecodeTask {
 
 /** What decoding a stream gave: each member's result and how many decoded bytes were written. */
 export interface DecodeResult {
-  members: { used: number; crc: number; size: number }[];
+  members: MemberTable;
   size: number;
 }
 
@@ -339,7 +340,7 @@ async function decode(task: DecodeTask): Promise<DecodeResult | TaskFailure> {
   try {
     root = new FileSource(task.file, task.fileName);
     const src = new ExtentSource(task.name, root, task.spans);
-    let members: DecodeResult['members'] = [];
+    let members: DecodeResult['members'] = { count: 0, used: new Float64Array(0), crc: new Uint32Array(0), size: new Float64Array(0) };
     let size = 0;
     withDeadline(task.limit, () =>
       openGzip(src, { limits: task.limits, temp, timeLimited: task.timeLimited }, undefined, (d) => {

@@ -15,6 +15,8 @@ import type { ByteSource } from '../io/source.js';
 
 /** compressed bytes read and fed to zlib at once */
 const FEED = 256 * 1024;
+/** the first read of compressed input: a member of a few bytes is not read a quarter of a megabyte at a time */
+const FIRST_FEED = 4096;
 /** zlib's output buffer: what is held of the decoded data at once */
 const OUT = 1 << 20;
 
@@ -97,6 +99,7 @@ export class Inflater {
   private pieceAt: number;
   private failure: string | undefined;
   private finishing = false;
+  private feedSize = FIRST_FEED;
   private done = false;
   private closed = false;
   private readonly over: () => ReprodiffError;
@@ -163,7 +166,9 @@ export class Inflater {
         return null;
       }
       this.pieceAt = this.pos;
-      const n = Math.min(this.end - this.pos, FEED);
+      // the first pieces are small, each twice the last: a stream of many small members reads little per member
+      const n = Math.min(this.end - this.pos, this.feedSize);
+      this.feedSize = Math.min(FEED, this.feedSize * 2);
       if (this.src.readInto) this.src.readInto(this.pos, (this.piece = this.feed.subarray(0, n)), this.opts.place.structure);
       else this.piece = this.src.read(this.pos, n, this.opts.place.structure);
     }

@@ -126,6 +126,25 @@ function saidAlready(scope: Scope, entry: string, a: string | null, b: string | 
   return false;
 }
 
+/**
+ * The containers' field groups, group `i` with group `i`: a group at the same offsets in both builds over no
+ * differing byte holds the same fields, and is not made; one only a build has is compared with nothing.
+ */
+function compareFieldGroups(cx: Comparer, ca: Container, cb: Container, scope: Scope): void {
+  const ga = ca.fieldGroups;
+  const gb = cb.fieldGroups;
+  if (!ga && !gb) return;
+  const n = Math.max(ga?.count ?? 0, gb?.count ?? 0);
+  for (let i = 0; i < n; i++) {
+    const has = { a: ga !== undefined && i < ga.count, b: gb !== undefined && i < gb.count };
+    if (has.a && has.b) {
+      const ra = ga!.records(i);
+      if (cx.sameSpans(ra, gb!.records(i)) && cx.untouched(ra)) continue;
+    }
+    compareFields(cx, has.a ? ga!.fields(i) : [], has.b ? gb!.fields(i) : [], scope.path, ca.format, scope);
+  }
+}
+
 /** A note both builds share is said once; one only a build has names that build. */
 function mergeNotes(cx: Comparer, ca: Container, cb: Container, scope: Scope): void {
   const format = ca.format;
@@ -138,6 +157,7 @@ function mergeNotes(cx: Comparer, ca: Container, cb: Container, scope: Scope): v
 async function compareContainer(cx: Comparer, ca: Container, cb: Container, prefix: string, depth: number, scope: Scope, ex?: ViewExclusions): Promise<void> {
   const format = ca.format;
   compareFields(cx, ca.fields, cb.fields, scope.path, format, scope);
+  compareFieldGroups(cx, ca, cb, scope);
   mergeNotes(cx, ca, cb, scope);
 
   // which of build B's entries build A lists too; listings in the same order (the usual case) pair by

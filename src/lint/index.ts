@@ -5,10 +5,11 @@
  * cause are folded into one (all the file times of a tree, a serial seen through three views of one FAT), and
  * reported in the compare's JSON contract with `mode: "lint"`.
  */
+import { createHash } from 'node:crypto';
 import { FileSource } from '../io/file.js';
 import { TempFiles } from '../io/spill.js';
 import type { ByteSource } from '../io/source.js';
-import { entryFields, type Container, type Entry, type Field, type Kind, type OpenContext, type Span, type Value } from '../model.js';
+import { containerFields, entryFields, type Container, type Entry, type Field, type Kind, type OpenContext, type Span, type Value } from '../model.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { entrySource, noViewsError, openViews, sourceKey } from '../walk/open.js';
 import { Walker } from '../walk/walker.js';
@@ -438,12 +439,12 @@ export async function lintImage(path: string, opts: LintOptions = {}): Promise<R
         // a copy of a nested container met before (the same initrd in a UKI and beside it) folds with it
         let scope = cpath;
         if (depth > 0) {
-          const signature = `${c.format}\0${c.source.size}\0${c.entries.length}\0${c.fields.map((f) => String(f.value)).join('\0')}`;
+          const signature = `${c.format}\0${c.source.size}\0${c.entries.length}\0${fieldValues(c)}`;
           scope = copies.get(signature) ?? cpath;
           if (!copies.has(signature)) copies.set(signature, cpath);
         }
         scopes.set(c, scope);
-        for (const f of c.fields) judge(c, f, cpath, false, scope, depth);
+        for (const f of containerFields(c)) judge(c, f, cpath, false, scope, depth);
         if (ORDERED_FORMATS.has(c.format) && c.entries.length > 1) checkOrder(l, c, cpath, prefix, scope);
       },
       entry(c, e, epath, depth) {
@@ -484,4 +485,12 @@ export async function lintImage(path: string, opts: LintOptions = {}): Promise<R
     root.close();
     temp.close();
   }
+}
+
+/** The values of a container's own fields, joined; over field groups (a stream of many gzip members), a digest of them. */
+function fieldValues(c: Container): string {
+  if (!c.fieldGroups) return c.fields.map((f) => String(f.value)).join('\0');
+  const h = createHash('sha256');
+  for (const f of containerFields(c)) h.update(`${String(f.value)}\0`);
+  return `${c.fieldGroups.count}\0${h.digest('hex')}`;
 }

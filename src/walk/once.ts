@@ -24,9 +24,52 @@ export interface Inflated {
   size: number;
 }
 
+/**
+ * What inflating each member of a stream gave, a row a member in typed arrays: a stream of 500,000 members
+ * keeps 20 bytes a member, and crosses from a worker thread as three arrays, not 500,000 objects.
+ */
+export interface MemberTable {
+  count: number;
+  used: Float64Array;
+  crc: Uint32Array;
+  size: Float64Array;
+}
+
+/** A MemberTable filled a member at a time. */
+export class MemberRows implements MemberTable {
+  count = 0;
+  used = new Float64Array(16);
+  crc = new Uint32Array(16);
+  size = new Float64Array(16);
+
+  add(m: Inflated): void {
+    if (this.count === this.used.length) {
+      const n = this.count * 2;
+      this.used = grown(this.used, new Float64Array(n));
+      this.crc = grown(this.crc, new Uint32Array(n));
+      this.size = grown(this.size, new Float64Array(n));
+    }
+    this.used[this.count] = m.used;
+    this.crc[this.count] = m.crc;
+    this.size[this.count] = m.size;
+    this.count++;
+  }
+
+  /** the rows as a plain table of arrays just long enough (to keep, or to send to another thread) */
+  table(): MemberTable {
+    const n = this.count;
+    return { count: n, used: this.used.slice(0, n), crc: this.crc.slice(0, n), size: this.size.slice(0, n) };
+  }
+}
+
+function grown<T extends Float64Array | Uint32Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
 /** What decoding a stream gave: its members' results and the decoded bytes (in a temporary file). */
 export interface DecodedStream {
-  members: Inflated[];
+  members: MemberTable;
   store: Uint8Array | SpillFile;
 }
 

@@ -87,6 +87,40 @@ describe('tar.gz', () => {
   });
 });
 
+describe('gzip of many members', () => {
+  /** `n` members, one a file, each gzip'ed with its name and mtime (gzip's default); member `touched` has another time */
+  function members(out: string, n: number, touched: number): void {
+    const d = join(w.dir, `${out}-parts`);
+    mkdirSync(d, { recursive: true });
+    const parts: string[] = [];
+    for (let i = 0; i < n; i++) {
+      writeFileSync(join(d, `p${i}`), `part ${i}\n`.repeat(i + 1));
+      run('touch', ['-d', i === touched ? '2024-05-06 07:08:09Z' : '2020-01-02 03:04:05Z', `p${i}`], { cwd: d });
+      parts.push(`p${i}`);
+    }
+    run('sh', ['-c', `for p in ${parts.join(' ')}; do gzip -c $p; done > ${join(w.dir, out)}`], { cwd: d });
+  }
+
+  it.skipIf(!hasTool('gzip'))('names the one later member whose time differs, and the fields of a member only one build has', () => {
+    members('m-a.gz', 40, -1);
+    members('m-b.gz', 40, 23);
+    const r = compare(join(w.dir, 'm-a.gz'), join(w.dir, 'm-b.gz'));
+    const roots = r.findings.filter((f) => f.root);
+    expect(roots.map((f) => `${f.kind} ${f.field}`)).toEqual(['timestamp gzip.member[23].header.mtime']);
+    expect(roots[0]!.b).toBe('2024-05-06T07:08:09Z');
+    expect(r.bytes.unexplained).toBe(0);
+
+    members('m-c.gz', 41, -1);
+    const more = compare(join(w.dir, 'm-a.gz'), join(w.dir, 'm-c.gz'));
+    const added = more.findings.filter((f) => f.field?.startsWith('gzip.member[40].'));
+    expect(added.map((f) => f.field).sort()).toEqual(
+      ['flags', 'fname', 'mtime', 'os', 'xfl'].map((n) => `gzip.member[40].header.${n}`).concat(['gzip.member[40].trailer.crc32', 'gzip.member[40].trailer.isize']).sort(),
+    );
+    expect(added.find((f) => f.field === 'gzip.member[40].header.fname')!.b).toBe('p40');
+    expect(more.findings.some((f) => f.field?.startsWith('gzip.member[39].'))).toBe(false);
+  });
+});
+
 describe('raw GPT disk image with a FAT partition', () => {
   const ready = hasTool('sgdisk') && hasTool('mkfs.fat') && hasTool('mcopy');
   it.skipIf(!ready)('built twice: the GPT GUIDs, the FAT serial and the FAT times, nothing unexplained', () => {

@@ -5,7 +5,7 @@
 import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import { zeroRun, type ByteSource } from '../../io/source.js';
-import type { Container, Field, Format, OpenContext } from '../../model.js';
+import type { Container, Field, FieldGroups, Format, OpenContext, Span } from '../../model.js';
 import { RegionList } from '../../util/regions.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
@@ -13,7 +13,7 @@ import { checkCap } from '../../limits.js';
 import { inflateStream } from '../../codec/inflate.js';
 import { DecodedSink } from '../../io/spill.js';
 import { contentEntry, streamId } from '../../util/layer.js';
-import type { DecodedStream, Inflated } from '../../walk/once.js';
+import { MemberRows, type DecodedStream, type Inflated } from '../../walk/once.js';
 
 export const GZIP_MTIME_HINT =
   'gzip stores the input file\'s mtime: compress with `gzip -n` (or GZIP=-n, `pigz -n`, Python gzip mtime=0), or set the input mtime to SOURCE_DATE_EPOCH';
@@ -47,6 +47,8 @@ export const gzipFormat: Format = {
 /**
  * The gzip stream `src` as a container. `known`: what inflating these very bytes gave before (its members'
  * results and the decoded bytes), so that only the headers are read; `keep` is told what inflating them gave.
+ * The first member's fields are the container's; every later member keeps where it is and what inflating it
+ * gave, and makes its fields again when asked (a field group a member).
  */
 export function openGzip(src: ByteSource, ctx: OpenContext, known?: DecodedStream, keep?: (d: DecodedStream) => void): Container {
   const maxOut = ctx.limits.maxDecodedBytes;
@@ -59,7 +61,9 @@ export function openGzip(src: ByteSource, ctx: OpenContext, known?: DecodedStrea
   // every member's output, in memory or, past limits.memoryDecodedBytes, in a temporary file; the compressed
   // input is read piece by piece too, so neither is ever held whole
   const sink = known ? undefined : new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp, lastIsize(src));
-  const members: Inflated[] = [];
+  const rows = known ? undefined : new MemberRows();
+  const table = known?.members;
+  const at = new MemberPlaces();
   let produced = 0;
   let p = 0;
   let member = 0;
@@ -84,87 +88,162 @@ export function openGzip(src: ByteSource, ctx: OpenContext, known?: DecodedStrea
       p = size;
       break;
     }
-    if (win[2] !== 8) throw b.error(2, `unknown gzip compression method ${win[2]}`, 'E_UNSUPPORTED');
-    const pre = member === 0 ? 'gzip.' : `gzip.member[${member}].`;
-    const flg = b.u8(3);
-    if (flg & 0xe0) throw b.error(3, 'reserved gzip flag bits are set');
-    fields.push(field(`${pre}header.flags`, flg, 'content', b.spans(3, 1)));
-    const mtime = b.u32le(4);
-    fields.push(field(`${pre}header.mtime`, mtime === 0 ? null : isoFromUnix(mtime), 'timestamp', b.spans(4, 4), { hint: GZIP_MTIME_HINT }));
-    fields.push(field(`${pre}header.xfl`, b.u8(8), 'content', b.spans(8, 1)));
-    const os = b.u8(9);
-    fields.push(field(`${pre}header.os`, OS_NAMES[os] ?? os, 'content', b.spans(9, 1)));
-    let q = 10;
-    if (flg & 4) {
-      const xlen = b.u16le(q);
-      if (q + 2 + xlen > win.length) throw b.error(q, 'gzip extra field runs past the end');
-      fields.push(field(`${pre}header.extra`, b.hex(q + 2, xlen), 'content', b.spans(q, 2 + xlen)));
-      q += 2 + xlen;
-    }
-    const zstring = (what: string): [string, number, number] => {
-      const s = q;
-      while (q < win.length && win[q] !== 0) q++;
-      if (q >= win.length) {
-        if (start + win.length < size) throw b.error(s, `gzip ${what} is not terminated within ${HEADER_WINDOW} bytes`, 'E_LIMIT');
-        throw b.error(s, `gzip ${what} is not terminated`);
-      }
-      q++;
-      return [b.ascii(s, q - 1 - s, false), s, q - s];
-    };
-    if (flg & 8) {
-      const [name, s, n] = zstring('file name');
-      fields.push(field(`${pre}header.fname`, name, 'build-path', b.spans(s, n), { hint: GZIP_NAME_HINT }));
-    }
-    if (flg & 16) {
-      const [comment, s, n] = zstring('comment');
-      fields.push(field(`${pre}header.comment`, comment, 'content', b.spans(s, n)));
-    }
-    if (flg & 2) {
-      fields.push(field(`${pre}header.crc16`, b.u16le(q), 'checksum', b.spans(q, 2), { covers: b.spans(0, q), derived: true }));
-      q += 2;
-    }
+    const q = memberHeader(b, size, member === 0 ? fields : undefined);
     // one region for every member's header and trailer: a trailer and the next header merge into one span
     regions.add('gzip member headers and trailers', 'metadata', b.spans(0, q));
     // the deflate stream: inflate it to learn where it ends
     const before = produced;
-    const place = { file: src.name, structure: 'gzip stream', offset: start + q };
-    const inflated = sink
-      ? inflateStream(src, start + q, size, (chunk) => sink.write(chunk), {
-          maxOut: maxOut - before,
-          over: () => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${maxOut} bytes`, place),
-          place,
-          what: 'decoding gzip',
-        })
-      : known!.members[member]!;
-    members.push(inflated);
+    let inflated: Inflated;
+    if (sink) {
+      const place = { file: src.name, structure: 'gzip stream', offset: start + q };
+      inflated = inflateStream(src, start + q, size, (chunk) => sink.write(chunk), {
+        maxOut: maxOut - before,
+        over: () => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${maxOut} bytes`, place),
+        place,
+        what: 'decoding gzip',
+      });
+      rows!.add(inflated);
+    } else {
+      if (member >= table!.count) throw new ReprodiffError('E_FORMAT', 'gzip stream has more members than when it was decoded', { file: src.name, structure: 'gzip member', offset: start });
+      inflated = { used: table!.used[member]!, crc: table!.crc[member]!, size: table!.size[member]! };
+    }
     const outSize = inflated.size;
     produced += outSize;
-    const at = start + q + inflated.used;
-    if (at + 8 > size) throw new ReprodiffError('E_FORMAT', 'gzip trailer is truncated', { file: src.name, structure: 'gzip member', offset: at });
-    const t = Bytes.at(src, at, 8, 'gzip trailer');
+    const end = start + q + inflated.used;
+    if (end + 8 > size) throw new ReprodiffError('E_FORMAT', 'gzip trailer is truncated', { file: src.name, structure: 'gzip member', offset: end });
+    const t = Bytes.at(src, end, 8, 'gzip trailer');
     const crc = t.u32le(0);
     const isize = t.u32le(4);
-    const outSpan = [{ stream, offset: before, length: outSize }];
     if (inflated.crc !== crc) notes.push(`gzip member ${member}: CRC32 ${crc.toString(16)} does not match the data (${inflated.crc.toString(16)})`);
     if (isize !== outSize % 2 ** 32) notes.push(`gzip member ${member}: ISIZE ${isize} does not match the data (${outSize})`);
-    fields.push(field(`${pre}trailer.crc32`, crc.toString(16).padStart(8, '0'), 'checksum', t.spans(0, 4), { covers: outSpan, derived: true }));
-    fields.push(field(`${pre}trailer.isize`, isize, 'size', t.spans(4, 4), { derived: true }));
+    if (member === 0) fields.push(...trailerFields(t, 'gzip.', stream, before, outSize));
+    else at.add(start, q, inflated.used, before, outSize);
     regions.add('gzip member headers and trailers', 'metadata', t.spans(0, 8));
-    p = at + 8;
+    p = end + 8;
     member++;
     if (member > ctx.limits.maxEntries) throw new ReprodiffError('E_LIMIT', `more than ${ctx.limits.maxEntries} gzip members`, { file: src.name, structure: 'gzip member', offset: p });
   }
   if (member > 1) notes.push(`${member} gzip members`);
   const store = sink ? sink.finish() : known!.store;
-  keep?.({ members, store });
+  keep?.({ members: rows ? rows.table() : table!, store });
   return {
     format: 'gzip',
     source: src,
     fields,
+    ...(member > 1 ? { fieldGroups: at.groups(src, stream) } : {}),
     entries: [contentEntry(src, 'gzip', store, src.spans(0, src.size))],
     regions: regions.list(),
     notes,
   };
+}
+
+/**
+ * Parses the member header in `b` (its first bytes at the member's start; the stream is `size` bytes long),
+ * checking it, and gives its length; with `out`, its fields are pushed there.
+ */
+function memberHeader(b: Bytes, size: number, out?: Field[], pre = 'gzip.'): number {
+  const win = b.data;
+  if (win[2] !== 8) throw b.error(2, `unknown gzip compression method ${win[2]}`, 'E_UNSUPPORTED');
+  const flg = b.u8(3);
+  if (flg & 0xe0) throw b.error(3, 'reserved gzip flag bits are set');
+  if (out) {
+    out.push(field(`${pre}header.flags`, flg, 'content', b.spans(3, 1)));
+    const mtime = b.u32le(4);
+    out.push(field(`${pre}header.mtime`, mtime === 0 ? null : isoFromUnix(mtime), 'timestamp', b.spans(4, 4), { hint: GZIP_MTIME_HINT }));
+    out.push(field(`${pre}header.xfl`, b.u8(8), 'content', b.spans(8, 1)));
+    const os = b.u8(9);
+    out.push(field(`${pre}header.os`, OS_NAMES[os] ?? os, 'content', b.spans(9, 1)));
+  }
+  let q = 10;
+  if (flg & 4) {
+    const xlen = b.u16le(q);
+    if (q + 2 + xlen > win.length) throw b.error(q, 'gzip extra field runs past the end');
+    out?.push(field(`${pre}header.extra`, b.hex(q + 2, xlen), 'content', b.spans(q, 2 + xlen)));
+    q += 2 + xlen;
+  }
+  const zstring = (what: string): [number, number] => {
+    const s = q;
+    while (q < win.length && win[q] !== 0) q++;
+    if (q >= win.length) {
+      if (b.base + win.length < size) throw b.error(s, `gzip ${what} is not terminated within ${HEADER_WINDOW} bytes`, 'E_LIMIT');
+      throw b.error(s, `gzip ${what} is not terminated`);
+    }
+    q++;
+    return [s, q - s];
+  };
+  if (flg & 8) {
+    const [s, n] = zstring('file name');
+    out?.push(field(`${pre}header.fname`, b.ascii(s, n - 1, false), 'build-path', b.spans(s, n), { hint: GZIP_NAME_HINT }));
+  }
+  if (flg & 16) {
+    const [s, n] = zstring('comment');
+    out?.push(field(`${pre}header.comment`, b.ascii(s, n - 1, false), 'content', b.spans(s, n)));
+  }
+  if (flg & 2) {
+    const crc16 = b.u16le(q);
+    out?.push(field(`${pre}header.crc16`, crc16, 'checksum', b.spans(q, 2), { covers: b.spans(0, q), derived: true }));
+    q += 2;
+  }
+  return q;
+}
+
+/** The trailer's fields: CRC-32 and size of the `outSize` bytes of the member's output at `before` in `stream`. */
+function trailerFields(t: Bytes, pre: string, stream: string, before: number, outSize: number): Field[] {
+  const outSpan = [{ stream, offset: before, length: outSize }];
+  return [
+    field(`${pre}trailer.crc32`, t.u32le(0).toString(16).padStart(8, '0'), 'checksum', t.spans(0, 4), { covers: outSpan, derived: true }),
+    field(`${pre}trailer.isize`, t.u32le(4), 'size', t.spans(4, 4), { derived: true }),
+  ];
+}
+
+/**
+ * Where each member after the first is, a row a member (about 40 bytes): its start, its header's length, the
+ * compressed bytes it used and where its output is in the decoded stream. Its fields are read again from there.
+ */
+class MemberPlaces {
+  private n = 0;
+  private start = new Float64Array(16);
+  private used = new Float64Array(16);
+  private before = new Float64Array(16);
+  private out = new Float64Array(16);
+  private header = new Uint32Array(16);
+
+  add(start: number, header: number, used: number, before: number, out: number): void {
+    if (this.n === this.start.length) {
+      const grow = <T extends Float64Array | Uint32Array>(a: T, b: T): T => (b.set(a), b);
+      const m = this.n * 2;
+      this.start = grow(this.start, new Float64Array(m));
+      this.used = grow(this.used, new Float64Array(m));
+      this.before = grow(this.before, new Float64Array(m));
+      this.out = grow(this.out, new Float64Array(m));
+      this.header = grow(this.header, new Uint32Array(m));
+    }
+    const i = this.n++;
+    this.start[i] = start;
+    this.header[i] = header;
+    this.used[i] = used;
+    this.before[i] = before;
+    this.out[i] = out;
+  }
+
+  /** members 1, 2, ... as field groups 0, 1, ... */
+  groups(src: ByteSource, stream: string): FieldGroups {
+    const rows = { start: this.start.slice(0, this.n), header: this.header.slice(0, this.n), used: this.used.slice(0, this.n), before: this.before.slice(0, this.n), out: this.out.slice(0, this.n) };
+    const trailerAt = (i: number): number => rows.start[i]! + rows.header[i]! + rows.used[i]!;
+    return {
+      count: this.n,
+      fields(i: number): Field[] {
+        const pre = `gzip.member[${i + 1}].`;
+        const out: Field[] = [];
+        memberHeader(Bytes.at(src, rows.start[i]!, rows.header[i]!, 'gzip member'), src.size, out, pre);
+        out.push(...trailerFields(Bytes.at(src, trailerAt(i), 8, 'gzip trailer'), pre, stream, rows.before[i]!, rows.out[i]!));
+        return out;
+      },
+      records(i: number): Span[] {
+        return [...src.spans(rows.start[i]!, rows.header[i]!), ...src.spans(trailerAt(i), 8)];
+      },
+    };
+  }
 }
 
 /** the bytes read at once for a member header: its optional name and comment must end within them */
