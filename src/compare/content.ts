@@ -104,7 +104,7 @@ function compareContentNow(cx: Comparer, pair: ContentPair): Promise<void> | und
   for (const e of eb.extents) pushAll(spansB, srcB.spans(e.offset, e.length));
   if (ea.size === eb.size && ((cx.sameSpans(spansA, spansB) && cx.untouched(spansA)) || sameDecoded(cx, srcA, srcB, ea, eb))) {
     const first = placementSpan(srcA, spansA);
-    if (first) placed.push({ path: ea.path, a: first.offset, b: first.offset, ea, eb });
+    if (first) placed.push(ea, eb, first.offset, first.offset);
     return undefined;
   }
   return compareContentBytes(cx, pair, srcA, srcB, spansA, spansB);
@@ -181,7 +181,7 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
   const firstA = placementSpan(srcA, spansA);
   const firstB = placementSpan(srcB, spansB);
   if (equal) {
-    if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
+    if (firstA && firstB) placed.push(ea, eb, firstA.offset, firstB.offset);
     if (!cx.sameSpans(spansA, spansB)) noteShift(scope, reportSpans('a', spansA), reportSpans('b', spansB), 'contents');
     // a member decoded from bytes of its own (a deflated zip member): its encoded bytes moved with it
     const oa = ownEncoding(ea, srcA);
@@ -192,7 +192,7 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
     }
     return;
   }
-  if (firstA && firstB) placed.push({ path: ea.path, a: firstA.offset, b: firstB.offset, ea, eb });
+  if (firstA && firstB) placed.push(ea, eb, firstA.offset, firstB.offset);
 
   // a partition or boot image that spans structures another view already compared (the ISO 9660 volume
   // inside an isohybrid partition): when every differing byte in it is explained, it adds nothing

@@ -10,30 +10,37 @@ import type { Comparer } from './compare.js';
 import { extentSpans } from './spans.js';
 import type { Placed, Scope } from './types.js';
 
-export function findOrdering(cx: Comparer, ca: Container, cb: Container, scope: Scope, placed: Placed[]): void {
-  if (placed.length < 2) return;
+export function findOrdering(cx: Comparer, ca: Container, cb: Container, scope: Scope, placed: Placed): void {
+  const n = placed.length;
+  if (n < 2) return;
   // entries that share a place (files packed into one squashfs fragment block, placed by that block) keep
   // their order when they share it on both sides: ties sort by their other side, and equal places do not
   // count as a reversal
   // the common case, nothing moved, is settled without copying or sorting: entries are met in order
-  const byA = sortedBy(placed, (x, y) => x.a - y.a || x.b - y.b);
-  const inPlace = byA.every((p, i) => i === 0 || byA[i - 1]!.b <= p.b);
-  const keep = inPlace ? undefined : longestIncreasing(byA.map((p) => p.b), false);
+  const rows = Array.from({ length: n }, (_, i) => i);
+  const byA = sortedBy(rows, (x, y) => placed.a(x) - placed.a(y) || placed.b(x) - placed.b(y));
+  let inPlace = true;
+  for (let i = 1; i < n && inPlace; i++) if (placed.b(byA[i - 1]!) > placed.b(byA[i]!)) inPlace = false;
+  const keep = inPlace ? undefined : longestIncreasing(byA.map((r) => placed.b(r)), false);
   if (!keep) {
     // also compare the container's own order (directory or member order): each path once, so the same order
     // is build B's order rising along build A's
-    const byOrder = sortedBy(placed, (x, y) => x.ea.order - y.ea.order);
-    if (byOrder.every((p, i) => i === 0 || byOrder[i - 1]!.eb.order < p.eb.order)) return;
+    const byOrder = sortedBy(rows, (x, y) => placed.ea[x]!.order - placed.ea[y]!.order);
+    let same = true;
+    for (let i = 1; i < n && same; i++) if (placed.eb[byOrder[i - 1]!]!.order >= placed.eb[byOrder[i]!]!.order) same = false;
+    if (same) return;
   }
   const moved = keep ? byA.filter((_, i) => !keep.has(i)) : [];
   // every entry whose placement changed is displaced by the new order, not only those outside the kept run
-  const displaced = placed.filter((p) => p.a !== p.b);
-  for (const m of displaced) scope.moved.add(m.path);
-  const list = moved.slice(0, 10).map((m) => m.path);
+  const displaced = rows.filter((r) => placed.a(r) !== placed.b(r));
+  for (const r of displaced) scope.moved.add(placed.path(r));
+  const list = moved.slice(0, 10).map((r) => placed.path(r));
   const spans: ReportSpan[] = [];
-  for (const m of displaced) {
-    pushAll(spans, extentSpans('a', m.ea.contentSource ?? ca.source, m.ea.extents));
-    pushAll(spans, extentSpans('b', m.eb.contentSource ?? cb.source, m.eb.extents));
+  for (const r of displaced) {
+    const ea = placed.ea[r]!;
+    const eb = placed.eb[r]!;
+    pushAll(spans, extentSpans('a', ea.contentSource ?? ca.source, ea.extents));
+    pushAll(spans, extentSpans('b', eb.contentSource ?? cb.source, eb.extents));
   }
   const f = cx.add({
     path: scope.path,
@@ -41,11 +48,11 @@ export function findOrdering(cx: Comparer, ca: Container, cb: Container, scope: 
     field: 'order',
     kind: 'ordering',
     root: true,
-    a: { type: 'order', paths: byA.slice(0, 5).map((p) => p.path), count: byA.length },
-    b: { type: 'order', paths: [...placed].sort((x, y) => x.b - y.b).slice(0, 5).map((p) => p.path), count: placed.length },
+    a: { type: 'order', paths: byA.slice(0, 5).map((r) => placed.path(r)), count: n },
+    b: { type: 'order', paths: [...rows].sort((x, y) => placed.b(x) - placed.b(y)).slice(0, 5).map((r) => placed.path(r)), count: n },
     spans,
     scope,
-    detail: `${moved.length || 'all'} of ${placed.length} entries are placed in another order${list.length ? `: ${list.join(', ')}${moved.length > list.length ? `, and ${moved.length - list.length} more` : ''}` : ''}`,
+    detail: `${moved.length || 'all'} of ${n} entries are placed in another order${list.length ? `: ${list.join(', ')}${moved.length > list.length ? `, and ${moved.length - list.length} more` : ''}` : ''}`,
     hint: orderingHint(ca.format),
   });
   scope.ordering = f;

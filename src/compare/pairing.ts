@@ -12,7 +12,7 @@ import { findOrdering } from './ordering.js';
 import { addPlacement, noteShift } from './placement.js';
 import { bytesEqual, extentSpans, readSpans, reportSpans } from './spans.js';
 import { rollUpStreams } from './streams.js';
-import { newScope, type Placed, type RawFinding, type Scope } from './types.js';
+import { newScope, Placed, type RawFinding, type Scope } from './types.js';
 import { baseName, findRenames, renamedPath, type Rename } from './renames.js';
 import type { EntryValue } from './values.js';
 import { pairPattern, viewExclusions, type ViewExclusions } from './exclude.js';
@@ -176,7 +176,7 @@ async function compareContainer(cx: Comparer, ca: Container, cb: Container, pref
   const cut = ca.partial !== undefined || cb.partial !== undefined;
   if (cut) cx.notes.push(`${scope.path} (${format}): a limit stopped the listing, so entries only one build lists are not reported as added or removed; their differing bytes count as unexplained`);
   const pathOf = (e: Entry): string => Walker.entryPath(format, e.path, prefix, scope.path);
-  const placed: Placed[] = [];
+  const placed = new Placed(Math.min(ca.entries.length, cb.entries.length));
   // contents that need hashing or opening run in the pool, a bounded number at a time
   const inflight = new Inflight();
 

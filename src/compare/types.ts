@@ -88,13 +88,48 @@ export interface Scope {
   made?: number;
 }
 
-/** An entry found in both builds, with where its content starts in each (for placement order). */
-export interface Placed {
-  path: string;
-  a: number;
-  b: number;
-  ea: Entry;
-  eb: Entry;
+/**
+ * Entries found in both builds, with where each one's content starts in each (for placement order), kept as
+ * rows: a container of a million members keeps two numbers and two references a member, not an object.
+ */
+export class Placed {
+  length = 0;
+  private at: Float64Array;
+
+  /** `expected`: how many rows there will be at most (the entries both listings could pair), so that none is copied to grow */
+  constructor(expected = 16) {
+    this.at = new Float64Array(2 * Math.max(1, expected));
+  }
+
+  readonly ea: Entry[] = [];
+  readonly eb: Entry[] = [];
+
+  push(ea: Entry, eb: Entry, a: number, b: number): void {
+    if (2 * this.length === this.at.length) {
+      const grown = new Float64Array(this.at.length * 2);
+      grown.set(this.at);
+      this.at = grown;
+    }
+    this.at[2 * this.length] = a;
+    this.at[2 * this.length + 1] = b;
+    this.ea.push(ea);
+    this.eb.push(eb);
+    this.length++;
+  }
+
+  /** where row `i`'s content starts in build A */
+  a(i: number): number {
+    return this.at[2 * i]!;
+  }
+
+  /** where row `i`'s content starts in build B */
+  b(i: number): number {
+    return this.at[2 * i + 1]!;
+  }
+
+  path(i: number): string {
+    return this.ea[i]!.path;
+  }
 }
 
 /** Two entries of one path whose contents are compared, and where the result goes. */
@@ -109,7 +144,7 @@ export interface ContentPair {
   prefix: string;
   depth: number;
   scope: Scope;
-  placed: Placed[];
+  placed: Placed;
 }
 
 export interface CompareResult {

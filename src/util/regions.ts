@@ -96,24 +96,31 @@ class PackedRegion implements Region {
 }
 
 export class RegionList {
-  private readonly byKey = new Map<string, PackedRegion>();
+  /** by name, then role: no key is built per call (an archive adds a few spans per member) */
+  private readonly byName = new Map<string, PackedRegion[]>();
+  /** in the order they were made */
+  private readonly all: PackedRegion[] = [];
 
   add(name: string, role: Region['role'], spans: Span[]): void {
-    const key = `${role}\0${name}`;
-    let r = this.byKey.get(key);
+    let same = this.byName.get(name);
+    let r: PackedRegion | undefined;
+    if (same) {
+      for (const x of same) if (x.role === role) r = x;
+    }
     for (const s of spans) {
       if (s.length === 0) continue;
       if (!r) {
         r = new PackedRegion(name, role, s);
-        this.byKey.set(key, r);
+        if (same) same.push(r);
+        else this.byName.set(name, (same = [r]));
+        this.all.push(r);
       } else r.add(s);
     }
   }
 
   /** The regions in the order their names first appeared; names with no bytes are left out. */
   list(): Region[] {
-    const out = [...this.byKey.values()];
-    for (const r of out) r.trim();
-    return out;
+    for (const r of this.all) r.trim();
+    return [...this.all];
   }
 }

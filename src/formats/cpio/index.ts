@@ -8,7 +8,9 @@ import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import { zeroRun, type ByteSource } from '../../io/source.js';
 import { checkCap, checkTime, EntryLimit } from '../../limits.js';
-import type { Container, Entry, EntryMeta, EntryType, Field, Format, OpenContext, Span } from '../../model.js';
+import type { Container, Entry, EntryMeta, EntryType, Field, Format, OpenContext, Region, Span } from '../../model.js';
+import { pushAll } from '../../util/array.js';
+import { PathCounter } from '../../util/path-counter.js';
 import type { Extent } from '../../io/source.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
 import { RegionList } from '../../util/regions.js';
@@ -113,28 +115,43 @@ export const cpioFormat: Format = {
 const NEWC_FIELDS = ['ino', 'mode', 'uid', 'gid', 'nlink', 'mtime', 'filesize', 'devmajor', 'devminor', 'rdevmajor', 'rdevminor', 'namesize', 'check'];
 const NEWC_AT: Record<string, [number, number]> = Object.fromEntries(NEWC_FIELDS.map((name, i) => [name, [6 + i * 8, 8]]));
 
+/** each byte's value as a digit (hex, upper or lower case), 99 for a byte that is none */
+const DIGIT = new Uint8Array(256).fill(99);
+for (let c = 0; c < 10; c++) DIGIT[0x30 + c] = c;
+for (let c = 0; c < 6; c++) DIGIT[0x41 + c] = DIGIT[0x61 + c] = 10 + c;
+
+/** the number in `len` digits of `radix` at `off` of `d`, or -1 when a byte there is no such digit */
+function digits(d: Uint8Array, off: number, len: number, radix: number): number {
+  if (len <= 0 || off + len > d.length) return -1;
+  let v = 0;
+  for (let i = off; i < off + len; i++) {
+    const digit = DIGIT[d[i]!]!;
+    if (digit >= radix) return -1;
+    v = v * radix + digit;
+  }
+  return v;
+}
+
+/** the newc/crc header's thirteen numbers, parsed into here (one header at a time) */
+const NEWC_VALUES = new Float64Array(NEWC_FIELDS.length);
+
 function readHeader(b: Bytes, dialect: Dialect): Header {
   const d = b.bytes(0, b.length);
+  // digits read from the bytes: a header is parsed per member, and archives hold a million of them
   const num = (off: number, len: number, radix: 8 | 16, name: string): number => {
-    // digits read from the bytes: a header is parsed per member, and archives hold a million of them
-    let v = 0;
-    let ok = len > 0 && off + len <= d.length;
-    for (let i = off; ok && i < off + len; i++) {
-      const c = d[i]!;
-      let digit: number;
-      if (c >= 0x30 && c <= 0x39) digit = c - 0x30;
-      else if (radix === 16 && c >= 0x61 && c <= 0x66) digit = c - 0x57;
-      else if (radix === 16 && c >= 0x41 && c <= 0x46) digit = c - 0x37;
-      else digit = 99;
-      if (digit >= radix) ok = false;
-      else v = v * radix + digit;
-    }
-    if (!ok) {
-      const s = b.ascii(off, len, false);
-      throw b.error(off, `cpio ${name} field is not a ${radix === 16 ? 'hex' : 'octal'} number: ${JSON.stringify(s)}`);
-    }
+    const v = digits(d, off, len, radix);
+    if (v < 0) throw b.error(off, `cpio ${name} field is not a ${radix === 16 ? 'hex' : 'octal'} number: ${JSON.stringify(b.ascii(off, len, false))}`);
     return v;
   };
+  if (dialect === 'newc' || dialect === 'crc') {
+    // in header order, so that the first malformed field is the one named
+    const v = NEWC_VALUES;
+    for (let k = 0; k < NEWC_FIELDS.length; k++) v[k] = num(6 + 8 * k, 8, 16, NEWC_FIELDS[k]!);
+    return {
+      dialect, headerSize: 110, ino: v[0]!, mode: v[1]!, uid: v[2]!, gid: v[3]!, nlink: v[4]!, mtime: v[5]!, filesize: v[6]!,
+      devmajor: v[7]!, devminor: v[8]!, rdevmajor: v[9]!, rdevminor: v[10]!, namesize: v[11]!, check: v[12]!, at: NEWC_AT,
+    };
+  }
   const at: Record<string, [number, number]> = {};
   const h = { dialect } as Header;
   if (dialect === 'bin-le' || dialect === 'bin-be') {
@@ -192,15 +209,6 @@ function readHeader(b: Bytes, dialect: Dialect): Header {
     h.check = 0;
     at.devmajor = at.dev as [number, number];
     at.rdevmajor = at.rdev as [number, number];
-  } else {
-    // in header order, so that the first malformed field is the one named
-    for (const name of NEWC_FIELDS) {
-      const [o, l] = NEWC_AT[name] as [number, number];
-      (h as unknown as Record<string, number>)[name] = num(o, l, 16, name);
-    }
-    h.headerSize = 110;
-    h.at = NEWC_AT;
-    return h;
   }
   h.at = at;
   return h;
@@ -208,6 +216,9 @@ function readHeader(b: Bytes, dialect: Dialect): Header {
 
 
 function normalize(name: string): string {
+  // the usual name: no leading `./` or `/`, no trailing `/`
+  const first = name.charCodeAt(0);
+  if (first !== 0x2e && first !== 0x2f && name.length > 0 && name.charCodeAt(name.length - 1) !== 0x2f) return '/' + name;
   let s = name;
   while (s.startsWith('./')) s = s.slice(2);
   s = s.replace(/^\/+/, '').replace(/\/+$/, '');
@@ -215,14 +226,20 @@ function normalize(name: string): string {
   return '/' + s;
 }
 
-const pad4 = (n: number): number => (4 - (n % 4)) % 4;
+/** the padding after `n` bytes of a header and name, or of data: newc and crc align to 4 bytes, bin to 2, odc not at all */
+function padTo(d: Dialect, n: number): number {
+  if (d === 'odc') return 0;
+  if (d === 'bin-le' || d === 'bin-be') return n % 2;
+  return (4 - (n % 4)) % 4;
+}
 
 export function openCpio(src: ByteSource, ctx: OpenContext): Container {
   const entries: Entry[] = [];
+  const rows = new CpioRows(src);
   const regions = new RegionList();
   const notes: string[] = [];
   const fields: Field[] = [];
-  const seen = new Map<string, number>();
+  const seen = new PathCounter();
   let off = 0;
   let archive = 1;
   let inArchive = false;
@@ -263,7 +280,7 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
     const nb = Bytes.at(src, nameOff, h.namesize, 'cpio member name');
     const rawName = nb.utf8(0, h.namesize - 1);
     if (nb.u8(h.namesize - 1) !== 0) notes.push(`cpio member at ${off}: name is not NUL-terminated`);
-    const namePad = dialect === 'odc' ? 0 : binary ? (headerLen + h.namesize) % 2 : pad4(headerLen + h.namesize);
+    const namePad = padTo(dialect, headerLen + h.namesize);
     const dataOff = nameOff + h.namesize + namePad;
     if (h.filesize > src.size - Math.min(dataOff, src.size)) {
       throw new ReprodiffError('E_TRUNCATED', `cpio member ${JSON.stringify(rawName)} claims ${h.filesize} bytes but only ${Math.max(0, src.size - dataOff)} remain`, {
@@ -272,13 +289,14 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
         offset: off,
       });
     }
-    const dataPad = dialect === 'odc' ? 0 : binary ? h.filesize % 2 : pad4(h.filesize);
+    const dataPad = padTo(dialect, h.filesize);
     if (dataOff + h.filesize + dataPad > src.size) throw hb.error(0, 'cpio member padding runs past the end', 'E_FORMAT');
-    regions.add('cpio header', 'metadata', src.spans(off, headerLen + h.namesize));
-    if (namePad) regions.add('cpio name padding', 'padding', src.spans(nameOff + h.namesize, namePad));
-    if (dataPad) regions.add('cpio data padding', 'padding', src.spans(dataOff + h.filesize, dataPad));
     const next = dataOff + h.filesize + dataPad;
     if (rawName === TRAILER) {
+      // a trailer's header and padding are regions of their own kind: the members' are in `rows`
+      regions.add('cpio header', 'metadata', src.spans(off, headerLen + h.namesize));
+      if (namePad) regions.add('cpio name padding', 'padding', src.spans(nameOff + h.namesize, namePad));
+      if (dataPad) regions.add('cpio data padding', 'padding', src.spans(dataOff + h.filesize, dataPad));
       fields.push(field(archive === 1 ? 'cpio.trailer' : `cpio.archive[${archive}].trailer`, dialect, 'layout', src.spans(off, next - off)));
       if (h.filesize) regions.add('cpio trailer data', 'metadata', src.spans(dataOff, h.filesize));
       inArchive = false;
@@ -294,22 +312,24 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
     }
     const type = typeFromMode(h.mode);
     let path = normalize(rawName);
-    const dup = seen.get(path);
-    if (dup !== undefined) {
-      seen.set(path, dup + 1);
+    const dup = seen.count(path);
+    if (dup > 0) {
       notes.push(`cpio member ${path} appears again at offset ${off} (a later copy replaces the earlier one when unpacked)`);
       path = `${path}#${dup + 1}`;
-    } else seen.set(path, 1);
+    }
     let target: string | undefined;
     if (type === 'symlink') {
       checkCap(h.filesize, MAX_NAME, 'cpio symlink target size', src.name, dataOff);
       target = decodeName(src.read(dataOff, h.filesize, 'cpio symlink target'));
     }
-    entries.push(new CpioEntry(src, path, type, h.filesize, entries.length, off, dialect, dataOff, dataPad, target));
+    const row = rows.add(off, h.namesize, h.filesize, dialect, type, target);
+    entries.push(new CpioEntry(rows, path, row));
     off = next;
   }
   if (inArchive && !partial) notes.push('the last cpio archive has no TRAILER!!!');
-  return { format: 'cpio', source: src, fields, entries, regions: regions.list(), notes, ...(partial ? { partial } : {}) };
+  rows.trim();
+  const all = rows.n ? [...rows.regions(), ...regions.list()] : regions.list();
+  return { format: 'cpio', source: src, fields, entries, regions: all, notes, ...(partial ? { partial } : {}) };
 }
 
 const headerLength = (d: Dialect): number => (d === 'odc' ? 76 : d === 'bin-le' || d === 'bin-be' ? BIN_HEADER : 110);
@@ -349,52 +369,197 @@ function headerFields(src: ByteSource, at: number, dialect: Dialect, dataOff: nu
 
 const NO_EXTENTS: Extent[] = [];
 
+const DIALECTS: Dialect[] = ['newc', 'crc', 'odc', 'bin-le', 'bin-be'];
+const TYPES: EntryType[] = ['file', 'dir', 'symlink', 'chardev', 'blockdev', 'fifo', 'socket', 'other'];
+
 /**
- * A member keeps where its header is, not its fields: initramfs archives hold tens of thousands of members,
- * and hostile ones millions. Fields and metadata are read from the header again when asked (not cached), as
- * the tar and ISO 9660 readers do.
+ * Where each member's header, name, data and padding are, a row a member in typed arrays (22 bytes: the
+ * header's offset, the name and data sizes, the dialect and the type; the paddings follow from them): an
+ * initramfs holds tens of thousands of members, a hostile archive millions. The members' entries and the
+ * regions of their headers and padding read from here.
+ */
+class CpioRows {
+  n = 0;
+  private atRow: Float64Array = new Float64Array(16);
+  private sizeRow: Float64Array = new Float64Array(16);
+  private nameRow: Uint32Array = new Uint32Array(16);
+  private dialectRow: Uint8Array = new Uint8Array(16);
+  private typeRow: Uint8Array = new Uint8Array(16);
+  /** symlink targets by row */
+  readonly targets = new Map<number, string>();
+
+  constructor(readonly src: ByteSource) {}
+
+  add(at: number, namesize: number, size: number, dialect: Dialect, type: EntryType, target: string | undefined): number {
+    if (this.n === this.atRow.length) this.resize(this.n * 2);
+    const i = this.n++;
+    this.atRow[i] = at;
+    this.nameRow[i] = namesize;
+    this.sizeRow[i] = size;
+    this.dialectRow[i] = DIALECTS.indexOf(dialect);
+    this.typeRow[i] = TYPES.indexOf(type);
+    if (target !== undefined) this.targets.set(i, target);
+    return i;
+  }
+
+  /** where row `i`'s header starts */
+  at(i: number): number {
+    return this.atRow[i]!;
+  }
+  size(i: number): number {
+    return this.sizeRow[i]!;
+  }
+  dialect(i: number): Dialect {
+    return DIALECTS[this.dialectRow[i]!]!;
+  }
+  type(i: number): EntryType {
+    return TYPES[this.typeRow[i]!]!;
+  }
+  /** where the name (with its NUL) ends: the name padding runs from there to `data` */
+  nameEnd(i: number): number {
+    return this.atRow[i]! + headerLength(this.dialect(i)) + this.nameRow[i]!;
+  }
+  data(i: number): number {
+    const d = this.dialect(i);
+    return this.nameEnd(i) + padTo(d, headerLength(d) + this.nameRow[i]!);
+  }
+  dataEnd(i: number): number {
+    return this.data(i) + this.sizeRow[i]!;
+  }
+  /** where the next header starts: the data padding runs from the data's end to there */
+  next(i: number): number {
+    return this.dataEnd(i) + padTo(this.dialect(i), this.sizeRow[i]!);
+  }
+
+  /** the arrays cut to the rows: what a finished listing keeps */
+  trim(): void {
+    if (this.atRow.length > this.n) this.resize(this.n);
+  }
+
+  private resize(m: number): void {
+    const grown = <T extends Float64Array | Uint32Array | Uint8Array>(a: T, b: T): T => {
+      b.set(a.subarray(0, Math.min(m, a.length)));
+      return b;
+    };
+    this.atRow = grown(this.atRow, new Float64Array(m));
+    this.sizeRow = grown(this.sizeRow, new Float64Array(m));
+    this.nameRow = grown(this.nameRow, new Uint32Array(m));
+    this.dialectRow = grown(this.dialectRow, new Uint8Array(m));
+    this.typeRow = grown(this.typeRow, new Uint8Array(m));
+  }
+
+  /** the members' headers (with their names), name padding and data padding, as three regions over the rows */
+  regions(): Region[] {
+    return [
+      new RowRegion('cpio header', 'metadata', this, (i) => this.at(i), (i) => this.nameEnd(i)),
+      new RowRegion('cpio name padding', 'padding', this, (i) => this.nameEnd(i), (i) => this.data(i)),
+      new RowRegion('cpio data padding', 'padding', this, (i) => this.dataEnd(i), (i) => this.next(i)),
+    ];
+  }
+}
+
+/**
+ * One kind of byte run a cpio member has (from `from(i)` to `to(i)` of the archive, empty runs left out) as a
+ * region: its spans are made when asked; whether it holds an offset of the outer file is found by binary search
+ * when the archive lies in the outer file in one piece (the common case: a cpio inside gzip holds no such offset).
+ */
+class RowRegion implements Region {
+  constructor(
+    readonly name: string,
+    readonly role: Region['role'],
+    private readonly rows: CpioRows,
+    private readonly from: (i: number) => number,
+    private readonly to: (i: number) => number,
+  ) {}
+
+  get spans(): Span[] {
+    const out: Span[] = [];
+    for (let i = 0; i < this.rows.n; i++) {
+      const len = this.to(i) - this.from(i);
+      if (len > 0) pushAll(out, this.rows.src.spans(this.from(i), len));
+    }
+    return out;
+  }
+
+  contains(offset: number): boolean {
+    const src = this.rows.src;
+    const whole = src.size > 0 ? src.spans(0, src.size) : [];
+    if (whole.length !== 1 || whole[0]!.stream !== undefined) {
+      // in a decoded stream: no offset of the outer file; in pieces: span by span
+      if (whole.some((s) => s.stream !== undefined)) return false;
+      return this.spans.some((s) => offset >= s.offset && offset < s.offset + s.length);
+    }
+    const at = offset - whole[0]!.offset;
+    // the last row starting at or before `at`
+    let lo = 0;
+    let hi = this.rows.n - 1;
+    let row = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.rows.at(mid) <= at) {
+        row = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return row >= 0 && at >= this.from(row) && at < this.to(row);
+  }
+}
+
+/**
+ * A member keeps its row and its name: fields, metadata, size and extents are read from the row and the
+ * header again when asked (not cached), as the tar and ISO 9660 readers do.
  */
 class CpioEntry implements Entry {
   constructor(
-    private readonly src: ByteSource,
+    private readonly rows: CpioRows,
     readonly path: string,
-    readonly type: EntryType,
-    readonly size: number,
+    /** the member's row, which is also its place in the listing */
     readonly order: number,
-    /** where the header is */
-    private readonly at: number,
-    private readonly dialect: Dialect,
-    /** where the content starts (after the name and its padding) */
-    private readonly data: number,
-    private readonly dataPad: number,
-    private readonly target: string | undefined,
   ) {}
 
+  get type(): EntryType {
+    return this.rows.type(this.order);
+  }
+
+  get size(): number {
+    return this.rows.size(this.order);
+  }
+
   get extents(): Extent[] {
-    return this.size > 0 ? [{ offset: this.data, length: this.size }] : NO_EXTENTS;
+    const size = this.size;
+    return size > 0 ? [{ offset: this.rows.data(this.order), length: size }] : NO_EXTENTS;
   }
 
   get fields(): Field[] {
-    return headerFields(this.src, this.at, this.dialect, this.data);
+    const r = this.rows;
+    return headerFields(r.src, r.at(this.order), r.dialect(this.order), r.data(this.order));
   }
 
   fieldsTouching(touched: (offset: number, length: number) => boolean): Field[] {
-    return touched(this.at, headerLength(this.dialect)) ? this.fields : [];
+    return touched(this.rows.at(this.order), headerLength(this.rows.dialect(this.order))) ? this.fields : [];
   }
 
   /** the header with its name and padding, and the padding after the data: the member's own bytes */
   get records(): Span[] {
-    const head = this.src.spans(this.at, this.data - this.at);
-    return this.dataPad ? [...head, ...this.src.spans(this.data + this.size, this.dataPad)] : head;
+    const r = this.rows;
+    const i = this.order;
+    const head = r.src.spans(r.at(i), r.data(i) - r.at(i));
+    const dataEnd = r.dataEnd(i);
+    const next = r.next(i);
+    return next > dataEnd ? [...head, ...r.src.spans(dataEnd, next - dataEnd)] : head;
   }
 
   get meta(): EntryMeta {
-    return new LazyMeta(this.target, () => {
-      const h = readHeader(Bytes.at(this.src, this.at, headerLength(this.dialect), 'cpio header'), this.dialect);
+    const r = this.rows;
+    const i = this.order;
+    const target = r.targets.get(i);
+    return new LazyMeta(target, () => {
+      const dialect = r.dialect(i);
+      const h = readHeader(Bytes.at(r.src, r.at(i), headerLength(dialect), 'cpio header'), dialect);
       const meta: EntryMeta = { mode: h.mode, uid: h.uid, gid: h.gid, nlink: h.nlink, ino: h.ino };
       const mt = isoFromUnix(h.mtime);
       if (mt !== null && mt !== undefined) meta.mtime = mt;
-      if (this.target !== undefined) meta.target = this.target;
+      if (target !== undefined) meta.target = target;
       return meta;
     });
   }

@@ -14,6 +14,7 @@ import { RegionList } from '../../util/regions.js';
 import { isoFromUnix } from '../../util/time.js';
 import { BLOCK, H, dialectOf, headerSums, isZeroBlock, looksLikeHeader, parseNumber, textField, type Dialect } from './header.js';
 import { PAX_NAME_HINT, SPARSE_NAME_HINT, TAR_MTIME_HINT, TAR_OWNER_HINT, isoFromPaxTime, paxFields, parsePax, type PaxRecord } from './pax.js';
+import { PathCounter } from '../../util/path-counter.js';
 
 const GNU_TIMES_HINT = 'GNU tar fills the atime/ctime of gnu-format headers only in incremental mode (-G, -g): archive without it';
 
@@ -78,7 +79,7 @@ class TarReader {
   private readonly notes: string[] = [];
   private readonly fields: Field[] = [];
   private readonly global = new Map<string, string>();
-  private readonly paths = new Map<string, number>();
+  private readonly paths = new PathCounter();
   private pending: Pending = { fields: [], pax: new Map() };
   private dialects = new Set<string>();
   /** tell-tale extended header names: GNU tar `PaxHeaders`, libarchive `PaxHeader` */
@@ -287,8 +288,7 @@ class TarReader {
     if ((type === '0' && rawPath.endsWith('/')) || type === '5') etype = 'dir';
     if (TYPE_NAMES[type] === undefined) this.notes.push(`member "${rawPath}" has the unknown type flag "${type}"`);
     let path = normalizePath(rawPath);
-    const seen = this.paths.get(path) ?? 0;
-    this.paths.set(path, seen + 1);
+    const seen = this.paths.count(path);
     if (seen > 0) {
       this.notes.push(`the path ${path} occurs ${seen + 1} times; later copies are listed as ${path}~N`);
       path = `${path}~${seen + 1}`;

@@ -17,6 +17,7 @@ import { dosDateTime } from '../../util/time.js';
 import { ZIP_TIME_HINT, extraFields, type Zip64Values } from './extra.js';
 import { InflateSource, SourceReader } from './reader.js';
 import { decodeName } from '../../util/names.js';
+import { PathCounter } from '../../util/path-counter.js';
 
 export { InflateSource } from './reader.js';
 
@@ -143,7 +144,7 @@ class ZipReader {
   private readonly regions = new RegionList();
   private readonly notes: string[] = [];
   private readonly entries: Entry[] = [];
-  private readonly paths = new Map<string, number>();
+  private readonly paths = new PathCounter();
   /** [start, end, path] of each member's local header, data and descriptor */
   private readonly ranges: [number, number, string][] = [];
 
@@ -396,8 +397,7 @@ class ZipReader {
     else if (host === 3 && (mode & 0o170000) === 0o120000) type = 'symlink';
     else if (host === 3 && (mode & 0o170000) === 0o040000) type = 'dir';
     let path = normalizePath(cd.name);
-    const seen = this.paths.get(path) ?? 0;
-    this.paths.set(path, seen + 1);
+    const seen = this.paths.count(path);
     if (seen > 0) {
       this.notes.push(`the path ${path} occurs ${seen + 1} times; later copies are listed as ${path}~N`);
       path = `${path}~${seen + 1}`;
