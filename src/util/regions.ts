@@ -4,7 +4,9 @@
  * and its spans compact: an archive of a million members has a million header spans, kept here as two numbers
  * each in a typed array (16 bytes a span, not an object of about 60), made into Span objects only when asked.
  */
+import type { ByteSource } from '../io/source.js';
 import type { Region, Span } from '../model.js';
+import { pushAll } from './array.js';
 
 /** The spans of one region name: those of one stream (the common case) packed, any others as objects. */
 class PackedRegion implements Region {
@@ -122,5 +124,60 @@ export class RegionList {
   list(): Region[] {
     for (const r of this.all) r.trim();
     return [...this.all];
+  }
+}
+
+/** Members kept as rows (cpio, tar): how many, their source, and where each one starts, in increasing order. */
+export interface Rows {
+  readonly n: number;
+  readonly src: ByteSource;
+  at(i: number): number;
+}
+
+/**
+ * One kind of byte run every member of a listing kept as rows has (from `from(i)` to `to(i)` of the source,
+ * within the member, empty runs left out) as a region: its spans are made when asked; whether it holds an
+ * offset of the outer file is found by binary search when the source lies in the outer file in one piece (the
+ * common case: an archive inside gzip holds no such offset).
+ */
+export class RowRegion implements Region {
+  constructor(
+    readonly name: string,
+    readonly role: Region['role'],
+    private readonly rows: Rows,
+    private readonly from: (i: number) => number,
+    private readonly to: (i: number) => number,
+  ) {}
+
+  get spans(): Span[] {
+    const out: Span[] = [];
+    for (let i = 0; i < this.rows.n; i++) {
+      const len = this.to(i) - this.from(i);
+      if (len > 0) pushAll(out, this.rows.src.spans(this.from(i), len));
+    }
+    return out;
+  }
+
+  contains(offset: number): boolean {
+    const src = this.rows.src;
+    const whole = src.size > 0 ? src.spans(0, src.size) : [];
+    if (whole.length !== 1 || whole[0]!.stream !== undefined) {
+      // in a decoded stream: no offset of the outer file; in pieces: span by span
+      if (whole.some((s) => s.stream !== undefined)) return false;
+      return this.spans.some((s) => offset >= s.offset && offset < s.offset + s.length);
+    }
+    const at = offset - whole[0]!.offset;
+    // the last row starting at or before `at`
+    let lo = 0;
+    let hi = this.rows.n - 1;
+    let row = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.rows.at(mid) <= at) {
+        row = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return row >= 0 && at >= this.from(row) && at < this.to(row);
   }
 }

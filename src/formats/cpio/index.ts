@@ -9,11 +9,10 @@ import { Bytes } from '../../io/bytes.js';
 import { zeroRun, type ByteSource } from '../../io/source.js';
 import { checkCap, checkTime, EntryLimit } from '../../limits.js';
 import type { Container, Entry, EntryMeta, EntryType, Field, Format, OpenContext, Region, Span } from '../../model.js';
-import { pushAll } from '../../util/array.js';
 import { PathCounter } from '../../util/path-counter.js';
 import type { Extent } from '../../io/source.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
-import { RegionList } from '../../util/regions.js';
+import { RegionList, RowRegion } from '../../util/regions.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
 import { typeFromMode } from '../../util/mode.js';
@@ -217,8 +216,10 @@ function readHeader(b: Bytes, dialect: Dialect): Header {
 
 function normalize(name: string): string {
   // the usual name: no leading `./` or `/`, no trailing `/`
+  // reading the joined string's last character makes it one flat string (see tar's normalizePath)
   const first = name.charCodeAt(0);
-  if (first !== 0x2e && first !== 0x2f && name.length > 0 && name.charCodeAt(name.length - 1) !== 0x2f) return '/' + name;
+  const joined = '/' + name;
+  if (first !== 0x2e && first !== 0x2f && name.length > 0 && joined.charCodeAt(joined.length - 1) !== 0x2f) return joined;
   let s = name;
   while (s.startsWith('./')) s = s.slice(2);
   s = s.replace(/^\/+/, '').replace(/\/+$/, '');
@@ -455,53 +456,6 @@ class CpioRows {
       new RowRegion('cpio name padding', 'padding', this, (i) => this.nameEnd(i), (i) => this.data(i)),
       new RowRegion('cpio data padding', 'padding', this, (i) => this.dataEnd(i), (i) => this.next(i)),
     ];
-  }
-}
-
-/**
- * One kind of byte run a cpio member has (from `from(i)` to `to(i)` of the archive, empty runs left out) as a
- * region: its spans are made when asked; whether it holds an offset of the outer file is found by binary search
- * when the archive lies in the outer file in one piece (the common case: a cpio inside gzip holds no such offset).
- */
-class RowRegion implements Region {
-  constructor(
-    readonly name: string,
-    readonly role: Region['role'],
-    private readonly rows: CpioRows,
-    private readonly from: (i: number) => number,
-    private readonly to: (i: number) => number,
-  ) {}
-
-  get spans(): Span[] {
-    const out: Span[] = [];
-    for (let i = 0; i < this.rows.n; i++) {
-      const len = this.to(i) - this.from(i);
-      if (len > 0) pushAll(out, this.rows.src.spans(this.from(i), len));
-    }
-    return out;
-  }
-
-  contains(offset: number): boolean {
-    const src = this.rows.src;
-    const whole = src.size > 0 ? src.spans(0, src.size) : [];
-    if (whole.length !== 1 || whole[0]!.stream !== undefined) {
-      // in a decoded stream: no offset of the outer file; in pieces: span by span
-      if (whole.some((s) => s.stream !== undefined)) return false;
-      return this.spans.some((s) => offset >= s.offset && offset < s.offset + s.length);
-    }
-    const at = offset - whole[0]!.offset;
-    // the last row starting at or before `at`
-    let lo = 0;
-    let hi = this.rows.n - 1;
-    let row = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.rows.at(mid) <= at) {
-        row = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return row >= 0 && at >= this.from(row) && at < this.to(row);
   }
 }
 

@@ -33,22 +33,31 @@ export const H = {
 export type Dialect = 'ustar' | 'gnu' | 'v7';
 
 export function dialectOf(b: Bytes): Dialect {
-  const magic = b.ascii(257, 6, false);
-  if (magic === 'ustar\0') return 'ustar';
-  if (magic === 'ustar ' && b.u8(263) === 0x20 && b.u8(264) === 0) return 'gnu';
+  // `ustar\0` (POSIX) or `ustar  \0` (GNU), compared as bytes
+  const m = b.bytes(257, 8);
+  if (m[0] !== 0x75 || m[1] !== 0x73 || m[2] !== 0x74 || m[3] !== 0x61 || m[4] !== 0x72) return 'v7';
+  if (m[5] === 0) return 'ustar';
+  if (m[5] === 0x20 && m[6] === 0x20 && m[7] === 0) return 'gnu';
   return 'v7';
 }
 
 /** Sum of the header bytes with the checksum field taken as eight spaces: unsigned and signed (old tars). */
 export function headerSums(block: Uint8Array): { unsigned: number; signed: number } {
+  // one pass over the block: the unsigned sum, and how many bytes are 0x80 or more (each counts 256 less signed)
   let u = 0;
-  let s = 0;
+  let high = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const c = i >= 148 && i < 156 ? 0x20 : (block[i] as number);
+    const c = block[i]!;
     u += c;
-    s += (c << 24) >> 24;
+    high += c >> 7;
   }
-  return { unsigned: u, signed: s };
+  for (let i = 148; i < 156; i++) {
+    const c = block[i]!;
+    u -= c;
+    high -= c >> 7;
+  }
+  u += 8 * 0x20;
+  return { unsigned: u, signed: u - 256 * high };
 }
 
 export function isZeroBlock(block: Uint8Array): boolean {
@@ -73,19 +82,21 @@ export function parseNumber(b: Bytes, off: number, len: number): number | null {
   }
   let i = 0;
   while (i < len && raw[i] === 0x20) i++;
-  let digits = '';
+  // the digits read as a number directly (a header has a dozen numbers, and archives a million headers)
+  let v = 0;
+  let digits = 0;
   for (; i < len; i++) {
     const c = raw[i] as number;
     if (c === 0 || c === 0x20) break;
     if (c < 0x30 || c > 0x37) return Number.NaN;
-    digits += String.fromCharCode(c);
+    v = v * 8 + (c - 0x30);
+    digits++;
   }
   for (; i < len; i++) {
     const c = raw[i] as number;
     if (c !== 0 && c !== 0x20) return Number.NaN;
   }
-  if (digits === '') return null;
-  const v = parseInt(digits, 8);
+  if (digits === 0) return null;
   return Number.isSafeInteger(v) ? v : Number.NaN;
 }
 

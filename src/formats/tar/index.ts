@@ -6,11 +6,11 @@ import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
 import { checkCap, checkEntries, checkTime, EntryLimit, type Limits } from '../../limits.js';
-import type { Container, Entry, EntryMeta, EntryType, Field, Format, Span } from '../../model.js';
+import type { Container, Entry, EntryMeta, EntryType, Field, Format, Region, Span } from '../../model.js';
 import type { Extent } from '../../io/source.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
 import { field } from '../../model.js';
-import { RegionList } from '../../util/regions.js';
+import { RegionList, RowRegion, type Rows } from '../../util/regions.js';
 import { isoFromUnix } from '../../util/time.js';
 import { BLOCK, H, dialectOf, headerSums, isZeroBlock, looksLikeHeader, parseNumber, textField, type Dialect } from './header.js';
 import { PAX_NAME_HINT, SPARSE_NAME_HINT, TAR_MTIME_HINT, TAR_OWNER_HINT, isoFromPaxTime, paxFields, parsePax, type PaxRecord } from './pax.js';
@@ -62,6 +62,11 @@ function padded(n: number): number {
 
 /** `./a/b/` -> `/a/b`; the archive root (`./`, `.`) -> `/`. */
 export function normalizePath(p: string): string {
+  // the usual path: no leading `.` or `/`, no trailing `/`; reading the joined string's last character makes
+  // it one flat string, so that an entry does not keep the name it was joined from as well
+  const first = p.charCodeAt(0);
+  const joined = '/' + p;
+  if (first !== 0x2e && first !== 0x2f && p.length > 0 && joined.charCodeAt(joined.length - 1) !== 0x2f) return joined;
   let s = p;
   for (;;) {
     const t = s.replace(/^\.\/+/, '').replace(/^\/+/, '');
@@ -76,10 +81,12 @@ export function normalizePath(p: string): string {
 class TarReader {
   private readonly entries: Entry[] = [];
   private readonly regions = new RegionList();
+  private readonly rows: TarRows = new TarRows(this);
   private readonly notes: string[] = [];
   private readonly fields: Field[] = [];
   private readonly global = new Map<string, string>();
-  private readonly paths = new PathCounter();
+  /** the paths met, while listing (dropped once the listing is done: entries keep the reader) */
+  private paths = new PathCounter();
   private pending: Pending = { fields: [], pax: new Map() };
   private dialects = new Set<string>();
   /** tell-tale extended header names: GNU tar `PaxHeaders`, libarchive `PaxHeader` */
@@ -145,6 +152,8 @@ class TarReader {
       }
     }
     if (this.pending.fields.length > 0) this.notes.push('an extended header at the end of the archive has no member after it');
+    this.paths = new PathCounter();
+    this.rows.trim();
     // the archive does not name its writer; these conventions are specific enough to say
     const producer = this.libarchive ? 'libarchive (bsdtar)' : this.gnuPax || this.dialects.has('gnu') ? 'GNU tar' : undefined;
     return {
@@ -153,7 +162,7 @@ class TarReader {
       ...(producer ? { producer } : {}),
       fields: this.fields,
       entries: this.entries,
-      regions: this.regions.list(),
+      regions: this.rows.n ? [...this.rows.regions(), ...this.regions.list()] : this.regions.list(),
       notes: this.notes,
       ...(partial ? { partial } : {}),
     };
@@ -209,8 +218,14 @@ class TarReader {
       });
     }
     const next = Math.min(data + padded(size), src.size);
-    this.regions.add('tar header', 'metadata', src.spans(pos, data - pos));
-    if (next > data + size) this.regions.add('tar member padding', 'padding', src.spans(data + size, next - data - size));
+    // a member whose fields are all in its own header block (no extended header before it, no global pax
+    // record, not sparse) is a row: its header and padding are regions over the rows
+    const plain = type !== 'x' && type !== 'g' && type !== 'L' && type !== 'K' && type !== 'V' && type !== 'M' && type !== 'N' && type !== 'S' &&
+      this.pending.fields.length === 0 && this.pending.pax.size === 0 && this.global.size === 0;
+    if (!plain) {
+      this.regions.add('tar header', 'metadata', src.spans(pos, data - pos));
+      if (next > data + size) this.regions.add('tar member padding', 'padding', src.spans(data + size, next - data - size));
+    }
     if (next < data + padded(size)) this.notes.push(`the last member's padding to 512 bytes is missing at offset ${next}`);
 
     switch (type) {
@@ -260,7 +275,7 @@ class TarReader {
         return next;
       }
       default:
-        this.member(b, pos, type, dialect, data, size);
+        this.member(b, pos, type, dialect, data, size, plain);
         return next;
     }
   }
@@ -276,9 +291,10 @@ class TarReader {
     else into.set(r.key, r.value);
   }
 
-  private member(b: Bytes, pos: number, type: string, dialect: Dialect, data: number, size: number): void {
+  private member(b: Bytes, pos: number, type: string, dialect: Dialect, data: number, size: number, plain: boolean): void {
     const pending = this.pending;
-    this.pending = { fields: [], pax: new Map() };
+    // what extended headers left for this member is used up by it (an empty one is kept: most members have none)
+    if (pending.fields.length || pending.pax.size || pending.longName !== undefined || pending.longLink !== undefined) this.pending = { fields: [], pax: new Map() };
     const pax = (k: string): string | undefined => pending.pax.get(k) ?? this.global.get(k);
 
     const name = textField(b, H.name[0], H.name[1]);
@@ -294,6 +310,19 @@ class TarReader {
       path = `${path}~${seen + 1}`;
     }
     rawPath = path;
+
+    const esize = etype === 'file' ? size : 0;
+    // a plain member keeps only its row (where its header block is, its size, type and dialect): its fields and
+    // metadata are read again when asked (and not made here), so an archive of a million members holds a
+    // million small objects, not twenty million fields
+    if (plain) {
+      const link = etype === 'symlink' || type === '1' ? textField(b, H.linkname[0], H.linkname[1]) : '';
+      checkEntries(this.entries.length + 1, this.limits, 'tar members', pos);
+      checkTime('listing tar members', this.src.name, pos);
+      const row = this.rows.add(pos, size, etype, dialect, link ? link : undefined);
+      this.entries.push(new TarEntry(this.rows, rawPath, this.entries.length, row));
+      return;
+    }
 
     const fields = [...pending.fields, ...this.headerFields(b, 'tar.', dialect)];
     const num = (k: readonly [number, number]): number | undefined => {
@@ -332,22 +361,15 @@ class TarReader {
     if (ct !== undefined) meta.ctime = isoFromPaxTime(ct) ?? ct;
     if ((etype === 'symlink' || type === '1') && linkname) meta.target = linkname;
 
-    const esize = etype === 'file' ? size : 0;
-    // a member whose fields are all in its own header block (no extended header before it, no global pax
-    // record, not sparse) keeps only where that block is: its fields and metadata are read again when asked,
-    // so an archive of a million members holds a million small objects, not twenty million fields
-    const plain = pending.fields.length === 0 && pending.pax.size === 0 && this.global.size === 0 && type !== 'S' && fields.length > 0;
-    const entry: Entry = plain
-      ? new TarEntry(this, rawPath, etype, esize, data, this.entries.length, pos, dialect, (etype === 'symlink' || type === '1') && linkname ? linkname : undefined)
-      : {
-          path: rawPath,
-          type: etype,
-          size: esize,
-          extents: etype === 'file' && size > 0 ? [{ offset: data, length: size }] : [],
-          fields,
-          meta,
-          order: this.entries.length,
-        };
+    const entry: Entry = {
+      path: rawPath,
+      type: etype,
+      size: esize,
+      extents: etype === 'file' && size > 0 ? [{ offset: data, length: size }] : [],
+      fields,
+      meta,
+      order: this.entries.length,
+    };
     checkEntries(this.entries.length + 1, this.limits, 'tar members', pos);
     checkTime('listing tar members', this.src.name, pos);
     this.entries.push(entry);
@@ -435,46 +457,126 @@ class TarReader {
 
 const NO_EXTENTS: Extent[] = [];
 
+const DIALECTS: Dialect[] = ['ustar', 'gnu', 'v7'];
+const TYPES: EntryType[] = ['file', 'dir', 'symlink', 'chardev', 'blockdev', 'fifo', 'socket', 'other'];
+
 /**
- * A member whose fields all sit in its one header block: it keeps where that block is and reads its fields and
- * metadata from it when asked (not cached), as the ISO 9660 reader does with its records.
+ * The plain members (see TarReader.header), a row each in typed arrays (18 bytes: the header block's offset,
+ * the data's size, the type and the dialect; the data follows the block, padded to 512 bytes).
+ */
+class TarRows implements Rows {
+  n = 0;
+  private atRow: Float64Array = new Float64Array(16);
+  private sizeRow: Float64Array = new Float64Array(16);
+  private typeRow: Uint8Array = new Uint8Array(16);
+  private dialectRow: Uint8Array = new Uint8Array(16);
+  /** link targets by row */
+  readonly targets = new Map<number, string>();
+
+  constructor(readonly reader: TarReader) {}
+
+  get src(): ByteSource {
+    return this.reader.src;
+  }
+
+  add(at: number, size: number, type: EntryType, dialect: Dialect, target: string | undefined): number {
+    if (this.n === this.atRow.length) this.resize(this.n * 2);
+    const i = this.n++;
+    this.atRow[i] = at;
+    this.sizeRow[i] = size;
+    this.typeRow[i] = TYPES.indexOf(type);
+    this.dialectRow[i] = DIALECTS.indexOf(dialect);
+    if (target !== undefined) this.targets.set(i, target);
+    return i;
+  }
+
+  at(i: number): number {
+    return this.atRow[i]!;
+  }
+  /** the data's size in the archive (a directory's too, when its header gives one) */
+  size(i: number): number {
+    return this.sizeRow[i]!;
+  }
+  type(i: number): EntryType {
+    return TYPES[this.typeRow[i]!]!;
+  }
+  dialect(i: number): Dialect {
+    return DIALECTS[this.dialectRow[i]!]!;
+  }
+  dataEnd(i: number): number {
+    return this.atRow[i]! + BLOCK + this.sizeRow[i]!;
+  }
+  /** where the next header is: after the data padded to 512 bytes, or the end of a cut archive */
+  next(i: number): number {
+    return Math.min(this.atRow[i]! + BLOCK + padded(this.sizeRow[i]!), this.src.size);
+  }
+
+  trim(): void {
+    if (this.atRow.length > this.n) this.resize(this.n);
+  }
+
+  private resize(m: number): void {
+    const grown = <T extends Float64Array | Uint8Array>(a: T, b: T): T => {
+      b.set(a.subarray(0, Math.min(m, a.length)));
+      return b;
+    };
+    this.atRow = grown(this.atRow, new Float64Array(m));
+    this.sizeRow = grown(this.sizeRow, new Float64Array(m));
+    this.typeRow = grown(this.typeRow, new Uint8Array(m));
+    this.dialectRow = grown(this.dialectRow, new Uint8Array(m));
+  }
+
+  regions(): Region[] {
+    return [
+      new RowRegion('tar header', 'metadata', this, (i) => this.at(i), (i) => this.at(i) + BLOCK),
+      new RowRegion('tar member padding', 'padding', this, (i) => this.dataEnd(i), (i) => this.next(i)),
+    ];
+  }
+}
+
+/**
+ * A member whose fields all sit in its one header block: it keeps its row and its path, and reads its fields
+ * and metadata from the block when asked (not cached), as the ISO 9660 reader does with its records.
  */
 class TarEntry implements Entry {
   constructor(
-    private readonly reader: TarReader,
+    private readonly rows: TarRows,
     readonly path: string,
-    readonly type: EntryType,
-    readonly size: number,
-    /** where the content starts */
-    private readonly data: number,
     readonly order: number,
-    /** where the header block is */
-    private readonly at: number,
-    private readonly dialect: Dialect,
-    private readonly target: string | undefined,
+    private readonly row: number,
   ) {}
 
   private block(): Bytes {
-    return Bytes.at(this.reader.src, this.at, BLOCK, 'tar header');
+    return Bytes.at(this.rows.src, this.rows.at(this.row), BLOCK, 'tar header');
+  }
+
+  get type(): EntryType {
+    return this.rows.type(this.row);
+  }
+
+  get size(): number {
+    return this.type === 'file' ? this.rows.size(this.row) : 0;
   }
 
   get extents(): Extent[] {
-    return this.size > 0 ? [{ offset: this.data, length: this.size }] : NO_EXTENTS;
+    const size = this.size;
+    return size > 0 ? [{ offset: this.rows.at(this.row) + BLOCK, length: size }] : NO_EXTENTS;
   }
 
   get fields(): Field[] {
-    return this.reader.headerFields(this.block(), 'tar.', this.dialect);
+    return this.rows.reader.headerFields(this.block(), 'tar.', this.rows.dialect(this.row));
   }
 
   fieldsTouching(touched: (offset: number, length: number) => boolean): Field[] {
-    return touched(this.at, BLOCK) ? this.fields : [];
+    return touched(this.rows.at(this.row), BLOCK) ? this.fields : [];
   }
 
   get records(): Span[] {
-    return this.reader.src.spans(this.at, BLOCK);
+    return this.rows.src.spans(this.rows.at(this.row), BLOCK);
   }
 
   get meta(): EntryMeta {
-    return new LazyMeta(this.target, () => this.reader.plainMeta(this.block(), this.target));
+    const target = this.rows.targets.get(this.row);
+    return new LazyMeta(target, () => this.rows.reader.plainMeta(this.block(), target));
   }
 }
