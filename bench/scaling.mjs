@@ -14,7 +14,7 @@
  * declares the size, so it stops before decoding), xz-4g-raised (the same with --max-decoded 5000: decoded
  * through a temporary file until --max-entry-seconds), zstd-4g, sparse-50g (two `truncate -s 50G` files,
  * identical: exit 0) and sparse-50g-data (4 MiB of different data in the middle of each),
- * gzip-50k and gzip-500k (concatenated members), tar-100k, tar-1m, cpio-300k, cpio-1m (members).
+ * gzip-50k and gzip-500k (concatenated members), tar-100k, tar-1m, zip-100k, zip-1m, cpio-300k, cpio-1m (members).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -80,6 +80,16 @@ with open(out, 'wb') as f:
     f.write(rec('TRAILER!!!', b'', 0, 0))
 `;
 
+/** zip of n tiny stored members, member `changed` with another DOS time (zip64 past 65,535 members) */
+const ZIPMANY = `
+import sys, zipfile
+out, n, changed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with zipfile.ZipFile(out, 'w', zipfile.ZIP_STORED) as zf:
+    for i in range(n):
+        zi = zipfile.ZipInfo('d%d/f%d' % (i // 1000, i), date_time=(1980, 1, 1, 0, 0, 2 if i == changed else 0))
+        zf.writestr(zi, b'%d\\n' % i)
+`;
+
 /** a 50 GB sparse file with 4 MiB of data at 25 GiB, different for each tag */
 const SPARSE = `
 import sys, random
@@ -105,6 +115,8 @@ const ROWS = {
   'tar-100k': { target: 512, build: () => ['a', 'b'].forEach((t, i) => built(`t100${t}.tar`) || py(TAR, `t100${t}.tar`, '100000', String(i ? 7 : -1))), args: ['t100a.tar', 't100b.tar'] },
   'tar-1m': { target: 512, build: () => ['a', 'b'].forEach((t, i) => built(`t1m${t}.tar`) || py(TAR, `t1m${t}.tar`, '1000000', String(i ? 7 : -1))), args: ['t1ma.tar', 't1mb.tar'] },
   'cpio-300k': { target: 512, build: () => ['a', 'b'].forEach((t, i) => built(`c300${t}.cpio`) || py(CPIO, `c300${t}.cpio`, '300000', String(i ? 7 : -1))), args: ['c300a.cpio', 'c300b.cpio'] },
+  'zip-100k': { target: 512, build: () => ['a', 'b'].forEach((t, i) => built(`zm100${t}.zip`) || py(ZIPMANY, `zm100${t}.zip`, '100000', String(i ? 7 : -1))), args: ['zm100a.zip', 'zm100b.zip'] },
+  'zip-1m': { target: 512, build: () => ['a', 'b'].forEach((t, i) => built(`zm1m${t}.zip`) || py(ZIPMANY, `zm1m${t}.zip`, '1000000', String(i ? 7 : -1))), args: ['zm1ma.zip', 'zm1mb.zip'] },
   'cpio-1m': { target: 512, build: () => ['a', 'b'].forEach((t, i) => built(`c1m${t}.cpio`) || py(CPIO, `c1m${t}.cpio`, '1000000', String(i ? 7 : -1))), args: ['c1ma.cpio', 'c1mb.cpio'] },
 };
 

@@ -1,3 +1,4 @@
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { ReprodiffError } from './errors.js';
 
 /** Named caps applied to untrusted input. Every count, length and depth read from an image is checked against one. */
@@ -60,9 +61,62 @@ export class EntryLimit extends Error {
   }
 }
 
-/** Throws EntryLimit when a container would hold more than `limits.maxEntries` entries. */
+/**
+ * The heap was nearly full while a container was listed: it stops there, as at the entry cap, so that a
+ * listing of millions of entries ends in a note and `unknown` findings, never in V8's out-of-memory abort.
+ */
+export class MemoryLimit extends EntryLimit {
+  constructor(
+    what: string,
+    readonly count: number,
+    offset: number | undefined,
+    readonly usedMiB: number,
+    readonly limitMiB: number,
+  ) {
+    super(what, count, offset);
+  }
+
+  override describe(): string {
+    return `memory limit reached after ${this.count} ${this.what}: the heap held ${this.usedMiB} MiB of the ${this.limitMiB} MiB it may grow to${this.offset !== undefined ? ` (stopped at offset ${this.offset})` : ''}; the rest is not examined and its differing bytes count as unexplained (give node more heap: NODE_OPTIONS=--max-old-space-size=MiB)`;
+  }
+}
+
+/** how many entries a listing adds between two looks at the heap */
+const HEAP_CHECK_EVERY = 4096;
+/** the share of V8's heap limit past which a listing stops */
+const HEAP_STOP_SHARE = 0.5;
+
+/**
+ * Why a container may not take its `count`th entry: the entry cap (`limits.maxEntries`), or the heap near its
+ * limit (looked at every few thousand entries); undefined when it may.
+ */
+export function entryStop(count: number, limits: Limits, what: string, offset?: number): EntryLimit | undefined {
+  if (count > limits.maxEntries) return new EntryLimit(what, limits.maxEntries, offset);
+  if (count % HEAP_CHECK_EVERY === 0) {
+    const { used, limit } = oldGeneration();
+    if (used > HEAP_STOP_SHARE * limit) return new MemoryLimit(what, count - 1, offset, Math.round(used / 2 ** 20), Math.round(limit / 2 ** 20));
+  }
+  return undefined;
+}
+
+/**
+ * V8's young generation at its largest (three 16 MiB semi-spaces on 64-bit): the heap limit less this is what
+ * the old generation may grow to (--max-old-space-size), the limit an out-of-memory abort is about.
+ */
+const YOUNG_MAX = 48 * 2 ** 20;
+
+/** How much the old generation (every space but the young ones) holds, and what it may grow to. */
+function oldGeneration(): { used: number; limit: number } {
+  let used = 0;
+  for (const s of getHeapSpaceStatistics()) if (!s.space_name.startsWith('new_')) used += s.space_used_size;
+  const total = getHeapStatistics().heap_size_limit;
+  return { used, limit: total > 2 * YOUNG_MAX ? total - YOUNG_MAX : total / 2 };
+}
+
+/** Throws EntryLimit (or MemoryLimit) when a container may not take its `count`th entry (see entryStop). */
 export function checkEntries(count: number, limits: Limits, what: string, offset?: number): void {
-  if (count > limits.maxEntries) throw new EntryLimit(what, limits.maxEntries, offset);
+  const stop = entryStop(count, limits, what, offset);
+  if (stop) throw stop;
 }
 
 /**

@@ -10,7 +10,7 @@
 import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
-import { checkCap, checkTime, EntryLimit } from '../../limits.js';
+import { checkCap, checkTime, entryStop } from '../../limits.js';
 import type { Container, Entry, Field, Format, OpenContext, Region, Span } from '../../model.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
@@ -135,8 +135,9 @@ export function openAr(src: ByteSource, ctx: OpenContext): Container {
       off = Math.min(next, src.size);
       continue;
     }
-    if (entries.length + 1 > ctx.limits.maxEntries) {
-      partial = new EntryLimit('ar members', ctx.limits.maxEntries, off).describe();
+    const stop = entryStop(entries.length + 1, ctx.limits, 'ar members', off);
+    if (stop) {
+      partial = stop.describe();
       notes.push(partial);
       break;
     }

@@ -7,7 +7,7 @@
 import { ReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import { zeroRun, type ByteSource } from '../../io/source.js';
-import { checkCap, checkTime, EntryLimit } from '../../limits.js';
+import { checkCap, checkTime, entryStop } from '../../limits.js';
 import type { Container, Entry, EntryMeta, EntryType, Field, Format, OpenContext, Region, Span } from '../../model.js';
 import { PathCounter } from '../../util/path-counter.js';
 import type { Extent } from '../../io/source.js';
@@ -306,8 +306,9 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
       continue;
     }
     checkTime('listing cpio members', src.name, off);
-    if (entries.length + 1 > ctx.limits.maxEntries) {
-      partial = new EntryLimit('cpio members', ctx.limits.maxEntries, off).describe();
+    const stop = entryStop(entries.length + 1, ctx.limits, 'cpio members', off);
+    if (stop) {
+      partial = stop.describe();
       notes.push(partial);
       break;
     }

@@ -9,8 +9,9 @@ import { ReprodiffError, isReprodiffError } from '../../errors.js';
 import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
 import type { TempFiles } from '../../io/spill.js';
-import { checkTime, EntryLimit, type Limits } from '../../limits.js';
-import type { Container, Entry, EntryType, Field, Format } from '../../model.js';
+import { checkTime, entryStop, type Limits } from '../../limits.js';
+import type { Container, Entry, EntryMeta, EntryType, Field, Format, Span } from '../../model.js';
+import type { Extent } from '../../io/source.js';
 import { field } from '../../model.js';
 import { RegionList } from '../../util/regions.js';
 import { dosDateTime } from '../../util/time.js';
@@ -18,6 +19,7 @@ import { ZIP_TIME_HINT, extraFields, type Zip64Values } from './extra.js';
 import { InflateSource, SourceReader } from './reader.js';
 import { decodeName } from '../../util/names.js';
 import { PathCounter } from '../../util/path-counter.js';
+import { LazyMeta } from '../../util/lazy-meta.js';
 
 export { InflateSource } from './reader.js';
 
@@ -143,13 +145,13 @@ class ZipReader {
   private readonly fields: Field[] = [];
   private readonly regions = new RegionList();
   private readonly notes: string[] = [];
-  private readonly entries: Entry[] = [];
+  private readonly entries: ZipEntry[] = [];
   private readonly paths = new PathCounter();
-  /** [start, end, path] of each member's local header, data and descriptor */
-  private readonly ranges: [number, number, string][] = [];
+  /** where each member's local header, data and descriptor start and end, a row a member */
+  private readonly ranges = new Ranges();
 
   constructor(
-    private readonly src: ByteSource,
+    readonly src: ByteSource,
     private readonly limits: Limits,
     private readonly temp: TempFiles | undefined,
   ) {}
@@ -190,8 +192,9 @@ class ZipReader {
         }
         if (ye === null) break;
         checkTime('listing zip entries', src.name, cdPos);
-        if (i + 1 > this.limits.maxEntries) {
-          partial = new EntryLimit(`zip entries (the central directory lists ${count})`, this.limits.maxEntries, cdPos).describe();
+        const stop = entryStop(i + 1, this.limits, `zip entries (the central directory lists ${count})`, cdPos);
+        if (stop) {
+          partial = stop.describe();
           this.notes.push(partial);
           break;
         }
@@ -210,7 +213,7 @@ class ZipReader {
         } catch (e) {
           this.fail(e, 'zip local file header', cd.localOffset);
         }
-        await this.member(cd, i, dataStart);
+        await this.member(cd, cdPos, i, dataStart);
         cdPos = cd.next;
       }
       if (cdPos !== cdEnd && !partial) this.notes.push(`the central directory ends at ${cdPos}, its record says ${cdEnd}`);
@@ -275,7 +278,7 @@ class ZipReader {
   }
 
   /** One central directory header at `at`; fields named `zip.cd.*`. */
-  private centralHeader(at: number, index: number): CdInfo {
+  private centralHeader(at: number, index: number, notes: string[] = this.notes): CdInfo {
     const src = this.src;
     const h = Bytes.at(src, at, 46, 'zip central directory header');
     if (h.u32le(0) !== CD_SIG) throw h.error(0, 'bad central directory header signature');
@@ -318,7 +321,7 @@ class ZipReader {
     f.push(field('zip.cd.order', index, 'ordering', b.spans(0, 4), { hint: ORDER_HINT }));
     const z64: Zip64Values = {};
     const need = { uncompressedSize: usize === 0xffffffff, compressedSize: csize === 0xffffffff, localHeaderOffset: lho === 0xffffffff, diskStart: disk === 0xffff };
-    f.push(...extraFields(b, 46 + nameLen, extraLen, 'zip.cd.', need, z64, this.notes));
+    f.push(...extraFields(b, 46 + nameLen, extraLen, 'zip.cd.', need, z64, notes));
     f.push(field('zip.cd.comment', b.utf8(46 + nameLen + extraLen, commentLen), 'content', b.spans(46 + nameLen + extraLen, commentLen)));
     return {
       fields: f,
@@ -337,7 +340,11 @@ class ZipReader {
     };
   }
 
-  private async member(cd: CdInfo, index: number, dataStart: number): Promise<void> {
+  /**
+   * The member's local header (and data descriptor) after its central directory header `cd`: every field of
+   * the member, checked; `notes` takes what is odd about them.
+   */
+  private localPart(cd: CdInfo, dataStart: number, notes: string[]): { f: Field[]; localCrc: Field; ddCrc: Field | undefined; local: Bytes; z64: Zip64Values; descriptor?: Span[]; end: number } {
     const src = this.src;
     const at = cd.localOffset;
     const h = Bytes.at(src, at, 30, 'zip local file header');
@@ -366,28 +373,69 @@ class ZipReader {
     f.push(field('zip.local.name', b.utf8(30, nameLen), 'content', b.spans(30, nameLen)));
     const z64: Zip64Values = {};
     // a local zip64 record holds both sizes (APPNOTE 4.5.3), even when the header's own fields are not 0xffffffff
-    f.push(...extraFields(b, 30 + nameLen, extraLen, 'zip.local.', { uncompressedSize: true, compressedSize: true, localHeaderOffset: false, diskStart: false }, z64, this.notes));
-    this.regions.add('zip local file header', 'metadata', b.spans(0, b.length));
-    if (method !== cd.method) this.notes.push(`${cd.name}: the local header says method ${method}, the central directory ${cd.method}`);
+    f.push(...extraFields(b, 30 + nameLen, extraLen, 'zip.local.', { uncompressedSize: true, compressedSize: true, localHeaderOffset: false, diskStart: false }, z64, notes));
+    if (method !== cd.method) notes.push(`${cd.name}: the local header says method ${method}, the central directory ${cd.method}`);
 
     const dataEnd = dataStart + cd.compressedSize;
     if (dataEnd > src.size) {
       throw new ReprodiffError('E_TRUNCATED', `member data of ${cd.compressedSize} bytes runs past the end of the file`, { file: src.name, structure: 'zip member data', offset: dataStart });
     }
-    let end = dataEnd;
-    if (flags & 0x8) {
-      // data descriptor: optional signature, crc-32, sizes (8 bytes each for zip64 members)
-      const wide = z64.compressedSize !== undefined || cd.compressedSize >= 0xffffffff;
-      const sig = dataEnd + 4 <= src.size && Bytes.at(src, dataEnd, 4, 'zip data descriptor').u32le(0) === DD_SIG;
-      const len = (sig ? 4 : 0) + 4 + (wide ? 16 : 8);
-      const d = Bytes.at(src, dataEnd, len, 'zip data descriptor');
-      const o = sig ? 4 : 0;
-      f.push(field('zip.dd.crc32', d.u32le(o).toString(16).padStart(8, '0'), 'checksum', d.spans(o, 4)));
-      f.push(field('zip.dd.compressed_size', wide ? d.u64le(o + 4) : d.u32le(o + 4), 'size', d.spans(o + 4, wide ? 8 : 4), { derived: true }));
-      f.push(field('zip.dd.uncompressed_size', wide ? d.u64le(o + 12) : d.u32le(o + 8), 'size', d.spans(wide ? o + 12 : o + 8, wide ? 8 : 4), { derived: true }));
-      this.regions.add('zip data descriptor', 'metadata', d.spans(0, len));
-      end = dataEnd + len;
-    }
+    if (!(flags & 0x8)) return { f, localCrc, ddCrc: undefined, local: b, z64, end: dataEnd };
+    // data descriptor: optional signature, crc-32, sizes (8 bytes each for zip64 members)
+    const wide = z64.compressedSize !== undefined || cd.compressedSize >= 0xffffffff;
+    const sig = dataEnd + 4 <= src.size && Bytes.at(src, dataEnd, 4, 'zip data descriptor').u32le(0) === DD_SIG;
+    const len = (sig ? 4 : 0) + 4 + (wide ? 16 : 8);
+    const d = Bytes.at(src, dataEnd, len, 'zip data descriptor');
+    const o = sig ? 4 : 0;
+    const ddCrc = field('zip.dd.crc32', d.u32le(o).toString(16).padStart(8, '0'), 'checksum', d.spans(o, 4));
+    f.push(ddCrc);
+    f.push(field('zip.dd.compressed_size', wide ? d.u64le(o + 4) : d.u32le(o + 4), 'size', d.spans(o + 4, wide ? 8 : 4), { derived: true }));
+    f.push(field('zip.dd.uncompressed_size', wide ? d.u64le(o + 12) : d.u32le(o + 8), 'size', d.spans(wide ? o + 12 : o + 8, wide ? 8 : 4), { derived: true }));
+    return { f, localCrc, ddCrc, local: b, z64, descriptor: d.spans(0, len), end: dataEnd + len };
+  }
+
+  /**
+   * Member `index`'s fields, made again from its headers (what was odd about them was noted while listing):
+   * an archive of a million members keeps no field between the listing and the comparison.
+   */
+  memberFields(cdAt: number, index: number, dataStart: number, covers: Span[], rank: number): Field[] {
+    const quiet: string[] = [];
+    const cd = this.centralHeader(cdAt, index, quiet);
+    const { f, localCrc, ddCrc } = this.localPart(cd, dataStart, quiet);
+    // the CRC is over the uncompressed data
+    cd.crcField.covers = covers;
+    localCrc.covers = covers;
+    if (ddCrc) ddCrc.covers = covers;
+    const lo = f.find((x) => x.name === 'zip.local.offset');
+    if (lo) f.push(field('zip.local.order', rank, 'ordering', lo.spans, { hint: ORDER_HINT }));
+    return f;
+  }
+
+  /** Member `index`'s metadata, read again from its headers. */
+  memberMeta(cdAt: number, index: number, dataStart: number, target: string | undefined): EntryMeta {
+    const quiet: string[] = [];
+    const cd = this.centralHeader(cdAt, index, quiet);
+    const { f } = this.localPart(cd, dataStart, quiet);
+    const meta: EntryMeta = {};
+    const host = cd.madeBy >> 8;
+    const mode = cd.external >>> 16;
+    if (host === 3 && mode !== 0) meta.mode = mode & 0o7777;
+    const mt = f.find((x) => x.name === 'zip.cd.ut.mtime')?.value ?? f.find((x) => x.name === 'zip.cd.mtime')?.value;
+    if (typeof mt === 'string') meta.mtime = mt;
+    const uid = f.find((x) => x.name === 'zip.local.ux.uid')?.value;
+    const gid = f.find((x) => x.name === 'zip.local.ux.gid')?.value;
+    if (typeof uid === 'number') meta.uid = uid;
+    if (typeof gid === 'number') meta.gid = gid;
+    if (target !== undefined) meta.target = target;
+    return meta;
+  }
+
+  private async member(cd: CdInfo, cdAt: number, index: number, dataStart: number): Promise<void> {
+    const src = this.src;
+    const at = cd.localOffset;
+    const { local: b, descriptor, end } = this.localPart(cd, dataStart, this.notes);
+    this.regions.add('zip local file header', 'metadata', b.spans(0, b.length));
+    if (descriptor) this.regions.add('zip data descriptor', 'metadata', descriptor);
 
     // entry type: a trailing slash, the Unix mode of Unix-made entries, or the MS-DOS directory attribute
     const host = cd.madeBy >> 8;
@@ -402,25 +450,9 @@ class ZipReader {
       this.notes.push(`the path ${path} occurs ${seen + 1} times; later copies are listed as ${path}~N`);
       path = `${path}~${seen + 1}`;
     }
-    const entry: Entry = {
-      path,
-      type,
-      size: type === 'dir' ? 0 : cd.uncompressedSize,
-      extents: [],
-      fields: f,
-      meta: {},
-      order: index,
-    };
-    if (host === 3 && mode !== 0) entry.meta.mode = mode & 0o7777;
-    const mt = f.find((x) => x.name === 'zip.cd.ut.mtime')?.value ?? f.find((x) => x.name === 'zip.cd.mtime')?.value;
-    if (typeof mt === 'string') entry.meta.mtime = mt;
-    const uid = f.find((x) => x.name === 'zip.local.ux.uid')?.value;
-    const gid = f.find((x) => x.name === 'zip.local.ux.gid')?.value;
-    if (typeof uid === 'number') entry.meta.uid = uid;
-    if (typeof gid === 'number') entry.meta.gid = gid;
+    const entry = new ZipEntry(this, path, type, type === 'dir' ? 0 : cd.uncompressedSize, index, cdAt, dataStart, cd.compressedSize);
 
     // content
-    let covers = src.spans(dataStart, cd.compressedSize);
     if (cd.flags & 0x1) entry.opaque = 'encrypted member';
     else if (cd.method === 0) {
       if (cd.compressedSize !== cd.uncompressedSize) throw b.error(18, `stored member has compressed size ${cd.compressedSize} but uncompressed size ${cd.uncompressedSize}`);
@@ -439,37 +471,30 @@ class ZipReader {
         });
         entry.contentSource = cs;
         entry.extents = [{ offset: 0, length: cd.uncompressedSize }];
-        covers = cs.spans(0, cd.uncompressedSize);
       }
     } else {
       entry.opaque = `compression method ${METHODS[cd.method] ?? cd.method} is not decoded`;
     }
-    // the CRC is over the uncompressed data
-    cd.crcField.covers = covers;
-    localCrc.covers = covers;
-    const ddCrc = f.find((x) => x.name === 'zip.dd.crc32');
-    if (ddCrc) ddCrc.covers = covers;
     if (type === 'symlink') {
       // Info-ZIP stores a symlink's target as the member's content; it stays the entry's content as well
       entry.size = cd.uncompressedSize;
       const ext = entry.extents[0];
-      if (ext && ext.length <= 4096) entry.meta.target = decodeName((entry.contentSource ?? src).read(ext.offset, ext.length, 'zip symlink target'));
+      if (ext && ext.length <= 4096) entry.target = decodeName((entry.contentSource ?? src).read(ext.offset, ext.length, 'zip symlink target'));
     }
-    this.ranges.push([at, end, path]);
+    this.ranges.add(at, end);
     this.entries.push(entry);
   }
 
   /** The order of local headers in the file body, gaps and overlaps between members. */
   private layout(cdStart: number): void {
-    const sorted = [...this.ranges].sort((a, b) => a[0] - b[0]);
-    const rank = new Map<string, number>();
-    sorted.forEach((r, i) => rank.set(r[2], i));
-    for (const e of this.entries) {
-      const lo = e.fields.find((f) => f.name === 'zip.local.offset');
-      if (lo) e.fields.push(field('zip.local.order', rank.get(e.path) ?? -1, 'ordering', lo.spans, { hint: ORDER_HINT }));
-    }
+    const r = this.ranges;
+    const sorted = Array.from({ length: r.n }, (_, i) => i).sort((x, y) => r.start(x) - r.start(y));
+    sorted.forEach((m, i) => (this.entries[m]!.rank = i));
     let pos = 0;
-    for (const [start, end, path] of sorted) {
+    for (const m of sorted) {
+      const start = r.start(m);
+      const end = r.end(m);
+      const path = this.entries[m]!.path;
       if (start > pos) {
         this.notes.push(`${start - pos} bytes at ${pos} are not part of any member${pos === 0 ? ' (a prefix such as a self-extractor stub)' : ''}`);
         this.regions.add('zip unreferenced bytes', 'unused', this.src.spans(pos, start - pos));
@@ -486,3 +511,73 @@ class ZipReader {
     }
   }
 }
+
+/**
+ * A zip member: where its central directory header and data are, its listing values; its fields are made
+ * again from its headers each time they are asked for (LazyFields), never kept.
+ */
+class ZipEntry implements Entry {
+  extents: Extent[] = NO_EXTENTS;
+  contentSource?: ByteSource;
+  opaque?: string;
+  /** a symlink's target (its content) */
+  target?: string;
+  /** its place among the local headers in file order (set once all are listed) */
+  rank = -1;
+
+  constructor(
+    private readonly reader: ZipReader,
+    readonly path: string,
+    readonly type: EntryType,
+    public size: number,
+    readonly order: number,
+    private readonly cdAt: number,
+    private readonly dataStart: number,
+    private readonly compressedSize: number,
+  ) {}
+
+  /** what the member's CRC-32 is over: its data, decoded */
+  private get covers(): Span[] {
+    const cs = this.contentSource;
+    return cs ? cs.spans(0, cs.size) : this.reader.src.spans(this.dataStart, this.compressedSize);
+  }
+
+  get meta(): EntryMeta {
+    return new LazyMeta(this.target, () => this.reader.memberMeta(this.cdAt, this.order, this.dataStart, this.target));
+  }
+
+  get fields(): Field[] {
+    return this.readFields();
+  }
+
+  readFields(): Field[] {
+    return this.reader.memberFields(this.cdAt, this.order, this.dataStart, this.covers, this.rank);
+  }
+}
+
+/** Where each member's bytes start and end, two numbers a member. */
+class Ranges {
+  n = 0;
+  private at = new Float64Array(32);
+
+  add(start: number, end: number): void {
+    if (2 * this.n === this.at.length) {
+      const grown = new Float64Array(this.at.length * 2);
+      grown.set(this.at);
+      this.at = grown;
+    }
+    this.at[2 * this.n] = start;
+    this.at[2 * this.n + 1] = end;
+    this.n++;
+  }
+
+  start(i: number): number {
+    return this.at[2 * i]!;
+  }
+
+  end(i: number): number {
+    return this.at[2 * i + 1]!;
+  }
+}
+
+const NO_EXTENTS: Extent[] = [];
