@@ -325,7 +325,8 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
       target = decodeName(src.read(dataOff, h.filesize, 'cpio symlink target'));
     }
     const row = rows.add(off, h.namesize, h.filesize, dialect, type, target);
-    entries.push(new CpioEntry(rows, path, row));
+    if (dup > 0) rows.renamed.set(row, path);
+    entries.push(new CpioEntry(rows, row));
     off = next;
   }
   if (inArchive && !partial) notes.push('the last cpio archive has no TRAILER!!!');
@@ -389,8 +390,29 @@ class CpioRows {
   private typeRow: Uint8Array = new Uint8Array(16);
   /** symlink targets by row */
   readonly targets = new Map<number, string>();
+  /** the paths of later copies of a path, by row (`/a#2`) */
+  readonly renamed = new Map<number, string>();
 
   constructor(readonly src: ByteSource) {}
+
+  /**
+   * Row `i`'s path, decoded from its name in the archive again: a million members keep no path strings between
+   * the listing and the comparison (about 32 bytes each), at the price of reading and decoding a name when asked.
+   */
+  path(i: number): string {
+    // the comparison asks for one entry's path a few times in a row
+    if (i === this.lastRow) return this.lastPath;
+    let path = this.renamed.get(i);
+    if (path === undefined) {
+      const at = this.atRow[i]! + headerLength(this.dialect(i));
+      path = normalize(decodeName(this.src.read(at, this.nameRow[i]! - 1, 'cpio member name')));
+    }
+    this.lastRow = i;
+    this.lastPath = path;
+    return path;
+  }
+  private lastRow = -1;
+  private lastPath = '';
 
   add(at: number, namesize: number, size: number, dialect: Dialect, type: EntryType, target: string | undefined): number {
     if (this.n === this.atRow.length) this.resize(this.n * 2);
@@ -461,16 +483,19 @@ class CpioRows {
 }
 
 /**
- * A member keeps its row and its name: fields, metadata, size and extents are read from the row and the
- * header again when asked (not cached), as the tar and ISO 9660 readers do.
+ * A member keeps its row: its path, fields, metadata, size and extents are read from the row and the header
+ * again when asked (not cached), as the tar and ISO 9660 readers do.
  */
 class CpioEntry implements Entry {
   constructor(
     private readonly rows: CpioRows,
-    readonly path: string,
     /** the member's row, which is also its place in the listing */
     readonly order: number,
   ) {}
+
+  get path(): string {
+    return this.rows.path(this.order);
+  }
 
   get type(): EntryType {
     return this.rows.type(this.order);

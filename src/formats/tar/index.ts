@@ -15,6 +15,7 @@ import { isoFromUnix } from '../../util/time.js';
 import { BLOCK, H, dialectOf, headerSums, isZeroBlock, looksLikeHeader, parseNumber, textField, type Dialect } from './header.js';
 import { PAX_NAME_HINT, SPARSE_NAME_HINT, TAR_MTIME_HINT, TAR_OWNER_HINT, isoFromPaxTime, paxFields, parsePax, type PaxRecord } from './pax.js';
 import { PathCounter } from '../../util/path-counter.js';
+import { decodeName } from '../../util/names.js';
 
 const GNU_TIMES_HINT = 'GNU tar fills the atime/ctime of gnu-format headers only in incremental mode (-G, -g): archive without it';
 
@@ -320,7 +321,8 @@ class TarReader {
       checkEntries(this.entries.length + 1, this.limits, 'tar members', pos);
       checkTime('listing tar members', this.src.name, pos);
       const row = this.rows.add(pos, size, etype, dialect, link ? link : undefined);
-      this.entries.push(new TarEntry(this.rows, rawPath, this.entries.length, row));
+      if (seen > 0) this.rows.renamed.set(row, rawPath);
+      this.entries.push(new TarEntry(this.rows, this.entries.length, row));
       return;
     }
 
@@ -458,6 +460,12 @@ class TarReader {
 const NO_EXTENTS: Extent[] = [];
 
 const DIALECTS: Dialect[] = ['ustar', 'gnu', 'v7'];
+
+/** A NUL-terminated text field's bytes as text (what textField decodes) */
+function nulTerminated(raw: Uint8Array): string {
+  const end = raw.indexOf(0);
+  return decodeName(end < 0 ? raw : raw.subarray(0, end));
+}
 const TYPES: EntryType[] = ['file', 'dir', 'symlink', 'chardev', 'blockdev', 'fifo', 'socket', 'other'];
 
 /**
@@ -472,8 +480,31 @@ class TarRows implements Rows {
   private dialectRow: Uint8Array = new Uint8Array(16);
   /** link targets by row */
   readonly targets = new Map<number, string>();
+  /** the paths of later copies of a path, by row (`/a~2`) */
+  readonly renamed = new Map<number, string>();
 
   constructor(readonly reader: TarReader) {}
+
+  /**
+   * Row `i`'s path, decoded from its header block again: a million members keep no path strings between the
+   * listing and the comparison, at the price of reading and decoding a name when asked.
+   */
+  path(i: number): string {
+    // the comparison asks for one entry's path a few times in a row
+    if (i === this.lastRow) return this.lastPath;
+    let path = this.renamed.get(i);
+    if (path === undefined) {
+      const at = this.atRow[i]!;
+      const name = nulTerminated(this.src.read(at + H.name[0], H.name[1], 'tar header'));
+      const prefix = this.dialect(i) === 'ustar' ? nulTerminated(this.src.read(at + H.prefix[0], H.prefix[1], 'tar header')) : '';
+      path = normalizePath(prefix ? `${prefix}/${name}` : name);
+    }
+    this.lastRow = i;
+    this.lastPath = path;
+    return path;
+  }
+  private lastRow = -1;
+  private lastPath = '';
 
   get src(): ByteSource {
     return this.reader.src;
@@ -535,16 +566,19 @@ class TarRows implements Rows {
 }
 
 /**
- * A member whose fields all sit in its one header block: it keeps its row and its path, and reads its fields
- * and metadata from the block when asked (not cached), as the ISO 9660 reader does with its records.
+ * A member whose fields all sit in its one header block: it keeps its row, and reads its path, fields and
+ * metadata from the block when asked (not cached), as the ISO 9660 reader does with its records.
  */
 class TarEntry implements Entry {
   constructor(
     private readonly rows: TarRows,
-    readonly path: string,
     readonly order: number,
     private readonly row: number,
   ) {}
+
+  get path(): string {
+    return this.rows.path(this.row);
+  }
 
   private block(): Bytes {
     return Bytes.at(this.rows.src, this.rows.at(this.row), BLOCK, 'tar header');
