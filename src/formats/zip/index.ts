@@ -146,7 +146,8 @@ class ZipReader {
   private readonly regions = new RegionList();
   private readonly notes: string[] = [];
   private readonly entries: ZipEntry[] = [];
-  private readonly paths = new PathCounter();
+  /** the paths met, while listing (dropped once the listing is done: entries keep the reader) */
+  private paths = new PathCounter();
   /** where each member's local header, data and descriptor start and end, a row a member */
   private readonly ranges = new Ranges();
 
@@ -222,6 +223,7 @@ class ZipReader {
       zf.close();
     }
     this.layout(cdStart);
+    this.paths = new PathCounter();
     return { format: 'zip', source: src, fields: this.fields, entries: this.entries, regions: this.regions.list(), notes: this.notes, ...(partial ? { partial } : {}) };
   }
 
@@ -411,6 +413,12 @@ class ZipReader {
     return f;
   }
 
+  /** The path of the member whose central directory header is at `cdAt`, read from its name again. */
+  memberPath(cdAt: number): string {
+    const h = Bytes.at(this.src, cdAt, 46, 'zip central directory header');
+    return normalizePath(decodeName(this.src.read(cdAt + 46, h.u16le(28), 'zip central directory header')));
+  }
+
   /** Member `index`'s metadata, read again from its headers. */
   memberMeta(cdAt: number, index: number, dataStart: number, target: string | undefined): EntryMeta {
     const quiet: string[] = [];
@@ -450,13 +458,14 @@ class ZipReader {
       this.notes.push(`the path ${path} occurs ${seen + 1} times; later copies are listed as ${path}~N`);
       path = `${path}~${seen + 1}`;
     }
-    const entry = new ZipEntry(this, path, type, type === 'dir' ? 0 : cd.uncompressedSize, index, cdAt, dataStart, cd.compressedSize);
+    const entry = new ZipEntry(this, type, type === 'dir' ? 0 : cd.uncompressedSize, index, cdAt, dataStart, cd.compressedSize);
+    if (seen > 0) entry.renamed = path;
 
     // content
     if (cd.flags & 0x1) entry.opaque = 'encrypted member';
     else if (cd.method === 0) {
       if (cd.compressedSize !== cd.uncompressedSize) throw b.error(18, `stored member has compressed size ${cd.compressedSize} but uncompressed size ${cd.uncompressedSize}`);
-      if (cd.compressedSize > 0 && type !== 'dir') entry.extents = [{ offset: dataStart, length: cd.compressedSize }];
+      if (cd.compressedSize > 0 && type !== 'dir') entry.stored = true;
     } else if (cd.method === 8) {
       if (cd.uncompressedSize > 0 && type !== 'dir') {
         const cs = new InflateSource(`${src.name}//${path.slice(1)}`, {
@@ -470,7 +479,6 @@ class ZipReader {
           ...(this.temp ? { temp: this.temp } : {}),
         });
         entry.contentSource = cs;
-        entry.extents = [{ offset: 0, length: cd.uncompressedSize }];
       }
     } else {
       entry.opaque = `compression method ${METHODS[cd.method] ?? cd.method} is not decoded`;
@@ -517,8 +525,9 @@ class ZipReader {
  * again from its headers each time they are asked for (LazyFields), never kept.
  */
 class ZipEntry implements Entry {
-  extents: Extent[] = NO_EXTENTS;
   contentSource?: ByteSource;
+  /** a stored member's data is its content, in the archive */
+  stored = false;
   opaque?: string;
   /** a symlink's target (its content) */
   target?: string;
@@ -527,7 +536,6 @@ class ZipEntry implements Entry {
 
   constructor(
     private readonly reader: ZipReader,
-    readonly path: string,
     readonly type: EntryType,
     public size: number,
     readonly order: number,
@@ -535,6 +543,21 @@ class ZipEntry implements Entry {
     private readonly dataStart: number,
     private readonly compressedSize: number,
   ) {}
+
+  /** the path of a later copy of a path (`/a~2`) */
+  renamed?: string;
+
+  /** read from the central directory header again when asked: a million members keep no path strings */
+  get path(): string {
+    return this.renamed ?? this.reader.memberPath(this.cdAt);
+  }
+
+  /** made when asked: a million members keep no extent objects */
+  get extents(): Extent[] {
+    if (this.stored) return [{ offset: this.dataStart, length: this.compressedSize }];
+    const cs = this.contentSource;
+    return cs ? [{ offset: 0, length: cs.size }] : NO_EXTENTS;
+  }
 
   /** what the member's CRC-32 is over: its data, decoded */
   private get covers(): Span[] {
