@@ -132,3 +132,48 @@ describe('hostile cpio', () => {
 });
 
 void run;
+
+describe('cpio regions over member rows', () => {
+  /** a newc archive by hand: members `a` (3 bytes) and `bb/c` (0 bytes), then the trailer */
+  function archive(): Uint8Array {
+    const rec = (name: string, data: string, ino: number): string => {
+      const n = name.length + 1;
+      const h = '070701' + [ino, 0o100644, 0, 0, 1, 0, data.length, 0, 0, 0, 0, n, 0].map((v) => v.toString(16).toUpperCase().padStart(8, '0')).join('');
+      const pad1 = '\0'.repeat((4 - ((h.length + n) % 4)) % 4);
+      const pad2 = '\0'.repeat((4 - (data.length % 4)) % 4);
+      return h + name + '\0' + pad1 + data + pad2;
+    };
+    return new Uint8Array(Buffer.from(rec('a', 'xyz', 1) + rec('bb/c', '', 2) + rec('TRAILER!!!', '', 0), 'latin1'));
+  }
+  /** where each byte is, as cpio lays it out: h header and name, n name padding, d data, p data padding, t trailer */
+  const layout = 'h'.repeat(112) + 'n'.repeat(0) + 'ddd' + 'p' + 'h'.repeat(115) + 'n'.repeat(1) + 'h'.repeat(121) + 'n'.repeat(3);
+  const nameOf: Record<string, string | undefined> = { h: 'cpio header', n: 'cpio name padding', d: undefined, p: 'cpio data padding' };
+
+  for (const [label, wrap] of [
+    ['an archive that is the whole file', (b: Uint8Array) => new BufferSource('x.cpio', b)],
+    ['an archive 1,000 bytes into the file', (b: Uint8Array) => {
+      const outer = new Uint8Array(1000 + b.length);
+      outer.set(b, 1000);
+      return new ExtentSource('outer//x.cpio', new BufferSource('outer', outer), [{ offset: 1000, length: b.length }]);
+    }],
+  ] as const) {
+    it(`names the region of every byte of ${label}, as its spans say`, () => {
+      const bytes = archive();
+      expect(bytes.length).toBe(layout.length);
+      const src = wrap(bytes);
+      const base = src.spans(0, 1)[0]!.offset;
+      const c = openCpio(src, ctx);
+      expect(c.entries.map((e) => [e.path, e.size])).toEqual([['/a', 3], ['/bb/c', 0]]);
+      for (let i = 0; i < layout.length; i++) {
+        const want = nameOf[layout[i]!];
+        const holding = c.regions.filter((r) => (r.contains ? r.contains(base + i) : r.spans.some((s) => base + i >= s.offset && base + i < s.offset + s.length)));
+        const bySpans = c.regions.filter((r) => r.spans.some((s) => base + i >= s.offset && base + i < s.offset + s.length));
+        expect(holding.map((r) => r.name), `byte ${i} (${layout[i]})`).toEqual(want ? [want] : []);
+        expect(bySpans.map((r) => r.name), `byte ${i} (${layout[i]}) by spans`).toEqual(want ? [want] : []);
+      }
+      // nothing before the archive or after it
+      expect(c.regions.some((r) => r.contains?.(base - 1))).toBe(false);
+      expect(c.regions.some((r) => r.contains?.(base + layout.length))).toBe(false);
+    });
+  }
+});
