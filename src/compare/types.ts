@@ -2,6 +2,7 @@
 import type { ByteSource } from '../io/source.js';
 import type { Limits } from '../limits.js';
 import type { Container, Entry, Kind } from '../model.js';
+import { PairRows } from '../util/rows.js';
 import type { FoldedCount, ReportSpan } from '../report/types.js';
 import type { Folded } from './fold.js';
 import type { Interval, Ranges } from './intervals.js';
@@ -93,38 +94,33 @@ export interface Scope {
  * rows: a container of a million members keeps two numbers and two references a member, not an object.
  */
 export class Placed {
-  length = 0;
-  private at: Float64Array;
-
-  /** `expected`: how many rows there will be at most (the entries both listings could pair), so that none is copied to grow */
-  constructor(expected = 16) {
-    this.at = new Float64Array(2 * Math.max(1, expected));
-  }
-
+  private readonly at: PairRows;
   readonly ea: Entry[] = [];
   readonly eb: Entry[] = [];
 
+  /** `expected`: how many rows there will be at most (the entries both listings could pair), so that none is copied to grow */
+  constructor(expected = 16) {
+    this.at = new PairRows(expected);
+  }
+
+  get length(): number {
+    return this.at.length;
+  }
+
   push(ea: Entry, eb: Entry, a: number, b: number): void {
-    if (2 * this.length === this.at.length) {
-      const grown = new Float64Array(this.at.length * 2);
-      grown.set(this.at);
-      this.at = grown;
-    }
-    this.at[2 * this.length] = a;
-    this.at[2 * this.length + 1] = b;
+    this.at.push(a, b);
     this.ea.push(ea);
     this.eb.push(eb);
-    this.length++;
   }
 
   /** where row `i`'s content starts in build A */
   a(i: number): number {
-    return this.at[2 * i]!;
+    return this.at.x(i);
   }
 
   /** where row `i`'s content starts in build B */
   b(i: number): number {
-    return this.at[2 * i + 1]!;
+    return this.at.y(i);
   }
 
   path(i: number): string {

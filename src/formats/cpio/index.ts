@@ -10,6 +10,7 @@ import { zeroRun, type ByteSource } from '../../io/source.js';
 import { checkCap, checkTime, entryStop } from '../../limits.js';
 import type { Container, Entry, EntryMeta, EntryType, Field, Format, OpenContext, Region, Span } from '../../model.js';
 import { PathCounter } from '../../util/path-counter.js';
+import { ArchiveRows, grown } from '../../util/rows.js';
 import type { Extent } from '../../io/source.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
 import { RegionList, RowRegion } from '../../util/regions.js';
@@ -373,7 +374,6 @@ function headerFields(src: ByteSource, at: number, dialect: Dialect, dataOff: nu
 const NO_EXTENTS: Extent[] = [];
 
 const DIALECTS: Dialect[] = ['newc', 'crc', 'odc', 'bin-le', 'bin-be'];
-const TYPES: EntryType[] = ['file', 'dir', 'symlink', 'chardev', 'blockdev', 'fifo', 'socket', 'other'];
 
 /**
  * Where each member's header, name, data and padding are, a row a member in typed arrays (22 bytes: the
@@ -381,95 +381,42 @@ const TYPES: EntryType[] = ['file', 'dir', 'symlink', 'chardev', 'blockdev', 'fi
  * initramfs holds tens of thousands of members, a hostile archive millions. The members' entries and the
  * regions of their headers and padding read from here.
  */
-class CpioRows {
-  n = 0;
-  private atRow: Float64Array = new Float64Array(16);
-  private sizeRow: Float64Array = new Float64Array(16);
+class CpioRows extends ArchiveRows<Dialect> {
   private nameRow: Uint32Array = new Uint32Array(16);
-  private dialectRow: Uint8Array = new Uint8Array(16);
-  private typeRow: Uint8Array = new Uint8Array(16);
-  /** symlink targets by row */
-  readonly targets = new Map<number, string>();
-  /** the paths of later copies of a path, by row (`/a#2`) */
-  readonly renamed = new Map<number, string>();
 
-  constructor(readonly src: ByteSource) {}
-
-  /**
-   * Row `i`'s path, decoded from its name in the archive again: a million members keep no path strings between
-   * the listing and the comparison (about 32 bytes each), at the price of reading and decoding a name when asked.
-   */
-  path(i: number): string {
-    // the comparison asks for one entry's path a few times in a row
-    if (i === this.lastRow) return this.lastPath;
-    let path = this.renamed.get(i);
-    if (path === undefined) {
-      const at = this.atRow[i]! + headerLength(this.dialect(i));
-      path = normalize(decodeName(this.src.read(at, this.nameRow[i]! - 1, 'cpio member name')));
-    }
-    this.lastRow = i;
-    this.lastPath = path;
-    return path;
+  constructor(readonly src: ByteSource) {
+    super(DIALECTS);
   }
-  private lastRow = -1;
-  private lastPath = '';
 
   add(at: number, namesize: number, size: number, dialect: Dialect, type: EntryType, target: string | undefined): number {
-    if (this.n === this.atRow.length) this.resize(this.n * 2);
-    const i = this.n++;
-    this.atRow[i] = at;
+    const i = this.push(at, size, type, dialect, target);
     this.nameRow[i] = namesize;
-    this.sizeRow[i] = size;
-    this.dialectRow[i] = DIALECTS.indexOf(dialect);
-    this.typeRow[i] = TYPES.indexOf(type);
-    if (target !== undefined) this.targets.set(i, target);
     return i;
   }
 
-  /** where row `i`'s header starts */
-  at(i: number): number {
-    return this.atRow[i]!;
+  protected growOwn(m: number): void {
+    this.nameRow = grown(this.nameRow, new Uint32Array(m));
   }
-  size(i: number): number {
-    return this.sizeRow[i]!;
+
+  protected readPath(i: number): string {
+    const at = this.at(i) + headerLength(this.dialect(i));
+    return normalize(decodeName(this.src.read(at, this.nameRow[i]! - 1, 'cpio member name')));
   }
-  dialect(i: number): Dialect {
-    return DIALECTS[this.dialectRow[i]!]!;
-  }
-  type(i: number): EntryType {
-    return TYPES[this.typeRow[i]!]!;
-  }
+
   /** where the name (with its NUL) ends: the name padding runs from there to `data` */
   nameEnd(i: number): number {
-    return this.atRow[i]! + headerLength(this.dialect(i)) + this.nameRow[i]!;
+    return this.at(i) + headerLength(this.dialect(i)) + this.nameRow[i]!;
   }
   data(i: number): number {
     const d = this.dialect(i);
     return this.nameEnd(i) + padTo(d, headerLength(d) + this.nameRow[i]!);
   }
   dataEnd(i: number): number {
-    return this.data(i) + this.sizeRow[i]!;
+    return this.data(i) + this.size(i);
   }
   /** where the next header starts: the data padding runs from the data's end to there */
   next(i: number): number {
-    return this.dataEnd(i) + padTo(this.dialect(i), this.sizeRow[i]!);
-  }
-
-  /** the arrays cut to the rows: what a finished listing keeps */
-  trim(): void {
-    if (this.atRow.length > this.n) this.resize(this.n);
-  }
-
-  private resize(m: number): void {
-    const grown = <T extends Float64Array | Uint32Array | Uint8Array>(a: T, b: T): T => {
-      b.set(a.subarray(0, Math.min(m, a.length)));
-      return b;
-    };
-    this.atRow = grown(this.atRow, new Float64Array(m));
-    this.sizeRow = grown(this.sizeRow, new Float64Array(m));
-    this.nameRow = grown(this.nameRow, new Uint32Array(m));
-    this.dialectRow = grown(this.dialectRow, new Uint8Array(m));
-    this.typeRow = grown(this.typeRow, new Uint8Array(m));
+    return this.dataEnd(i) + padTo(this.dialect(i), this.size(i));
   }
 
   /** the members' headers (with their names), name padding and data padding, as three regions over the rows */

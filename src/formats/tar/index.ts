@@ -10,7 +10,8 @@ import type { Container, Entry, EntryMeta, EntryType, Field, Format, Region, Spa
 import type { Extent } from '../../io/source.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
 import { field } from '../../model.js';
-import { RegionList, RowRegion, type Rows } from '../../util/regions.js';
+import { RegionList, RowRegion } from '../../util/regions.js';
+import { ArchiveRows } from '../../util/rows.js';
 import { isoFromUnix } from '../../util/time.js';
 import { BLOCK, H, dialectOf, headerSums, isZeroBlock, looksLikeHeader, parseNumber, textField, type Dialect } from './header.js';
 import { PAX_NAME_HINT, SPARSE_NAME_HINT, TAR_MTIME_HINT, TAR_OWNER_HINT, isoFromPaxTime, paxFields, parsePax, type PaxRecord } from './pax.js';
@@ -466,95 +467,41 @@ function nulTerminated(raw: Uint8Array): string {
   const end = raw.indexOf(0);
   return decodeName(end < 0 ? raw : raw.subarray(0, end));
 }
-const TYPES: EntryType[] = ['file', 'dir', 'symlink', 'chardev', 'blockdev', 'fifo', 'socket', 'other'];
 
 /**
  * The plain members (see TarReader.header), a row each in typed arrays (18 bytes: the header block's offset,
  * the data's size, the type and the dialect; the data follows the block, padded to 512 bytes).
  */
-class TarRows implements Rows {
-  n = 0;
-  private atRow: Float64Array = new Float64Array(16);
-  private sizeRow: Float64Array = new Float64Array(16);
-  private typeRow: Uint8Array = new Uint8Array(16);
-  private dialectRow: Uint8Array = new Uint8Array(16);
-  /** link targets by row */
-  readonly targets = new Map<number, string>();
-  /** the paths of later copies of a path, by row (`/a~2`) */
-  readonly renamed = new Map<number, string>();
-
-  constructor(readonly reader: TarReader) {}
-
-  /**
-   * Row `i`'s path, decoded from its header block again: a million members keep no path strings between the
-   * listing and the comparison, at the price of reading and decoding a name when asked.
-   */
-  path(i: number): string {
-    // the comparison asks for one entry's path a few times in a row
-    if (i === this.lastRow) return this.lastPath;
-    let path = this.renamed.get(i);
-    if (path === undefined) {
-      const at = this.atRow[i]!;
-      const name = nulTerminated(this.src.read(at + H.name[0], H.name[1], 'tar header'));
-      const prefix = this.dialect(i) === 'ustar' ? nulTerminated(this.src.read(at + H.prefix[0], H.prefix[1], 'tar header')) : '';
-      path = normalizePath(prefix ? `${prefix}/${name}` : name);
-    }
-    this.lastRow = i;
-    this.lastPath = path;
-    return path;
+class TarRows extends ArchiveRows<Dialect> {
+  constructor(readonly reader: TarReader) {
+    super(DIALECTS);
   }
-  private lastRow = -1;
-  private lastPath = '';
 
   get src(): ByteSource {
     return this.reader.src;
   }
 
   add(at: number, size: number, type: EntryType, dialect: Dialect, target: string | undefined): number {
-    if (this.n === this.atRow.length) this.resize(this.n * 2);
-    const i = this.n++;
-    this.atRow[i] = at;
-    this.sizeRow[i] = size;
-    this.typeRow[i] = TYPES.indexOf(type);
-    this.dialectRow[i] = DIALECTS.indexOf(dialect);
-    if (target !== undefined) this.targets.set(i, target);
-    return i;
+    return this.push(at, size, type, dialect, target);
   }
 
-  at(i: number): number {
-    return this.atRow[i]!;
+  protected growOwn(): void {
+    // nothing of its own: the data follows the header block
   }
-  /** the data's size in the archive (a directory's too, when its header gives one) */
-  size(i: number): number {
-    return this.sizeRow[i]!;
+
+  protected readPath(i: number): string {
+    const at = this.at(i);
+    const name = nulTerminated(this.src.read(at + H.name[0], H.name[1], 'tar header'));
+    const prefix = this.dialect(i) === 'ustar' ? nulTerminated(this.src.read(at + H.prefix[0], H.prefix[1], 'tar header')) : '';
+    return normalizePath(prefix ? `${prefix}/${name}` : name);
   }
-  type(i: number): EntryType {
-    return TYPES[this.typeRow[i]!]!;
-  }
-  dialect(i: number): Dialect {
-    return DIALECTS[this.dialectRow[i]!]!;
-  }
+
   dataEnd(i: number): number {
-    return this.atRow[i]! + BLOCK + this.sizeRow[i]!;
+    return this.at(i) + BLOCK + this.size(i);
   }
   /** where the next header is: after the data padded to 512 bytes, or the end of a cut archive */
   next(i: number): number {
-    return Math.min(this.atRow[i]! + BLOCK + padded(this.sizeRow[i]!), this.src.size);
-  }
-
-  trim(): void {
-    if (this.atRow.length > this.n) this.resize(this.n);
-  }
-
-  private resize(m: number): void {
-    const grown = <T extends Float64Array | Uint8Array>(a: T, b: T): T => {
-      b.set(a.subarray(0, Math.min(m, a.length)));
-      return b;
-    };
-    this.atRow = grown(this.atRow, new Float64Array(m));
-    this.sizeRow = grown(this.sizeRow, new Float64Array(m));
-    this.typeRow = grown(this.typeRow, new Uint8Array(m));
-    this.dialectRow = grown(this.dialectRow, new Uint8Array(m));
+    return Math.min(this.at(i) + BLOCK + padded(this.size(i)), this.src.size);
   }
 
   regions(): Region[] {

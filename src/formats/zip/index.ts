@@ -20,6 +20,7 @@ import { InflateSource, SourceReader } from './reader.js';
 import { decodeName } from '../../util/names.js';
 import { PathCounter } from '../../util/path-counter.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
+import { PairRows } from '../../util/rows.js';
 
 export { InflateSource } from './reader.js';
 
@@ -149,7 +150,7 @@ class ZipReader {
   /** the paths met, while listing (dropped once the listing is done: entries keep the reader) */
   private paths = new PathCounter();
   /** where each member's local header, data and descriptor start and end, a row a member */
-  private readonly ranges = new Ranges();
+  private readonly ranges = new PairRows();
 
   constructor(
     readonly src: ByteSource,
@@ -489,19 +490,19 @@ class ZipReader {
       const ext = entry.extents[0];
       if (ext && ext.length <= 4096) entry.target = decodeName((entry.contentSource ?? src).read(ext.offset, ext.length, 'zip symlink target'));
     }
-    this.ranges.add(at, end);
+    this.ranges.push(at, end);
     this.entries.push(entry);
   }
 
   /** The order of local headers in the file body, gaps and overlaps between members. */
   private layout(cdStart: number): void {
     const r = this.ranges;
-    const sorted = Array.from({ length: r.n }, (_, i) => i).sort((x, y) => r.start(x) - r.start(y));
+    const sorted = Array.from({ length: r.length }, (_, i) => i).sort((x, y) => r.x(x) - r.x(y));
     sorted.forEach((m, i) => (this.entries[m]!.rank = i));
     let pos = 0;
     for (const m of sorted) {
-      const start = r.start(m);
-      const end = r.end(m);
+      const start = r.x(m);
+      const end = r.y(m);
       const path = this.entries[m]!.path;
       if (start > pos) {
         this.notes.push(`${start - pos} bytes at ${pos} are not part of any member${pos === 0 ? ' (a prefix such as a self-extractor stub)' : ''}`);
@@ -578,29 +579,5 @@ class ZipEntry implements Entry {
   }
 }
 
-/** Where each member's bytes start and end, two numbers a member. */
-class Ranges {
-  n = 0;
-  private at = new Float64Array(32);
-
-  add(start: number, end: number): void {
-    if (2 * this.n === this.at.length) {
-      const grown = new Float64Array(this.at.length * 2);
-      grown.set(this.at);
-      this.at = grown;
-    }
-    this.at[2 * this.n] = start;
-    this.at[2 * this.n + 1] = end;
-    this.n++;
-  }
-
-  start(i: number): number {
-    return this.at[2 * i]!;
-  }
-
-  end(i: number): number {
-    return this.at[2 * i + 1]!;
-  }
-}
 
 const NO_EXTENTS: Extent[] = [];
