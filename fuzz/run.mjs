@@ -368,7 +368,8 @@ const fieldAware = {
     return b;
   },
   cpio(r, b) {
-    const heads = findAll(b, Buffer.from('070701'));
+    // only headers whole in the buffer: an earlier mutation may have cut it, or left the magic in the last bytes
+    const heads = findAll(b, Buffer.from('070701')).filter((at) => at + 110 <= b.length);
     if (!heads.length) return generic.int32(r, b);
     const at = pick(r, heads);
     const f = pick(r, [54, 54, 94, 6, 38]); // filesize, namesize, ino, nlink
