@@ -158,15 +158,21 @@ export class RowRegion implements Region {
     return out;
   }
 
+  /** where the source starts in the outer file when it lies there in one piece; null in a decoded stream; undefined in pieces */
+  private base: number | null | undefined;
+  private placed = false;
+
   contains(offset: number): boolean {
-    const src = this.rows.src;
-    const whole = src.size > 0 ? src.spans(0, src.size) : [];
-    if (whole.length !== 1 || whole[0]!.stream !== undefined) {
-      // in a decoded stream: no offset of the outer file; in pieces: span by span
-      if (whole.some((s) => s.stream !== undefined)) return false;
-      return this.spans.some((s) => offset >= s.offset && offset < s.offset + s.length);
+    if (!this.placed) {
+      const src = this.rows.src;
+      const whole = src.size > 0 ? src.spans(0, src.size) : [];
+      this.base = whole.some((s) => s.stream !== undefined) ? null : whole.length === 1 ? whole[0]!.offset : undefined;
+      this.placed = true;
     }
-    const at = offset - whole[0]!.offset;
+    // in a decoded stream: no offset of the outer file; in pieces: span by span
+    if (this.base === null) return false;
+    if (this.base === undefined) return this.spans.some((s) => offset >= s.offset && offset < s.offset + s.length);
+    const at = offset - this.base;
     // the last row starting at or before `at`
     let lo = 0;
     let hi = this.rows.n - 1;

@@ -13,7 +13,8 @@ import { checkCap } from '../../limits.js';
 import { inflateStream } from '../../codec/inflate.js';
 import { DecodedSink } from '../../io/spill.js';
 import { contentEntry, streamId } from '../../util/layer.js';
-import { MemberRows, type DecodedStream, type Inflated } from '../../walk/once.js';
+import { MemberRows, type DecodedStream, type Inflated, type MemberTable } from '../../walk/once.js';
+import { grown } from '../../util/rows.js';
 
 export const GZIP_MTIME_HINT =
   'gzip stores the input file\'s mtime: compress with `gzip -n` (or GZIP=-n, `pigz -n`, Python gzip mtime=0), or set the input mtime to SOURCE_DATE_EPOCH';
@@ -117,7 +118,7 @@ export function openGzip(src: ByteSource, ctx: OpenContext, known?: DecodedStrea
     if (inflated.crc !== crc) notes.push(`gzip member ${member}: CRC32 ${crc.toString(16)} does not match the data (${inflated.crc.toString(16)})`);
     if (isize !== outSize % 2 ** 32) notes.push(`gzip member ${member}: ISIZE ${isize} does not match the data (${outSize})`);
     if (member === 0) fields.push(...trailerFields(t, 'gzip.', stream, before, outSize));
-    else at.add(start, q, inflated.used, before, outSize);
+    else at.add(start, q, before);
     regions.add('gzip member headers and trailers', 'metadata', t.spans(0, 8));
     p = end + 8;
     member++;
@@ -125,12 +126,13 @@ export function openGzip(src: ByteSource, ctx: OpenContext, known?: DecodedStrea
   }
   if (member > 1) notes.push(`${member} gzip members`);
   const store = sink ? sink.finish() : known!.store;
-  keep?.({ members: rows ? rows.table() : table!, store });
+  const members = rows ? rows.table() : table!;
+  keep?.({ members, store });
   return {
     format: 'gzip',
     source: src,
     fields,
-    ...(member > 1 ? { fieldGroups: at.groups(src, stream) } : {}),
+    ...(member > 1 ? { fieldGroups: at.groups(src, stream, members) } : {}),
     entries: [contentEntry(src, 'gzip', store, src.spans(0, src.size))],
     regions: regions.list(),
     notes,
@@ -197,46 +199,40 @@ function trailerFields(t: Bytes, pre: string, stream: string, before: number, ou
 }
 
 /**
- * Where each member after the first is, a row a member (about 40 bytes): its start, its header's length, the
- * compressed bytes it used and where its output is in the decoded stream. Its fields are read again from there.
+ * Where each member after the first is, a row a member (20 bytes): its start, its header's length and where its
+ * output starts in the decoded stream; the compressed bytes it used and its output's size are in the stream's
+ * member table. Its fields are read again from there.
  */
 class MemberPlaces {
   private n = 0;
   private start = new Float64Array(16);
-  private used = new Float64Array(16);
   private before = new Float64Array(16);
-  private out = new Float64Array(16);
   private header = new Uint32Array(16);
 
-  add(start: number, header: number, used: number, before: number, out: number): void {
+  add(start: number, header: number, before: number): void {
     if (this.n === this.start.length) {
-      const grow = <T extends Float64Array | Uint32Array>(a: T, b: T): T => (b.set(a), b);
       const m = this.n * 2;
-      this.start = grow(this.start, new Float64Array(m));
-      this.used = grow(this.used, new Float64Array(m));
-      this.before = grow(this.before, new Float64Array(m));
-      this.out = grow(this.out, new Float64Array(m));
-      this.header = grow(this.header, new Uint32Array(m));
+      this.start = grown(this.start, new Float64Array(m));
+      this.before = grown(this.before, new Float64Array(m));
+      this.header = grown(this.header, new Uint32Array(m));
     }
     const i = this.n++;
     this.start[i] = start;
     this.header[i] = header;
-    this.used[i] = used;
     this.before[i] = before;
-    this.out[i] = out;
   }
 
-  /** members 1, 2, ... as field groups 0, 1, ... */
-  groups(src: ByteSource, stream: string): FieldGroups {
-    const rows = { start: this.start.slice(0, this.n), header: this.header.slice(0, this.n), used: this.used.slice(0, this.n), before: this.before.slice(0, this.n), out: this.out.slice(0, this.n) };
-    const trailerAt = (i: number): number => rows.start[i]! + rows.header[i]! + rows.used[i]!;
+  /** members 1, 2, ... as field groups 0, 1, ... (`table`: what inflating every member, the first too, gave) */
+  groups(src: ByteSource, stream: string, table: MemberTable): FieldGroups {
+    const rows = { start: this.start.slice(0, this.n), header: this.header.slice(0, this.n), before: this.before.slice(0, this.n) };
+    const trailerAt = (i: number): number => rows.start[i]! + rows.header[i]! + table.used[i + 1]!;
     return {
       count: this.n,
       fields(i: number): Field[] {
         const pre = `gzip.member[${i + 1}].`;
         const out: Field[] = [];
         memberHeader(Bytes.at(src, rows.start[i]!, rows.header[i]!, 'gzip member'), src.size, out, pre);
-        out.push(...trailerFields(Bytes.at(src, trailerAt(i), 8, 'gzip trailer'), pre, stream, rows.before[i]!, rows.out[i]!));
+        out.push(...trailerFields(Bytes.at(src, trailerAt(i), 8, 'gzip trailer'), pre, stream, rows.before[i]!, table.size[i + 1]!));
         return out;
       },
       records(i: number): Span[] {
