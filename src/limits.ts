@@ -68,7 +68,8 @@ export class EntryLimit extends Error {
 export class MemoryLimit extends EntryLimit {
   constructor(
     what: string,
-    readonly count: number,
+    /** the entries listed when it stopped */
+    count: number,
     offset: number | undefined,
     readonly usedMiB: number,
     readonly limitMiB: number,
@@ -77,7 +78,7 @@ export class MemoryLimit extends EntryLimit {
   }
 
   override describe(): string {
-    return `memory limit reached after ${this.count} ${this.what}: the heap held ${this.usedMiB} MiB of the ${this.limitMiB} MiB it may grow to${this.offset !== undefined ? ` (stopped at offset ${this.offset})` : ''}; the rest is not examined and its differing bytes count as unexplained (give node more heap: NODE_OPTIONS=--max-old-space-size=MiB)`;
+    return `memory limit reached after ${this.cap} ${this.what}: the heap held ${this.usedMiB} MiB of the ${this.limitMiB} MiB it may grow to${this.offset !== undefined ? ` (stopped at offset ${this.offset})` : ''}; the rest is not examined and its differing bytes count as unexplained (give node more heap: NODE_OPTIONS=--max-old-space-size=MiB)`;
   }
 }
 

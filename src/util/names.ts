@@ -100,3 +100,15 @@ export function encodeName(s: string): Uint8Array {
 export function showEscapedBytes(s: string): string {
   return hasEscapedBytes(s) ? s.replace(ESCAPED_BYTES, (ch) => `\\x${escapedByte(ch).toString(16).padStart(2, '0')}`) : s;
 }
+
+/**
+ * `/` + `name` when `name` is the usual member name (no leading `.` or `/`, no trailing `/`), which needs no
+ * normalizing; undefined otherwise. Reading the joined string's last character makes it one flat string, so
+ * that an entry does not keep the name it was joined from as well.
+ */
+export function rootedUsual(name: string): string | undefined {
+  const first = name.charCodeAt(0);
+  if (name.length === 0 || first === 0x2e || first === 0x2f) return undefined;
+  const joined = '/' + name;
+  return joined.charCodeAt(joined.length - 1) !== 0x2f ? joined : undefined;
+}

@@ -4,6 +4,8 @@
  * strings takes about 40 and spends most of a million-member listing's time hashing. Paths met more than once
  * (rare) are counted in a small Map beside it.
  */
+import { grown } from './rows.js';
+
 export class PathCounter {
   /** index into `paths` + 1 per slot; 0 is an empty slot */
   private slots = new Int32Array(1024);
@@ -20,11 +22,7 @@ export class PathCounter {
       const s = this.slots[i]!;
       if (s === 0) {
         const n = this.paths.length;
-        if (n === this.hashes.length) {
-          const more = new Int32Array(2 * n);
-          more.set(this.hashes);
-          this.hashes = more;
-        }
+        if (n === this.hashes.length) this.hashes = grown(this.hashes, new Int32Array(2 * n));
         this.hashes[n] = h;
         this.slots[i] = this.paths.push(path);
         if (2 * this.paths.length > this.slots.length) this.grow();

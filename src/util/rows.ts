@@ -87,7 +87,7 @@ export abstract class ArchiveRows<D extends string> implements Rows {
 }
 
 /** `to` holding the start of `from` (as much as fits) */
-export function grown<T extends Float64Array | Uint32Array | Uint8Array>(from: T, to: T): T {
+export function grown<T extends Float64Array | Uint32Array | Int32Array | Uint8Array>(from: T, to: T): T {
   to.set(from.subarray(0, Math.min(to.length, from.length)));
   return to;
 }

@@ -15,6 +15,7 @@ import { SpillFile } from '../io/spill.js';
 import type { ByteSource } from '../io/source.js';
 import { timeLimitNow, withDeadline } from '../limits.js';
 import type { Container, OpenContext } from '../model.js';
+import { grown } from '../util/rows.js';
 import { trace } from '../util/trace.js';
 
 /** What inflating one member of a stream gave: the encoded bytes it used, the CRC-32 and size of its output. */
@@ -60,11 +61,6 @@ export class MemberRows implements MemberTable {
     const n = this.count;
     return { count: n, used: this.used.slice(0, n), crc: this.crc.slice(0, n), size: this.size.slice(0, n) };
   }
-}
-
-function grown<T extends Float64Array | Uint32Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
 }
 
 /** What decoding a stream gave: its members' results and the decoded bytes (in a temporary file). */

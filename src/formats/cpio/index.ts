@@ -17,7 +17,7 @@ import { RegionList, RowRegion } from '../../util/regions.js';
 import { field } from '../../model.js';
 import { isoFromUnix } from '../../util/time.js';
 import { typeFromMode } from '../../util/mode.js';
-import { decodeName } from '../../util/names.js';
+import { decodeName, rootedUsual } from '../../util/names.js';
 
 export const CPIO_HINTS = {
   ino: 'cpio records the build tree\'s inode numbers: use `cpio --reproducible` (GNU cpio 2.13+) or a packer that renumbers (dracut, mkinitramfs with SOURCE_DATE_EPOCH, `bsdcpio` via sorted lists)',
@@ -216,11 +216,8 @@ function readHeader(b: Bytes, dialect: Dialect): Header {
 
 
 function normalize(name: string): string {
-  // the usual name: no leading `./` or `/`, no trailing `/`
-  // reading the joined string's last character makes it one flat string (see tar's normalizePath)
-  const first = name.charCodeAt(0);
-  const joined = '/' + name;
-  if (first !== 0x2e && first !== 0x2f && name.length > 0 && joined.charCodeAt(joined.length - 1) !== 0x2f) return joined;
+  const usual = rootedUsual(name);
+  if (usual !== undefined) return usual;
   let s = name;
   while (s.startsWith('./')) s = s.slice(2);
   s = s.replace(/^\/+/, '').replace(/\/+$/, '');

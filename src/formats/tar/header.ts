@@ -4,6 +4,7 @@
  * high bit set.
  */
 import type { Bytes } from '../../io/bytes.js';
+import { decodeName } from '../../util/names.js';
 
 export const BLOCK = 512;
 
@@ -102,10 +103,13 @@ export function parseNumber(b: Bytes, off: number, len: number): number | null {
 
 /** A NUL-terminated text field (names are bytes; decoded as UTF-8, which GNU tar and pax writers use). */
 export function textField(b: Bytes, off: number, len: number): string {
-  const raw = b.bytes(off, len);
-  let end = raw.indexOf(0);
-  if (end < 0) end = len;
-  return b.utf8(off, end);
+  return fieldText(b.bytes(off, len));
+}
+
+/** The text of a NUL-terminated field's bytes `raw`: up to its first NUL, decoded losslessly (decodeName). */
+export function fieldText(raw: Uint8Array): string {
+  const end = raw.indexOf(0);
+  return decodeName(end < 0 ? raw : raw.subarray(0, end));
 }
 
 /** Confidence that `block` is a tar header: ustar/GNU magic with a good checksum, or a v7 header with a good checksum. */

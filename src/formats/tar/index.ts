@@ -13,10 +13,10 @@ import { field } from '../../model.js';
 import { RegionList, RowRegion } from '../../util/regions.js';
 import { ArchiveRows } from '../../util/rows.js';
 import { isoFromUnix } from '../../util/time.js';
-import { BLOCK, H, dialectOf, headerSums, isZeroBlock, looksLikeHeader, parseNumber, textField, type Dialect } from './header.js';
+import { BLOCK, H, dialectOf, fieldText, headerSums, isZeroBlock, looksLikeHeader, parseNumber, textField, type Dialect } from './header.js';
 import { PAX_NAME_HINT, SPARSE_NAME_HINT, TAR_MTIME_HINT, TAR_OWNER_HINT, isoFromPaxTime, paxFields, parsePax, type PaxRecord } from './pax.js';
 import { PathCounter } from '../../util/path-counter.js';
-import { decodeName } from '../../util/names.js';
+import { rootedUsual } from '../../util/names.js';
 
 const GNU_TIMES_HINT = 'GNU tar fills the atime/ctime of gnu-format headers only in incremental mode (-G, -g): archive without it';
 
@@ -64,11 +64,8 @@ function padded(n: number): number {
 
 /** `./a/b/` -> `/a/b`; the archive root (`./`, `.`) -> `/`. */
 export function normalizePath(p: string): string {
-  // the usual path: no leading `.` or `/`, no trailing `/`; reading the joined string's last character makes
-  // it one flat string, so that an entry does not keep the name it was joined from as well
-  const first = p.charCodeAt(0);
-  const joined = '/' + p;
-  if (first !== 0x2e && first !== 0x2f && p.length > 0 && joined.charCodeAt(joined.length - 1) !== 0x2f) return joined;
+  const usual = rootedUsual(p);
+  if (usual !== undefined) return usual;
   let s = p;
   for (;;) {
     const t = s.replace(/^\.\/+/, '').replace(/^\/+/, '');
@@ -462,12 +459,6 @@ const NO_EXTENTS: Extent[] = [];
 
 const DIALECTS: Dialect[] = ['ustar', 'gnu', 'v7'];
 
-/** A NUL-terminated text field's bytes as text (what textField decodes) */
-function nulTerminated(raw: Uint8Array): string {
-  const end = raw.indexOf(0);
-  return decodeName(end < 0 ? raw : raw.subarray(0, end));
-}
-
 /**
  * The plain members (see TarReader.header), a row each in typed arrays (18 bytes: the header block's offset,
  * the data's size, the type and the dialect; the data follows the block, padded to 512 bytes).
@@ -491,8 +482,8 @@ class TarRows extends ArchiveRows<Dialect> {
 
   protected readPath(i: number): string {
     const at = this.at(i);
-    const name = nulTerminated(this.src.read(at + H.name[0], H.name[1], 'tar header'));
-    const prefix = this.dialect(i) === 'ustar' ? nulTerminated(this.src.read(at + H.prefix[0], H.prefix[1], 'tar header')) : '';
+    const name = fieldText(this.src.read(at + H.name[0], H.name[1], 'tar header'));
+    const prefix = this.dialect(i) === 'ustar' ? fieldText(this.src.read(at + H.prefix[0], H.prefix[1], 'tar header')) : '';
     return normalizePath(prefix ? `${prefix}/${name}` : name);
   }
 

@@ -402,9 +402,7 @@ class ZipReader {
    * an archive of a million members keeps no field between the listing and the comparison.
    */
   memberFields(cdAt: number, index: number, dataStart: number, covers: Span[], rank: number): Field[] {
-    const quiet: string[] = [];
-    const cd = this.centralHeader(cdAt, index, quiet);
-    const { f, localCrc, ddCrc } = this.localPart(cd, dataStart, quiet);
+    const { f, localCrc, ddCrc, cd } = this.reread(cdAt, index, dataStart);
     // the CRC is over the uncompressed data
     cd.crcField.covers = covers;
     localCrc.covers = covers;
@@ -412,6 +410,13 @@ class ZipReader {
     const lo = f.find((x) => x.name === 'zip.local.offset');
     if (lo) f.push(field('zip.local.order', rank, 'ordering', lo.spans, { hint: ORDER_HINT }));
     return f;
+  }
+
+  /** Member `index`'s headers parsed again; what is odd about them was noted while listing, and is not noted twice. */
+  private reread(cdAt: number, index: number, dataStart: number): ReturnType<ZipReader['localPart']> & { cd: CdInfo } {
+    const quiet: string[] = [];
+    const cd = this.centralHeader(cdAt, index, quiet);
+    return { ...this.localPart(cd, dataStart, quiet), cd };
   }
 
   /** The path of the member whose central directory header is at `cdAt`, read from its name again. */
@@ -422,9 +427,7 @@ class ZipReader {
 
   /** Member `index`'s metadata, read again from its headers. */
   memberMeta(cdAt: number, index: number, dataStart: number, target: string | undefined): EntryMeta {
-    const quiet: string[] = [];
-    const cd = this.centralHeader(cdAt, index, quiet);
-    const { f } = this.localPart(cd, dataStart, quiet);
+    const { f, cd } = this.reread(cdAt, index, dataStart);
     const meta: EntryMeta = {};
     const host = cd.madeBy >> 8;
     const mode = cd.external >>> 16;
@@ -534,6 +537,8 @@ class ZipEntry implements Entry {
   target?: string;
   /** its place among the local headers in file order (set once all are listed) */
   rank = -1;
+  /** the path of a later copy of a path (`/a~2`) */
+  renamed?: string;
 
   constructor(
     private readonly reader: ZipReader,
@@ -544,9 +549,6 @@ class ZipEntry implements Entry {
     private readonly dataStart: number,
     private readonly compressedSize: number,
   ) {}
-
-  /** the path of a later copy of a path (`/a~2`) */
-  renamed?: string;
 
   /** read from the central directory header again when asked: a million members keep no path strings */
   get path(): string {
@@ -578,6 +580,5 @@ class ZipEntry implements Entry {
     return this.reader.memberFields(this.cdAt, this.order, this.dataStart, this.covers, this.rank);
   }
 }
-
 
 const NO_EXTENTS: Extent[] = [];
