@@ -11,7 +11,7 @@ const TYPES: EntryType[] = ['file', 'dir', 'symlink', 'chardev', 'blockdev', 'fi
 
 export abstract class ArchiveRows<D extends string> implements Rows {
   n = 0;
-  private atRow: Float64Array = new Float64Array(16);
+  private atRow: Float64Array | Uint32Array;
   private sizeRow: Float64Array = new Float64Array(16);
   private typeRow: Uint8Array = new Uint8Array(16);
   private dialectRow: Uint8Array = new Uint8Array(16);
@@ -22,7 +22,18 @@ export abstract class ArchiveRows<D extends string> implements Rows {
   private lastRow = -1;
   private lastPath = '';
 
-  constructor(private readonly dialects: readonly D[]) {}
+  /** `narrow`: the source is under 4 GiB, so offsets in it are kept in 32 bits */
+  constructor(
+    private readonly dialects: readonly D[],
+    private readonly narrow = false,
+  ) {
+    this.atRow = this.offsets(16);
+  }
+
+  /** A typed array for `m` offsets (or sizes) within the source: 32 bits a number when the source is under 4 GiB. */
+  protected offsets(m: number): Float64Array | Uint32Array {
+    return this.narrow ? new Uint32Array(m) : new Float64Array(m);
+  }
 
   abstract readonly src: ByteSource;
 
@@ -72,13 +83,18 @@ export abstract class ArchiveRows<D extends string> implements Rows {
     return path;
   }
 
+  /** Room for `m` rows, made at once (a listing that knows its count grows no array, and copies none). */
+  reserve(m: number): void {
+    if (m > this.atRow.length) this.resize(m);
+  }
+
   /** the arrays cut to the rows: what a finished listing keeps */
   trim(): void {
     if (this.atRow.length > this.n) this.resize(this.n);
   }
 
   private resize(m: number): void {
-    this.atRow = grown(this.atRow, new Float64Array(m));
+    this.atRow = grown(this.atRow, this.offsets(m));
     this.sizeRow = grown(this.sizeRow, new Float64Array(m));
     this.typeRow = grown(this.typeRow, new Uint8Array(m));
     this.dialectRow = grown(this.dialectRow, new Uint8Array(m));

@@ -15,4 +15,28 @@ describe('PathCounter', () => {
       expect(c.count(p)).toBe(want);
     }
   });
+
+  it('keeps keys instead of strings where it is given them, and counts the same through growth', () => {
+    // the owner's rows: a key is a row, its path read back from there
+    const rows: string[] = [];
+    let readBack = 0;
+    const c = new PathCounter((k) => {
+      readBack++;
+      return rows[k]!;
+    }, 100);
+    const m = new Map<string, number>();
+    const met: string[] = [];
+    for (let i = 0; i < 30_000; i++) met.push(`/d${i % 89}/f${i % 20_000}`);
+    met.push('', '/x', '/x');
+    for (const [i, p] of met.entries()) {
+      const want = m.get(p) ?? 0;
+      m.set(p, want + 1);
+      // every third path without a key (a member that is not a row), the others keyed by their row
+      const keyed = i % 3 !== 0;
+      if (keyed) rows.push(p);
+      expect(c.count(p, keyed ? rows.length - 1 : undefined)).toBe(want);
+    }
+    // a path is read back only when a probe meets its hash: the repeats, not every path
+    expect(readBack).toBeLessThan(met.length);
+  });
 });

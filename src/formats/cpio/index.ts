@@ -238,7 +238,8 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
   const regions = new RegionList();
   const notes: string[] = [];
   const fields: Field[] = [];
-  const seen = new PathCounter();
+  // the counter keeps rows, not strings: a row's path is read back from its name
+  const seen = new PathCounter((i) => rows.path(i));
   let off = 0;
   let archive = 1;
   let inArchive = false;
@@ -312,7 +313,7 @@ export function openCpio(src: ByteSource, ctx: OpenContext): Container {
     }
     const type = typeFromMode(h.mode);
     let path = normalize(rawName);
-    const dup = seen.count(path);
+    const dup = seen.count(path, rows.n);
     if (dup > 0) {
       notes.push(`cpio member ${path} appears again at offset ${off} (a later copy replaces the earlier one when unpacked)`);
       path = `${path}#${dup + 1}`;
@@ -373,16 +374,16 @@ const NO_EXTENTS: Extent[] = [];
 const DIALECTS: Dialect[] = ['newc', 'crc', 'odc', 'bin-le', 'bin-be'];
 
 /**
- * Where each member's header, name, data and padding are, a row a member in typed arrays (22 bytes: the
- * header's offset, the name and data sizes, the dialect and the type; the paddings follow from them): an
- * initramfs holds tens of thousands of members, a hostile archive millions. The members' entries and the
- * regions of their headers and padding read from here.
+ * Where each member's header, name, data and padding are, a row a member in typed arrays (18 bytes in an
+ * archive under 4 GiB, 22 over: the header's offset, the name and data sizes, the dialect and the type; the
+ * paddings follow from them): an initramfs holds tens of thousands of members, a hostile archive millions.
+ * The members' entries and the regions of their headers and padding read from here.
  */
 class CpioRows extends ArchiveRows<Dialect> {
   private nameRow: Uint32Array = new Uint32Array(16);
 
   constructor(readonly src: ByteSource) {
-    super(DIALECTS);
+    super(DIALECTS, src.size < 2 ** 32);
   }
 
   add(at: number, namesize: number, size: number, dialect: Dialect, type: EntryType, target: string | undefined): number {

@@ -80,12 +80,12 @@ export function normalizePath(p: string): string {
 class TarReader {
   private readonly entries: Entry[] = [];
   private readonly regions = new RegionList();
-  private readonly rows: TarRows = new TarRows(this);
+  private readonly rows: TarRows;
   private readonly notes: string[] = [];
   private readonly fields: Field[] = [];
   private readonly global = new Map<string, string>();
   /** the paths met, while listing (dropped once the listing is done: entries keep the reader) */
-  private paths = new PathCounter();
+  private paths = this.pathCounter();
   private pending: Pending = { fields: [], pax: new Map() };
   private dialects = new Set<string>();
   /** tell-tale extended header names: GNU tar `PaxHeaders`, libarchive `PaxHeader` */
@@ -95,7 +95,9 @@ class TarReader {
   constructor(
     readonly src: ByteSource,
     private readonly limits: Limits,
-  ) {}
+  ) {
+    this.rows = new TarRows(this);
+  }
 
   /** The metadata of a plain member (see TarEntry), from its header block alone. */
   plainMeta(b: Bytes, target: string | undefined): EntryMeta {
@@ -151,7 +153,7 @@ class TarReader {
       }
     }
     if (this.pending.fields.length > 0) this.notes.push('an extended header at the end of the archive has no member after it');
-    this.paths = new PathCounter();
+    this.paths = this.pathCounter();
     this.rows.trim();
     // the archive does not name its writer; these conventions are specific enough to say
     const producer = this.libarchive ? 'libarchive (bsdtar)' : this.gnuPax || this.dialects.has('gnu') ? 'GNU tar' : undefined;
@@ -279,6 +281,11 @@ class TarReader {
     }
   }
 
+  /** a counter of the paths met that keeps a plain member's row, not its path */
+  private pathCounter(): PathCounter {
+    return new PathCounter((i) => this.rows.path(i));
+  }
+
   private extData(src: ByteSource, off: number, size: number, structure: string): Bytes {
     checkCap(size, Math.min(MAX_EXT_DATA, this.limits.maxStructureBytes), `${structure} size`, src.name, off);
     return Bytes.at(src, off, size, structure);
@@ -303,7 +310,8 @@ class TarReader {
     if ((type === '0' && rawPath.endsWith('/')) || type === '5') etype = 'dir';
     if (TYPE_NAMES[type] === undefined) this.notes.push(`member "${rawPath}" has the unknown type flag "${type}"`);
     let path = normalizePath(rawPath);
-    const seen = this.paths.count(path);
+    // a plain member's path is counted by its row (read back from its header), others' by the string
+    const seen = this.paths.count(path, plain ? this.rows.n : undefined);
     if (seen > 0) {
       this.notes.push(`the path ${path} occurs ${seen + 1} times; later copies are listed as ${path}~N`);
       path = `${path}~${seen + 1}`;
@@ -460,12 +468,13 @@ const NO_EXTENTS: Extent[] = [];
 const DIALECTS: Dialect[] = ['ustar', 'gnu', 'v7'];
 
 /**
- * The plain members (see TarReader.header), a row each in typed arrays (18 bytes: the header block's offset,
- * the data's size, the type and the dialect; the data follows the block, padded to 512 bytes).
+ * The plain members (see TarReader.header), a row each in typed arrays (14 bytes in an archive under 4 GiB, 18
+ * over: the header block's offset, the data's size, the type and the dialect; the data follows the block,
+ * padded to 512 bytes).
  */
 class TarRows extends ArchiveRows<Dialect> {
   constructor(readonly reader: TarReader) {
-    super(DIALECTS);
+    super(DIALECTS, reader.src.size < 2 ** 32);
   }
 
   get src(): ByteSource {
