@@ -1,8 +1,9 @@
 /**
- * zip archives: yauzl walks the central directory (and checks it); this reader records the raw structures with
- * their spans: the end of central directory record (and its zip64 forms), every central directory header, every
- * local file header (a separate copy of most fields) and data descriptor. Stored members point at their data;
- * deflated members get a lazily inflated source; other methods are opaque.
+ * zip archives: yauzl walks the central directory (and checks it); this reader reads every structure again
+ * itself and records them with their spans: the end of central directory record (and its zip64 forms), every
+ * central directory header, every local file header (a separate copy of most fields) and data descriptor.
+ * Members are kept as rows, their fields made from the headers when asked. Stored members point at their
+ * data; deflated members get a lazily inflated source; other methods are opaque.
  */
 import yauzl from 'yauzl';
 import { ReprodiffError, isReprodiffError } from '../../errors.js';
@@ -10,17 +11,17 @@ import { Bytes } from '../../io/bytes.js';
 import type { ByteSource } from '../../io/source.js';
 import type { TempFiles } from '../../io/spill.js';
 import { checkTime, entryStop, type Limits } from '../../limits.js';
-import type { Container, Entry, EntryMeta, EntryType, Field, Format, Span } from '../../model.js';
+import type { Container, Entry, EntryMeta, EntryType, Field, Format, Region, Span } from '../../model.js';
 import type { Extent } from '../../io/source.js';
 import { field } from '../../model.js';
-import { RegionList } from '../../util/regions.js';
+import { RegionList, RowRegion } from '../../util/regions.js';
 import { dosDateTime } from '../../util/time.js';
 import { ZIP_TIME_HINT, extraFields, type Zip64Values } from './extra.js';
 import { InflateSource, SourceReader } from './reader.js';
-import { decodeName } from '../../util/names.js';
+import { decodeName, rootedUsual } from '../../util/names.js';
 import { PathCounter } from '../../util/path-counter.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
-import { PairRows } from '../../util/rows.js';
+import { ArchiveRows, grown } from '../../util/rows.js';
 
 export { InflateSource } from './reader.js';
 
@@ -82,40 +83,10 @@ function openYauzl(src: ByteSource): Promise<yauzl.ZipFile> {
   });
 }
 
-function nextEntry(zf: yauzl.ZipFile): Promise<yauzl.Entry | null> {
-  return new Promise((resolve, reject) => {
-    const onEntry = (e: yauzl.Entry): void => {
-      done();
-      resolve(e);
-    };
-    const onEnd = (): void => {
-      done();
-      resolve(null);
-    };
-    const onError = (e: Error): void => {
-      done();
-      reject(e);
-    };
-    const done = (): void => {
-      zf.off('entry', onEntry);
-      zf.off('end', onEnd);
-      zf.off('error', onError);
-    };
-    zf.on('entry', onEntry);
-    zf.on('end', onEnd);
-    zf.on('error', onError);
-    zf.readEntry();
-  });
-}
-
-function localHeaderOf(zf: yauzl.ZipFile, e: yauzl.Entry): Promise<{ fileDataStart: number }> {
-  return new Promise((resolve, reject) => {
-    zf.readLocalFileHeader(e, { minimal: true }, (err, h) => (err ? reject(err) : resolve(h)));
-  });
-}
-
 /** `./a/b/` -> `/a/b`. */
 function normalizePath(p: string): string {
+  const usual = p.indexOf('\\') < 0 ? rootedUsual(p) : undefined;
+  if (usual !== undefined) return usual;
   let s = p.replace(/\\/g, '/');
   for (;;) {
     const t = s.replace(/^\.\/+/, '').replace(/^\/+/, '');
@@ -126,8 +97,9 @@ function normalizePath(p: string): string {
   return s === '' || s === '.' ? '/' : '/' + s;
 }
 
-interface CdInfo {
-  fields: Field[];
+/** What the listing keeps of a central directory header: its values, no fields. */
+interface CdValues {
+  b: Bytes;
   flags: number;
   method: number;
   crc: number;
@@ -139,24 +111,54 @@ interface CdInfo {
   external: number;
   nameLength: number;
   next: number;
-  crcField: Field;
+  /** the extra fields' own fields (none when there is no extra block) */
+  extras: Field[];
 }
+
+/** A local header checked: its bytes, its extra fields, the data descriptor after the data (0 bytes when none). */
+interface LocalPlace {
+  b: Bytes;
+  extras: Field[];
+  /** where the data starts and ends */
+  dataStart: number;
+  dataEnd: number;
+  /** the descriptor's length, whether it starts with its signature, and whether its sizes are 8 bytes wide */
+  dd: number;
+  ddSig: boolean;
+  wide: boolean;
+}
+
+const NO_FIELDS: Field[] = [];
+/** a local zip64 record holds both sizes (APPNOTE 4.5.3), even when the header's own fields are not 0xffffffff */
+const LOCAL_NEED = { uncompressedSize: true, compressedSize: true, localHeaderOffset: false, diskStart: false };
 
 class ZipReader {
   private readonly fields: Field[] = [];
+  /** the end records' regions, then (after the members' own) the central directory and unreferenced bytes */
   private readonly regions = new RegionList();
+  private readonly after = new RegionList();
+  /** the members' local headers and data descriptors */
+  private members: Region[] = [];
   private readonly notes: string[] = [];
   private readonly entries: ZipEntry[] = [];
   /** the paths met, while listing (dropped once the listing is done: entries keep the reader) */
-  private paths = new PathCounter();
-  /** where each member's local header, data and descriptor start and end, a row a member */
-  private readonly ranges = new PairRows();
+  private paths: PathCounter;
+  /** the members, a row each */
+  readonly rows: ZipRows;
 
   constructor(
     readonly src: ByteSource,
     private readonly limits: Limits,
     private readonly temp: TempFiles | undefined,
-  ) {}
+  ) {
+    this.rows = new ZipRows(src, this);
+    this.paths = this.pathCounter();
+  }
+
+  /** a counter of the paths met that keeps rows, not strings (a row's path is read back from its header) */
+  private pathCounter(expected?: number): PathCounter {
+    return new PathCounter((i) => this.rows.path(i), expected);
+  }
 
   private fail(e: unknown, structure: string, offset?: number): never {
     if (isReprodiffError(e)) throw e;
@@ -177,55 +179,74 @@ class ZipReader {
       });
     }
 
+    // room for the members the record counts, as many as the central directory can hold (46 bytes a header at
+    // least) and the limit allows: a record that lies costs no more than its archive's size
+    const expected = Math.min(count, Math.floor((cdEnd - cdStart) / 46), this.limits.maxEntries);
+    this.rows.reserve(expected);
+    this.paths = this.pathCounter(expected);
+
     let zf: yauzl.ZipFile;
     try {
       zf = await openYauzl(src);
     } catch (e) {
       this.fail(e, 'zip end of central directory', eocdAt);
     }
+    let cdPos = cdStart;
     try {
-      let cdPos = cdStart;
-      for (let i = 0; ; i++) {
-        let ye: yauzl.Entry | null;
-        try {
-          ye = await nextEntry(zf);
-        } catch (e) {
-          this.fail(e, 'zip central directory header', cdPos);
-        }
-        if (ye === null) break;
-        checkTime('listing zip entries', src.name, cdPos);
-        const stop = entryStop(i + 1, this.limits, `zip entries (the central directory lists ${count})`, cdPos);
-        if (stop) {
-          partial = stop.describe();
-          this.notes.push(partial);
-          break;
-        }
-        const cd = this.centralHeader(cdPos, i);
-        // our own reading and yauzl's must agree on where each header is and what it points at
-        if (cd.localOffset !== ye.relativeOffsetOfLocalHeader || cd.nameLength !== ye.fileNameLength) {
-          throw new ReprodiffError('E_FORMAT', 'central directory header disagrees with its yauzl reading', {
-            file: src.name,
-            structure: 'zip central directory header',
-            offset: cdPos,
-          });
-        }
-        let dataStart: number;
-        try {
-          dataStart = (await localHeaderOf(zf, ye)).fileDataStart;
-        } catch (e) {
-          this.fail(e, 'zip local file header', cd.localOffset);
-        }
-        await this.member(cd, cdPos, i, dataStart);
-        cdPos = cd.next;
-      }
+      partial = await this.walk(zf, count, () => cdPos, (next) => (cdPos = next));
       if (cdPos !== cdEnd && !partial) this.notes.push(`the central directory ends at ${cdPos}, its record says ${cdEnd}`);
-      this.regions.add('zip central directory', 'metadata', src.spans(cdStart, Math.min(cdPos, src.size) - cdStart));
+      this.after.add('zip central directory', 'metadata', src.spans(cdStart, Math.min(cdPos, src.size) - cdStart));
     } finally {
       zf.close();
     }
     this.layout(cdStart);
-    this.paths = new PathCounter();
-    return { format: 'zip', source: src, fields: this.fields, entries: this.entries, regions: this.regions.list(), notes: this.notes, ...(partial ? { partial } : {}) };
+    this.paths = this.pathCounter();
+    this.rows.trim();
+    return { format: 'zip', source: src, fields: this.fields, entries: this.entries, regions: [...this.regions.list(), ...this.members, ...this.after.list()], notes: this.notes, ...(partial ? { partial } : {}) };
+  }
+
+  /**
+   * Reads yauzl's entries one after the other, each member listed as it comes (no promise per member: a
+   * million members are a million events, not a million promises); resolves with the limit that stopped the
+   * listing, if one did. `pos` and `moved` read and advance where the next central directory header is.
+   */
+  private walk(zf: yauzl.ZipFile, count: number, pos: () => number, moved: (next: number) => void): Promise<string | undefined> {
+    const src = this.src;
+    return new Promise((resolve, reject) => {
+      let i = 0;
+      let offset = pos();
+      let structure = 'zip central directory header';
+      zf.on('error', (e: Error) => reject(isReprodiffError(e) ? e : new ReprodiffError('E_FORMAT', e.message, { file: src.name, structure, offset })));
+      zf.on('end', () => resolve(undefined));
+      zf.on('entry', (ye: yauzl.Entry) => {
+        try {
+          const cdPos = pos();
+          checkTime('listing zip entries', src.name, cdPos);
+          const stop = entryStop(++i, this.limits, `zip entries (the central directory lists ${count})`, cdPos);
+          if (stop) {
+            const partial = stop.describe();
+            this.notes.push(partial);
+            resolve(partial);
+            return;
+          }
+          const cd = this.centralValues(cdPos, this.notes);
+          // our own reading and yauzl's must agree on where each header is and what it points at
+          if (cd.localOffset !== ye.relativeOffsetOfLocalHeader || cd.nameLength !== ye.fileNameLength) {
+            throw new ReprodiffError('E_FORMAT', 'central directory header disagrees with its yauzl reading', { file: src.name, structure: 'zip central directory header', offset: cdPos });
+          }
+          structure = 'zip local file header';
+          offset = cd.localOffset;
+          this.member(cd, cdPos);
+          moved(cd.next);
+          structure = 'zip central directory header';
+          offset = cd.next;
+          zf.readEntry();
+        } catch (e) {
+          reject(e);
+        }
+      });
+      zf.readEntry();
+    });
   }
 
   /** EOCD, and the zip64 locator and record when present. */
@@ -280,8 +301,11 @@ class ZipReader {
     return { cdStart, cdEnd: cdStart + cdSize, count };
   }
 
-  /** One central directory header at `at`; fields named `zip.cd.*`. */
-  private centralHeader(at: number, index: number, notes: string[] = this.notes): CdInfo {
+  /**
+   * One central directory header at `at`, checked: the values the listing needs, no fields; `notes` takes
+   * what is odd about its extra fields.
+   */
+  private centralValues(at: number, notes: string[]): CdValues {
     const src = this.src;
     const h = Bytes.at(src, at, 46, 'zip central directory header');
     if (h.u32le(0) !== CD_SIG) throw h.error(0, 'bad central directory header signature');
@@ -289,65 +313,67 @@ class ZipReader {
     const extraLen = h.u16le(30); // 30 - extra field length
     const commentLen = h.u16le(32); // 32 - file comment length
     const b = Bytes.at(src, at, 46 + nameLen + extraLen + commentLen, 'zip central directory header');
-    const madeBy = b.u16le(4); // 4 - version made by
-    const flags = b.u16le(8); // 8 - general purpose bit flag
-    const method = b.u16le(10); // 10 - compression method
-    const time = b.u16le(12); // 12 - last mod file time
-    const date = b.u16le(14); // 14 - last mod file date
-    const crc = b.u32le(16); // 16 - crc-32
     const csize = b.u32le(20); // 20 - compressed size
     const usize = b.u32le(24); // 24 - uncompressed size
     const disk = b.u16le(34); // 34 - disk number start
-    const internal = b.u16le(36); // 36 - internal file attributes
-    const external = b.u32le(38); // 38 - external file attributes
     const lho = b.u32le(42); // 42 - relative offset of local header
-    const name = b.utf8(46, nameLen);
-    const f: Field[] = [];
-    f.push(field('zip.cd.version_made_by', madeBy, 'layout', b.spans(4, 2)));
-    f.push(field('zip.cd.version_needed', b.u16le(6), 'layout', b.spans(6, 2)));
-    f.push(field('zip.cd.flags', flags, 'layout', b.spans(8, 2)));
-    f.push(field('zip.cd.method', METHODS[method] ?? method, 'layout', b.spans(10, 2)));
-    f.push(field('zip.cd.mtime', dosDateTime(date, time), 'timestamp', b.spans(12, 4), { hint: ZIP_TIME_HINT }));
-    const crcField = field('zip.cd.crc32', crc.toString(16).padStart(8, '0'), 'checksum', b.spans(16, 4));
-    f.push(crcField);
-    f.push(field('zip.cd.compressed_size', csize, 'size', b.spans(20, 4), { derived: true }));
-    f.push(field('zip.cd.uncompressed_size', usize, 'size', b.spans(24, 4), { derived: true }));
-    f.push(field('zip.cd.name_length', nameLen, 'size', b.spans(28, 2), { derived: true }));
-    f.push(field('zip.cd.extra_length', extraLen, 'size', b.spans(30, 2), { derived: true }));
-    f.push(field('zip.cd.comment_length', commentLen, 'size', b.spans(32, 2), { derived: true }));
-    f.push(field('zip.cd.disk_start', disk, 'layout', b.spans(34, 2)));
-    f.push(field('zip.cd.internal_attr', internal, 'content', b.spans(36, 2)));
-    f.push(field('zip.cd.dos_attr', external & 0xffff, 'permissions', b.spans(38, 2)));
-    f.push(field('zip.cd.unix_mode', external >>> 16, 'permissions', b.spans(40, 2)));
-    f.push(field('zip.cd.local_header_offset', lho, 'layout', b.spans(42, 4), { derived: true }));
-    f.push(field('zip.cd.name', name, 'content', b.spans(46, nameLen)));
-    f.push(field('zip.cd.order', index, 'ordering', b.spans(0, 4), { hint: ORDER_HINT }));
     const z64: Zip64Values = {};
     const need = { uncompressedSize: usize === 0xffffffff, compressedSize: csize === 0xffffffff, localHeaderOffset: lho === 0xffffffff, diskStart: disk === 0xffff };
-    f.push(...extraFields(b, 46 + nameLen, extraLen, 'zip.cd.', need, z64, notes));
-    f.push(field('zip.cd.comment', b.utf8(46 + nameLen + extraLen, commentLen), 'content', b.spans(46 + nameLen + extraLen, commentLen)));
+    const extras = extraLen > 0 ? extraFields(b, 46 + nameLen, extraLen, 'zip.cd.', need, z64, notes) : NO_FIELDS;
     return {
-      fields: f,
-      flags,
-      method,
-      crc,
+      b,
+      flags: b.u16le(8), // 8 - general purpose bit flag
+      method: b.u16le(10), // 10 - compression method
+      crc: b.u32le(16), // 16 - crc-32
       compressedSize: z64.compressedSize ?? csize,
       uncompressedSize: z64.uncompressedSize ?? usize,
       localOffset: z64.localHeaderOffset ?? lho,
-      name,
-      madeBy,
-      external,
+      name: b.utf8(46, nameLen),
+      madeBy: b.u16le(4), // 4 - version made by
+      external: b.u32le(38), // 38 - external file attributes
       nameLength: nameLen,
       next: at + b.length,
-      crcField,
+      extras,
     };
   }
 
+  /** One central directory header's fields, named `zip.cd.*`, made from its values `cd`. */
+  private centralFields(cd: CdValues, index: number): { f: Field[]; crcField: Field } {
+    const b = cd.b;
+    const nameLen = cd.nameLength;
+    const extraLen = b.u16le(30);
+    const commentLen = b.u16le(32);
+    const external = cd.external;
+    const f: Field[] = [];
+    f.push(field('zip.cd.version_made_by', cd.madeBy, 'layout', b.spans(4, 2)));
+    f.push(field('zip.cd.version_needed', b.u16le(6), 'layout', b.spans(6, 2)));
+    f.push(field('zip.cd.flags', cd.flags, 'layout', b.spans(8, 2)));
+    f.push(field('zip.cd.method', METHODS[cd.method] ?? cd.method, 'layout', b.spans(10, 2)));
+    f.push(field('zip.cd.mtime', dosDateTime(b.u16le(14), b.u16le(12)), 'timestamp', b.spans(12, 4), { hint: ZIP_TIME_HINT }));
+    const crcField = field('zip.cd.crc32', cd.crc.toString(16).padStart(8, '0'), 'checksum', b.spans(16, 4));
+    f.push(crcField);
+    f.push(field('zip.cd.compressed_size', b.u32le(20), 'size', b.spans(20, 4), { derived: true }));
+    f.push(field('zip.cd.uncompressed_size', b.u32le(24), 'size', b.spans(24, 4), { derived: true }));
+    f.push(field('zip.cd.name_length', nameLen, 'size', b.spans(28, 2), { derived: true }));
+    f.push(field('zip.cd.extra_length', extraLen, 'size', b.spans(30, 2), { derived: true }));
+    f.push(field('zip.cd.comment_length', commentLen, 'size', b.spans(32, 2), { derived: true }));
+    f.push(field('zip.cd.disk_start', b.u16le(34), 'layout', b.spans(34, 2)));
+    f.push(field('zip.cd.internal_attr', b.u16le(36), 'content', b.spans(36, 2)));
+    f.push(field('zip.cd.dos_attr', external & 0xffff, 'permissions', b.spans(38, 2)));
+    f.push(field('zip.cd.unix_mode', external >>> 16, 'permissions', b.spans(40, 2)));
+    f.push(field('zip.cd.local_header_offset', b.u32le(42), 'layout', b.spans(42, 4), { derived: true }));
+    f.push(field('zip.cd.name', cd.name, 'content', b.spans(46, nameLen)));
+    f.push(field('zip.cd.order', index, 'ordering', b.spans(0, 4), { hint: ORDER_HINT }));
+    f.push(...cd.extras);
+    f.push(field('zip.cd.comment', b.utf8(46 + nameLen + extraLen, commentLen), 'content', b.spans(46 + nameLen + extraLen, commentLen)));
+    return { f, crcField };
+  }
+
   /**
-   * The member's local header (and data descriptor) after its central directory header `cd`: every field of
-   * the member, checked; `notes` takes what is odd about them.
+   * The local header of the member whose central directory header gave `cd`, and its data descriptor,
+   * checked: where they are; `notes` takes what is odd about them.
    */
-  private localPart(cd: CdInfo, dataStart: number, notes: string[]): { f: Field[]; localCrc: Field; ddCrc: Field | undefined; local: Bytes; z64: Zip64Values; descriptor?: Span[]; end: number } {
+  private localPlace(cd: CdValues, notes: string[]): LocalPlace {
     const src = this.src;
     const at = cd.localOffset;
     const h = Bytes.at(src, at, 30, 'zip local file header');
@@ -355,68 +381,75 @@ class ZipReader {
     const nameLen = h.u16le(26); // 26 - file name length
     const extraLen = h.u16le(28); // 28 - extra field length
     const b = Bytes.at(src, at, 30 + nameLen + extraLen, 'zip local file header');
-    if (at + b.length !== dataStart) throw b.error(26, `local header ends at ${at + b.length}, yauzl says the data starts at ${dataStart}`);
-    const flags = b.u16le(6); // 6 - general purpose bit flag
-    const csize = b.u32le(18); // 18 - compressed size
-    const usize = b.u32le(22); // 22 - uncompressed size
-    const f: Field[] = [...cd.fields];
-
-    f.push(field('zip.local.offset', at, 'layout', b.spans(0, 4), { derived: true }));
-    f.push(field('zip.local.version_needed', b.u16le(4), 'layout', b.spans(4, 2)));
-    f.push(field('zip.local.flags', flags, 'layout', b.spans(6, 2)));
-    const method = b.u16le(8); // 8 - compression method
-    f.push(field('zip.local.method', METHODS[method] ?? method, 'layout', b.spans(8, 2)));
-    f.push(field('zip.local.mtime', dosDateTime(b.u16le(12), b.u16le(10)), 'timestamp', b.spans(10, 4), { hint: ZIP_TIME_HINT }));
-    const localCrc = field('zip.local.crc32', b.u32le(14).toString(16).padStart(8, '0'), 'checksum', b.spans(14, 4));
-    f.push(localCrc);
-    f.push(field('zip.local.compressed_size', csize, 'size', b.spans(18, 4), { derived: true }));
-    f.push(field('zip.local.uncompressed_size', usize, 'size', b.spans(22, 4), { derived: true }));
-    f.push(field('zip.local.name_length', nameLen, 'size', b.spans(26, 2), { derived: true }));
-    f.push(field('zip.local.extra_length', extraLen, 'size', b.spans(28, 2), { derived: true }));
-    f.push(field('zip.local.name', b.utf8(30, nameLen), 'content', b.spans(30, nameLen)));
+    const dataStart = at + b.length;
     const z64: Zip64Values = {};
-    // a local zip64 record holds both sizes (APPNOTE 4.5.3), even when the header's own fields are not 0xffffffff
-    f.push(...extraFields(b, 30 + nameLen, extraLen, 'zip.local.', { uncompressedSize: true, compressedSize: true, localHeaderOffset: false, diskStart: false }, z64, notes));
+    const extras = extraLen > 0 ? extraFields(b, 30 + nameLen, extraLen, 'zip.local.', LOCAL_NEED, z64, notes) : NO_FIELDS;
+    const method = b.u16le(8); // 8 - compression method
     if (method !== cd.method) notes.push(`${cd.name}: the local header says method ${method}, the central directory ${cd.method}`);
-
     const dataEnd = dataStart + cd.compressedSize;
     if (dataEnd > src.size) {
       throw new ReprodiffError('E_TRUNCATED', `member data of ${cd.compressedSize} bytes runs past the end of the file`, { file: src.name, structure: 'zip member data', offset: dataStart });
     }
-    if (!(flags & 0x8)) return { f, localCrc, ddCrc: undefined, local: b, z64, end: dataEnd };
+    const place = { b, extras, dataStart, dataEnd, dd: 0, ddSig: false, wide: false };
+    if (!(b.u16le(6) & 0x8)) return place; // 6 - general purpose bit flag
     // data descriptor: optional signature, crc-32, sizes (8 bytes each for zip64 members)
-    const wide = z64.compressedSize !== undefined || cd.compressedSize >= 0xffffffff;
-    const sig = dataEnd + 4 <= src.size && Bytes.at(src, dataEnd, 4, 'zip data descriptor').u32le(0) === DD_SIG;
-    const len = (sig ? 4 : 0) + 4 + (wide ? 16 : 8);
-    const d = Bytes.at(src, dataEnd, len, 'zip data descriptor');
-    const o = sig ? 4 : 0;
+    place.wide = z64.compressedSize !== undefined || cd.compressedSize >= 0xffffffff;
+    place.ddSig = dataEnd + 4 <= src.size && Bytes.at(src, dataEnd, 4, 'zip data descriptor').u32le(0) === DD_SIG;
+    place.dd = (place.ddSig ? 4 : 0) + 4 + (place.wide ? 16 : 8);
+    Bytes.at(src, dataEnd, place.dd, 'zip data descriptor');
+    return place;
+  }
+
+  /** The fields of a member's local header and data descriptor, `zip.local.*` and `zip.dd.*`, added to `f`. */
+  private localFields(cd: CdValues, p: LocalPlace, f: Field[]): { localCrc: Field; ddCrc: Field | undefined } {
+    const b = p.b;
+    const nameLen = b.u16le(26);
+    f.push(field('zip.local.offset', cd.localOffset, 'layout', b.spans(0, 4), { derived: true }));
+    f.push(field('zip.local.version_needed', b.u16le(4), 'layout', b.spans(4, 2)));
+    f.push(field('zip.local.flags', b.u16le(6), 'layout', b.spans(6, 2)));
+    const method = b.u16le(8);
+    f.push(field('zip.local.method', METHODS[method] ?? method, 'layout', b.spans(8, 2)));
+    f.push(field('zip.local.mtime', dosDateTime(b.u16le(12), b.u16le(10)), 'timestamp', b.spans(10, 4), { hint: ZIP_TIME_HINT }));
+    const localCrc = field('zip.local.crc32', b.u32le(14).toString(16).padStart(8, '0'), 'checksum', b.spans(14, 4));
+    f.push(localCrc);
+    f.push(field('zip.local.compressed_size', b.u32le(18), 'size', b.spans(18, 4), { derived: true }));
+    f.push(field('zip.local.uncompressed_size', b.u32le(22), 'size', b.spans(22, 4), { derived: true }));
+    f.push(field('zip.local.name_length', nameLen, 'size', b.spans(26, 2), { derived: true }));
+    f.push(field('zip.local.extra_length', b.u16le(28), 'size', b.spans(28, 2), { derived: true }));
+    f.push(field('zip.local.name', b.utf8(30, nameLen), 'content', b.spans(30, nameLen)));
+    f.push(...p.extras);
+    if (p.dd === 0) return { localCrc, ddCrc: undefined };
+    const d = Bytes.at(this.src, p.dataEnd, p.dd, 'zip data descriptor');
+    const o = p.ddSig ? 4 : 0;
+    const w = p.wide;
     const ddCrc = field('zip.dd.crc32', d.u32le(o).toString(16).padStart(8, '0'), 'checksum', d.spans(o, 4));
     f.push(ddCrc);
-    f.push(field('zip.dd.compressed_size', wide ? d.u64le(o + 4) : d.u32le(o + 4), 'size', d.spans(o + 4, wide ? 8 : 4), { derived: true }));
-    f.push(field('zip.dd.uncompressed_size', wide ? d.u64le(o + 12) : d.u32le(o + 8), 'size', d.spans(wide ? o + 12 : o + 8, wide ? 8 : 4), { derived: true }));
-    return { f, localCrc, ddCrc, local: b, z64, descriptor: d.spans(0, len), end: dataEnd + len };
+    f.push(field('zip.dd.compressed_size', w ? d.u64le(o + 4) : d.u32le(o + 4), 'size', d.spans(o + 4, w ? 8 : 4), { derived: true }));
+    f.push(field('zip.dd.uncompressed_size', w ? d.u64le(o + 12) : d.u32le(o + 8), 'size', d.spans(w ? o + 12 : o + 8, w ? 8 : 4), { derived: true }));
+    return { localCrc, ddCrc };
   }
 
   /**
-   * Member `index`'s fields, made again from its headers (what was odd about them was noted while listing):
+   * Row `i`'s headers parsed again (what is odd about them was noted while listing, and is not noted twice):
    * an archive of a million members keeps no field between the listing and the comparison.
    */
-  memberFields(cdAt: number, index: number, dataStart: number, covers: Span[], rank: number): Field[] {
-    const { f, localCrc, ddCrc, cd } = this.reread(cdAt, index, dataStart);
-    // the CRC is over the uncompressed data
-    cd.crcField.covers = covers;
-    localCrc.covers = covers;
-    if (ddCrc) ddCrc.covers = covers;
-    const lo = f.find((x) => x.name === 'zip.local.offset');
-    if (lo) f.push(field('zip.local.order', rank, 'ordering', lo.spans, { hint: ORDER_HINT }));
-    return f;
+  private reread(i: number): { cd: CdValues; place: LocalPlace } {
+    const quiet: string[] = [];
+    const cd = this.centralValues(this.rows.at(i), quiet);
+    return { cd, place: this.localPlace(cd, quiet) };
   }
 
-  /** Member `index`'s headers parsed again; what is odd about them was noted while listing, and is not noted twice. */
-  private reread(cdAt: number, index: number, dataStart: number): ReturnType<ZipReader['localPart']> & { cd: CdInfo } {
-    const quiet: string[] = [];
-    const cd = this.centralHeader(cdAt, index, quiet);
-    return { ...this.localPart(cd, dataStart, quiet), cd };
+  /** Row `i`'s fields, made again from its headers; the CRC fields cover `covers`. */
+  memberFields(i: number, covers: Span[]): Field[] {
+    const { cd, place } = this.reread(i);
+    const { f, crcField } = this.centralFields(cd, i);
+    const { localCrc, ddCrc } = this.localFields(cd, place, f);
+    // the CRC is over the uncompressed data
+    crcField.covers = covers;
+    localCrc.covers = covers;
+    if (ddCrc) ddCrc.covers = covers;
+    f.push(field('zip.local.order', this.rows.rank(i), 'ordering', place.b.spans(0, 4), { hint: ORDER_HINT }));
+    return f;
   }
 
   /** The path of the member whose central directory header is at `cdAt`, read from its name again. */
@@ -425,29 +458,55 @@ class ZipReader {
     return normalizePath(decodeName(this.src.read(cdAt + 46, h.u16le(28), 'zip central directory header')));
   }
 
-  /** Member `index`'s metadata, read again from its headers. */
-  memberMeta(cdAt: number, index: number, dataStart: number, target: string | undefined): EntryMeta {
-    const { f, cd } = this.reread(cdAt, index, dataStart);
+  /** Row `i`'s own bytes: its central directory header, local header and data descriptor. */
+  memberRecords(i: number): Span[] {
+    const r = this.rows;
+    const src = this.src;
+    const h = Bytes.at(src, r.at(i), 46, 'zip central directory header');
+    const out = [...src.spans(r.at(i), 46 + h.u16le(28) + h.u16le(30) + h.u16le(32)), ...src.spans(r.local(i), r.data(i) - r.local(i))];
+    const dd = r.descriptor(i);
+    if (dd > 0) out.push(...src.spans(r.data(i) + r.csize(i), dd));
+    return out;
+  }
+
+  /** Row `i`'s metadata, read again from its headers. */
+  memberMeta(i: number, target: string | undefined): EntryMeta {
+    const { cd, place } = this.reread(i);
     const meta: EntryMeta = {};
     const host = cd.madeBy >> 8;
     const mode = cd.external >>> 16;
     if (host === 3 && mode !== 0) meta.mode = mode & 0o7777;
-    const mt = f.find((x) => x.name === 'zip.cd.ut.mtime')?.value ?? f.find((x) => x.name === 'zip.cd.mtime')?.value;
+    const mt = cd.extras.find((x) => x.name === 'zip.cd.ut.mtime')?.value ?? dosDateTime(cd.b.u16le(14), cd.b.u16le(12));
     if (typeof mt === 'string') meta.mtime = mt;
-    const uid = f.find((x) => x.name === 'zip.local.ux.uid')?.value;
-    const gid = f.find((x) => x.name === 'zip.local.ux.gid')?.value;
+    const uid = place.extras.find((x) => x.name === 'zip.local.ux.uid')?.value;
+    const gid = place.extras.find((x) => x.name === 'zip.local.ux.gid')?.value;
     if (typeof uid === 'number') meta.uid = uid;
     if (typeof gid === 'number') meta.gid = gid;
     if (target !== undefined) meta.target = target;
     return meta;
   }
 
-  private async member(cd: CdInfo, cdAt: number, index: number, dataStart: number): Promise<void> {
+  /** Row `i`'s content, a deflated member, inflated when read. */
+  inflated(i: number): InflateSource {
+    const r = this.rows;
     const src = this.src;
-    const at = cd.localOffset;
-    const { local: b, descriptor, end } = this.localPart(cd, dataStart, this.notes);
-    this.regions.add('zip local file header', 'metadata', b.spans(0, b.length));
-    if (descriptor) this.regions.add('zip data descriptor', 'metadata', descriptor);
+    return new InflateSource(`${src.name}//${r.path(i).slice(1)}`, {
+      parent: src,
+      offset: r.data(i),
+      compressedSize: r.csize(i),
+      size: r.size(i),
+      maxOutput: this.limits.maxDecodedBytes,
+      streamId: `${src.name}#zip:${i}`,
+      inMemory: this.limits.memoryDecodedBytes,
+      ...(this.temp ? { temp: this.temp } : {}),
+    });
+  }
+
+  private member(cd: CdValues, cdAt: number): void {
+    const src = this.src;
+    const place = this.localPlace(cd, this.notes);
+    const dataStart = place.dataStart;
+    const b = place.b;
 
     // entry type: a trailing slash, the Unix mode of Unix-made entries, or the MS-DOS directory attribute
     const host = cd.madeBy >> 8;
@@ -457,119 +516,237 @@ class ZipReader {
     else if (host === 3 && (mode & 0o170000) === 0o120000) type = 'symlink';
     else if (host === 3 && (mode & 0o170000) === 0o040000) type = 'dir';
     let path = normalizePath(cd.name);
-    const seen = this.paths.count(path);
+    const seen = this.paths.count(path, this.rows.n);
     if (seen > 0) {
       this.notes.push(`the path ${path} occurs ${seen + 1} times; later copies are listed as ${path}~N`);
       path = `${path}~${seen + 1}`;
     }
-    const entry = new ZipEntry(this, type, type === 'dir' ? 0 : cd.uncompressedSize, index, cdAt, dataStart, cd.compressedSize);
-    if (seen > 0) entry.renamed = path;
 
     // content
-    if (cd.flags & 0x1) entry.opaque = 'encrypted member';
+    let storage: Storage = 'none';
+    let opaque: string | undefined;
+    if (cd.flags & 0x1) opaque = 'encrypted member';
     else if (cd.method === 0) {
       if (cd.compressedSize !== cd.uncompressedSize) throw b.error(18, `stored member has compressed size ${cd.compressedSize} but uncompressed size ${cd.uncompressedSize}`);
-      if (cd.compressedSize > 0 && type !== 'dir') entry.stored = true;
+      if (cd.compressedSize > 0 && type !== 'dir') storage = 'stored';
     } else if (cd.method === 8) {
-      if (cd.uncompressedSize > 0 && type !== 'dir') {
-        const cs = new InflateSource(`${src.name}//${path.slice(1)}`, {
-          parent: src,
-          offset: dataStart,
-          compressedSize: cd.compressedSize,
-          size: cd.uncompressedSize,
-          maxOutput: this.limits.maxDecodedBytes,
-          streamId: `${src.name}#zip:${index}`,
-          inMemory: this.limits.memoryDecodedBytes,
-          ...(this.temp ? { temp: this.temp } : {}),
-        });
-        entry.contentSource = cs;
-      }
+      if (cd.uncompressedSize > 0 && type !== 'dir') storage = 'deflate';
     } else {
-      entry.opaque = `compression method ${METHODS[cd.method] ?? cd.method} is not decoded`;
+      opaque = `compression method ${METHODS[cd.method] ?? cd.method} is not decoded`;
     }
+    if (opaque !== undefined) storage = 'opaque';
+    const rows = this.rows;
+    const i = rows.add(cdAt, cd.localOffset, dataStart, cd.compressedSize, place.dd, type === 'dir' ? 0 : cd.uncompressedSize, type, storage);
+    if (seen > 0) rows.renamed.set(i, path);
+    if (opaque !== undefined) rows.opaque.set(i, opaque);
+    const entry = new ZipEntry(rows, i);
     if (type === 'symlink') {
       // Info-ZIP stores a symlink's target as the member's content; it stays the entry's content as well
-      entry.size = cd.uncompressedSize;
       const ext = entry.extents[0];
-      if (ext && ext.length <= 4096) entry.target = decodeName((entry.contentSource ?? src).read(ext.offset, ext.length, 'zip symlink target'));
+      if (ext && ext.length <= 4096) rows.targets.set(i, decodeName((entry.contentSource ?? src).read(ext.offset, ext.length, 'zip symlink target')));
     }
-    this.ranges.push(at, end);
     this.entries.push(entry);
   }
 
-  /** The order of local headers in the file body, gaps and overlaps between members. */
+  /** The order of local headers in the file body, gaps and overlaps between members; the members' regions. */
   private layout(cdStart: number): void {
-    const r = this.ranges;
-    const sorted = Array.from({ length: r.length }, (_, i) => i).sort((x, y) => r.x(x) - r.x(y));
-    sorted.forEach((m, i) => (this.entries[m]!.rank = i));
+    const r = this.rows;
+    this.members = this.memberRegions();
+    const sorted = Array.from({ length: r.n }, (_, i) => i).sort((x, y) => r.local(x) - r.local(y));
+    sorted.forEach((m, i) => r.setRank(m, i));
     let pos = 0;
     for (const m of sorted) {
-      const start = r.x(m);
-      const end = r.y(m);
-      const path = this.entries[m]!.path;
+      const start = r.local(m);
+      const end = r.data(m) + r.csize(m) + r.descriptor(m);
       if (start > pos) {
         this.notes.push(`${start - pos} bytes at ${pos} are not part of any member${pos === 0 ? ' (a prefix such as a self-extractor stub)' : ''}`);
-        this.regions.add('zip unreferenced bytes', 'unused', this.src.spans(pos, start - pos));
+        this.after.add('zip unreferenced bytes', 'unused', this.src.spans(pos, start - pos));
       } else if (start < pos) {
-        this.notes.push(`member ${path} overlaps the member before it (at ${start}, before ${pos}): a possible zip bomb`);
+        this.notes.push(`member ${r.path(m)} overlaps the member before it (at ${start}, before ${pos}): a possible zip bomb`);
       }
       pos = Math.max(pos, end);
     }
     if (cdStart > pos) {
       this.notes.push(`${cdStart - pos} bytes at ${pos} before the central directory are not part of any member`);
-      this.regions.add('zip unreferenced bytes', 'unused', this.src.spans(pos, cdStart - pos));
+      this.after.add('zip unreferenced bytes', 'unused', this.src.spans(pos, cdStart - pos));
     } else if (cdStart < pos) {
       this.notes.push('member data overlaps the central directory');
     }
   }
+
+  /**
+   * The regions of the members' local headers and data descriptors: searched in the rows when the members lie
+   * in the file in their central directory's order, one after the other (the usual case: no span is kept),
+   * else spans of their own.
+   */
+  private memberRegions(): Region[] {
+    const r = this.rows;
+    const src = this.src;
+    const dataEnd = (i: number): number => r.data(i) + r.csize(i);
+    let inOrder = true;
+    let descriptors = false;
+    for (let i = 0; i < r.n; i++) {
+      if (i > 0 && r.local(i) < dataEnd(i - 1) + r.descriptor(i - 1)) inOrder = false;
+      if (r.descriptor(i) > 0) descriptors = true;
+    }
+    if (r.n === 0) return [];
+    if (inOrder) {
+      const byLocal = { n: r.n, src, at: (i: number) => r.local(i) };
+      const out: Region[] = [new RowRegion('zip local file header', 'metadata', byLocal, (i) => r.local(i), (i) => r.data(i))];
+      if (descriptors) out.push(new RowRegion('zip data descriptor', 'metadata', byLocal, dataEnd, (i) => dataEnd(i) + r.descriptor(i)));
+      return out;
+    }
+    const list = new RegionList();
+    for (let i = 0; i < r.n; i++) {
+      list.add('zip local file header', 'metadata', src.spans(r.local(i), r.data(i) - r.local(i)));
+      if (r.descriptor(i) > 0) list.add('zip data descriptor', 'metadata', src.spans(dataEnd(i), r.descriptor(i)));
+    }
+    return list.list();
+  }
+}
+
+/** How a member's content is kept: none (a directory, an empty file), stored as is, deflated, or not readable (`opaque` says why). */
+type Storage = 'none' | 'stored' | 'deflate' | 'opaque';
+const STORAGES: readonly Storage[] = ['none', 'stored', 'deflate', 'opaque'];
+
+/** deflated members' sources kept at once (each keeps its digest once hashed); past this many the oldest is let go */
+const SOURCES_KEPT = 4096;
+
+/**
+ * The members, a row each in typed arrays (31 bytes in an archive under 4 GiB, 43 over: where the central
+ * directory header and data are, the local header's length, the data's stored size, the descriptor's length,
+ * the content's size, type, storage and the member's place among the local headers): a zip of a million members keeps no object but its
+ * entries. The shared rows' "dialect" is how the content is stored.
+ */
+class ZipRows extends ArchiveRows<Storage> {
+  private dataRow: Float64Array | Uint32Array;
+  private csizeRow: Float64Array | Uint32Array;
+  /** the local header's length (the data starts right after it) */
+  private localRow = new Uint32Array(16);
+  private ddRow = new Uint8Array(16);
+  private rankRow = new Uint32Array(16);
+  /** why a member's content cannot be read, by row */
+  readonly opaque = new Map<number, string>();
+  /** deflated members' sources made so far, the most recently asked for last */
+  private readonly sources = new Map<number, InflateSource>();
+
+  constructor(
+    readonly src: ByteSource,
+    readonly reader: ZipReader,
+  ) {
+    super(STORAGES, src.size < 2 ** 32);
+    this.dataRow = this.offsets(16);
+    this.csizeRow = this.offsets(16);
+  }
+
+  add(cdAt: number, local: number, data: number, csize: number, dd: number, size: number, type: EntryType, storage: Storage): number {
+    const i = this.push(cdAt, size, type, storage, undefined);
+    this.dataRow[i] = data;
+    this.csizeRow[i] = csize;
+    this.localRow[i] = data - local;
+    this.ddRow[i] = dd;
+    return i;
+  }
+
+  protected growOwn(m: number): void {
+    this.dataRow = grown(this.dataRow, this.offsets(m));
+    this.csizeRow = grown(this.csizeRow, this.offsets(m));
+    this.localRow = grown(this.localRow, new Uint32Array(m));
+    this.ddRow = grown(this.ddRow, new Uint8Array(m));
+    this.rankRow = grown(this.rankRow, new Uint32Array(m));
+  }
+
+  protected readPath(i: number): string {
+    return this.reader.memberPath(this.at(i));
+  }
+
+  /** where the data starts */
+  data(i: number): number {
+    return this.dataRow[i]!;
+  }
+  /** the data's stored (compressed) size */
+  csize(i: number): number {
+    return this.csizeRow[i]!;
+  }
+  /** where the local header starts */
+  local(i: number): number {
+    return this.dataRow[i]! - this.localRow[i]!;
+  }
+  /** the data descriptor's length (0: none) */
+  descriptor(i: number): number {
+    return this.ddRow[i]!;
+  }
+  /** the member's place among the local headers in file order */
+  rank(i: number): number {
+    return this.rankRow[i]!;
+  }
+  setRank(i: number, rank: number): void {
+    this.rankRow[i] = rank;
+  }
+
+  /** A deflated member's content: the same source while it is among the last SOURCES_KEPT asked for. */
+  source(i: number): InflateSource | undefined {
+    if (this.dialect(i) !== 'deflate') return undefined;
+    let s = this.sources.get(i);
+    if (s) this.sources.delete(i);
+    else s = this.reader.inflated(i);
+    this.sources.set(i, s);
+    if (this.sources.size > SOURCES_KEPT) this.sources.delete(this.sources.keys().next().value as number);
+    return s;
+  }
 }
 
 /**
- * A zip member: where its central directory header and data are, its listing values; its fields are made
- * again from its headers each time they are asked for (LazyFields), never kept.
+ * A zip member keeps its row: its path, fields, metadata, extents and content are read from the row and its
+ * headers again when asked, as the cpio and tar readers do.
  */
 class ZipEntry implements Entry {
-  contentSource?: ByteSource;
-  /** a stored member's data is its content, in the archive */
-  stored = false;
-  opaque?: string;
-  /** a symlink's target (its content) */
-  target?: string;
-  /** its place among the local headers in file order (set once all are listed) */
-  rank = -1;
-  /** the path of a later copy of a path (`/a~2`) */
-  renamed?: string;
-
   constructor(
-    private readonly reader: ZipReader,
-    readonly type: EntryType,
-    public size: number,
+    private readonly rows: ZipRows,
+    /** the member's row, which is also its place in the central directory */
     readonly order: number,
-    private readonly cdAt: number,
-    private readonly dataStart: number,
-    private readonly compressedSize: number,
   ) {}
 
-  /** read from the central directory header again when asked: a million members keep no path strings */
   get path(): string {
-    return this.renamed ?? this.reader.memberPath(this.cdAt);
+    return this.rows.path(this.order);
+  }
+  get type(): EntryType {
+    return this.rows.type(this.order);
+  }
+  get size(): number {
+    return this.rows.size(this.order);
+  }
+  get opaque(): string | undefined {
+    return this.rows.opaque.get(this.order);
+  }
+  get contentSource(): InflateSource | undefined {
+    return this.rows.source(this.order);
   }
 
   /** made when asked: a million members keep no extent objects */
   get extents(): Extent[] {
-    if (this.stored) return [{ offset: this.dataStart, length: this.compressedSize }];
-    const cs = this.contentSource;
-    return cs ? [{ offset: 0, length: cs.size }] : NO_EXTENTS;
+    const r = this.rows;
+    const i = this.order;
+    const storage = r.dialect(i);
+    if (storage === 'stored') return [{ offset: r.data(i), length: r.csize(i) }];
+    return storage === 'deflate' ? [{ offset: 0, length: r.size(i) }] : NO_EXTENTS;
+  }
+
+  /** the central directory header, local header and data descriptor: the member's own bytes */
+  get records(): Span[] {
+    return this.rows.reader.memberRecords(this.order);
   }
 
   /** what the member's CRC-32 is over: its data, decoded */
   private get covers(): Span[] {
     const cs = this.contentSource;
-    return cs ? cs.spans(0, cs.size) : this.reader.src.spans(this.dataStart, this.compressedSize);
+    const r = this.rows;
+    return cs ? cs.spans(0, cs.size) : r.src.spans(r.data(this.order), r.csize(this.order));
   }
 
   get meta(): EntryMeta {
-    return new LazyMeta(this.target, () => this.reader.memberMeta(this.cdAt, this.order, this.dataStart, this.target));
+    const target = this.rows.targets.get(this.order);
+    return new LazyMeta(target, () => this.rows.reader.memberMeta(this.order, target));
   }
 
   get fields(): Field[] {
@@ -577,7 +754,7 @@ class ZipEntry implements Entry {
   }
 
   readFields(): Field[] {
-    return this.reader.memberFields(this.cdAt, this.order, this.dataStart, this.covers, this.rank);
+    return this.rows.reader.memberFields(this.order, this.covers);
   }
 }
 
