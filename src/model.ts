@@ -125,6 +125,14 @@ export interface Entry {
    */
   records?: Span[];
   /**
+   * Where the entry's fields hold values that come from its place among the others (zip's member order), not
+   * from its records' bytes: its place in the container's other order (`order` is the first), and those
+   * fields, made when asked. Records untouched at the same offsets can still hold another place, so the
+   * comparer makes these fields when either place differs.
+   */
+  placeRank?: number;
+  placeFields?(): Field[];
+  /**
    * The fields `touched` says yes to (it is given where a field's bytes are in the container's source),
    * made without making the others: what the comparer asks for when both builds hold the entry's records at
    * the same offsets, so that only fields over differing bytes can differ. Formats whose fields are cheap

@@ -224,7 +224,12 @@ async function compareContainer(cx: Comparer, ca: Container, cb: Container, pref
     const ra = ea.records;
     const rb = eb.records;
     const here = ra !== undefined && rb !== undefined && cx.sameSpans(ra, rb);
-    if (!(here && cx.untouched(ra))) {
+    if (here && cx.untouched(ra)) {
+      // the same bytes in the same place can still be another place among the entries (others moved around it)
+      if (ea.placeFields && eb.placeFields && (ea.order !== eb.order || ea.placeRank !== eb.placeRank)) {
+        compareFields(cx, ea.placeFields(), eb.placeFields(), path, format, scope, ea.path);
+      }
+    } else {
       // records at the same offsets: only fields over differing bytes can differ, so only those are made
       const touching = here && ea.fieldsTouching !== undefined && eb.fieldsTouching !== undefined;
       const fa = touching ? ea.fieldsTouching!(cx.touchedIn(ca.source)) : entryFields(ea);

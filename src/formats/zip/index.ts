@@ -40,6 +40,11 @@ const METHODS: Record<number, string> = {
 
 const ORDER_HINT = 'sort the file list before zipping (e.g. find . -print0 | LC_ALL=C sort -z | xargs -0 zip -X out.zip)';
 
+/** A member's place in one of the archive's two orders, as a field over the signature of the header it orders. */
+function orderField(name: 'zip.cd.order' | 'zip.local.order', value: number, spans: Span[]): Field {
+  return field(name, value, 'ordering', spans, { hint: ORDER_HINT });
+}
+
 /** Finds the end of central directory record: scanning back from the end, bounded by the longest comment. */
 function findEocd(src: ByteSource): number {
   if (src.size < EOCD_SIZE) return -1;
@@ -363,7 +368,7 @@ class ZipReader {
     f.push(field('zip.cd.unix_mode', external >>> 16, 'permissions', b.spans(40, 2)));
     f.push(field('zip.cd.local_header_offset', b.u32le(42), 'layout', b.spans(42, 4), { derived: true }));
     f.push(field('zip.cd.name', cd.name, 'content', b.spans(46, nameLen)));
-    f.push(field('zip.cd.order', index, 'ordering', b.spans(0, 4), { hint: ORDER_HINT }));
+    f.push(orderField('zip.cd.order', index, b.spans(0, 4)));
     f.push(...cd.extras);
     f.push(field('zip.cd.comment', b.utf8(46 + nameLen + extraLen, commentLen), 'content', b.spans(46 + nameLen + extraLen, commentLen)));
     return { f, crcField };
@@ -448,8 +453,14 @@ class ZipReader {
     crcField.covers = covers;
     localCrc.covers = covers;
     if (ddCrc) ddCrc.covers = covers;
-    f.push(field('zip.local.order', this.rows.rank(i), 'ordering', place.b.spans(0, 4), { hint: ORDER_HINT }));
+    f.push(orderField('zip.local.order', this.rows.rank(i), place.b.spans(0, 4)));
     return f;
+  }
+
+  /** Row `i`'s two order fields alone: its place in the central directory and among the local headers. */
+  memberOrder(i: number): Field[] {
+    const r = this.rows;
+    return [orderField('zip.cd.order', i, this.src.spans(r.at(i), 4)), orderField('zip.local.order', r.rank(i), this.src.spans(r.local(i), 4))];
   }
 
   /** The path of the member whose central directory header is at `cdAt`, read from its name again. */
@@ -735,6 +746,14 @@ class ZipEntry implements Entry {
   /** the central directory header, local header and data descriptor: the member's own bytes */
   get records(): Span[] {
     return this.rows.reader.memberRecords(this.order);
+  }
+
+  /** its place among the local headers in file order; the fields of both its places */
+  get placeRank(): number {
+    return this.rows.rank(this.order);
+  }
+  placeFields(): Field[] {
+    return this.rows.reader.memberOrder(this.order);
   }
 
   /** what the member's CRC-32 is over: its data, decoded */
