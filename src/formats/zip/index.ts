@@ -40,6 +40,22 @@ const METHODS: Record<number, string> = {
 
 const ORDER_HINT = 'sort the file list before zipping (e.g. find . -print0 | LC_ALL=C sort -z | xargs -0 zip -X out.zip)';
 
+/** Which of a header's byte ranges (offsets in the archive) to make fields for; undefined: all. */
+type Want = ((offset: number, length: number) => boolean) | undefined;
+
+/**
+ * Adds to `f` the field `make` gives for the `len` bytes at `off` of `b`, unless `want` says no to them;
+ * gives the field made.
+ */
+function fieldMaker(b: Bytes, f: Field[], want: Want): (off: number, len: number, make: (spans: Span[]) => Field) => Field | undefined {
+  return (off, len, make) => {
+    if (want && !want(b.base + off, len)) return undefined;
+    const x = make(b.spans(off, len));
+    f.push(x);
+    return x;
+  };
+}
+
 /** A member's place in one of the archive's two orders, as a field over the signature of the header it orders. */
 function orderField(name: 'zip.cd.order' | 'zip.local.order', value: number, spans: Span[]): Field {
   return field(name, value, 'ordering', spans, { hint: ORDER_HINT });
@@ -342,35 +358,40 @@ class ZipReader {
     };
   }
 
-  /** One central directory header's fields, named `zip.cd.*`, made from its values `cd`. */
-  private centralFields(cd: CdValues, index: number): { f: Field[]; crcField: Field } {
+  /**
+   * One central directory header's fields, named `zip.cd.*`, made from its values `cd`; with `want`, only
+   * those over bytes it says yes to (and the order, which no byte holds).
+   */
+  private centralFields(cd: CdValues, index: number, want?: Want): { f: Field[]; crcField: Field | undefined } {
     const b = cd.b;
     const nameLen = cd.nameLength;
     const extraLen = b.u16le(30);
     const commentLen = b.u16le(32);
     const external = cd.external;
     const f: Field[] = [];
-    f.push(field('zip.cd.version_made_by', cd.madeBy, 'layout', b.spans(4, 2)));
-    f.push(field('zip.cd.version_needed', b.u16le(6), 'layout', b.spans(6, 2)));
-    f.push(field('zip.cd.flags', cd.flags, 'layout', b.spans(8, 2)));
-    f.push(field('zip.cd.method', METHODS[cd.method] ?? cd.method, 'layout', b.spans(10, 2)));
-    f.push(field('zip.cd.mtime', dosDateTime(b.u16le(14), b.u16le(12)), 'timestamp', b.spans(12, 4), { hint: ZIP_TIME_HINT }));
-    const crcField = field('zip.cd.crc32', cd.crc.toString(16).padStart(8, '0'), 'checksum', b.spans(16, 4));
-    f.push(crcField);
-    f.push(field('zip.cd.compressed_size', b.u32le(20), 'size', b.spans(20, 4), { derived: true }));
-    f.push(field('zip.cd.uncompressed_size', b.u32le(24), 'size', b.spans(24, 4), { derived: true }));
-    f.push(field('zip.cd.name_length', nameLen, 'size', b.spans(28, 2), { derived: true }));
-    f.push(field('zip.cd.extra_length', extraLen, 'size', b.spans(30, 2), { derived: true }));
-    f.push(field('zip.cd.comment_length', commentLen, 'size', b.spans(32, 2), { derived: true }));
-    f.push(field('zip.cd.disk_start', b.u16le(34), 'layout', b.spans(34, 2)));
-    f.push(field('zip.cd.internal_attr', b.u16le(36), 'content', b.spans(36, 2)));
-    f.push(field('zip.cd.dos_attr', external & 0xffff, 'permissions', b.spans(38, 2)));
-    f.push(field('zip.cd.unix_mode', external >>> 16, 'permissions', b.spans(40, 2)));
-    f.push(field('zip.cd.local_header_offset', b.u32le(42), 'layout', b.spans(42, 4), { derived: true }));
-    f.push(field('zip.cd.name', cd.name, 'content', b.spans(46, nameLen)));
+    const put = fieldMaker(b, f, want);
+    put(4, 2, (x) => field('zip.cd.version_made_by', cd.madeBy, 'layout', x));
+    put(6, 2, (x) => field('zip.cd.version_needed', b.u16le(6), 'layout', x));
+    put(8, 2, (x) => field('zip.cd.flags', cd.flags, 'layout', x));
+    put(10, 2, (x) => field('zip.cd.method', METHODS[cd.method] ?? cd.method, 'layout', x));
+    put(12, 4, (x) => field('zip.cd.mtime', dosDateTime(b.u16le(14), b.u16le(12)), 'timestamp', x, { hint: ZIP_TIME_HINT }));
+    const crcField = put(16, 4, (x) => field('zip.cd.crc32', cd.crc.toString(16).padStart(8, '0'), 'checksum', x));
+    put(20, 4, (x) => field('zip.cd.compressed_size', b.u32le(20), 'size', x, { derived: true }));
+    put(24, 4, (x) => field('zip.cd.uncompressed_size', b.u32le(24), 'size', x, { derived: true }));
+    put(28, 2, (x) => field('zip.cd.name_length', nameLen, 'size', x, { derived: true }));
+    put(30, 2, (x) => field('zip.cd.extra_length', extraLen, 'size', x, { derived: true }));
+    put(32, 2, (x) => field('zip.cd.comment_length', commentLen, 'size', x, { derived: true }));
+    put(34, 2, (x) => field('zip.cd.disk_start', b.u16le(34), 'layout', x));
+    put(36, 2, (x) => field('zip.cd.internal_attr', b.u16le(36), 'content', x));
+    put(38, 2, (x) => field('zip.cd.dos_attr', external & 0xffff, 'permissions', x));
+    put(40, 2, (x) => field('zip.cd.unix_mode', external >>> 16, 'permissions', x));
+    put(42, 4, (x) => field('zip.cd.local_header_offset', b.u32le(42), 'layout', x, { derived: true }));
+    put(46, nameLen, (x) => field('zip.cd.name', cd.name, 'content', x));
     f.push(orderField('zip.cd.order', index, b.spans(0, 4)));
+    // the extra fields were made with the values: all of them, touched or not
     f.push(...cd.extras);
-    f.push(field('zip.cd.comment', b.utf8(46 + nameLen + extraLen, commentLen), 'content', b.spans(46 + nameLen + extraLen, commentLen)));
+    const c = 46 + nameLen + extraLen;
+    put(c, commentLen, (x) => field('zip.cd.comment', b.utf8(c, commentLen), 'content', x));
     return { f, crcField };
   }
 
@@ -405,32 +426,35 @@ class ZipReader {
     return place;
   }
 
-  /** The fields of a member's local header and data descriptor, `zip.local.*` and `zip.dd.*`, added to `f`. */
-  private localFields(cd: CdValues, p: LocalPlace, f: Field[]): { localCrc: Field; ddCrc: Field | undefined } {
+  /**
+   * The fields of a member's local header and data descriptor, `zip.local.*` and `zip.dd.*`, added to `f`;
+   * with `want`, only those over bytes it says yes to.
+   */
+  private localFields(cd: CdValues, p: LocalPlace, f: Field[], want?: Want): { localCrc: Field | undefined; ddCrc: Field | undefined } {
     const b = p.b;
     const nameLen = b.u16le(26);
-    f.push(field('zip.local.offset', cd.localOffset, 'layout', b.spans(0, 4), { derived: true }));
-    f.push(field('zip.local.version_needed', b.u16le(4), 'layout', b.spans(4, 2)));
-    f.push(field('zip.local.flags', b.u16le(6), 'layout', b.spans(6, 2)));
+    const put = fieldMaker(b, f, want);
+    put(0, 4, (x) => field('zip.local.offset', cd.localOffset, 'layout', x, { derived: true }));
+    put(4, 2, (x) => field('zip.local.version_needed', b.u16le(4), 'layout', x));
+    put(6, 2, (x) => field('zip.local.flags', b.u16le(6), 'layout', x));
     const method = b.u16le(8);
-    f.push(field('zip.local.method', METHODS[method] ?? method, 'layout', b.spans(8, 2)));
-    f.push(field('zip.local.mtime', dosDateTime(b.u16le(12), b.u16le(10)), 'timestamp', b.spans(10, 4), { hint: ZIP_TIME_HINT }));
-    const localCrc = field('zip.local.crc32', b.u32le(14).toString(16).padStart(8, '0'), 'checksum', b.spans(14, 4));
-    f.push(localCrc);
-    f.push(field('zip.local.compressed_size', b.u32le(18), 'size', b.spans(18, 4), { derived: true }));
-    f.push(field('zip.local.uncompressed_size', b.u32le(22), 'size', b.spans(22, 4), { derived: true }));
-    f.push(field('zip.local.name_length', nameLen, 'size', b.spans(26, 2), { derived: true }));
-    f.push(field('zip.local.extra_length', b.u16le(28), 'size', b.spans(28, 2), { derived: true }));
-    f.push(field('zip.local.name', b.utf8(30, nameLen), 'content', b.spans(30, nameLen)));
+    put(8, 2, (x) => field('zip.local.method', METHODS[method] ?? method, 'layout', x));
+    put(10, 4, (x) => field('zip.local.mtime', dosDateTime(b.u16le(12), b.u16le(10)), 'timestamp', x, { hint: ZIP_TIME_HINT }));
+    const localCrc = put(14, 4, (x) => field('zip.local.crc32', b.u32le(14).toString(16).padStart(8, '0'), 'checksum', x));
+    put(18, 4, (x) => field('zip.local.compressed_size', b.u32le(18), 'size', x, { derived: true }));
+    put(22, 4, (x) => field('zip.local.uncompressed_size', b.u32le(22), 'size', x, { derived: true }));
+    put(26, 2, (x) => field('zip.local.name_length', nameLen, 'size', x, { derived: true }));
+    put(28, 2, (x) => field('zip.local.extra_length', b.u16le(28), 'size', x, { derived: true }));
+    put(30, nameLen, (x) => field('zip.local.name', b.utf8(30, nameLen), 'content', x));
     f.push(...p.extras);
     if (p.dd === 0) return { localCrc, ddCrc: undefined };
     const d = Bytes.at(this.src, p.dataEnd, p.dd, 'zip data descriptor');
     const o = p.ddSig ? 4 : 0;
     const w = p.wide;
-    const ddCrc = field('zip.dd.crc32', d.u32le(o).toString(16).padStart(8, '0'), 'checksum', d.spans(o, 4));
-    f.push(ddCrc);
-    f.push(field('zip.dd.compressed_size', w ? d.u64le(o + 4) : d.u32le(o + 4), 'size', d.spans(o + 4, w ? 8 : 4), { derived: true }));
-    f.push(field('zip.dd.uncompressed_size', w ? d.u64le(o + 12) : d.u32le(o + 8), 'size', d.spans(w ? o + 12 : o + 8, w ? 8 : 4), { derived: true }));
+    const dput = fieldMaker(d, f, want);
+    const ddCrc = dput(o, 4, (x) => field('zip.dd.crc32', d.u32le(o).toString(16).padStart(8, '0'), 'checksum', x));
+    dput(o + 4, w ? 8 : 4, (x) => field('zip.dd.compressed_size', w ? d.u64le(o + 4) : d.u32le(o + 4), 'size', x, { derived: true }));
+    dput(w ? o + 12 : o + 8, w ? 8 : 4, (x) => field('zip.dd.uncompressed_size', w ? d.u64le(o + 12) : d.u32le(o + 8), 'size', x, { derived: true }));
     return { localCrc, ddCrc };
   }
 
@@ -444,15 +468,19 @@ class ZipReader {
     return { cd, place: this.localPlace(cd, quiet) };
   }
 
-  /** Row `i`'s fields, made again from its headers; the CRC fields cover `covers`. */
-  memberFields(i: number, covers: Span[]): Field[] {
+  /**
+   * Row `i`'s fields, made again from its headers (with `want`, only those over bytes it says yes to); the
+   * CRC fields cover what `covers` gives.
+   */
+  memberFields(i: number, covers: () => Span[], want?: Want): Field[] {
     const { cd, place } = this.reread(i);
-    const { f, crcField } = this.centralFields(cd, i);
-    const { localCrc, ddCrc } = this.localFields(cd, place, f);
+    const { f, crcField } = this.centralFields(cd, i, want);
+    const { localCrc, ddCrc } = this.localFields(cd, place, f, want);
     // the CRC is over the uncompressed data
-    crcField.covers = covers;
-    localCrc.covers = covers;
-    if (ddCrc) ddCrc.covers = covers;
+    if (crcField || localCrc || ddCrc) {
+      const over = covers();
+      for (const x of [crcField, localCrc, ddCrc]) if (x) x.covers = over;
+    }
     f.push(orderField('zip.local.order', this.rows.rank(i), place.b.spans(0, 4)));
     return f;
   }
@@ -773,7 +801,12 @@ class ZipEntry implements Entry {
   }
 
   readFields(): Field[] {
-    return this.rows.reader.memberFields(this.order, this.covers);
+    return this.rows.reader.memberFields(this.order, () => this.covers);
+  }
+
+  /** only the fields over differing bytes (and the order): what the comparer asks for when the records stay in place */
+  fieldsTouching(touched: (offset: number, length: number) => boolean): Field[] {
+    return this.rows.reader.memberFields(this.order, () => this.covers, touched);
   }
 }
 
