@@ -111,7 +111,21 @@ function oldGeneration(): { used: number; limit: number } {
   let used = 0;
   for (const s of getHeapSpaceStatistics()) if (!s.space_name.startsWith('new_')) used += s.space_used_size;
   const total = getHeapStatistics().heap_size_limit;
-  return { used, limit: total > 2 * YOUNG_MAX ? total - YOUNG_MAX : total / 2 };
+  // V8 keeps its young generation at full size even under a small --max-old-space-size (20 MiB gives a heap
+  // limit of 68 MiB): what is left is the old generation's limit; a quarter of the whole at the least
+  return { used, limit: Math.max(total - YOUNG_MAX, total / 4) };
+}
+
+/**
+ * the share of V8's heap limit past which a comparison stops pairing a container's entries: above the
+ * listings' share, which leaves the listings of a container room to be compared
+ */
+const COMPARE_STOP_SHARE = 0.75;
+
+/** The heap's old generation past COMPARE_STOP_SHARE of what it may grow to (in MiB), or undefined. */
+export function memoryShort(): { usedMiB: number; limitMiB: number } | undefined {
+  const { used, limit } = oldGeneration();
+  return used > COMPARE_STOP_SHARE * limit ? { usedMiB: Math.round(used / 2 ** 20), limitMiB: Math.round(limit / 2 ** 20) } : undefined;
 }
 
 /** Throws EntryLimit (or MemoryLimit) when a container may not take its `count`th entry (see entryStop). */

@@ -16,7 +16,8 @@ import { newScope, Placed, type RawFinding, type Scope } from './types.js';
 import { baseName, findRenames, renamedPath, type Rename } from './renames.js';
 import type { EntryValue } from './values.js';
 import { pairPattern, viewExclusions, type ViewExclusions } from './exclude.js';
-import { excludeEntry, leftByTimeout } from './skip.js';
+import { excludeEntry, leftUnexamined } from './skip.js';
+import { memoryShort } from '../limits.js';
 
 /** Compares the views of one source pair; `prefix` is '' for the inputs, `<entry path>/` for nested ones. */
 export async function compareViews(cx: Comparer, viewsA: Container[], viewsB: Container[], prefix: string, depth: number): Promise<void> {
@@ -154,6 +155,9 @@ function mergeNotes(cx: Comparer, ca: Container, cb: Container, scope: Scope): v
   for (const n of cb.notes) if (!inA.has(n)) cx.notes.push(`${cx.rootB.name}: ${scope.path} (${format}): ${n}`);
 }
 
+/** how many entries the comparison pairs between two looks at the heap */
+const COMPARE_CHECK_EVERY = 4096;
+
 async function compareContainer(cx: Comparer, ca: Container, cb: Container, prefix: string, depth: number, scope: Scope, ex?: ViewExclusions): Promise<void> {
   const format = ca.format;
   compareFields(cx, ca.fields, cb.fields, scope.path, format, scope);
@@ -194,7 +198,18 @@ async function compareContainer(cx: Comparer, ca: Container, cb: Container, pref
         const j = findB(e.path, -1);
         if (j !== undefined) listedInA[j] = 1;
       }
-      leftByTimeout(cx, ca, cb, { a: left, b: cb.entries.filter((_, j) => !listedInA[j]) }, scope, pathOf);
+      leftUnexamined(cx, ca, cb, { a: left, b: cb.entries.filter((_, j) => !listedInA[j]) }, scope, pathOf, { text: cx.deadline.limitText(), hint: 'raise --timeout to compare them' });
+      break;
+    }
+    const short = ia % COMPARE_CHECK_EVERY === COMPARE_CHECK_EVERY - 1 ? memoryShort() : undefined;
+    if (short) {
+      // the heap is near its limit: the rest of both listings is named, not compared (build B's entries not
+      // paired yet, with no map of their paths made now), instead of an out-of-memory abort
+      timedOut = true;
+      leftUnexamined(cx, ca, cb, { a: ca.entries.slice(ia), b: cb.entries.filter((_, j) => !listedInA[j]) }, scope, pathOf, {
+        text: `memory limit reached while comparing: the heap held ${short.usedMiB} MiB of the ${short.limitMiB} MiB it may grow to`,
+        hint: 'give node more heap: NODE_OPTIONS=--max-old-space-size=MiB',
+      });
       break;
     }
     let ib = findB(ea.path, ia);

@@ -97,18 +97,24 @@ function merged(spans: ReportSpan[]): ReportSpan[] {
   return out;
 }
 
+/** Why a comparison left entries unexamined: the limit's text, and how to lift it. */
+export interface Cut {
+  text: string;
+  hint: string;
+}
+
 /**
- * The entries of a container pair that the run's --timeout left unexamined: one unknown finding over their
- * bytes (counted as unexplained), naming how many were left and the first of them.
+ * The entries of a container pair that a limit (the run's --timeout, the heap near full) left unexamined: one
+ * unknown finding over their bytes (counted as unexplained), naming how many were left and the first of them.
  */
-export function leftByTimeout(cx: Comparer, ca: Container, cb: Container, left: { a: Entry[]; b: Entry[] }, scope: Scope, pathOf: (e: Entry) => string): void {
+export function leftUnexamined(cx: Comparer, ca: Container, cb: Container, left: { a: Entry[]; b: Entry[] }, scope: Scope, pathOf: (e: Entry) => string, why: Cut): void {
   const n = left.a.length + left.b.length;
-  if (!n || !cx.deadline) return;
+  if (!n) return;
   const spans: ReportSpan[] = [];
   for (const e of left.a) pushAll(spans, reportSpans('a', entryModelSpans(ca, e)));
   for (const e of left.b) pushAll(spans, reportSpans('b', entryModelSpans(cb, e)));
   const first = left.a[0] ?? left.b[0]!;
-  cx.notes.push(`${scope.path} (${ca.format}): ${cx.deadline.limitText()}; ${n} entr${n === 1 ? 'y' : 'ies'} not compared, from ${pathOf(first)} on`);
+  cx.notes.push(`${scope.path} (${ca.format}): ${why.text}; ${n} entr${n === 1 ? 'y' : 'ies'} not compared, from ${pathOf(first)} on`);
   cx.add({
     path: scope.path,
     format: ca.format,
@@ -119,7 +125,7 @@ export function leftByTimeout(cx: Comparer, ca: Container, cb: Container, left: 
     b: { type: 'size', bytes: left.b.reduce((k, e) => k + e.size, 0) },
     spans: merged(spans),
     scope,
-    detail: `not examined: ${cx.deadline.limitText()}: ${left.a.length} entries of the first build and ${left.b.length} of the second were left, from ${pathOf(first)} on`,
-    hint: 'raise --timeout to compare them',
+    detail: `not examined: ${why.text}: ${left.a.length} entries of the first build and ${left.b.length} of the second were left, from ${pathOf(first)} on`,
+    hint: why.hint,
   });
 }

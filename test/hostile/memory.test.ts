@@ -5,11 +5,12 @@
  * power of two, held in memory at once).
  */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasTime, measured, type Measured } from './harness.js';
 import { hasTool, scratch } from '../helpers/tools.js';
-import { BIN } from '../helpers/cli.js';
+import { BIN, ROOT } from '../helpers/cli.js';
 import { allocationToLimit } from '../../src/codec/inflate.js';
 import { ReprodiffError } from '../../src/errors.js';
 import type { Report } from '../../src/report/types.js';
@@ -101,5 +102,56 @@ describe('listings that do not fit in the heap', () => {
     // what was not listed is not called added or removed: its differing bytes (the last member's time) are unexplained
     expect(report.findings.some((f) => f.kind === 'added' || f.kind === 'removed')).toBe(false);
     expect(report.bytes.unexplained).toBeGreaterThan(0);
+  });
+});
+
+describe('a comparison that runs short of heap', () => {
+  it.skipIf(!hasTool('python3'))('stops pairing the entries with a note and an unknown finding over the rest, not an out-of-memory abort', () => {
+    const make = (file: string, second: number): string => {
+      const path = join(dir, file);
+      const py = [
+        'import sys, zipfile',
+        "with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_STORED) as z:",
+        '    for i in range(16000):',
+        "        z.writestr(zipfile.ZipInfo('d%d/f%d' % (i // 1000, i), date_time=(1980, 1, 1, 0, 0, int(sys.argv[2]))), b'%d' % i)",
+      ].join('\n');
+      const r = spawnSync('python3', ['-c', py, path, String(second)], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return path;
+    };
+    const a = make('cmp-a.zip', 0);
+    const b = make('cmp-b.zip', 2);
+    // once the comparer reports its first entries, the child fills its heap to 77 % of the old generation's
+    // limit (arrays in the large-object space) and keeps it so until the comparison ends: the next look at
+    // the heap (every 4,096 entries) stops the pairing
+    const script = join(dir, 'fill.mjs');
+    writeFileSync(
+      script,
+      [
+        "import { getHeapStatistics } from 'node:v8';",
+        `const { compareFiles } = await import(${JSON.stringify(join(ROOT, 'dist/src/compare/run.js'))});`,
+        `const { buildReport } = await import(${JSON.stringify(join(ROOT, 'dist/src/compare/account.js'))});`,
+        // every space counted: the arrays start in the young large-object space and move to the old one
+        'const used = () => getHeapStatistics().used_heap_size;',
+        'const limit = getHeapStatistics().heap_size_limit - 48 * 2 ** 20;',
+        'let junk = [];',
+        'const fill = () => { while (used() < 0.77 * limit) junk.push(new Array(131072).fill(1.5)); };',
+        'const res = await compareFiles(process.argv[2], process.argv[3], { jobs: 1, onProgress: (p) => void (p.phase === "compare" && p.entries >= 1 && junk.length === 0 && fill()) });',
+        'junk = [];',
+        "const report = buildReport(res, [], 'test');",
+        'res.close();',
+        'console.log(JSON.stringify({ notes: report.notes, unknown: report.findings.filter((f) => f.kind === "unknown").map((f) => [f.path, f.format, f.detail]), bytes: report.bytes }));',
+      ].join('\n'),
+    );
+    const r = spawnSync(process.execPath, ['--max-old-space-size=96', script, a, b], { encoding: 'utf8', maxBuffer: 16 << 20, timeout: 120_000 });
+    expect(r.stderr).not.toMatch(/FATAL ERROR|out of memory/);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { notes: string[]; unknown: [string, string, string][]; bytes: Report['bytes'] };
+    expect(out.notes.some((n) => /memory limit reached while comparing: the heap held \d+ MiB of the 96 MiB it may grow to; \d+ entries not compared, from \/\S+ on/.test(n)), out.notes.join('\n')).toBe(true);
+    expect(out.unknown.map(([p, f]) => [p, f])).toEqual([['/', 'zip']]);
+    expect(out.unknown[0]![2]).toMatch(/^not examined: memory limit reached while comparing/);
+    // the entries not compared keep their differing bytes (each member's two times) unexplained
+    expect(out.bytes.unexplained).toBeGreaterThan(0);
+    expect(out.bytes.explained).toBeGreaterThan(0);
   });
 });
