@@ -78,22 +78,24 @@ describe('decoded streams in bounded memory', () => {
   });
 });
 
+/** A zip of `n` tiny stored members made by Python's zipfile, member i stamped 1980-01-01 00:00:`seconds` (a Python expression of i). */
+function manyZip(file: string, n: number, seconds: string): string {
+  const path = join(dir, file);
+  const py = [
+    'import sys, zipfile',
+    "with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_STORED) as z:",
+    `    for i in range(${n}):`,
+    `        z.writestr(zipfile.ZipInfo('d%d/f%d' % (i // 1000, i), date_time=(1980, 1, 1, 0, 0, ${seconds})), b'%d' % i)`,
+  ].join('\n');
+  const r = spawnSync('python3', ['-c', py, path], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return path;
+}
+
 describe('listings that do not fit in the heap', () => {
   it.skipIf(!hasTool('python3'))('a zip of 160,000 members under a 24 MB heap stops listing with a note, not an out-of-memory abort', () => {
-    const make = (file: string, touched: number): string => {
-      const path = join(dir, file);
-      const py = [
-        'import sys, zipfile',
-        "with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_STORED) as z:",
-        '    for i in range(160000):',
-        "        z.writestr(zipfile.ZipInfo('d%d/f%d' % (i // 1000, i), date_time=(1980, 1, 1, 0, 0, 2 if i == int(sys.argv[2]) else 0)), b'%d' % i)",
-      ].join('\n');
-      const r = spawnSync('python3', ['-c', py, path, String(touched)], { encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      return path;
-    };
-    const a = make('many-a.zip', -1);
-    const b = make('many-b.zip', 159_999);
+    const a = manyZip('many-a.zip', 160_000, '0');
+    const b = manyZip('many-b.zip', 160_000, '2 if i == 159999 else 0');
     const r = spawnSync(process.execPath, ['--max-old-space-size=24', BIN, a, b, '--json', '-'], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } });
     expect(r.stderr).not.toMatch(/FATAL ERROR|out of memory|^\s+at /m);
     expect(r.status, r.stderr).toBe(1);
@@ -107,20 +109,8 @@ describe('listings that do not fit in the heap', () => {
 
 describe('a comparison that runs short of heap', () => {
   it.skipIf(!hasTool('python3'))('stops pairing the entries with a note and an unknown finding over the rest, not an out-of-memory abort', () => {
-    const make = (file: string, second: number): string => {
-      const path = join(dir, file);
-      const py = [
-        'import sys, zipfile',
-        "with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_STORED) as z:",
-        '    for i in range(16000):',
-        "        z.writestr(zipfile.ZipInfo('d%d/f%d' % (i // 1000, i), date_time=(1980, 1, 1, 0, 0, int(sys.argv[2]))), b'%d' % i)",
-      ].join('\n');
-      const r = spawnSync('python3', ['-c', py, path, String(second)], { encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      return path;
-    };
-    const a = make('cmp-a.zip', 0);
-    const b = make('cmp-b.zip', 2);
+    const a = manyZip('cmp-a.zip', 16_000, '0');
+    const b = manyZip('cmp-b.zip', 16_000, '2');
     // once the comparer reports its first entries, the child fills its heap to 77 % of the old generation's
     // limit (arrays in the large-object space) and keeps it so until the comparison ends: the next look at
     // the heap (every 4,096 entries) stops the pairing
