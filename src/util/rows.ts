@@ -102,6 +102,28 @@ export abstract class ArchiveRows<D extends string> implements Rows {
   }
 }
 
+/**
+ * An entry that is row `order` of its listing's rows (cpio, zip): its path, type and size are read from there
+ * when asked; the format's entry adds the rest.
+ */
+export abstract class RowEntry<R extends ArchiveRows<string>> {
+  constructor(
+    protected readonly rows: R,
+    /** the member's row, which is also its place in the listing */
+    readonly order: number,
+  ) {}
+
+  get path(): string {
+    return this.rows.path(this.order);
+  }
+  get type(): EntryType {
+    return this.rows.type(this.order);
+  }
+  get size(): number {
+    return this.rows.size(this.order);
+  }
+}
+
 /** `to` holding the start of `from` (as much as fits) */
 export function grown<T extends Float64Array | Uint32Array | Int32Array | Uint8Array>(from: T, to: T): T {
   to.set(from.subarray(0, Math.min(to.length, from.length)));

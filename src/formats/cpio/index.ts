@@ -10,7 +10,7 @@ import { zeroRun, type ByteSource } from '../../io/source.js';
 import { checkCap, checkTime, entryStop } from '../../limits.js';
 import type { Container, Entry, EntryMeta, EntryType, Field, Format, OpenContext, Region, Span } from '../../model.js';
 import { PathCounter } from '../../util/path-counter.js';
-import { ArchiveRows, grown } from '../../util/rows.js';
+import { ArchiveRows, grown, RowEntry } from '../../util/rows.js';
 import type { Extent } from '../../io/source.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
 import { RegionList, RowRegion } from '../../util/regions.js';
@@ -431,25 +431,7 @@ class CpioRows extends ArchiveRows<Dialect> {
  * A member keeps its row: its path, fields, metadata, size and extents are read from the row and the header
  * again when asked (not cached), as the tar and ISO 9660 readers do.
  */
-class CpioEntry implements Entry {
-  constructor(
-    private readonly rows: CpioRows,
-    /** the member's row, which is also its place in the listing */
-    readonly order: number,
-  ) {}
-
-  get path(): string {
-    return this.rows.path(this.order);
-  }
-
-  get type(): EntryType {
-    return this.rows.type(this.order);
-  }
-
-  get size(): number {
-    return this.rows.size(this.order);
-  }
-
+class CpioEntry extends RowEntry<CpioRows> implements Entry {
   get extents(): Extent[] {
     const size = this.size;
     return size > 0 ? [{ offset: this.rows.data(this.order), length: size }] : NO_EXTENTS;

@@ -21,7 +21,7 @@ import { InflateSource, SourceReader } from './reader.js';
 import { decodeName, rootedUsual } from '../../util/names.js';
 import { PathCounter } from '../../util/path-counter.js';
 import { LazyMeta } from '../../util/lazy-meta.js';
-import { ArchiveRows, grown } from '../../util/rows.js';
+import { ArchiveRows, grown, RowEntry } from '../../util/rows.js';
 
 export { InflateSource } from './reader.js';
 
@@ -739,22 +739,7 @@ class ZipRows extends ArchiveRows<Storage> {
  * A zip member keeps its row: its path, fields, metadata, extents and content are read from the row and its
  * headers again when asked, as the cpio and tar readers do.
  */
-class ZipEntry implements Entry {
-  constructor(
-    private readonly rows: ZipRows,
-    /** the member's row, which is also its place in the central directory */
-    readonly order: number,
-  ) {}
-
-  get path(): string {
-    return this.rows.path(this.order);
-  }
-  get type(): EntryType {
-    return this.rows.type(this.order);
-  }
-  get size(): number {
-    return this.rows.size(this.order);
-  }
+class ZipEntry extends RowEntry<ZipRows> implements Entry {
   get opaque(): string | undefined {
     return this.rows.opaque.get(this.order);
   }
