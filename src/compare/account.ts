@@ -235,11 +235,10 @@ function contentFromOtherViews(all: RawFinding[], diff: Ranges): void {
     index ??= new SpanIndex(all.filter((g) => g.field !== null && g.kind !== 'content' && g.kind !== 'unknown' && g.spans.length));
     const inside = [...index.touching(f.spans)].filter((g) => g.format !== f.format);
     if (!inside.length) continue;
-    const differing = diff.within(normalize(own));
-    if (!differing.length) continue;
     const fields: Interval[] = [];
     for (const g of inside) pushAll(fields, outerIntervals(g.spans));
-    if (subtract(differing, normalize(fields)).length) continue;
+    // some byte of it differs, and every differing byte lies in those fields
+    if (diff.coveredWithin(normalize(own), normalize(fields)) !== true) continue;
     f.root = false;
     f.causes = inside;
     f.detail = [f.detail, `the differing bytes are ${inside.map((g) => `${g.format} ${g.field}`).slice(0, 4).join(', ')}`].filter(Boolean).join('; ');

@@ -19,7 +19,7 @@ import type { FileSource } from '../io/file.js';
 import type { ByteSource } from '../io/source.js';
 import type { Container, OpenContext, Span } from '../model.js';
 import { Walker } from '../walk/walker.js';
-import { normalize, Ranges, subtract, type Interval } from './intervals.js';
+import { normalize, Ranges, type Interval } from './intervals.js';
 import type { WorkerPool } from './pool.js';
 import { Folder, type Folded } from './fold.js';
 import { sameSpans } from './spans.js';
@@ -102,12 +102,12 @@ export class Comparer {
   /** True when the differing bytes inside these outer spans all lie in spans of findings made so far. */
   explainedAlready(spansA: Span[], spansB: Span[]): boolean {
     if (!sameSpans(spansA, spansB) || spansA.some((s) => s.stream !== undefined)) return false;
-    const inside = this.diff.within(normalize(spansA.map((s) => [s.offset, s.offset + s.length] as Interval)));
-    if (!inside.length) return false;
+    const list = normalize(spansA.map((s) => [s.offset, s.offset + s.length] as Interval));
+    if (!list.some(([s, e]) => this.diff.overlaps(s, e))) return false;
     const claimed: Interval[] = [];
     for (const f of this.findings) for (const s of f.spans) if (s.stream === undefined) claimed.push([s.offset, s.offset + s.length]);
     for (const g of this.folder.folded.values()) for (const s of g.runs.spans) if (s.stream === undefined) claimed.push([s.offset, s.offset + s.length]);
-    return subtract(inside, normalize(claimed)).length === 0;
+    return this.diff.coveredWithin(list, normalize(claimed)) === true;
   }
 
   /**

@@ -132,17 +132,26 @@ export class Ranges {
     return n;
   }
 
-  /** These ranges inside the normalized `list`. */
-  within(list: Interval[]): Interval[] {
-    const out: Interval[] = [];
+  /**
+   * Whether these ranges, clipped to the normalized `list`, all lie in the normalized `cover`: undefined when
+   * none lies in `list`. Nothing is allocated, however many ranges there are (a moved partition holds a
+   * million).
+   */
+  coveredWithin(list: Interval[], cover: Interval[]): boolean | undefined {
+    let any = false;
+    let j = 0;
     for (const [ls, le] of list) {
       for (let i = this.firstEndingAfter(ls); i < this.count && this.flat[2 * i]! < le; i++) {
         const s = Math.max(ls, this.flat[2 * i]!);
         const e = Math.min(le, this.flat[2 * i + 1]!);
-        if (s < e) out.push([s, e]);
+        if (s >= e) continue;
+        any = true;
+        // touching cover intervals are merged, so one of them holds [s, e) whole or it is not covered
+        while (j < cover.length && cover[j]![1] <= s) j++;
+        if (j === cover.length || cover[j]![0] > s || cover[j]![1] < e) return false;
       }
     }
-    return out;
+    return any ? true : undefined;
   }
 
   /** Bytes of these ranges inside the normalized `list`. */

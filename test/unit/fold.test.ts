@@ -41,7 +41,15 @@ describe('Ranges', () => {
       }
       const o = normalize(other);
       expect(ranges.minus(o)).toEqual(subtract(diff, o));
-      expect(ranges.within(o)).toEqual(intersect(diff, o));
+      const inside = intersect(diff, o);
+      // a cover that holds every differing byte in o, then one that misses one of them
+      expect(ranges.coveredWithin(o, o)).toBe(inside.length ? true : undefined);
+      expect(ranges.coveredWithin(o, normalize(diff))).toBe(inside.length ? true : undefined);
+      if (inside.length) {
+        const [s, e] = inside[Math.floor(r() * inside.length)]!;
+        const b = s + Math.floor(r() * (e - s));
+        expect(ranges.coveredWithin(o, subtract(o, [[b, b + 1]]))).toBe(false);
+      }
       expect(ranges.totalWithin(o)).toBe(total(intersect(diff, o)));
       for (let i = 0; i < 20; i++) {
         const s = Math.floor(r() * at);
