@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { ErrorCode } from '../src/errors.js';
 import type { Limits } from '../src/limits.js';
-import type { MemberTable } from '../src/walk/once.js';
+import type { OnceFormat, OnceLayouts } from '../src/walk/once.js';
 import { openDirect, type DirectReader } from '../src/io/sparse.js';
 
 const CHUNK = 64 * 1024;
@@ -67,7 +67,7 @@ export interface DiffResult {
 
 export interface DecodeTask {
   op: 'decode';
-  format: 'gzip';
+  format: OnceFormat;
   /** the input file that holds the stream, its name in messages, and the stream's bytes in it, in order */
   file: string;
   fileName: string;
@@ -84,7 +84,7 @@ export interface DecodeTask {
 
 /** What decoding a stream gave: each member's result and how many decoded bytes were written. */
 export interface DecodeResult {
-  members: MemberTable;
+  members: OnceLayouts[OnceFormat];
   size: number;
 }
 
@@ -327,11 +327,12 @@ function handOver(parts: DiffParts): DiffParts {
  * the pass does not wait for the parsers to load.
  */
 async function decode(task: DecodeTask): Promise<DecodeResult | TaskFailure> {
-  const [{ FileSource }, { ExtentSource }, { TempFiles, SpillFile }, { openGzip }, { withDeadline }, { isReprodiffError }] = await Promise.all([
+  const [{ FileSource }, { ExtentSource }, { TempFiles, SpillFile }, { openGzip }, { openXz }, { withDeadline }, { isReprodiffError }] = await Promise.all([
     import('../src/io/file.js'),
     import('../src/io/source.js'),
     import('../src/io/spill.js'),
     import('../src/formats/gzip/index.js'),
+    import('../src/formats/xz/index.js'),
     import('../src/limits.js'),
     import('../src/errors.js'),
   ]);
@@ -340,21 +341,22 @@ async function decode(task: DecodeTask): Promise<DecodeResult | TaskFailure> {
   try {
     root = new FileSource(task.file, task.fileName);
     const src = new ExtentSource(task.name, root, task.spans);
-    let members: DecodeResult['members'] = { count: 0, used: new Float64Array(0), crc: new Uint32Array(0), size: new Float64Array(0) };
+    let members: DecodeResult['members'] | undefined;
     let size = 0;
-    withDeadline(task.limit, () =>
-      openGzip(src, { limits: task.limits, temp, timeLimited: task.timeLimited }, undefined, (d) => {
-        // a stream that decoded to less than its trailer said stayed in memory: it goes to the lent file now
-        let file = d.store;
-        if (!(file instanceof SpillFile)) {
-          const bytes = file;
-          file = temp.make(task.name);
-          file.append(bytes);
-        }
-        members = d.members;
-        size = file.size;
-      }),
-    );
+    const keep = (d: { members: DecodeResult['members']; store: Uint8Array | InstanceType<typeof SpillFile> }): void => {
+      // a stream that decoded to less than it was thought to stayed in memory: it goes to the lent file now
+      let file = d.store;
+      if (!(file instanceof SpillFile)) {
+        const bytes = file;
+        file = temp.make(task.name);
+        file.append(bytes);
+      }
+      members = d.members;
+      size = file.size;
+    };
+    const ctx = { limits: task.limits, temp, timeLimited: task.timeLimited };
+    withDeadline(task.limit, () => (task.format === 'xz' ? openXz(src, ctx, undefined, keep) : openGzip(src, ctx, undefined, keep)));
+    if (members === undefined) throw new Error(`${task.format} decoding of ${task.name} kept nothing`);
     return { members, size };
   } catch (e) {
     if (!isReprodiffError(e)) throw e;

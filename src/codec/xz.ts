@@ -105,11 +105,30 @@ function varint(b: Uint8Array, p: number, end: number, base: number): [number, n
   throw new CodecError('E_FORMAT', 'xz integer is longer than 9 bytes', base + p);
 }
 
-export interface XzResult {
+/** Where each stream and block of an xz file sits: what decoding it learns beyond the decoded bytes. */
+export interface XzLayout {
   streams: XzStream[];
-  output: Uint8Array;
   /** where the last stream (with its padding) ends */
   end: number;
+}
+
+export interface XzResult extends XzLayout {
+  output: Uint8Array;
+}
+
+/**
+ * The layout of `known`, decoded from other bytes, for `src`, which holds the same bytes up to the zero bytes at
+ * the end (a copy padded to another length): its last stream's padding is this file's own.
+ */
+export function relaidXz(known: XzLayout, src: ByteSource): XzLayout {
+  const streams = known.streams.slice();
+  const last = streams[streams.length - 1];
+  if (!last) return known;
+  const q = last.footerOffset + 12;
+  const padLen = zeroRun(src, q, 'xz stream padding');
+  const paddingSize = padLen - (padLen % 4);
+  streams[streams.length - 1] = { ...last, paddingSize, end: q + paddingSize };
+  return { streams, end: q + paddingSize };
 }
 
 /** blocks in one stream at most (xz -T writes one per few MiB of input; the kernel one per stream) */

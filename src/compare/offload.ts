@@ -8,13 +8,13 @@ import type { FileSource } from '../io/file.js';
 import type { ByteSource } from '../io/source.js';
 import { timeLimitNow } from '../limits.js';
 import type { OpenContext } from '../model.js';
-import type { DecodeElsewhere, DecodedStream } from '../walk/once.js';
+import type { DecodeElsewhere, DecodedStream, OnceFormat, OnceLayouts } from '../walk/once.js';
 import type { WorkerPool } from './pool.js';
 
 /** Decoding in `pool` for streams whose bytes all lie in one of `inputs`. */
 export function decodeInPool(pool: WorkerPool, inputs: readonly FileSource[]): DecodeElsewhere {
   return {
-    decode(format: 'gzip', src: ByteSource, ctx: OpenContext): Promise<DecodedStream> | undefined {
+    decode<F extends OnceFormat>(format: F, src: ByteSource, ctx: OpenContext): Promise<DecodedStream<OnceLayouts[F]>> | undefined {
       // a source is named after the input that holds it (`a.iso//live/initrd.img`)
       const input = inputs.find((f) => src.name === f.name || src.name.startsWith(`${f.name}/`));
       if (!input || !ctx.temp) return undefined;
@@ -49,7 +49,8 @@ export function decodeInPool(pool: WorkerPool, inputs: readonly FileSource[]): D
           }
           into.grown(r.size);
           into.seal();
-          return { members: r.members, store: into };
+          // the worker ran this format's own decoding: what it learnt is this format's layout
+          return { members: r.members as OnceLayouts[F], store: into };
         },
         (e: unknown) => {
           into.close();

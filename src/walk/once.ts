@@ -15,6 +15,7 @@ import { SpillFile } from '../io/spill.js';
 import type { ByteSource } from '../io/source.js';
 import { timeLimitNow, withDeadline } from '../limits.js';
 import type { Container, OpenContext } from '../model.js';
+import type { XzLayout } from '../codec/xz.js';
 import { grown } from '../util/rows.js';
 import { trace } from '../util/trace.js';
 
@@ -63,22 +64,32 @@ export class MemberRows implements MemberTable {
   }
 }
 
-/** What decoding a stream gave: its members' results and the decoded bytes (in a temporary file). */
-export interface DecodedStream {
-  members: MemberTable;
+/**
+ * What decoding a stream gave: the decoded bytes (in a temporary file) and what the format learnt decoding them
+ * that its headers do not say (gzip: each member's results; xz: where each stream and block sits).
+ */
+export interface DecodedStream<M = MemberTable> {
+  members: M;
   store: Uint8Array | SpillFile;
 }
+
+/** What each format decoded once a run (and in the pool when large) learns decoding a stream. */
+export interface OnceLayouts {
+  gzip: MemberTable;
+  xz: XzLayout;
+}
+export type OnceFormat = keyof OnceLayouts;
 
 /** Decoding in another thread, into a temporary file made here. */
 export interface DecodeElsewhere {
   /** undefined when `src` cannot be read there (its bytes are not all in an input file) */
-  decode(format: 'gzip', src: ByteSource, ctx: OpenContext): Promise<DecodedStream> | undefined;
+  decode<F extends OnceFormat>(format: F, src: ByteSource, ctx: OpenContext): Promise<DecodedStream<OnceLayouts[F]>> | undefined;
 }
 
 /** How a format opens a stream: decoding it here (telling `keep` what it decoded), or over what is known. */
-export interface OpenWays {
-  here(keep?: (d: DecodedStream) => void): Container;
-  list(known: DecodedStream): Container;
+export interface OpenWays<M = MemberTable> {
+  here(keep?: (d: DecodedStream<M>) => void): Container;
+  list(known: DecodedStream<M>): Container;
   /** whether the stream ending at `end` (before the zero bytes at the end) decodes to more than is held in memory */
   large(end: number): boolean;
 }
@@ -87,14 +98,14 @@ export interface OpenWays {
 const MIN_SIZE = 1 << 20;
 const PIECE = 1 << 20;
 
-interface Known {
+interface Known<M = unknown> {
   src: ByteSource;
   /** where the zero bytes at the end of `src` start */
   end: number;
   format: string;
   digest?: string;
   /** pending while another thread decodes it; undefined once that failed */
-  value: DecodedStream | Promise<DecodedStream | undefined>;
+  value: DecodedStream<M> | Promise<DecodedStream<M> | undefined>;
 }
 
 export class DecodedOnce {
@@ -104,11 +115,14 @@ export class DecodedOnce {
   constructor(private readonly elsewhere?: DecodeElsewhere) {}
 
   /** Opens `src` as `format`, decoding it only when no stream with the same bytes was decoded before. */
-  open(src: ByteSource, format: 'gzip', ctx: OpenContext, ways: OpenWays): Container | Promise<Container> {
+  open<F extends OnceFormat>(src: ByteSource, format: F, ctx: OpenContext, ways: OpenWays<OnceLayouts[F]>): Container | Promise<Container> {
     if (src.size < MIN_SIZE) return ways.here();
     const end = src.size - trailingZeros(src);
     if (end < MIN_SIZE) return ways.here();
-    const { hit, digest } = this.find(src, end, format);
+    const found = this.find(src, end, format);
+    const digest = found.digest;
+    // a known stream of the same format: what it holds is what this format's decoding gives
+    const hit = found.hit as Known<OnceLayouts[F]>['value'] | undefined;
     if (hit) {
       trace(`decoded once: ${src.name} (${format}, ${src.size} bytes) is a copy of a stream met before`);
       if (!(hit instanceof Promise)) return ways.list(hit);
@@ -116,7 +130,7 @@ export class DecodedOnce {
       const limit = timeLimitNow();
       return hit.then((d) => (d ? ways.list(d) : withDeadline(limit, () => ways.here())));
     }
-    const entry: Known = { src, end, format, ...(digest !== undefined ? { digest } : {}), value: undefined as unknown as DecodedStream };
+    const entry: Known = { src, end, format, ...(digest !== undefined ? { digest } : {}), value: undefined as unknown as DecodedStream<unknown> };
     const pooled = ways.large(end) ? this.elsewhere?.decode(format, src, ctx) : undefined;
     if (pooled) {
       trace(`decoding ${src.name} (${format}, ${src.size} bytes) in the pool`);
@@ -130,7 +144,7 @@ export class DecodedOnce {
       this.add(entry);
       return pooled.then((d) => ways.list(d));
     }
-    let kept: DecodedStream | undefined;
+    let kept: DecodedStream<OnceLayouts[F]> | undefined;
     const opened = ways.here((d) => (kept = d));
     // decoded bytes held in memory are not kept past their container's life
     if (kept && kept.store instanceof SpillFile) {

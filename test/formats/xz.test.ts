@@ -77,6 +77,27 @@ describe('xz container', () => {
       expect.objectContaining({ code: 'E_LIMIT' }),
     );
   });
+  it.skipIf(!hasTool('xz'))('a copy padded to another length, listed over what decoding the first gave, is the container decoding it gives', () => {
+    // two streams, then a copy of the file with 3000 zero bytes after it (as a PE section aligns a stream) and
+    // one with 6 (4 of stream padding and 2 bytes after the stream)
+    sh('xz -c --check=crc32 s > one.xz && cat one.xz one.xz > two.xz');
+    const two = new Uint8Array(readFileSync(join(dir, 'two.xz')));
+    let kept: Parameters<NonNullable<Parameters<typeof openXz>[3]>>[0] | undefined;
+    openXz(new BufferSource('two.xz', two), ctx, undefined, (d) => (kept = d));
+    expect(kept!.members.streams.length).toBe(2);
+    for (const pad of [3000, 6]) {
+      const copy = new Uint8Array(two.length + pad);
+      copy.set(two);
+      const fresh = openXz(new BufferSource('copy.xz', copy), ctx);
+      const listed = openXz(new BufferSource('copy.xz', copy), ctx, kept);
+      const shape = (c: typeof fresh): unknown => ({ fields: c.fields, regions: c.regions, notes: c.notes, size: c.entries[0]!.size });
+      expect(shape(listed)).toEqual(shape(fresh));
+      expect(fresh.notes.some((n) => n.includes('after the xz stream'))).toBe(pad === 6);
+      const src = listed.entries[0]!.contentSource!;
+      expect(Buffer.from(src.read(0, src.size)).equals(Buffer.concat([sample, sample]))).toBe(true);
+    }
+  });
+
   it('errors name the file on a broken header', () => {
     const b = new Uint8Array(64);
     b.set([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 0, 1, 0, 0, 0, 0]);

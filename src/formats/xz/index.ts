@@ -5,8 +5,9 @@
 import type { ByteSource } from '../../io/source.js';
 import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
-import { CHECK_NAMES, parseXz, XZ_MAGIC } from '../../codec/xz.js';
-import { DecodedSink } from '../../io/spill.js';
+import { CHECK_NAMES, parseXz, relaidXz, XZ_MAGIC, type XzLayout } from '../../codec/xz.js';
+import { DecodedSink, type SpillFile } from '../../io/spill.js';
+import type { DecodedStream } from '../../walk/once.js';
 import { ReprodiffError } from '../../errors.js';
 import { declaredXzSize } from './declared.js';
 import { checkCompressed, contentEntry, layerError, SourceFields, streamId } from '../../util/layer.js';
@@ -22,12 +23,23 @@ export const xzFormat: Format = {
     const b = src.read(0, 6, 'xz magic');
     return XZ_MAGIC.every((v, i) => b[i] === v) ? 90 : 0;
   },
-  open(src: ByteSource, ctx: OpenContext): Container {
-    return openXz(src, ctx);
+  open(src: ByteSource, ctx: OpenContext): Container | Promise<Container> {
+    // the same xz stream stored again is decoded once, and a large one in the pool, so that the two builds'
+    // copies decode on two CPUs at once
+    if (!ctx.once) return openXz(src, ctx);
+    return ctx.once.open(src, 'xz', ctx, {
+      here: (keep) => openXz(src, ctx, undefined, keep),
+      list: (known) => openXz(src, ctx, known),
+      large: () => declaredXzSize(src) > ctx.limits.memoryDecodedBytes,
+    });
   },
 };
 
-export function openXz(src: ByteSource, ctx: OpenContext): Container {
+/**
+ * The xz file `src` as a container. `known`: what decoding these very bytes gave before (where its streams and
+ * blocks sit, and the decoded bytes), so that nothing is decoded again; `keep` is told what decoding them gave.
+ */
+export function openXz(src: ByteSource, ctx: OpenContext, known?: DecodedStream<XzLayout>, keep?: (d: DecodedStream<XzLayout>) => void): Container {
   checkCompressed(src, ctx.limits.maxDecodedBytes, 'xz');
   // a file whose indexes declare more than the limit is stopped before decoding up to it
   const declared = declaredXzSize(src);
@@ -36,13 +48,23 @@ export function openXz(src: ByteSource, ctx: OpenContext): Container {
   }
   // the compressed stream is read a window at a time, and the decoded bytes go to memory or, past
   // limits.memoryDecodedBytes, to a temporary file as they are decoded
-  const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp);
-  let parsed;
-  try {
-    parsed = parseXz(src, ctx.limits.maxDecodedBytes, true, sink);
-  } catch (e) {
-    sink.discard();
-    throw layerError(e, src, 'xz');
+  let parsed: XzLayout;
+  let store: Uint8Array | SpillFile;
+  if (known) {
+    parsed = relaidXz(known.members, src);
+    store = known.store;
+  } else {
+    // what the indexes declare (0 when they cannot be read) decides whether it goes to the file from the start
+    const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp, declared);
+    try {
+      const r = parseXz(src, ctx.limits.maxDecodedBytes, true, sink);
+      parsed = { streams: r.streams, end: r.end };
+    } catch (e) {
+      sink.discard();
+      throw layerError(e, src, 'xz');
+    }
+    store = sink.finish();
+    keep?.({ members: parsed, store });
   }
   const b = new SourceFields(src, 'xz stream');
   const stream = streamId(src, 'xz');
@@ -102,7 +124,7 @@ export function openXz(src: ByteSource, ctx: OpenContext): Container {
     format: 'xz',
     source: src,
     fields,
-    entries: [contentEntry(src, 'xz', sink.finish(), src.spans(0, src.size))],
+    entries: [contentEntry(src, 'xz', store, src.spans(0, src.size))],
     regions,
     notes,
   };
