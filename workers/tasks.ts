@@ -327,12 +327,13 @@ function handOver(parts: DiffParts): DiffParts {
  * the pass does not wait for the parsers to load.
  */
 async function decode(task: DecodeTask): Promise<DecodeResult | TaskFailure> {
-  const [{ FileSource }, { ExtentSource }, { TempFiles, SpillFile }, { openGzip }, { openXz }, { withDeadline }, { isReprodiffError }] = await Promise.all([
+  const [{ FileSource }, { ExtentSource }, { TempFiles, SpillFile }, { openGzip }, { openXz }, { openZstd }, { withDeadline }, { isReprodiffError }] = await Promise.all([
     import('../src/io/file.js'),
     import('../src/io/source.js'),
     import('../src/io/spill.js'),
     import('../src/formats/gzip/index.js'),
     import('../src/formats/xz/index.js'),
+    import('../src/formats/zstd/index.js'),
     import('../src/limits.js'),
     import('../src/errors.js'),
   ]);
@@ -355,7 +356,8 @@ async function decode(task: DecodeTask): Promise<DecodeResult | TaskFailure> {
       size = file.size;
     };
     const ctx = { limits: task.limits, temp, timeLimited: task.timeLimited };
-    withDeadline(task.limit, () => (task.format === 'xz' ? openXz(src, ctx, undefined, keep) : openGzip(src, ctx, undefined, keep)));
+    const open = { gzip: openGzip, xz: openXz, zstd: openZstd }[task.format] as (s: typeof src, c: typeof ctx, known: undefined, k: typeof keep) => unknown;
+    withDeadline(task.limit, () => open(src, ctx, undefined, keep));
     if (members === undefined) throw new Error(`${task.format} decoding of ${task.name} kept nothing`);
     return { members, size };
   } catch (e) {

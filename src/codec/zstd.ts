@@ -32,6 +32,19 @@ export interface ZstdFrame {
   outSize?: number;
 }
 
+export interface ZstdFrameHeader {
+  descriptor: number;
+  headerSize: number;
+  windowSize: number | null;
+  dictionaryId: number;
+  dictionaryIdOffset: number;
+  dictionaryIdSize: number;
+  contentSize: number | null;
+  contentSizeOffset: number;
+  contentSizeSize: number;
+  checksumFlag: boolean;
+}
+
 /** Walks the frame at `p` without decoding it. */
 export function walkZstdFrame(input: InputWindow, p: number, maxBlocks: number): ZstdFrame {
   if (p + 4 > input.size) throw new CodecError('E_FORMAT', 'zstd frame magic is truncated', p);
@@ -43,6 +56,35 @@ export function walkZstdFrame(input: InputWindow, p: number, maxBlocks: number):
     return { kind: 'skippable', offset: p, end: p + 8 + size, skippableNibble: magic & 0xf };
   }
   if (magic !== ZSTD_MAGIC) throw new CodecError('E_FORMAT', 'not a zstd frame', p);
+  const h = zstdFrameHeader(input, p);
+  const { descriptor: fhd, checksumFlag } = h;
+  let q = p + h.headerSize;
+  let blocks = 0;
+  for (;;) {
+    if (q + 3 > input.size) throw new CodecError('E_FORMAT', 'zstd block header is truncated', q);
+    const hb = input.bytes(q, 3);
+    const bh = (hb[0] as number) | ((hb[1] as number) << 8) | ((hb[2] as number) << 16);
+    const last = bh & 1;
+    const type = (bh >>> 1) & 3;
+    const size = bh >>> 3;
+    if (type === 3) throw new CodecError('E_FORMAT', 'zstd block type 3 is reserved', q);
+    const csize = type === 1 ? 1 : size;
+    if (q + 3 + csize > input.size) throw new CodecError('E_FORMAT', `zstd block of ${csize} bytes runs past the end`, q);
+    q += 3 + csize;
+    if (++blocks > maxBlocks) throw new CodecError('E_LIMIT', `zstd frame has more than ${maxBlocks} blocks`, q);
+    if (last) break;
+  }
+  let checksumOffset: number | null = null;
+  if (checksumFlag) {
+    if (q + 4 > input.size) throw new CodecError('E_FORMAT', 'zstd content checksum is truncated', q);
+    checksumOffset = q;
+    q += 4;
+  }
+  return { ...h, kind: 'frame', offset: p, end: q, descriptor: fhd, checksumOffset, blocks };
+}
+
+/** The header of the frame at `p` (its magic checked by the caller): its flags, sizes and where each sits. */
+export function zstdFrameHeader(input: InputWindow, p: number): ZstdFrameHeader {
   if (p + 5 > input.size) throw new CodecError('E_FORMAT', 'zstd frame header is truncated', p);
   const fhd = input.byte(p + 4);
   const fcsFlag = fhd >>> 6;
@@ -77,34 +119,9 @@ export function walkZstdFrame(input: InputWindow, p: number, maxBlocks: number):
   }
   q += fcsSize;
   if (single) windowSize = contentSize;
-  const headerSize = q - p;
-  let blocks = 0;
-  for (;;) {
-    if (q + 3 > input.size) throw new CodecError('E_FORMAT', 'zstd block header is truncated', q);
-    const hb = input.bytes(q, 3);
-    const bh = (hb[0] as number) | ((hb[1] as number) << 8) | ((hb[2] as number) << 16);
-    const last = bh & 1;
-    const type = (bh >>> 1) & 3;
-    const size = bh >>> 3;
-    if (type === 3) throw new CodecError('E_FORMAT', 'zstd block type 3 is reserved', q);
-    const csize = type === 1 ? 1 : size;
-    if (q + 3 + csize > input.size) throw new CodecError('E_FORMAT', `zstd block of ${csize} bytes runs past the end`, q);
-    q += 3 + csize;
-    if (++blocks > maxBlocks) throw new CodecError('E_LIMIT', `zstd frame has more than ${maxBlocks} blocks`, q);
-    if (last) break;
-  }
-  let checksumOffset: number | null = null;
-  if (checksumFlag) {
-    if (q + 4 > input.size) throw new CodecError('E_FORMAT', 'zstd content checksum is truncated', q);
-    checksumOffset = q;
-    q += 4;
-  }
   return {
-    kind: 'frame',
-    offset: p,
-    end: q,
     descriptor: fhd,
-    headerSize,
+    headerSize: q - p,
     windowSize,
     dictionaryId,
     dictionaryIdOffset,
@@ -113,8 +130,6 @@ export function walkZstdFrame(input: InputWindow, p: number, maxBlocks: number):
     contentSizeOffset,
     contentSizeSize: fcsSize,
     checksumFlag,
-    checksumOffset,
-    blocks,
   };
 }
 
@@ -170,7 +185,28 @@ export function decodeZstdFrame(src: ByteSource, start: number, end: number, out
  * Walks and decodes every frame of `src`, reading it a window at a time; zero bytes after the last frame end
  * the walk. With a `sink` the decoded bytes go there as they come and `output` is empty.
  */
-export function parseZstd(src: ByteSource, maxOutput: number, decode = true, sink?: OutBuf['sink']): { frames: ZstdFrame[]; output: Uint8Array; end: number } {
+/** Where each frame of a zstd stream sits: what decoding it learns beyond the decoded bytes. */
+export interface ZstdLayout {
+  frames: ZstdFrame[];
+  /** where the last frame ends (zero padding after it is not a frame) */
+  end: number;
+}
+
+/**
+ * The content size the first frame's header declares, when `src` starts with a frame that declares one: cheap
+ * to read, for deciding where to decode a stream before decoding it.
+ */
+export function declaredZstdSize(src: ByteSource): number | undefined {
+  const input = new InputWindow(src, 'zstd frame', 64);
+  if (src.size < 5 || input.u32le(0) !== ZSTD_MAGIC) return undefined;
+  try {
+    return zstdFrameHeader(input, 0).contentSize ?? undefined;
+  } catch {
+    return undefined; // decoding says what is wrong with it
+  }
+}
+
+export function parseZstd(src: ByteSource, maxOutput: number, decode = true, sink?: OutBuf['sink']): ZstdLayout & { output: Uint8Array } {
   const input = new InputWindow(src, 'zstd frame');
   const out = new OutBuf(maxOutput, 1 << 20, sink);
   const frames: ZstdFrame[] = [];

@@ -16,6 +16,7 @@ import type { ByteSource } from '../io/source.js';
 import { timeLimitNow, withDeadline } from '../limits.js';
 import type { Container, OpenContext } from '../model.js';
 import type { XzLayout } from '../codec/xz.js';
+import type { ZstdLayout } from '../codec/zstd.js';
 import { grown } from '../util/rows.js';
 import { trace } from '../util/trace.js';
 
@@ -77,6 +78,7 @@ export interface DecodedStream<M = MemberTable> {
 export interface OnceLayouts {
   gzip: MemberTable;
   xz: XzLayout;
+  zstd: ZstdLayout;
 }
 export type OnceFormat = keyof OnceLayouts;
 

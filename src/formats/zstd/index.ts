@@ -6,8 +6,9 @@
 import { zeroRun, type ByteSource } from '../../io/source.js';
 import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
-import { parseZstd } from '../../codec/zstd.js';
-import { DecodedSink } from '../../io/spill.js';
+import { declaredZstdSize, parseZstd, type ZstdLayout } from '../../codec/zstd.js';
+import { DecodedSink, type SpillFile } from '../../io/spill.js';
+import type { DecodedStream } from '../../walk/once.js';
 import { checkCompressed, contentEntry, layerError, SourceFields, streamId } from '../../util/layer.js';
 
 export const zstdFormat: Format = {
@@ -19,21 +20,43 @@ export const zstdFormat: Format = {
     const b = src.read(0, 4, 'zstd magic');
     return b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd ? 90 : 0;
   },
-  open(src: ByteSource, ctx: OpenContext): Container {
-    return openZstd(src, ctx);
+  open(src: ByteSource, ctx: OpenContext): Container | Promise<Container> {
+    // the same zstd stream stored again (an initrd in a UKI and beside it) is decoded once, and a large one in
+    // the pool, so that the two builds' copies decode on two CPUs at once
+    if (!ctx.once) return openZstd(src, ctx);
+    return ctx.once.open(src, 'zstd', ctx, {
+      here: (keep) => openZstd(src, ctx, undefined, keep),
+      list: (known) => openZstd(src, ctx, known),
+      // what the first frame declares, else its compressed bytes alone: zstd output is never much smaller
+      large: () => (declaredZstdSize(src) ?? src.size) > ctx.limits.memoryDecodedBytes,
+    });
   },
 };
 
-export function openZstd(src: ByteSource, ctx: OpenContext): Container {
+/**
+ * The zstd stream `src` as a container. `known`: what decoding these very bytes gave before (where its frames
+ * sit, and the decoded bytes), so that nothing is decoded again; `keep` is told what decoding them gave. Zero
+ * bytes after the last frame are not part of what is known: each copy's own are read here.
+ */
+export function openZstd(src: ByteSource, ctx: OpenContext, known?: DecodedStream<ZstdLayout>, keep?: (d: DecodedStream<ZstdLayout>) => void): Container {
   checkCompressed(src, ctx.limits.maxDecodedBytes, 'zstd');
-  // the decoded frames go to memory or, past limits.memoryDecodedBytes, to a temporary file as they come
-  const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp);
-  let parsed;
-  try {
-    parsed = parseZstd(src, ctx.limits.maxDecodedBytes, true, sink);
-  } catch (e) {
-    sink.discard();
-    throw layerError(e, src, 'zstd');
+  let parsed: ZstdLayout;
+  let store: Uint8Array | SpillFile;
+  if (known) {
+    parsed = known.members;
+    store = known.store;
+  } else {
+    // the decoded frames go to memory or, past limits.memoryDecodedBytes, to a temporary file as they come
+    const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp, declaredZstdSize(src));
+    try {
+      const r = parseZstd(src, ctx.limits.maxDecodedBytes, true, sink);
+      parsed = { frames: r.frames, end: r.end };
+    } catch (e) {
+      sink.discard();
+      throw layerError(e, src, 'zstd');
+    }
+    store = sink.finish();
+    keep?.({ members: parsed, store });
   }
   const b = new SourceFields(src, 'zstd frame');
   const stream = streamId(src, 'zstd');
@@ -90,7 +113,7 @@ export function openZstd(src: ByteSource, ctx: OpenContext): Container {
     format: 'zstd',
     source: src,
     fields,
-    entries: [contentEntry(src, 'zstd', sink.finish(), src.spans(0, src.size))],
+    entries: [contentEntry(src, 'zstd', store, src.spans(0, src.size))],
     regions,
     notes,
   };
