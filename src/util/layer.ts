@@ -4,7 +4,8 @@ import { Bytes } from '../io/bytes.js';
 import { allocationToLimit, isAllocationFailure } from '../codec/inflate.js';
 import { DecodedSource, type ByteSource } from '../io/source.js';
 import type { Entry, FormatName, OpenContext, Span } from '../model.js';
-import { storeDecoded, type SpillFile } from '../io/spill.js';
+import { DecodedSink, storeDecoded, type SpillFile } from '../io/spill.js';
+import type { DecodedStream } from '../walk/once.js';
 
 /** Refuses compressed sources over `cap` bytes (they could not decode within it); they are then read a window at a time. */
 export function checkCompressed(src: ByteSource, cap: number, format: string): void {
@@ -70,4 +71,33 @@ export function layerError(e: unknown, src: ByteSource, format: string): Reprodi
 /** The span of `length` bytes at `offset` of a decoded stream. */
 export function decodedSpan(stream: string, offset: number, length: number): Span[] {
   return [{ stream, offset, length }];
+}
+
+/**
+ * What a compressed layer holds: what decoding the same bytes gave before (`known`, its layout made this file's
+ * own by `relay`), or its decoding here by `decode` into a sink (memory, or past --in-memory a temporary file
+ * from the start when `expected` is past it), told to `keep`.
+ */
+export function decodedLayer<M>(
+  src: ByteSource,
+  ctx: OpenContext,
+  format: FormatName,
+  expected: number,
+  known: DecodedStream<M> | undefined,
+  keep: ((d: DecodedStream<M>) => void) | undefined,
+  decode: (sink: DecodedSink) => M,
+  relay: (m: M) => M = (m) => m,
+): DecodedStream<M> {
+  if (known) return { members: relay(known.members), store: known.store };
+  const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp, expected);
+  let members: M;
+  try {
+    members = decode(sink);
+  } catch (e) {
+    sink.discard();
+    throw layerError(e, src, format);
+  }
+  const d = { members, store: sink.finish() };
+  keep?.(d);
+  return d;
 }

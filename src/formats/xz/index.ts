@@ -6,11 +6,10 @@ import type { ByteSource } from '../../io/source.js';
 import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { CHECK_NAMES, parseXz, relaidXz, XZ_MAGIC, type XzLayout } from '../../codec/xz.js';
-import { DecodedSink, type SpillFile } from '../../io/spill.js';
 import type { DecodedStream } from '../../walk/once.js';
 import { ReprodiffError } from '../../errors.js';
 import { declaredXzSize } from './declared.js';
-import { checkCompressed, contentEntry, layerError, SourceFields, streamId } from '../../util/layer.js';
+import { checkCompressed, contentEntry, decodedLayer, SourceFields, streamId } from '../../util/layer.js';
 
 const FILTER_NAMES: Record<number, string> = { 0x21: 'lzma2', 0x04: 'x86', 0x03: 'delta', 0x05: 'powerpc', 0x06: 'ia64', 0x07: 'arm', 0x08: 'armthumb', 0x09: 'sparc', 0x0a: 'arm64' };
 
@@ -48,24 +47,20 @@ export function openXz(src: ByteSource, ctx: OpenContext, known?: DecodedStream<
   }
   // the compressed stream is read a window at a time, and the decoded bytes go to memory or, past
   // limits.memoryDecodedBytes, to a temporary file as they are decoded
-  let parsed: XzLayout;
-  let store: Uint8Array | SpillFile;
-  if (known) {
-    parsed = relaidXz(known.members, src);
-    store = known.store;
-  } else {
-    // what the indexes declare (0 when they cannot be read) decides whether it goes to the file from the start
-    const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp, declared);
-    try {
+  // what the indexes declare (0 when they cannot be read) decides whether it goes to the file from the start
+  const { members: parsed, store } = decodedLayer<XzLayout>(
+    src,
+    ctx,
+    'xz',
+    declared,
+    known,
+    keep,
+    (sink) => {
       const r = parseXz(src, ctx.limits.maxDecodedBytes, true, sink);
-      parsed = { streams: r.streams, end: r.end };
-    } catch (e) {
-      sink.discard();
-      throw layerError(e, src, 'xz');
-    }
-    store = sink.finish();
-    keep?.({ members: parsed, store });
-  }
+      return { streams: r.streams, end: r.end };
+    },
+    (m) => relaidXz(m, src),
+  );
   const b = new SourceFields(src, 'xz stream');
   const stream = streamId(src, 'xz');
   const fields: Field[] = [];

@@ -7,9 +7,8 @@ import { zeroRun, type ByteSource } from '../../io/source.js';
 import type { Container, Field, Format, OpenContext, Region } from '../../model.js';
 import { field } from '../../model.js';
 import { declaredZstdSize, parseZstd, type ZstdLayout } from '../../codec/zstd.js';
-import { DecodedSink, type SpillFile } from '../../io/spill.js';
 import type { DecodedStream } from '../../walk/once.js';
-import { checkCompressed, contentEntry, layerError, SourceFields, streamId } from '../../util/layer.js';
+import { checkCompressed, contentEntry, decodedLayer, SourceFields, streamId } from '../../util/layer.js';
 
 export const zstdFormat: Format = {
   name: 'zstd',
@@ -40,24 +39,11 @@ export const zstdFormat: Format = {
  */
 export function openZstd(src: ByteSource, ctx: OpenContext, known?: DecodedStream<ZstdLayout>, keep?: (d: DecodedStream<ZstdLayout>) => void): Container {
   checkCompressed(src, ctx.limits.maxDecodedBytes, 'zstd');
-  let parsed: ZstdLayout;
-  let store: Uint8Array | SpillFile;
-  if (known) {
-    parsed = known.members;
-    store = known.store;
-  } else {
-    // the decoded frames go to memory or, past limits.memoryDecodedBytes, to a temporary file as they come
-    const sink = new DecodedSink(`${src.name}//content`, ctx.limits.memoryDecodedBytes, ctx.temp, declaredZstdSize(src));
-    try {
-      const r = parseZstd(src, ctx.limits.maxDecodedBytes, true, sink);
-      parsed = { frames: r.frames, end: r.end };
-    } catch (e) {
-      sink.discard();
-      throw layerError(e, src, 'zstd');
-    }
-    store = sink.finish();
-    keep?.({ members: parsed, store });
-  }
+  // the decoded frames go to memory or, past limits.memoryDecodedBytes, to a temporary file as they come
+  const { members: parsed, store } = decodedLayer<ZstdLayout>(src, ctx, 'zstd', declaredZstdSize(src) ?? 0, known, keep, (sink) => {
+    const r = parseZstd(src, ctx.limits.maxDecodedBytes, true, sink);
+    return { frames: r.frames, end: r.end };
+  });
   const b = new SourceFields(src, 'zstd frame');
   const stream = streamId(src, 'zstd');
   const fields: Field[] = [];
