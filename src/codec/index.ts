@@ -13,7 +13,7 @@
 import { gunzipSync, inflateSync, inflateRawSync } from 'node:zlib';
 import { ReprodiffError } from '../errors.js';
 import { BufferSource } from '../io/source.js';
-import { allocationToLimit, isAllocationFailure } from './inflate.js';
+import { allocationToLimit, inflateBlock, isAllocationFailure } from './inflate.js';
 import { parseLz4, decodeLz4Block, LZ4_FRAME_MAGIC, LZ4_LEGACY_MAGIC } from './lz4.js';
 import { codecError, OutBuf } from './lzma.js';
 import { decodeLzmaAlone } from './lzma-decoder.js';
@@ -40,8 +40,10 @@ export function decompress(codec: Codec, input: Uint8Array, opts: DecodeOptions)
     switch (codec) {
       case 'gzip':
         return gunzipSync(input, { maxOutputLength: opts.maxOutput });
-      case 'zlib':
-        return inflateSync(input, { maxOutputLength: opts.maxOutput });
+      case 'zlib': {
+        const over = (): ReprodiffError => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${opts.maxOutput} bytes`, place);
+        return inflateBlock(input, opts.maxOutput, over, place) ?? inflateSync(input, { maxOutputLength: opts.maxOutput });
+      }
       case 'deflate':
         return inflateRawSync(input, { maxOutputLength: opts.maxOutput });
       case 'xz':

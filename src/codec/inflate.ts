@@ -8,7 +8,7 @@
  * streams: a gzip file of 500,000 members would otherwise make (and leave to the collector) 500,000 engines.
  * Should a node lack that handle, the one-shot call is used instead, bounded by `maxOut`.
  */
-import { constants as zlibConstants, crc32, InflateRaw, inflateRawSync } from 'node:zlib';
+import { constants as zlibConstants, crc32, Inflate, InflateRaw, inflateRawSync } from 'node:zlib';
 import { ReprodiffError, type ErrorPlace } from '../errors.js';
 import { checkTime } from '../limits.js';
 import type { ByteSource } from '../io/source.js';
@@ -26,7 +26,7 @@ interface ZlibHandle {
   onerror: (message: string, errno: number, code?: string) => void;
 }
 interface Engine {
-  engine: InflateRaw;
+  engine: InflateRaw | Inflate;
   handle: ZlibHandle;
   state: Uint32Array;
 }
@@ -40,7 +40,11 @@ function takeEngine(): Engine | undefined {
     spare = undefined;
     return e;
   }
-  const engine = new InflateRaw() as InflateRaw & { _handle?: ZlibHandle; _writeState?: Uint32Array };
+  return makeEngine(new InflateRaw());
+}
+
+function makeEngine(made: InflateRaw | Inflate): Engine | undefined {
+  const engine = made as (InflateRaw | Inflate) & { _handle?: ZlibHandle; _writeState?: Uint32Array };
   const handle = engine._handle;
   const state = engine._writeState;
   if (!handle || typeof handle.writeSync !== 'function' || !(state instanceof Uint32Array) || typeof engine.reset !== 'function') {
@@ -199,6 +203,47 @@ export class Inflater {
       spare = this.eng;
     } else this.eng.engine.close();
   }
+}
+
+/** the largest output `inflateBlock` decodes into its kept buffer (a squashfs block is at most 1 MiB) */
+const BLOCK_OUT = 1 << 20;
+let blockEngine: Engine | undefined;
+let blockOut: Uint8Array | undefined;
+
+/**
+ * A whole zlib-format (RFC 1950) stream of at most `maxOut` bytes of output (a squashfs block), decoded by one
+ * kept engine into one kept buffer and returned as a copy of what it made: a squashfs image of 100,000 blocks
+ * would otherwise make 100,000 engines and, for each block, eight 16 KiB pieces and their concatenation, all
+ * left to the collector. Undefined when `maxOut` is over a megabyte or node's engine handle is not there
+ * (the caller uses the one-shot call). Throws what the one-shot call would: over `maxOut`, `over()`; corrupt
+ * or cut short, E_FORMAT with zlib's message.
+ */
+export function inflateBlock(input: Uint8Array, maxOut: number, over: () => ReprodiffError, place: ErrorPlace): Uint8Array | undefined {
+  if (maxOut > BLOCK_OUT) return undefined;
+  const eng = blockEngine ?? makeEngine(new Inflate());
+  if (!eng) return undefined;
+  blockEngine = undefined;
+  // one byte of room past the limit: output that fills it is over the limit
+  const out = (blockOut ??= new Uint8Array(BLOCK_OUT + 1)).subarray(0, maxOut + 1);
+  let failure: string | undefined;
+  eng.handle.onerror = (message, _errno, code) => {
+    failure = `${message}${code ? ` (${code})` : ''}`;
+  };
+  try {
+    eng.handle.writeSync(zlibConstants.Z_FINISH, input, 0, input.length, out, 0, out.length);
+  } catch (e) {
+    eng.engine.close();
+    throw allocationToLimit(e, place);
+  }
+  if (failure !== undefined) {
+    eng.engine.close();
+    throw new ReprodiffError('E_FORMAT', `corrupt zlib data: ${failure}`, place);
+  }
+  const made = out.length - (eng.state[0] as number);
+  eng.engine.reset();
+  blockEngine = eng;
+  if (made > maxOut) throw over();
+  return out.slice(0, made);
 }
 
 /** inflateStream without the engine's handle: the whole stream in one buffer, bounded by `maxOut`. */

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decompress, type Codec } from '../../src/codec/index.js';
@@ -151,3 +152,34 @@ describe('gzip', () => {
     expect(() => decompress('gzip', readFileSync(join(dir, 'bomb.gz')), { maxOutput: 1 << 20 })).toThrow(/limit/);
   });
 });
+
+describe('zlib blocks (as squashfs stores them)', () => {
+  it.skipIf(!hasTool('python3'))('decodes blocks made by zlib with one kept engine, exactly as the one-shot call does, and stays usable after a bad block', () => {
+    // blocks of 128 KiB and 1 MiB of the sample, and one of 3 MiB (past the kept buffer: the one-shot call)
+    sh(`python3 -c "import zlib,sys; d=open('sample','rb').read(); [open(n,'wb').write(zlib.compress(d[:k], l)) for n,k,l in (('b128.z',131072,9),('b1m.z',1048576,1),('b3m.z',3<<20,6))]"`);
+    const cases: [string, number][] = [['b128.z', 131072], ['b1m.z', 1 << 20], ['b3m.z', Math.min(sample.length, 3 << 20)]];
+    for (const [file, n] of cases) {
+      const z = readFileSync(join(dir, file));
+      const want = inflateSync(z);
+      expect(want.length).toBe(n);
+      for (let round = 0; round < 2; round++) {
+        const got = decompress('zlib', z, { maxOutput: n, name: file });
+        expect(Buffer.from(got).equals(want), `${file} round ${round}`).toBe(true);
+        // a copy of its own: the next block does not overwrite it
+        expect(got.buffer.byteLength).toBe(got.length);
+        // one byte short of the output is over the limit
+        expect(() => decompress('zlib', z, { maxOutput: n - 1, name: file })).toThrow(expect.objectContaining({ code: 'E_LIMIT' }));
+        // cut short, and with a byte of its data changed
+        expect(() => decompress('zlib', z.subarray(0, z.length >> 1), { maxOutput: n, name: file })).toThrow(expect.objectContaining({ code: 'E_FORMAT', message: expect.stringMatching(/corrupt zlib data/) }));
+        const bad = Buffer.from(z);
+        bad[0] = 0x79;
+        expect(() => decompress('zlib', bad, { maxOutput: n, name: file })).toThrow(expect.objectContaining({ code: 'E_FORMAT' }));
+      }
+    }
+    const first = decompress('zlib', readFileSync(join(dir, 'b128.z')), { maxOutput: 131072 });
+    const second = decompress('zlib', readFileSync(join(dir, 'b1m.z')), { maxOutput: 1 << 20 });
+    expect(Buffer.from(first).equals(Buffer.from(sample.subarray(0, 131072)))).toBe(true);
+    expect(Buffer.from(second.subarray(0, 131072)).equals(Buffer.from(first))).toBe(true);
+  });
+});
+

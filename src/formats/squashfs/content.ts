@@ -42,19 +42,34 @@ export class BlockCache {
       this.map.set(disk, hit);
       return hit;
     }
-    const raw = this.src.read(disk, stored, structure);
-    let data = raw;
+    let data: Uint8Array;
     if (compressed) {
       if (this.codec === undefined) {
         throw new ReprodiffError('E_UNSUPPORTED', 'no decoder for this compressor', { file: this.src.name, structure, offset: disk });
       }
-      data = decompress(this.codec, raw, { maxOutput: this.blockSize, name: `${this.src.name}@${disk}` });
-    }
+      data = decompress(this.codec, this.compressedBytes(disk, stored, structure), { maxOutput: this.blockSize, name: `${this.src.name}@${disk}` });
+    } else data = this.src.read(disk, stored, structure);
     this.map.set(disk, data);
     if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as number);
     return data;
   }
+
+  /**
+   * A compressed block's bytes, read into one kept buffer where the source can (they are decoded at once and
+   * not kept): reading a 128 KiB block through the image's block cache made two cached blocks and a copy.
+   */
+  private compressedBytes(disk: number, stored: number, structure: string): Uint8Array {
+    if (!this.src.readInto || stored > COMPRESSED_SCRATCH) return this.src.read(disk, stored, structure);
+    if (!compressedScratch || compressedScratch.length < stored) compressedScratch = new Uint8Array(Math.max(stored, Math.min(COMPRESSED_SCRATCH, 2 * this.blockSize)));
+    const into = compressedScratch.subarray(0, stored);
+    this.src.readInto(disk, into, structure);
+    return into;
+  }
 }
+
+/** compressed blocks up to this size are read into `compressedScratch` (a squashfs block is at most 1 MiB) */
+const COMPRESSED_SCRATCH = 2 << 20;
+let compressedScratch: Uint8Array | undefined;
 
 /**
  * Decoded content whose `origin` is every encoded block of the file (data blocks, then the shared fragment
@@ -151,9 +166,21 @@ export class SquashfsFileSource implements DecodedContent {
     return readAcrossBlocks(offset, length, this.blockSize, (i) => this.piece(i));
   }
 
-  /** Copies into `into`: blocks in the shared cache are never handed out as views that outlive the read. */
+  /** Copies into `into` block by block: blocks in the shared cache are never handed out as views that outlive the read. */
   readInto(offset: number, into: Uint8Array, structure?: string): void {
-    into.set(this.read(offset, into.length, structure));
+    checkRange(this, offset, into.length, structure);
+    const bs = this.blockSize;
+    let done = 0;
+    while (done < into.length) {
+      const at = offset + done;
+      const i = Math.floor(at / bs);
+      const piece = this.piece(i);
+      const within = at - i * bs;
+      const n = Math.min(piece.length - within, into.length - done);
+      if (n <= 0) throw new ReprodiffError('E_FORMAT', `block ${i} is shorter than ${bs} bytes inside the file`, { file: this.name, structure: 'squashfs file', offset: at });
+      into.set(piece.subarray(within, within + n), done);
+      done += n;
+    }
   }
 
   /** Bytes of stored (uncompressed) blocks map to the image; decoded bytes name this file's stream. */
