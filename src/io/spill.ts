@@ -22,9 +22,11 @@ import { readAcrossBlocks } from './blocks.js';
 /** Linux's O_TMPFILE (__O_TMPFILE | O_DIRECTORY); node:fs does not export it. */
 const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
 /** cached block size: small, since a listing (cpio headers every few KiB) reads a block per record */
-const BLOCK = 16 * 1024;
+const BLOCK = 4 * 1024;
 /** reads at least this long go straight to a fresh buffer, past the cache */
 const DIRECT = 16 * 1024;
+/** reads at most this long away from the last one read only their own bytes (see `read`) */
+const SHORT = 4096;
 
 /** Descriptors of spill files no longer reachable: closed by the collector if nobody closed them. */
 const orphans = new FinalizationRegistry<{ fd: number; open: boolean }>((h) => {
@@ -57,6 +59,8 @@ export class SpillFile {
   private size_ = 0;
   private sealed = false;
   private readonly cache = new Map<number, Uint8Array>();
+  /** the last block a read touched: a read near it is a scan going on, which the cache serves */
+  private lastBlock = -2;
 
   /**
    * `failed`: told of a failure of the temporary folder (making or writing the file) before it is thrown.
@@ -131,6 +135,12 @@ export class SpillFile {
   /** Exactly `length` bytes at `offset`; the caller has checked the range. */
   read(offset: number, length: number): Uint8Array {
     if (length >= DIRECT) return this.readRaw(offset, length);
+    const first = Math.floor(offset / BLOCK);
+    const near = first === this.lastBlock || first === this.lastBlock + 1;
+    this.lastBlock = Math.floor((offset + Math.max(0, length - 1)) / BLOCK);
+    // a short read away from the last one (a member's name read back in path order, not the file's): only its
+    // bytes; a block for each would be read and left to the collector, 150 MB of them for two initrds' names
+    if (!near && length <= SHORT && !this.cache.has(first)) return this.readRaw(offset, length);
     return readAcrossBlocks(offset, length, BLOCK, (i) => this.block(i));
   }
 
