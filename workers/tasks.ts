@@ -53,8 +53,26 @@ export interface DiffTask {
 
 /** The differing ranges of the segments one thread compared, in the order it took them. */
 export interface DiffParts {
-  parts: (DiffResult & { segment: number })[];
+  parts: SegmentRanges[];
 }
+
+/**
+ * One segment's differing ranges: flat [start0, end0, ...] as offsets from the segment's start (a segment is
+ * under 4 GiB), in chunks of RANGE_CHUNK numbers filled in turn (`count` numbers in all), so that a segment of
+ * moved data (a range every few hundred bytes) grows by a chunk at a time with nothing copied or left behind.
+ */
+export interface SegmentRanges {
+  segment: number;
+  /** the offset the ranges are counted from */
+  base: number;
+  chunks: Uint32Array[];
+  count: number;
+  capped: boolean;
+  differing: number;
+}
+
+/** numbers in a chunk of a segment's ranges (128 KiB) */
+export const RANGE_CHUNK = 32 * 1024;
 
 export interface DiffResult {
   /** flat [start0, end0, start1, end1, ...] of differing byte ranges (typed: a release image has millions) */
@@ -239,31 +257,37 @@ export function diff(task: DiffTask): DiffParts {
 }
 
 /** The differing ranges of [start, end) of both files. */
-function diffRange(sa: PassSide, sb: PassSide, task: DiffTask, start: number, end: number, work: Int32Array, found: Int32Array | undefined): DiffResult {
-  let ranges = new Float64Array(64);
+function diffRange(sa: PassSide, sb: PassSide, task: DiffTask, start: number, end: number, work: Int32Array, found: Int32Array | undefined): Omit<SegmentRanges, 'segment'> {
+  const chunks: Uint32Array[] = [];
+  // the chunk being filled, and the numbers in it; the first chunk is small: most segments differ little
+  let ranges = new Uint32Array(64);
   let n = 0;
+  let count = 0;
   let differing = 0;
   let capped = false;
-  const close = (s: number, e: number): void => {
+  const close = (absStart: number, absEnd: number): void => {
     if (found && Atomics.load(found, 0) === 0) {
       Atomics.store(found, 0, 1);
       Atomics.notify(found, 0);
     }
-    differing += e - s;
-    if (n && ranges[n - 1] === s) {
+    differing += absEnd - absStart;
+    const s = absStart - start;
+    const e = absEnd - start;
+    if (count && ranges[n - 1] === s) {
       ranges[n - 1] = e;
-    } else if (n && Atomics.load(work, 2) >= task.maxRanges) {
+    } else if (count && Atomics.load(work, 2) >= task.maxRanges) {
       capped = true;
       ranges[n - 1] = e;
     } else {
       Atomics.add(work, 2, 1);
       if (n === ranges.length) {
-        const more = new Float64Array(ranges.length * 2);
-        more.set(ranges);
-        ranges = more;
+        chunks.push(ranges);
+        ranges = new Uint32Array(RANGE_CHUNK);
+        n = 0;
       }
       ranges[n++] = s;
       ranges[n++] = e;
+      count += 2;
     }
   };
   let openStart = -1;
@@ -309,7 +333,8 @@ function diffRange(sa: PassSide, sb: PassSide, task: DiffTask, start: number, en
     }
   }
   if (openStart >= 0) close(openStart, end);
-  return { ranges: ranges.subarray(0, n), capped, differing };
+  if (n) chunks.push(ranges.subarray(0, n));
+  return { base: start, chunks, count, capped, differing };
 }
 
 /**
@@ -317,7 +342,7 @@ function diffRange(sa: PassSide, sb: PassSide, task: DiffTask, start: number, en
  * every few hundred bytes, millions of them in a live image, and a copy per thread would double them for a while.
  */
 function handOver(parts: DiffParts): DiffParts {
-  const movable = { [transferableSymbol]: parts.parts.map((p) => p.ranges.buffer), [valueSymbol]: parts };
+  const movable = { [transferableSymbol]: parts.parts.flatMap((p) => p.chunks.map((c) => c.buffer)), [valueSymbol]: parts };
   return move(movable as unknown as ArrayBuffer) as unknown as DiffParts;
 }
 

@@ -113,22 +113,27 @@ export async function diffFiles(
     tasks.push(pool.diff({ a, b, start: 0, end: common, segment: SEGMENT, maxRanges, work: control.work, lead: t === 0, ...(opts.found ? { found: opts.found } : {}) }));
   }
   const results = (await Promise.all(tasks)).flatMap((r) => r.parts).sort((x, y) => x.segment - y.segment);
-  const ranges = new Float64Array(results.reduce((n, r) => n + r.ranges.length, 0));
+  const ranges = new Float64Array(results.reduce((n, r) => n + r.count, 0));
   let n = 0;
   let differing = 0;
   let capped = false;
   for (const r of results) {
     differing += r.differing;
     capped ||= r.capped;
-    const part = r.ranges;
-    let i = 0;
-    // a range cut at a segment's end goes on in the next segment
-    if (n && part.length && ranges[n - 1] === part[0]) {
-      ranges[n - 1] = part[1]!;
-      i = 2;
+    const base = r.base;
+    let first = true;
+    for (const chunk of r.chunks) {
+      let i = 0;
+      // a range cut at a segment's end goes on in the next segment
+      if (first && n && chunk.length && ranges[n - 1] === base + chunk[0]!) {
+        ranges[n - 1] = base + chunk[1]!;
+        i = 2;
+      }
+      first = false;
+      for (; i < chunk.length; i++) ranges[n++] = base + chunk[i]!;
     }
-    ranges.set(part.subarray(i), n);
-    n += part.length - i;
+    // each chunk's memory is the worker's: let it go before the next segment's are read
+    r.chunks = [];
   }
   // the segments no thread took: the pass was stopped (PassControl.stop)
   const unexamined: [number, number][] = [];

@@ -52,6 +52,35 @@ describe('diffFiles', () => {
     }
   });
 
+  it('keeps every range of a segment of moved data (a range every few hundred bytes, in many chunks)', async () => {
+    // 40 MiB: every 300th byte of the first 36 MiB differs (about 110,000 ranges in the first segment alone)
+    const n = 40 * MiB;
+    const x = new Uint8Array(n);
+    const y = new Uint8Array(n);
+    const want: number[] = [];
+    // 31: SEGMENT - 1 is one of them
+    for (let i = 31; i < 36 * MiB; i += 300) {
+      y[i] = 1;
+      if (i === SEGMENT - 1) y[i + 1] = 1; // the one at the segment's end runs on into the next
+      want.push(i, i === SEGMENT - 1 ? i + 2 : i + 1);
+    }
+    const px = join(s.dir, 'x.bin');
+    const py = join(s.dir, 'y.bin');
+    writeFileSync(px, x);
+    writeFileSync(py, y);
+    for (const jobs of [1, 2]) {
+      const pool = new WorkerPool(jobs);
+      try {
+        const r = await diffFiles(pool, px, py, n);
+        expect(r.ranges.length, `jobs ${jobs}`).toBe(want.length);
+        expect(Array.from(r.ranges).every((v, i) => v === want[i]), `jobs ${jobs}`).toBe(true);
+        expect(r.differing).toBe(want.length / 2 + 1);
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+
   it('signals the first difference, and finishes while all but the lead thread are held back', async () => {
     const pool = new WorkerPool(2);
     const found = new SharedArrayBuffer(4);
