@@ -140,6 +140,26 @@ export class ExtentSource implements ByteSource {
     }
     return out;
   }
+  /**
+   * Fills `into` extent by extent, through the parent's own readInto where it has one: a decoder reading a
+   * fragmented file a quarter of a megabyte at a time made a buffer of each read and four cached blocks.
+   */
+  readInto(offset: number, into: Uint8Array, structure?: string): void {
+    checkRange(this, offset, into.length, structure);
+    let done = 0;
+    let i = this.locate(offset);
+    let within = offset - (this.starts[i] as number);
+    while (done < into.length) {
+      const e = this.extents[i] as Extent;
+      const n = Math.min(e.length - within, into.length - done);
+      const piece = into.subarray(done, done + n);
+      if (this.parent.readInto) this.parent.readInto(e.offset + within, piece, structure);
+      else piece.set(this.parent.read(e.offset + within, n, structure));
+      done += n;
+      within = 0;
+      i++;
+    }
+  }
   spans(offset: number, length: number): Span[] {
     checkRange(this, offset, length, 'span');
     const out: Span[] = [];

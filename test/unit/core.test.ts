@@ -31,6 +31,20 @@ describe('byte sources', () => {
     ]);
   });
 
+  it('an extent source fills a buffer across extents as its reads give them, and checks the range', () => {
+    const e = new ExtentSource('e', root, [
+      { offset: 90, length: 5 },
+      { offset: 10, length: 5 },
+      { offset: 40, length: 7 },
+    ]);
+    for (const [at, n] of [[0, 17], [3, 4], [4, 9], [12, 5], [16, 1]] as const) {
+      const into = new Uint8Array(n);
+      e.readInto(at, into);
+      expect([...into], `${at}+${n}`).toEqual([...e.read(at, n)]);
+    }
+    expect(() => e.readInto(10, new Uint8Array(8), 'content')).toThrow(expect.objectContaining({ code: 'E_TRUNCATED' }));
+  });
+
   it('a decoded stream names itself in its spans', () => {
     const d = new DecodedSource('d', data, 'root.img#gzip', [{ offset: 0, length: 10 }]);
     expect(d.spans(4, 2)).toEqual([{ stream: 'root.img#gzip', offset: 4, length: 2 }]);
