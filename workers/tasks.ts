@@ -75,8 +75,11 @@ export interface SegmentRanges {
 export const RANGE_CHUNK = 32 * 1024;
 
 export interface DiffResult {
-  /** flat [start0, end0, start1, end1, ...] of differing byte ranges (typed: a release image has millions) */
-  ranges: Float64Array;
+  /**
+   * flat [start0, end0, start1, end1, ...] of differing byte ranges (typed: a release image has millions), in
+   * 32 bits a number where the files' common length allows
+   */
+  ranges: Float64Array | Uint32Array;
   /** true when maxRanges was hit: later ranges were merged, so ranges over-cover */
   capped: boolean;
   /** exact count of differing bytes */

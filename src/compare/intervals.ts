@@ -62,14 +62,14 @@ export function total(list: Interval[]): number {
  * `Interval` costs some 80.
  */
 export class Ranges {
-  private readonly flat: Float64Array;
+  private readonly flat: Float64Array | Uint32Array;
 
   /**
    * `pairs`: [start0, end0, start1, end1, ...] in ascending order; touching or overlapping ranges are merged.
-   * A Float64Array is merged in place and kept (the lockstep pass hands over millions of numbers).
+   * A Float64Array or Uint32Array is merged in place and kept (the lockstep pass hands over millions of numbers).
    */
   constructor(pairs: ArrayLike<number>) {
-    const out = pairs instanceof Float64Array ? pairs : new Float64Array(pairs.length);
+    const out = pairs instanceof Float64Array || pairs instanceof Uint32Array ? pairs : new Float64Array(pairs.length);
     let n = 0;
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const s = pairs[i]!;

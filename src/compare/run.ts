@@ -139,7 +139,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
     }
     if (rootA.size !== rootB.size) checkCut(oa.views, rootA, ob.views, rootB);
     const asContent = differing > 0 && anyfile.noCommonFormat(oa.views, ob.views);
-    let pairs = diffResult.ranges;
+    let pairs: Float64Array | Uint32Array = diffResult.ranges;
     if (rootA.size !== rootB.size) {
       // past the shorter input's end, every byte differs
       pairs = new Float64Array(pairs.length + 2);
@@ -211,7 +211,7 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
 }
 
 /** The pass's differing ranges (flat pairs) with the ranges it did not read. */
-function withUnread(pairs: Float64Array, unread: Interval[]): Float64Array {
+function withUnread(pairs: Float64Array | Uint32Array, unread: Interval[]): Float64Array {
   const list: Interval[] = [...unread];
   for (let i = 0; i < pairs.length; i += 2) list.push([pairs[i]!, pairs[i + 1]!]);
   return Float64Array.from(normalize(list).flat());

@@ -72,6 +72,8 @@ describe('diffFiles', () => {
       const pool = new WorkerPool(jobs);
       try {
         const r = await diffFiles(pool, px, py, n);
+        // files under 4 GiB: 32 bits a number
+        expect(r.ranges).toBeInstanceOf(Uint32Array);
         expect(r.ranges.length, `jobs ${jobs}`).toBe(want.length);
         expect(Array.from(r.ranges).every((v, i) => v === want[i]), `jobs ${jobs}`).toBe(true);
         expect(r.differing).toBe(want.length / 2 + 1);

@@ -118,15 +118,19 @@ describe('RecordTable', () => {
 });
 
 describe('Ranges from the lockstep pass', () => {
-  it('merges a Float64Array in place and keeps it', () => {
-    const pairs = Float64Array.from([0, 4, 4, 9, 20, 30, 25, 31, 40, 40, 50, 60]);
+  it.each([['Float64Array', Float64Array], ['Uint32Array', Uint32Array]] as const)('merges a %s in place and keeps it', (_name, Kind) => {
+    const pairs = Kind.from([0, 4, 4, 9, 20, 30, 25, 31, 40, 40, 50, 60, 0xfffffff0, 0xffffffff]);
     const r = new Ranges(pairs);
-    expect(r.count).toBe(3);
-    expect([0, 1, 2].map((i) => [r.start(i), r.end(i)])).toEqual([
+    // merged where it lies: the first numbers of the array are the merged ranges
+    expect([...pairs.subarray(0, 4)]).toEqual([0, 9, 20, 31]);
+    expect(r.overlaps(0xfffffff5, 0xfffffff6)).toBe(true);
+    expect(r.count).toBe(4);
+    expect([0, 1, 2, 3].map((i) => [r.start(i), r.end(i)])).toEqual([
       [0, 9],
       [20, 31],
       [50, 60],
+      [0xfffffff0, 0xffffffff],
     ]);
-    expect(r.total()).toBe(9 + 11 + 10);
+    expect(r.total()).toBe(9 + 11 + 10 + 15);
   });
 });
