@@ -13,7 +13,7 @@
 import { gunzipSync, inflateSync, inflateRawSync } from 'node:zlib';
 import { ReprodiffError } from '../errors.js';
 import { BufferSource } from '../io/source.js';
-import { allocationToLimit, inflateBlock, isAllocationFailure } from './inflate.js';
+import { allocationToLimit, inflateBlock, inflateBlockView, isAllocationFailure } from './inflate.js';
 import { parseLz4, decodeLz4Block, LZ4_FRAME_MAGIC, LZ4_LEGACY_MAGIC } from './lz4.js';
 import { codecError, OutBuf } from './lzma.js';
 import { decodeLzmaAlone } from './lzma-decoder.js';
@@ -32,6 +32,17 @@ function lz4Magic(input: Uint8Array): boolean {
   if (input.length < 4) return false;
   const m = ((input[0] as number) | ((input[1] as number) << 8) | ((input[2] as number) << 16) | ((input[3] as number) << 24)) >>> 0;
   return m === LZ4_LEGACY_MAGIC || m === LZ4_FRAME_MAGIC || (m & 0xfffffff0) === 0x184d2a50;
+}
+
+/**
+ * decompress for a caller that copies the output at once: a zlib block's output is given in a buffer kept
+ * between calls (valid until the next call), other codecs' as decompress gives it.
+ */
+export function decompressView(codec: Codec, input: Uint8Array, opts: DecodeOptions): Uint8Array {
+  if (codec !== 'zlib') return decompress(codec, input, opts);
+  const place = { file: opts.name, structure: `${codec} stream` };
+  const over = (): ReprodiffError => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${opts.maxOutput} bytes`, place);
+  return inflateBlockView(input, opts.maxOutput, over, place) ?? decompress(codec, input, opts);
 }
 
 export function decompress(codec: Codec, input: Uint8Array, opts: DecodeOptions): Uint8Array {

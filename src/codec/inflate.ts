@@ -219,6 +219,11 @@ let blockOut: Uint8Array | undefined;
  * or cut short, E_FORMAT with zlib's message.
  */
 export function inflateBlock(input: Uint8Array, maxOut: number, over: () => ReprodiffError, place: ErrorPlace): Uint8Array | undefined {
+  return inflateBlockView(input, maxOut, over, place)?.slice();
+}
+
+/** inflateBlock's output in its kept buffer, valid until the next call: for a caller that copies it at once. */
+export function inflateBlockView(input: Uint8Array, maxOut: number, over: () => ReprodiffError, place: ErrorPlace): Uint8Array | undefined {
   if (maxOut > BLOCK_OUT) return undefined;
   const eng = blockEngine ?? makeEngine(new Inflate());
   if (!eng) return undefined;
@@ -243,7 +248,7 @@ export function inflateBlock(input: Uint8Array, maxOut: number, over: () => Repr
   eng.engine.reset();
   blockEngine = eng;
   if (made > maxOut) throw over();
-  return out.slice(0, made);
+  return out.subarray(0, made);
 }
 
 /** inflateStream without the engine's handle: the whole stream in one buffer, bounded by `maxOut`. */

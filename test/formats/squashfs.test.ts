@@ -129,6 +129,17 @@ describe('squashfs written by mksquashfs', () => {
         if (e.size === 0) continue;
         expect(e.contentSource).toBeInstanceOf(SquashfsFileSource);
         expect(e.contentSource?.stream).toBe(`${img}#squashfs:${e.meta.ino}`);
+        // read through into a buffer (whole blocks pass by the cache), from the start and from an odd offset,
+        // before anything of the file is cached
+        const whole = new Uint8Array(e.size);
+        e.contentSource?.readInto?.(0, whole);
+        expect(sha(whole), `${comp} ${e.path} readInto`).toBe(sha(want));
+        if (e.size > 131072) {
+          const part = new Uint8Array(e.size - 1000);
+          e.contentSource?.readInto?.(1000, part);
+          expect(sha(part), `${comp} ${e.path} readInto at 1000`).toBe(sha(want.subarray(1000)));
+          expect(sha(e.contentSource?.read(131072, e.size - 131072) ?? new Uint8Array())).toBe(sha(want.subarray(131072)));
+        }
         expect(sha(e.contentSource?.read(0, e.size) ?? new Uint8Array())).toBe(sha(want));
       }
       const tail = c.entries.find((e) => e.path === '/etc/deep/deeper/tail.bin');

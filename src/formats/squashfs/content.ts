@@ -4,7 +4,7 @@
  */
 import { ReprodiffError } from '../../errors.js';
 import type { Codec } from '../../codec/index.js';
-import { decompress } from '../../codec/index.js';
+import { decompress, decompressView } from '../../codec/index.js';
 import { checkRange, type ByteSource, type DecodedContent } from '../../io/source.js';
 import type { Span } from '../../model.js';
 import { readAcrossBlocks } from '../../io/blocks.js';
@@ -35,7 +35,12 @@ export class BlockCache {
     private readonly capacity = 8,
   ) {}
 
-  get(disk: number, stored: number, compressed: boolean, structure: string): Uint8Array {
+  /**
+   * The decoded block at `disk`. `passing`: the caller copies it at once and will not ask again (a file read
+   * from start to end into a buffer): a block not cached is decoded into a buffer kept between calls (valid
+   * until the next one) and not cached, so that hashing a file makes no buffer per block.
+   */
+  get(disk: number, stored: number, compressed: boolean, structure: string, passing = false): Uint8Array {
     const hit = this.map.get(disk);
     if (hit) {
       this.map.delete(disk);
@@ -47,16 +52,21 @@ export class BlockCache {
       if (this.codec === undefined) {
         throw new ReprodiffError('E_UNSUPPORTED', 'no decoder for this compressor', { file: this.src.name, structure, offset: disk });
       }
-      data = decompress(this.codec, this.compressedBytes(disk, stored, structure), { maxOutput: this.blockSize, name: `${this.src.name}@${disk}` });
-    } else data = this.src.read(disk, stored, structure);
+      const raw = this.compressedBytes(disk, stored, structure);
+      const opts = { maxOutput: this.blockSize, name: `${this.src.name}@${disk}` };
+      if (passing) return decompressView(this.codec, raw, opts);
+      data = decompress(this.codec, raw, opts);
+    } else if (passing) return this.compressedBytes(disk, stored, structure);
+    else data = this.src.read(disk, stored, structure);
     this.map.set(disk, data);
     if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as number);
     return data;
   }
 
   /**
-   * A compressed block's bytes, read into one kept buffer where the source can (they are decoded at once and
-   * not kept): reading a 128 KiB block through the image's block cache made two cached blocks and a copy.
+   * A block's bytes as stored, read into one kept buffer where the source can (valid until the next call: a
+   * compressed block is decoded at once, a stored one passed to a caller that copies it): reading a 128 KiB
+   * block through the image's block cache made two cached blocks and a copy.
    */
   private compressedBytes(disk: number, stored: number, structure: string): Uint8Array {
     if (!this.src.readInto || stored > COMPRESSED_SCRATCH) return this.src.read(disk, stored, structure);
@@ -130,15 +140,19 @@ export class SquashfsFileSource implements DecodedContent {
     return { a: this.origin, b: other.origin };
   }
 
-  /** The decoded bytes of piece `i` (a data block, or the fragment tail when `i` is past the blocks). */
-  private piece(i: number): Uint8Array {
+  /**
+   * The decoded bytes of piece `i` (a data block, or the fragment tail when `i` is past the blocks);
+   * `passing`: copied at once by a caller reading through (see BlockCache.get). The fragment block, shared
+   * with other files, is always cached.
+   */
+  private piece(i: number, passing = false): Uint8Array {
     const start = i * this.blockSize;
     const want = Math.min(this.blockSize, this.size - start);
     const b = this.blocks[i];
     let data: Uint8Array;
     if (b) {
       if (b.stored === 0) return new Uint8Array(want);
-      data = this.cache.get(b.disk, b.stored, b.compressed, 'squashfs data block');
+      data = this.cache.get(b.disk, b.stored, b.compressed, 'squashfs data block', passing);
       if (data.length !== want) {
         throw new ReprodiffError('E_FORMAT', `data block ${i} decodes to ${data.length} bytes, ${want} expected`, {
           file: this.outer.name,
@@ -174,8 +188,9 @@ export class SquashfsFileSource implements DecodedContent {
     while (done < into.length) {
       const at = offset + done;
       const i = Math.floor(at / bs);
-      const piece = this.piece(i);
       const within = at - i * bs;
+      // a block read from its start to its end is not asked for again by this reader
+      const piece = this.piece(i, within === 0 && into.length - done >= bs);
       const n = Math.min(piece.length - within, into.length - done);
       if (n <= 0) throw new ReprodiffError('E_FORMAT', `block ${i} is shorter than ${bs} bytes inside the file`, { file: this.name, structure: 'squashfs file', offset: at });
       into.set(piece.subarray(within, within + n), done);
