@@ -142,10 +142,12 @@ export async function compareFiles(pathA: string, pathB: string, opts: RunOption
     let pairs: Float64Array | Uint32Array = diffResult.ranges;
     if (rootA.size !== rootB.size) {
       // past the shorter input's end, every byte differs
-      pairs = new Float64Array(pairs.length + 2);
+      const longer = Math.max(rootA.size, rootB.size);
+      pairs = longer <= 0xffffffff ? new Uint32Array(pairs.length + 2) : new Float64Array(pairs.length + 2);
       pairs.set(diffResult.ranges);
+      diffResult.ranges = pairs.subarray(0, 0);
       pairs[pairs.length - 2] = common;
-      pairs[pairs.length - 1] = Math.max(rootA.size, rootB.size);
+      pairs[pairs.length - 1] = longer;
     }
     // bytes the pass did not read count as differing: nothing says they are the same
     if (unread.length) pairs = withUnread(pairs, unread);
