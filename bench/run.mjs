@@ -13,6 +13,7 @@
  *   BENCH_DIFFOSCOPE_TIMEOUT  seconds before diffoscope is stopped (default 120; 0 skips diffoscope)
  *   BENCH_REPEAT         runs of each reprodiff and read-limit command; the median wall time is reported (default 3)
  *   BENCH_PROFILE=1      also run reprodiff once under --cpu-prof on the small pair and print the top functions
+ *   BENCH_TARXZ=0        skips the tar.xz pair (/usr/share/doc and /usr/share/locale, tar | xz -1 -T1: one block)
  *   BENCH_LIVE_DIR       folder of a Debian live ISO built twice by bench/live/build.sh (a/ and b/, each with
  *                        live.iso, filesystem.squashfs and initrd.img; default /work/live): a row when it is there
  *   XDG_CACHE_HOME       the images are built once into $XDG_CACHE_HOME/reprodiff-bench (default ~/.cache)
@@ -71,6 +72,7 @@ const HAVE = {
   uki: existsSync(STUB) && existsSync(join(DI, 'linux')) && existsSync(join(DI, 'initrd.gz'))
     && which('objcopy') && which('objdump') && which('cpio') && which('gzip'),
   squashfs: SQFS_FILES > 0 && which('mksquashfs') && which('unsquashfs'),
+  tarxz: process.env.BENCH_TARXZ !== '0' && which('tar') && which('xz') && existsSync('/usr/share/doc') && existsSync('/usr/share/locale'),
   live: LIVE_DIR !== '' && ['a', 'b'].every((s) => ['live.iso', 'filesystem.squashfs', 'initrd.img'].every((f) => existsSync(join(LIVE_DIR, s, f))))
     && which('unsquashfs') && which('zcat') && which('isoinfo'),
 };
@@ -135,6 +137,21 @@ function isoPair(name, makeTree) {
   return imagePair(name, 'iso', makeTree, (tree, out) => {
     log(`${name}: xorriso -> ${out}`);
     execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', 'BENCH', '-o', out, tree], { stdio: ['ignore', 'ignore', 'inherit'] });
+  });
+}
+
+/**
+ * What a distribution ships as a tar.xz: /usr/share/doc and /usr/share/locale copied into the tree, archived
+ * by tar and compressed by `xz -1 -T1` (one block, so one decoder a build); the tree's times are refreshed
+ * between the builds, so every member's time differs.
+ */
+function tarXzPair(name) {
+  return imagePair(name, 'tar.xz', (tree) => {
+    sh(`cp -a /usr/share/doc /usr/share/locale '${tree}/'`);
+    return { files: Number(sh(`find '${tree}' | wc -l`).trim()) - 1 };
+  }, (tree, out) => {
+    log(`${name}: tar | xz -1 -T1 -> ${out}`);
+    sh(`tar -C '${tree}' -cf - doc locale | xz -1 -T1 > '${out}'`);
   });
 }
 
@@ -327,6 +344,9 @@ const uki = HAVE.uki ? ukiPair() : null;
 const sqfsName = `squashfs-${SQFS_FILES}files`;
 const sqfs = HAVE.squashfs ? squashfsPair(sqfsName, manyFilesTree(SQFS_FILES)) : null;
 if (!HAVE.squashfs && SQFS_FILES > 0) log('skipping the squashfs pair (needs squashfs-tools)');
+const tarXzName = 'tar.xz';
+const tarXz = HAVE.tarxz ? tarXzPair(tarXzName) : null;
+if (!HAVE.tarxz) log('skipping the tar.xz pair (BENCH_TARXZ=0, or no tar, xz, /usr/share/doc or /usr/share/locale)');
 if (!HAVE.uki) log('skipping the UKI pair (needs systemd-boot-efi, debian-installer-12-netboot-amd64, binutils, cpio)');
 
 const copy = join(big.dir, 'a-copy.iso');
@@ -369,9 +389,17 @@ if (sqfs) {
   R.sqfsDiffo = diffoscope(sqfsName, sqfs.a, sqfs.b);
 }
 
+// a tar.xz pair: the bound is xz itself decoding both
+if (tarXz) {
+  R.txzXz = measure(tarXzName, 'xz -dc A; xz -dc B', ['sh', '-c', `xz -dc '${tarXz.a}' > /dev/null && xz -dc '${tarXz.b}' > /dev/null`], { repeat: REPEAT });
+  R.txz = reprodiff(tarXzName, tarXz.a, tarXz.b);
+  R.txzDiffo = diffoscope(tarXzName, tarXz.a, tarXz.b);
+}
+
 // the Debian live ISO built twice: its baseline is what the C tools take to list what it holds, one after
 // another: both squashfs images, both initrds inflated, both ISO trees
 const liveName = 'debian-live';
+const liveSqfsName = 'debian-live-squashfs';
 if (HAVE.live) {
   const at = (side, file) => join(LIVE_DIR, side, file);
   const q = (p) => `'${p.replace(/'/g, "'\\''")}'`;
@@ -379,6 +407,10 @@ if (HAVE.live) {
   R.liveRead = readLimit(liveName, at('a', 'live.iso'), at('b', 'live.iso'));
   R.liveFloor = measure(liveName, "C tools' floor (unsquashfs -lls, zcat, isoinfo -R -l; both)", ['sh', '-c', floor.map((c) => `${c} > /dev/null`).join(' && ')], { repeat: REPEAT });
   R.live = reprodiff(liveName, at('a', 'live.iso'), at('b', 'live.iso'));
+  // its two squashfs images alone: every file after the initrd moved, and the report must stay small
+  R.liveSqfsList = measure(liveSqfsName, 'unsquashfs -lls A; unsquashfs -lls B', ['sh', '-c', ['a', 'b'].map((s) => `unsquashfs -lls ${q(at(s, 'filesystem.squashfs'))} > /dev/null`).join(' && ')], { repeat: REPEAT });
+  R.liveSqfs = reprodiff(liveSqfsName, at('a', 'filesystem.squashfs'), at('b', 'filesystem.squashfs'));
+  R.liveSqfsJson = statSync(join(CACHE, `${liveSqfsName}.reprodiff.json`)).size;
   R.liveDiffo = diffoscope(liveName, at('a', 'live.iso'), at('b', 'live.iso'));
 } else if (LIVE_DIR !== '') log(`skipping the live ISO pair (no ${LIVE_DIR}/{a,b}/{live.iso,filesystem.squashfs,initrd.img}, or no unsquashfs, zcat or isoinfo)`);
 
@@ -409,6 +441,7 @@ out.push('', 'Inputs:');
 out.push(`  ${bigName}: ${sizes(big)}, ${big.files} files;  ${smallName}: ${sizes(small)}, ${small.files} files;`);
 out.push(`  ${manyName}: ${sizes(many)}, ${many.files} files${uki ? `;  uki: ${f(statSync(uki.a).size / MB, 1)} MB each` : ''}`);
 if (sqfs) out.push(`  ${sqfsName}: ${sizes(sqfs)}, ${sqfs.files} files`);
+if (tarXz) out.push(`  ${tarXzName}: ${sizes(tarXz)}, ${tarXz.files} files`);
 if (R.live) out.push(`  ${liveName}: ${sizes({ a: join(LIVE_DIR, 'a', 'live.iso'), b: join(LIVE_DIR, 'b', 'live.iso') })} (${LIVE_DIR})`);
 out.push('');
 out.push('Ratios (wall time):');
@@ -421,10 +454,12 @@ const ratios = [
   ...(uki ? [['uki: reprodiff / read limit', ratio(R.uki, R.ukiRead)]] : []),
   ...(sqfs ? [[`${sqfsName}: reprodiff / unsquashfs -lls`, ratio(R.sqfs, R.sqfsList)]] : []),
   ...(R.live ? [[`${liveName}: reprodiff / read limit`, ratio(R.live, R.liveRead)], [`${liveName}: reprodiff / C tools' floor`, ratio(R.live, R.liveFloor)]] : []),
+  ...(R.live ? [[`${liveSqfsName}: reprodiff / unsquashfs -lls`, ratio(R.liveSqfs, R.liveSqfsList)]] : []),
+  ...(tarXz ? [[`${tarXzName}: reprodiff / xz -dc`, ratio(R.txz, R.txzXz)]] : []),
 ];
-for (const [pair, d] of [[bigName, R.bigDiffo], [smallName, R.smallDiffo], [manyName, R.manyDiffo], ['uki', R.ukiDiffo], [sqfsName, R.sqfsDiffo], [liveName, R.liveDiffo]]) {
+for (const [pair, d] of [[bigName, R.bigDiffo], [smallName, R.smallDiffo], [manyName, R.manyDiffo], ['uki', R.ukiDiffo], [sqfsName, R.sqfsDiffo], [liveName, R.liveDiffo], [tarXzName, R.txzDiffo]]) {
   if (!d) continue;
-  const rp = { [bigName]: R.big, [smallName]: R.small, [manyName]: R.many, uki: R.uki, [sqfsName]: R.sqfs, [liveName]: R.live }[pair];
+  const rp = { [bigName]: R.big, [smallName]: R.small, [manyName]: R.many, uki: R.uki, [sqfsName]: R.sqfs, [liveName]: R.live, [tarXzName]: R.txz }[pair];
   ratios.push([`${pair}: diffoscope / reprodiff`, rp.status !== 'ok' ? NaN : d.status === 'timed out' ? `> ${f(DIFFOSCOPE_TIMEOUT / rp.wall, 1)} (diffoscope timed out)` : ratio(d, rp)]);
 }
 for (const [k, v] of ratios) out.push(`  ${k}: ${typeof v === 'string' ? v : f(v)}`);
@@ -451,6 +486,12 @@ verdict(R.big256.status === 'ok', `${bigName} pair under node --max-old-space-si
 if (R.live) {
   const rLive = ratio(R.live, R.liveFloor);
   verdict(rLive <= 1, `${liveName} pair within the C tools' floor: ${f(R.live.wall)} s vs ${f(R.liveFloor.wall)} s (${f(rLive)}x), ${f(R.live.rssMb, 0)} MB`);
+  verdict(R.liveSqfs.status === 'ok' && R.liveSqfsJson <= 2 * MB && R.liveSqfs.rssMb <= 256,
+    `${liveSqfsName} pair: JSON ${f(R.liveSqfsJson / MB, 2)} MB (at most 2 MB), ${f(R.liveSqfs.rssMb, 0)} MB peak RSS (at most 256), ${f(R.liveSqfs.wall)} s`);
+}
+if (tarXz) {
+  const rTxz = ratio(R.txz, R.txzXz);
+  verdict(rTxz <= 1.5 && R.txz.rssMb <= 256, `${tarXzName} pair within 1.5x xz -dc of both, under 256 MB: ${f(R.txz.wall)} s vs ${f(R.txzXz.wall)} s (${f(rTxz)}x), ${f(R.txz.rssMb, 0)} MB`);
 }
 out.push(...verdicts);
 
