@@ -1,7 +1,8 @@
 /**
  * Each distinct compressed stream decoded once per run. One build often stores the same stream several times
  * (a Debian live ISO holds its initrd in the ISO, in the squashfs and in the UKI's .initrd section): a stream
- * is found again by the SHA-256 of its encoded bytes, worked out only for streams of a size met before, and
+ * is found again by its encoded bytes, compared with those of the few streams of its size met before (past a
+ * few, by their SHA-256), and
  * its other copies are listed over the decoded bytes already at hand, each under its own name. Zero bytes at
  * the end are left out of the key: a PE section pads the same stream to its alignment, and a format lists
  * them as padding after the stream's last member whichever way it was decoded. Large streams
@@ -99,6 +100,8 @@ export interface OpenWays<M = MemberTable> {
 /** streams smaller than this are decoded again where they are met: it is cheap, and they stay in memory */
 const MIN_SIZE = 1 << 20;
 const PIECE = 1 << 20;
+/** streams of one size compared byte by byte before digests are used instead */
+const COMPARED = 4;
 
 interface Known<M = unknown> {
   src: ByteSource;
@@ -113,6 +116,7 @@ interface Known<M = unknown> {
 export class DecodedOnce {
   private readonly bySize = new Map<number, Known[]>();
   private buffer: Uint8Array | undefined;
+  private other: Uint8Array | undefined;
 
   constructor(private readonly elsewhere?: DecodeElsewhere) {}
 
@@ -168,13 +172,35 @@ export class DecodedOnce {
     if (i >= 0) list!.splice(i, 1);
   }
 
-  /** A stream of the same format with the same bytes, when one was met; the digest of `src` when it was worked out. */
+  /**
+   * A stream of the same format with the same bytes, when one was met; the digest of `src` when it was worked
+   * out. Against a few streams of its size, the bytes are compared, stopping at the first difference (the
+   * initrd's copies in a live ISO: hashing each took longer than reading it); against more, digests are
+   * compared, so that many streams of one size cost one reading each.
+   */
   private find(src: ByteSource, end: number, format: string): { hit?: Known['value']; digest?: string } {
     const list = this.bySize.get(end);
     if (!list?.length) return {};
+    if (list.length <= COMPARED) {
+      for (const k of list) if (k.format === format && this.sameBytes(src, k.src, end)) return { hit: k.value };
+      return {};
+    }
     const digest = this.digest(src, end);
     for (const k of list) if (k.format === format && (k.digest ??= this.digest(k.src, k.end)) === digest) return { hit: k.value, digest };
     return { digest };
+  }
+
+  /** Whether the first `end` bytes of `a` and `b` are the same */
+  private sameBytes(a: ByteSource, b: ByteSource, end: number): boolean {
+    const x = (this.buffer ??= new Uint8Array(PIECE));
+    const y = (this.other ??= new Uint8Array(PIECE));
+    for (let at = 0; at < end; at += PIECE) {
+      const n = Math.min(PIECE, end - at);
+      const p = piece(a, at, n, x);
+      const q = piece(b, at, n, y);
+      if (Buffer.compare(p, q) !== 0) return false;
+    }
+    return true;
   }
 
   /** SHA-256 of the first `end` bytes of `src` */
@@ -190,6 +216,14 @@ export class DecodedOnce {
     }
     return h.digest('hex');
   }
+}
+
+/** `n` bytes of `src` at `at`, read into `buf` where the source can. */
+function piece(src: ByteSource, at: number, n: number, buf: Uint8Array): Uint8Array {
+  if (!src.readInto) return src.read(at, n, 'content');
+  const into = buf.subarray(0, n);
+  src.readInto(at, into, 'content');
+  return into;
 }
 
 /** How many zero bytes end `src`, read backwards a window at a time. */

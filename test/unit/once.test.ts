@@ -54,6 +54,33 @@ describe('DecodedOnce', () => {
     expect(count).toEqual({ decoded: 2, listed: 2 });
   });
 
+  it('finds a copy among many streams of its size (digests past a few), and tells apart streams that differ only in their last byte', async () => {
+    const once = new DecodedOnce();
+    const count = { decoded: 0, listed: 0 };
+    // eight different streams of one size: the first few are compared byte by byte, the rest by digest
+    for (let seed = 10; seed < 18; seed++) {
+      const src = new BufferSource(`a//${seed}`, bytes(seed, 2 * MiB));
+      await once.open(src, 'gzip', ctx, ways(src, count));
+    }
+    expect(count).toEqual({ decoded: 8, listed: 0 });
+    for (const seed of [10, 13, 17]) {
+      const copy = new BufferSource(`b//${seed}`, bytes(seed, 2 * MiB, 512));
+      await once.open(copy, 'gzip', ctx, ways(copy, count));
+    }
+    expect(count).toEqual({ decoded: 8, listed: 3 });
+    // a few streams of another size, the last byte of one changed: compared, not taken for a copy
+    const fewer = new DecodedOnce();
+    const c2 = { decoded: 0, listed: 0 };
+    const base = bytes(20, 3 * MiB);
+    const last = base.slice();
+    last[last.length - 1] = 0x5a;
+    for (const [name, b] of [['x', base], ['y', last], ['z', base.slice()]] as const) {
+      const src = new BufferSource(name, b);
+      await fewer.open(src, 'gzip', ctx, ways(src, c2));
+    }
+    expect(c2).toEqual({ decoded: 2, listed: 1 });
+  });
+
   it('keeps nothing of a stream that failed to decode, and nothing under 1 MiB', async () => {
     const once = new DecodedOnce();
     const count = { decoded: 0, listed: 0 };
