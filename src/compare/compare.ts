@@ -51,6 +51,21 @@ export class Comparer {
   private entriesDone = 0;
   /** bytes of decoded contents compared or opened so far */
   decodedBytes = 0;
+  /**
+   * Answers of byte comparisons of decoded contents, by what holds the bytes and where: a stream decoded once
+   * and met again (the initrd in the ISO, the UKI and the squashfs) has its members compared again over the
+   * same bytes. At most SAME_MEMO answers are kept.
+   */
+  readonly sameMemo = new Map<string, boolean>();
+  private readonly holders = new WeakMap<object, number>();
+
+  /** A number for the object holding decoded bytes (a temporary file, a buffer), the same each time asked. */
+  holderId(holder: object): number {
+    let id = this.holders.get(holder);
+    if (id === undefined) this.holders.set(holder, (id = this.holders_++));
+    return id;
+  }
+  private holders_ = 0;
 
   constructor(
     readonly rootA: FileSource,

@@ -10,7 +10,7 @@
  * failing read of an input and a failing temporary folder still stop the run.
  */
 import { isReprodiffError, type ReprodiffError } from '../errors.js';
-import { isDecoded, type ByteSource, type Extent } from '../io/source.js';
+import { DecodedSource, isDecoded, type ByteSource, type Extent } from '../io/source.js';
 import type { ReportSpan } from '../report/types.js';
 import type { Container, Entry, Span } from '../model.js';
 import { pushAll } from '../util/array.js';
@@ -134,7 +134,44 @@ function sameEncodedBytes(cx: Comparer, srcA: ByteSource, srcB: ByteSource, ea: 
   if (!isDecoded(srcA) || !isDecoded(srcB) || !sameExtents(ea.extents, eb.extents)) return false;
   const pieces = srcA.encodedAlike?.(srcB);
   if (!pieces || pieces.a.some((s) => s.stream !== undefined) || pieces.b.some((s) => s.stream !== undefined)) return false;
-  return sameContent(cx.rootA, pieces.a, cx.rootB, pieces.b);
+  if (pieces.a.length !== pieces.b.length || pieces.a.some((x, i) => x.length !== pieces.b[i]!.length)) return sameContent(cx.rootA, pieces.a, cx.rootB, pieces.b);
+  // piece by piece, each pair's answer kept: a fragment block is a piece of every small file whose tail it holds
+  for (let i = 0; i < pieces.a.length; i++) {
+    const x = pieces.a[i]!;
+    const y = pieces.b[i]!;
+    const key = `@${x.offset} ${y.offset} ${x.length}`;
+    let same = cx.sameMemo.get(key);
+    if (same === undefined) {
+      same = sameContent(cx.rootA, [x], cx.rootB, [y]);
+      if (cx.sameMemo.size < SAME_MEMO) cx.sameMemo.set(key, same);
+    }
+    if (!same) return false;
+  }
+  return true;
+}
+
+/** answers of sameDecodedContent kept (a key is some 40 bytes: 65,536 members' answers take a few MB) */
+const SAME_MEMO = 65_536;
+
+/**
+ * Whether two decoded contents of equal length hold the same bytes. Streams decoded once and met again (the
+ * initrd in the ISO, the UKI and the squashfs) share what holds their bytes: the answer for the same bytes
+ * of the same holders is kept, so that their members are compared once, not once a copy.
+ */
+function sameDecodedContent(cx: Comparer, srcA: ByteSource, extA: readonly Extent[], srcB: ByteSource, extB: readonly Extent[]): boolean {
+  if (!(srcA instanceof DecodedSource) || !(srcB instanceof DecodedSource)) return sameContent(srcA, extA, srcB, extB);
+  const key = `${cx.holderId(srcA.holder)} ${cx.holderId(srcB.holder)} ${extentsKey(extA)} ${extentsKey(extB)}`;
+  const known = cx.sameMemo.get(key);
+  if (known !== undefined) return known;
+  const same = sameContent(srcA, extA, srcB, extB);
+  if (cx.sameMemo.size < SAME_MEMO) cx.sameMemo.set(key, same);
+  return same;
+}
+
+function extentsKey(extents: readonly Extent[]): string {
+  let k = '';
+  for (const e of extents) k += `${e.offset}+${e.length},`;
+  return k;
 }
 
 /**
@@ -153,6 +190,8 @@ function ownEncoding(e: Entry, src: ByteSource): Extent[] | undefined {
 async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSource, srcB: ByteSource, spansA: Span[], spansB: Span[]): Promise<void> {
   const { ca, cb, ea, eb, path, prefix, depth, scope, placed } = pair;
   let equal = false;
+  /** equal because their encoded bytes are (sameEncodedBytes): those encoded bytes need no second look */
+  let encodedSame = false;
   let hashes: Promise<[string, string]> | undefined;
   const hashBoth = (): Promise<[string, string]> =>
     (hashes ??= Promise.all([hashContent(cx.pool, cx.rootA.path, srcA, ea.extents, spansA), hashContent(cx.pool, cx.rootB.path, srcB, eb.extents, spansB)]));
@@ -169,10 +208,11 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
         equal = ha === hb;
       }
     } else {
-      equal = sameEncodedBytes(cx, srcA, srcB, ea, eb);
+      encodedSame = sameEncodedBytes(cx, srcA, srcB, ea, eb);
+      equal = encodedSame;
       if (!equal) {
         cx.decodedBytes += ea.size + eb.size;
-        equal = sameContent(srcA, ea.extents, srcB, eb.extents);
+        equal = sameDecodedContent(cx, srcA, ea.extents, srcB, eb.extents);
       }
     }
   }
@@ -187,7 +227,8 @@ async function compareContentBytes(cx: Comparer, pair: ContentPair, srcA: ByteSo
     const oa = ownEncoding(ea, srcA);
     const ob = ownEncoding(eb, srcB);
     if (oa && ob && !sameExtents(oa, ob)) {
-      if (sameContent(cx.rootA, oa, cx.rootB, ob)) noteShift(scope, reportSpans('a', oa), reportSpans('b', ob), 'contents');
+      // a squashfs file found equal by its encoded bytes: those are its own, compared already
+      if (encodedSame || sameContent(cx.rootA, oa, cx.rootB, ob)) noteShift(scope, reportSpans('a', oa), reportSpans('b', ob), 'contents');
       else movedTail(scope, cx, oa, ob);
     }
     return;

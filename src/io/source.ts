@@ -237,6 +237,10 @@ export class DecodedSource implements DecodedContent {
   spans(offset: number, length: number): Span[] {
     return [{ stream: this.stream, offset, length }];
   }
+  /** What holds its bytes (a buffer, a temporary file): the same for every source over one decoded stream. */
+  get holder(): object {
+    return this.store;
+  }
 }
 
 /** How many zero bytes start at `at` of `src` (padding); reads one byte first, then a window at a time. */
