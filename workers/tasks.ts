@@ -72,7 +72,7 @@ export interface SegmentRanges {
 }
 
 /** numbers in a chunk of a segment's ranges (128 KiB) */
-export const RANGE_CHUNK = 32 * 1024;
+const RANGE_CHUNK = 32 * 1024;
 
 export interface DiffResult {
   /**

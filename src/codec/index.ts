@@ -35,17 +35,10 @@ function lz4Magic(input: Uint8Array): boolean {
 }
 
 /**
- * decompress for a caller that copies the output at once: a zlib block's output is given in a buffer kept
- * between calls (valid until the next call), other codecs' as decompress gives it.
+ * `view`: the caller copies the output at once, so a zlib block's may be given in a buffer kept between calls
+ * (valid until the next call); other codecs' output is theirs either way.
  */
-export function decompressView(codec: Codec, input: Uint8Array, opts: DecodeOptions): Uint8Array {
-  if (codec !== 'zlib') return decompress(codec, input, opts);
-  const place = { file: opts.name, structure: `${codec} stream` };
-  const over = (): ReprodiffError => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${opts.maxOutput} bytes`, place);
-  return inflateBlockView(input, opts.maxOutput, over, place) ?? decompress(codec, input, opts);
-}
-
-export function decompress(codec: Codec, input: Uint8Array, opts: DecodeOptions): Uint8Array {
+export function decompress(codec: Codec, input: Uint8Array, opts: DecodeOptions, view = false): Uint8Array {
   const place = { file: opts.name, structure: `${codec} stream` };
   try {
     switch (codec) {
@@ -53,7 +46,7 @@ export function decompress(codec: Codec, input: Uint8Array, opts: DecodeOptions)
         return gunzipSync(input, { maxOutputLength: opts.maxOutput });
       case 'zlib': {
         const over = (): ReprodiffError => new ReprodiffError('E_LIMIT', `decoded data exceeds the limit of ${opts.maxOutput} bytes`, place);
-        return inflateBlock(input, opts.maxOutput, over, place) ?? inflateSync(input, { maxOutputLength: opts.maxOutput });
+        return (view ? inflateBlockView : inflateBlock)(input, opts.maxOutput, over, place) ?? inflateSync(input, { maxOutputLength: opts.maxOutput });
       }
       case 'deflate':
         return inflateRawSync(input, { maxOutputLength: opts.maxOutput });

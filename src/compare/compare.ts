@@ -32,6 +32,9 @@ export type { CompareOptions, CompareResult, RawFinding, Scope } from './types.j
 export { longestIncreasing } from './ordering.js';
 
 /** Everything one comparison shares: both inputs, the differing ranges, the findings so far, the walker. */
+/** byte-comparison answers a Comparer keeps (a key is some 40 bytes: 65,536 answers take a few MB) */
+const SAME_MEMO = 65_536;
+
 export class Comparer {
   readonly findings: RawFinding[] = [];
   readonly scopes: Scope[] = [];
@@ -52,20 +55,29 @@ export class Comparer {
   /** bytes of decoded contents compared or opened so far */
   decodedBytes = 0;
   /**
-   * Answers of byte comparisons of decoded contents, by what holds the bytes and where: a stream decoded once
-   * and met again (the initrd in the ISO, the UKI and the squashfs) has its members compared again over the
-   * same bytes. At most SAME_MEMO answers are kept.
+   * Answers of byte comparisons, by what was compared: a stream decoded once and met again (the initrd in the
+   * ISO, the UKI and the squashfs) has its members compared again over the same bytes, and a squashfs
+   * fragment block is a piece of every small file whose tail it holds. At most SAME_MEMO answers are kept.
    */
-  readonly sameMemo = new Map<string, boolean>();
+  private readonly sameMemo = new Map<string, boolean>();
   private readonly holders = new WeakMap<object, number>();
+  private nextHolder = 0;
+
+  /** Whether the bytes `key` names are the same: `compare()` the first time, the kept answer after. */
+  sameBytes(key: string, compare: () => boolean): boolean {
+    const known = this.sameMemo.get(key);
+    if (known !== undefined) return known;
+    const same = compare();
+    if (this.sameMemo.size < SAME_MEMO) this.sameMemo.set(key, same);
+    return same;
+  }
 
   /** A number for the object holding decoded bytes (a temporary file, a buffer), the same each time asked. */
   holderId(holder: object): number {
     let id = this.holders.get(holder);
-    if (id === undefined) this.holders.set(holder, (id = this.holders_++));
+    if (id === undefined) this.holders.set(holder, (id = this.nextHolder++));
     return id;
   }
-  private holders_ = 0;
 
   constructor(
     readonly rootA: FileSource,

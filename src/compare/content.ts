@@ -139,19 +139,10 @@ function sameEncodedBytes(cx: Comparer, srcA: ByteSource, srcB: ByteSource, ea: 
   for (let i = 0; i < pieces.a.length; i++) {
     const x = pieces.a[i]!;
     const y = pieces.b[i]!;
-    const key = `@${x.offset} ${y.offset} ${x.length}`;
-    let same = cx.sameMemo.get(key);
-    if (same === undefined) {
-      same = sameContent(cx.rootA, [x], cx.rootB, [y]);
-      if (cx.sameMemo.size < SAME_MEMO) cx.sameMemo.set(key, same);
-    }
-    if (!same) return false;
+    if (!cx.sameBytes(`@${x.offset} ${y.offset} ${x.length}`, () => sameContent(cx.rootA, [x], cx.rootB, [y]))) return false;
   }
   return true;
 }
-
-/** answers of sameDecodedContent kept (a key is some 40 bytes: 65,536 members' answers take a few MB) */
-const SAME_MEMO = 65_536;
 
 /**
  * Whether two decoded contents of equal length hold the same bytes. Streams decoded once and met again (the
@@ -161,11 +152,7 @@ const SAME_MEMO = 65_536;
 function sameDecodedContent(cx: Comparer, srcA: ByteSource, extA: readonly Extent[], srcB: ByteSource, extB: readonly Extent[]): boolean {
   if (!(srcA instanceof DecodedSource) || !(srcB instanceof DecodedSource)) return sameContent(srcA, extA, srcB, extB);
   const key = `${cx.holderId(srcA.holder)} ${cx.holderId(srcB.holder)} ${extentsKey(extA)} ${extentsKey(extB)}`;
-  const known = cx.sameMemo.get(key);
-  if (known !== undefined) return known;
-  const same = sameContent(srcA, extA, srcB, extB);
-  if (cx.sameMemo.size < SAME_MEMO) cx.sameMemo.set(key, same);
-  return same;
+  return cx.sameBytes(key, () => sameContent(srcA, extA, srcB, extB));
 }
 
 function extentsKey(extents: readonly Extent[]): string {

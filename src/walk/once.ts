@@ -207,13 +207,7 @@ export class DecodedOnce {
   private digest(src: ByteSource, end: number): string {
     const h = createHash('sha256');
     const buf = (this.buffer ??= new Uint8Array(PIECE));
-    for (let at = 0; at < end; at += PIECE) {
-      const n = Math.min(PIECE, end - at);
-      if (src.readInto) {
-        src.readInto(at, buf.subarray(0, n), 'content');
-        h.update(buf.subarray(0, n));
-      } else h.update(src.read(at, n, 'content'));
-    }
+    for (let at = 0; at < end; at += PIECE) h.update(piece(src, at, Math.min(PIECE, end - at), buf));
     return h.digest('hex');
   }
 }

@@ -4,7 +4,7 @@
  */
 import { ReprodiffError } from '../../errors.js';
 import type { Codec } from '../../codec/index.js';
-import { decompress, decompressView } from '../../codec/index.js';
+import { decompress } from '../../codec/index.js';
 import { checkRange, type ByteSource, type DecodedContent } from '../../io/source.js';
 import type { Span } from '../../model.js';
 import { readAcrossBlocks } from '../../io/blocks.js';
@@ -52,12 +52,9 @@ export class BlockCache {
       if (this.codec === undefined) {
         throw new ReprodiffError('E_UNSUPPORTED', 'no decoder for this compressor', { file: this.src.name, structure, offset: disk });
       }
-      const raw = this.compressedBytes(disk, stored, structure);
-      const opts = { maxOutput: this.blockSize, name: `${this.src.name}@${disk}` };
-      if (passing) return decompressView(this.codec, raw, opts);
-      data = decompress(this.codec, raw, opts);
-    } else if (passing) return this.compressedBytes(disk, stored, structure);
-    else data = this.src.read(disk, stored, structure);
+      data = decompress(this.codec, this.storedBytes(disk, stored, structure), { maxOutput: this.blockSize, name: `${this.src.name}@${disk}` }, passing);
+    } else data = passing ? this.storedBytes(disk, stored, structure) : this.src.read(disk, stored, structure);
+    if (passing) return data;
     this.map.set(disk, data);
     if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as number);
     return data;
@@ -68,7 +65,7 @@ export class BlockCache {
    * compressed block is decoded at once, a stored one passed to a caller that copies it): reading a 128 KiB
    * block through the image's block cache made two cached blocks and a copy.
    */
-  private compressedBytes(disk: number, stored: number, structure: string): Uint8Array {
+  private storedBytes(disk: number, stored: number, structure: string): Uint8Array {
     if (!this.src.readInto || stored > COMPRESSED_SCRATCH) return this.src.read(disk, stored, structure);
     if (!compressedScratch || compressedScratch.length < stored) compressedScratch = new Uint8Array(Math.max(stored, Math.min(COMPRESSED_SCRATCH, 2 * this.blockSize)));
     const into = compressedScratch.subarray(0, stored);
